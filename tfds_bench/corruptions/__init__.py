@@ -1,0 +1,52 @@
+"""ImageNet-C / -P image corruptions as TensorFlow ops.
+
+Public interface: ``apply(images, corruption, severity, seed=0)`` and ``NAMES``.
+Each corruption module exports ``CORRUPTIONS``: a dict name -> function
+``fn(images, severity, seed) -> images`` where ``images`` is a uint8 tensor
+``[B, H, W, 3]``, ``severity`` a Python int in 1..5 and ``seed`` a Python int;
+the function returns a uint8 tensor of the same shape, deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict
+
+import tensorflow as tf
+
+# The 15 test corruptions in the ImageNet-C paper's order, then the 4 held-out ones.
+TEST_NAMES = (
+    "gaussian_noise", "shot_noise", "impulse_noise",
+    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
+    "snow", "frost", "fog", "brightness",
+    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
+)
+HELDOUT_NAMES = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
+NAMES = TEST_NAMES + HELDOUT_NAMES
+SEVERITIES = (1, 2, 3, 4, 5)
+
+
+def _registry() -> Dict[str, Callable]:
+  from tfds_bench.corruptions import noise_blur, weather_digital  # pylint: disable=g-import-not-at-top
+  table = {**noise_blur.CORRUPTIONS, **weather_digital.CORRUPTIONS}
+  missing = set(NAMES) - set(table)
+  if missing:
+    raise RuntimeError(f"corruptions not implemented: {sorted(missing)}")
+  return table
+
+
+def apply(images, corruption: str, severity: int, seed: int = 0) -> tf.Tensor:
+  """Corrupts uint8 images ``[H, W, 3]`` or ``[B, H, W, 3]``; same shape out."""
+  if corruption not in NAMES:
+    raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(NAMES)}")
+  if severity not in SEVERITIES:
+    raise ValueError(f"severity must be one of 1..5, got {severity!r}")
+  images = tf.convert_to_tensor(images)
+  if images.dtype != tf.uint8:
+    raise TypeError(f"images must be uint8, got {images.dtype.name}")
+  single = images.shape.rank == 3
+  if single:
+    images = images[tf.newaxis]
+  if images.shape.rank != 4 or images.shape[-1] != 3:
+    raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
+  out = _registry()[corruption](images, int(severity), int(seed))
+  return out[0] if single else out
