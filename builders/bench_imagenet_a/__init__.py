@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_a`: ImageNet-A from the released archive."""

@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_o`: ImageNet-O from the released archive."""

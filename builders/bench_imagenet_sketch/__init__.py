@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_sketch`: ImageNet-Sketch, released zip."""

@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_v2`: ImageNetV2, 3 variants."""

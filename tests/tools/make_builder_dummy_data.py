@@ -1,0 +1,218 @@
+"""Writes the dummy archives of the ImageNetV2/-Sketch/-A/-R/-O builders.
+
+Usage (from the repository root):
+
+  /work/venv/bin/python tests/tools/make_builder_dummy_data.py
+
+Each archive has the released file name and the released layout (top folder,
+class folders, README.txt where the release has one), holding a few tiny
+deterministic JPEGs, so the builder tests read them exactly like the real
+archives. Archives are byte-reproducible (fixed seeds, mtimes and owners).
+
+The functions are also used by tests/test_builders_archives.py to build
+archives on the fly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pathlib
+import tarfile
+import zipfile
+from typing import Dict, Iterable, Optional, Tuple
+
+import numpy as np
+import PIL.Image
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUILDERS = REPO_ROOT / "builders"
+_FIXED_MTIME = 1_600_000_000  # Any fixed time: makes the archives reproducible.
+_ZIP_DATE = (2020, 9, 13, 12, 26, 40)
+
+# Tiny README like the ones in the hendrycks archives (they start like this).
+_README = "The {name} dataset contains {n} images.\n"
+
+
+def image_array(seed: int, size: int = 32) -> np.ndarray:
+  """A smooth random RGB image (compresses small, looks like a photo crop)."""
+  rng = np.random.default_rng(seed)
+  coarse = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+  image = PIL.Image.fromarray(coarse).resize((size, size),
+                                             PIL.Image.Resampling.BILINEAR)
+  return np.asarray(image)
+
+
+def encode(array: np.ndarray, image_format: str = "JPEG",
+           mode: Optional[str] = None) -> bytes:
+  """Encodes an RGB array, optionally converted to `mode` (CMYK, L, ...)."""
+  image = PIL.Image.fromarray(array)
+  if mode is not None:
+    image = image.convert(mode)
+  buffer = io.BytesIO()
+  if image_format == "JPEG":
+    image.save(buffer, "JPEG", quality=90)
+  else:
+    image.save(buffer, image_format)
+  return buffer.getvalue()
+
+
+def jpeg(seed: int, size: int = 32, mode: Optional[str] = None) -> bytes:
+  return encode(image_array(seed, size), "JPEG", mode)
+
+
+def _folders_of(names: Iterable[str]) -> list:
+  folders = set()
+  for name in names:
+    parts = name.split("/")[:-1]
+    for i in range(1, len(parts) + 1):
+      folders.add("/".join(parts[:i]))
+  return sorted(folders)
+
+
+def write_tar(path: pathlib.Path, members: Dict[str, bytes],
+              compress: bool = False, with_folders: bool = True) -> None:
+  """Writes a reproducible tar (gzip-compressed if `compress`) of `members`.
+
+  Args:
+    path: output file.
+    members: member name -> bytes, written in this order (folders first).
+    compress: gzip the tar (mtime 0 in the gzip header, for reproducibility).
+    with_folders: add folder entries, as `tar cf` of a directory does.
+  """
+  raw = io.BytesIO()
+  with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    if with_folders:
+      for folder in _folders_of(members):
+        info = tarfile.TarInfo(folder)
+        info.type = tarfile.DIRTYPE
+        info.mode = 0o755
+        info.mtime = _FIXED_MTIME
+        tar.addfile(info)
+    for name, data in members.items():
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      info.mode = 0o644
+      info.mtime = _FIXED_MTIME
+      tar.addfile(info, io.BytesIO(data))
+  data = raw.getvalue()
+  if compress:
+    data = gzip.compress(data, mtime=0)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_bytes(data)
+
+
+def write_zip(path: pathlib.Path, members: Dict[str, bytes],
+              with_folders: bool = True) -> None:
+  """Writes a reproducible zip of `members` (deflated)."""
+  path.parent.mkdir(parents=True, exist_ok=True)
+  with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    if with_folders:
+      for folder in _folders_of(members):
+        zf.writestr(zipfile.ZipInfo(folder + "/", date_time=_ZIP_DATE), b"")
+    for name, data in members.items():
+      info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+      info.compress_type = zipfile.ZIP_DEFLATED
+      zf.writestr(info, data)
+
+
+# ---------------------------------------------------------------------------
+# The dummy data of each builder. Counts here are asserted by the builder tests.
+
+# ImageNetV2: folder "10" sorts before "2" as a string; reading it as class 10
+# is what the builder test checks.
+V2_CLASS_FOLDERS = ("0", "2", "10", "999")
+V2_ARCHIVES = {
+    # (archive name, top folder, gzip?): the released "tar.gz" files appear to
+    # be plain tars (their sizes are multiples of 512); one dummy of each kind.
+    "matched-frequency": ("imagenetv2-matched-frequency.tar.gz",
+                          "imagenetv2-matched-frequency-format-val", False),
+    "threshold-0.7": ("imagenetv2-threshold0.7.tar.gz",
+                      "imagenetv2-threshold0.7-format-val", True),
+    "top-images": ("imagenetv2-top-images.tar.gz",
+                   "imagenetv2-top-images-format-val", True),
+}
+
+# Per 200-class set: {wnid: number of images}; wnids from each subset.
+A_CLASSES = {"n01498041": 2, "n01531178": 1, "n12267677": 2}
+R_CLASSES = {"n01443537": 2, "n01484850": 1, "n12267677": 2}
+O_CLASSES = {"n01443537": 1, "n01704323": 2, "n13052670": 2}
+SKETCH_CLASSES = {"n01440764": 2, "n02085620": 1, "n15075141": 2}
+
+
+def v2_members(top_folder: str, seed: int) -> Dict[str, bytes]:
+  members = {}
+  for k, folder in enumerate(V2_CLASS_FOLDERS):
+    for j in range(2):
+      # Released names are 40-hex-digit hashes.
+      fake_hash = f"{seed:08x}{k:016x}{j:016x}"
+      members[f"{top_folder}/{folder}/{fake_hash}.jpeg"] = jpeg(
+          seed * 1000 + 10 * k + j)
+  return members
+
+
+def hendrycks_members(top_folder: str, classes: Dict[str, int], seed: int,
+                      name: str) -> Dict[str, bytes]:
+  """Members of imagenet-{a,r,o}.tar: README.txt + <wnid>/<file>.jpg."""
+  n = sum(classes.values())
+  members = {f"{top_folder}/README.txt":
+                 _README.format(name=name, n=n).encode("utf-8")}
+  for k, (wnid, count) in enumerate(classes.items()):
+    for j in range(count):
+      # ImageNet-A file names look like this (score_class _ class_score.jpg).
+      file_name = f"0.{seed:02d}{k:02d}{j:02d}_dummy _ dummy_0.{j + 1}.jpg"
+      members[f"{top_folder}/{wnid}/{file_name}"] = jpeg(
+          seed * 1000 + 10 * k + j)
+  return members
+
+
+def sketch_members() -> Dict[str, bytes]:
+  members = {}
+  for k, (wnid, count) in enumerate(SKETCH_CLASSES.items()):
+    for j in range(count):
+      # Sketches are black and white: store the first as a grayscale JPEG, as
+      # some released files are, to exercise the conversion.
+      mode = "L" if (k, j) == (0, 0) else None
+      members[f"sketch/{wnid}/sketch_{j}.JPEG"] = jpeg(500 + 10 * k + j,
+                                                        mode=mode)
+  return members
+
+
+def expected_counts() -> Dict[str, int]:
+  """Number of test examples in each builder's dummy data."""
+  return {
+      "bench_imagenet_v2": 2 * len(V2_CLASS_FOLDERS),
+      "bench_imagenet_a": sum(A_CLASSES.values()),
+      "bench_imagenet_r": sum(R_CLASSES.values()),
+      "bench_imagenet_o": sum(O_CLASSES.values()),
+      "bench_imagenet_sketch": sum(SKETCH_CLASSES.values()),
+  }
+
+
+def write_all(
+    builders_dir: pathlib.Path = BUILDERS) -> Tuple[pathlib.Path, ...]:
+  """Writes every dummy archive; returns their paths."""
+  written = []
+  for seed, (archive_name, top_folder, compress) in enumerate(
+      V2_ARCHIVES.values(), start=1):
+    path = builders_dir / "bench_imagenet_v2" / "dummy_data" / archive_name
+    write_tar(path, v2_members(top_folder, seed), compress=compress)
+    written.append(path)
+  for seed, (short, classes) in enumerate(
+      (("a", A_CLASSES), ("r", R_CLASSES), ("o", O_CLASSES)), start=10):
+    path = (builders_dir / f"bench_imagenet_{short}" / "dummy_data" /
+            f"imagenet-{short}.tar")
+    write_tar(path, hendrycks_members(f"imagenet-{short}", classes, seed,
+                                      f"ImageNet-{short.upper()}"))
+    written.append(path)
+  path = (builders_dir / "bench_imagenet_sketch" / "dummy_data" /
+          "ImageNet-Sketch.zip")
+  write_zip(path, sketch_members())
+  written.append(path)
+  return tuple(written)
+
+
+if __name__ == "__main__":
+  for written_path in write_all():
+    print(f"{written_path.stat().st_size:8d}  "
+          f"{written_path.relative_to(REPO_ROOT)}")
