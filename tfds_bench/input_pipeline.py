@@ -18,6 +18,7 @@ from tfds_bench.preprocessing import Preprocessing, preprocess
 
 IMAGE_KEY = "image"
 MASK_KEY = "mask"
+PASSED_THROUGH = ("label", "file_name")
 
 
 def load_split(name: str, split: str, data_dir: Optional[str] = None,
@@ -27,6 +28,7 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
   Never touches the network: builders that need files read them from
   ``manual_dir``; a builder that would download fails with a UserError.
   """
+  import tfds_bench.builders  # pylint: disable=g-import-not-at-top,unused-import  # registers ours
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
@@ -82,14 +84,17 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
 
   Returns:
     A dataset of dicts: ``image`` float32 [B, S, S, 3], ``mask`` float32 [B]
-    (1 real, 0 padding) and every other feature, batched and padded.
+    (1 real, 0 padding), ``label`` and ``file_name`` when present, and the
+    ``label_lists``, batched and padded.
   """
   if batch_size <= 0:
     raise errors.UserError(f"batch size must be positive, got {batch_size}")
   label_lists = dict(label_lists or {})
 
   def prepare(example: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    out = dict(example)
+    # Only what scoring reads travels on: other features (variable-length
+    # ones included) would break batching for nothing.
+    out = {k: example[k] for k in PASSED_THROUGH if k in example}
     out[IMAGE_KEY] = preprocess(example[IMAGE_KEY], preprocessing)
     out[MASK_KEY] = tf.constant(1.0, tf.float32)
     for key, width in label_lists.items():

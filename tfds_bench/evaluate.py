@@ -1,0 +1,258 @@
+"""Library entry point: evaluate(model, benchmarks) -> results. No flags, no printing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+import tfds_bench
+from tfds_bench import benchmarks as benchmarks_lib
+from tfds_bench import errors, input_pipeline, models, predictions as predictions_lib
+from tfds_bench.benchmarks import Result, Source
+from tfds_bench.predictions import Predictions
+
+
+@dataclasses.dataclass
+class DataOptions:
+  """Where the data lives: TFDS ``data_dir``, archives in ``manual_dir``, or a folder."""
+  data_dir: Optional[str] = None
+  manual_dir: Optional[str] = None
+  image_folder: Optional[str] = None
+
+
+@dataclasses.dataclass
+class Run:
+  """Results of evaluating one model, with what is needed to reproduce them."""
+  model: str
+  results: List[Result]
+  provenance: Dict[str, object]
+
+  def records(self) -> List[Dict[str, object]]:
+    """Flat records: model, benchmark, metric, value, n, suite_version."""
+    return [{"model": self.model, "benchmark": r.benchmark, "metric": r.metric,
+             "value": r.value, "n": r.n, "suite_version": tfds_bench.__version__}
+            for r in self.results]
+
+
+def scores_from_outputs(outputs, spec: models.ModelSpec):
+  """TF: model outputs -> [B, 1000] scores whose softmax is the model's probabilities."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  outputs = tf.cast(outputs, tf.float32)
+  if outputs.shape[-1] != spec.num_classes:
+    raise errors.UserError(f"model {spec.name} outputs {outputs.shape[-1]} classes but is "
+                           f"declared with {spec.num_classes}")
+  if spec.num_classes == 1001:
+    outputs = outputs[:, 1:]  # class 0 is "background"
+  if spec.output == models.PROBABILITIES:
+    # log turns probabilities back into logits up to a per-row constant,
+    # so softmax (and hence confidences) and rankings are unchanged.
+    outputs = tf.math.log(tf.maximum(outputs, 1e-30))
+  return outputs
+
+
+def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
+  """A tf.function: images -> compact predictions (see predictions.py)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def step(images):
+    outputs = model(images, training=False)
+    return predictions_lib.summarize_scores_tf(scores_from_outputs(outputs, spec))
+
+  if strategy is None:
+    return tf.function(step)
+
+  @tf.function
+  def distributed_step(images):
+    per_replica = strategy.run(step, args=(images,))
+    # Each replica got a consecutive slice of the batch: concatenating the
+    # local results in replica order restores the batch order.
+    return tf.nest.map_structure(
+        lambda v: tf.concat(strategy.experimental_local_results(v), axis=0), per_replica)
+
+  return distributed_step
+
+
+def load_source(source: Source, data: DataOptions):
+  if source.builder is None:
+    if not data.image_folder:
+      raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
+    return input_pipeline.load_image_folder(data.image_folder)
+  return input_pipeline.load_split(source.builder, source.split, data_dir=data.data_dir,
+                                   manual_dir=data.manual_dir)
+
+
+def _to_host(value, strategy) -> np.ndarray:
+  if strategy is None:
+    return value.numpy()
+  return np.concatenate([v.numpy() for v in strategy.experimental_local_results(value)])
+
+
+def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
+                   label_lists=None, strategy=None, progress=None) -> Predictions:
+  """Runs the model over a dataset of examples; returns predictions in order.
+
+  Padding rows of the last batch are dropped by their mask, so every real
+  example appears exactly once. ``progress(n)`` is called after each batch
+  with the number of real examples in it.
+  """
+  label_lists = dict(label_lists or {})
+  batched = input_pipeline.batches(dataset, spec.preprocessing, batch_size, label_lists)
+  if strategy is not None:
+    batched = strategy.experimental_distribute_dataset(batched)
+  step = make_predict_step(model, spec, strategy)
+  parts = []
+  for batch in batched:
+    out = {k: v.numpy() for k, v in step(batch[input_pipeline.IMAGE_KEY]).items()}
+    host = {k: _to_host(batch[k], strategy)
+            for k in ["file_name", input_pipeline.MASK_KEY, *label_lists,
+                      *(["label"] if "label" in batch else [])]}
+    keep = host[input_pipeline.MASK_KEY] > 0
+    file_name = host["file_name"][keep].astype(str)
+    finite = out.pop("finite")[keep]
+    if not finite.all():
+      raise errors.UserError(f"model {spec.name} produced NaN or inf scores for "
+                             f"{(~finite).sum()} image(s), e.g. {file_name[~finite][0]!r}")
+    label = host["label"][keep] if "label" in host else np.full(keep.sum(), -1)
+    parts.append(predictions_lib.from_summaries(
+        file_name, label, {k: v[keep] for k, v in out.items()},
+        {k: host[k][keep] for k in label_lists}))
+    if progress is not None:
+      progress(int(keep.sum()))
+  if not parts:
+    raise errors.UserError(f"no images to evaluate for {spec.name}: the input is empty")
+  return Predictions.concatenate(parts)
+
+
+def _source_size(dataset) -> Optional[int]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  size = int(dataset.cardinality())
+  return size if size >= 0 and size != tf.data.INFINITE_CARDINALITY else None
+
+
+def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_OFFLINE, *,
+             weights: Optional[str] = None, preprocessing: Optional[str] = None,
+             data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
+             progress_factory: Optional[Callable] = None,
+             command: Optional[str] = None) -> Run:
+  """Evaluates a registered model (or a .keras path) on benchmarks.
+
+  Args:
+    model: registry name, alias or path to a .keras file.
+    benchmark_ids: ids from ``tfds_bench.benchmarks``.
+    weights: local weights file for models that need one.
+    preprocessing: preset name overriding the model's declared preprocessing.
+    data: where the data lives.
+    batch_size: images per forward pass (the last batch is padded, not dropped).
+    strategy: optional ``tf.distribute`` strategy (e.g. MirroredStrategy).
+    progress_factory: ``factory(description, total) -> (update(n), close())``
+      for progress display; None for silence.
+    command: the command line, recorded in the provenance.
+
+  Returns:
+    A Run: flat results plus provenance.
+  """
+  data = data or DataOptions()
+  chosen = [benchmarks_lib.get(b) for b in benchmark_ids]
+  if not chosen:
+    raise errors.UserError("no benchmarks selected")
+  spec = models.get(model, preprocessing=preprocessing)
+  if strategy is not None:
+    with strategy.scope():
+      keras_model = spec.build(weights)
+  else:
+    keras_model = spec.build(weights)
+
+  sources: Dict[str, Source] = {}
+  for benchmark in chosen:
+    for source in benchmark.sources:
+      sources.setdefault(source.key, source)
+
+  by_source: Dict[str, Predictions] = {}
+  for key, source in sources.items():
+    dataset = load_source(source, data)
+    update, close = _progress(progress_factory, f"{spec.name} on {key}", _source_size(dataset))
+    try:
+      by_source[key] = predict_source(dataset, keras_model, spec, batch_size,
+                                      source.label_lists, strategy, update)
+    finally:
+      close()
+
+  results: List[Result] = []
+  for benchmark in chosen:
+    results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources]))
+  return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command))
+
+
+def _progress(factory, description, total):
+  if factory is None:
+    return None, lambda: None
+  return factory(description, total)
+
+
+def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  weights_file = weights
+  if weights_file is None and spec.name.startswith("efficientnet_lite"):
+    from tfds_bench import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    weights_file = efficientnet_lite.weights_path(spec.name)
+  return {
+      "suite_version": tfds_bench.__version__,
+      "model": spec.name,
+      "weights_file": str(weights_file) if weights_file else None,
+      "weights_sha256": models.file_sha256(weights_file) if weights_file else None,
+      "preprocessing": spec.preprocessing.to_dict(),
+      "model_output": {"kind": spec.output, "num_classes": spec.num_classes},
+      "benchmarks": [b.id for b in chosen],
+      "datasets": {key: {"builder": s.builder, "split": s.split} for key, s in sources.items()},
+      "image_folder": data.image_folder,
+      "command": command,
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                   "tensorflow_datasets": tfds.__version__, "numpy": np.__version__},
+  }
+
+
+def _with_source_labels(p: Predictions, source: Source, benchmark_id: str) -> Predictions:
+  """Fills labels a predictions file need not carry: val labels by file name."""
+  if source.key != benchmarks_lib.IMAGENET_VAL.key:
+    return p
+  from tfds_bench import labels  # pylint: disable=g-import-not-at-top
+  try:
+    numbers = np.array([labels.val_file_number(f) for f in p.file_name])
+  except ValueError as e:
+    raise errors.UserError(f"{benchmark_id}: {e}") from None
+  if numbers.min() < 1 or numbers.max() > len(labels.val_labels()):
+    raise errors.UserError(f"{benchmark_id}: val file numbers must be 1..50000")
+  val = labels.val_labels()[numbers - 1]
+  given = p.label >= 0
+  if (p.label[given] != val[given]).any():
+    first = p.file_name[given][p.label[given] != val[given]][0]
+    raise errors.UserError(f"{benchmark_id}: the file's 'label' disagrees with the ImageNet "
+                           f"val label of {first!r}")
+  return dataclasses.replace(p, label=val.astype(np.int64))
+
+
+def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
+                      command: Optional[str] = None) -> Run:
+  """Scores saved predictions (no model, no images) on single-source benchmarks."""
+  results: List[Result] = []
+  for benchmark_id in benchmark_ids:
+    benchmark = benchmarks_lib.get(benchmark_id)
+    if len(benchmark.sources) != 1:
+      raise errors.UserError(f"{benchmark_id} combines several image sets and cannot be "
+                             "scored from one predictions file")
+    if benchmark.needs_scores and not p.has_scores:
+      raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
+    results.extend(benchmark.score([_with_source_labels(p, benchmark.sources[0],
+                                                        benchmark_id)]))
+  provenance = {
+      "suite_version": tfds_bench.__version__, "model": model,
+      "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+  }
+  return Run(model, results, provenance)

@@ -1,0 +1,203 @@
+"""Per-example predictions: what a forward pass keeps, and what metrics read.
+
+A model's 1000 scores per image are reduced, in the same TF step as the forward
+pass, to a compact record: the 1000-way top-5, the max softmax probability,
+and the same two for each 200-class subset (ImageNet-A, -O, -R; scored by
+argmax over the subset's logits only). Metrics are then pure functions of
+these arrays, so a model run and a saved ``--predictions`` file are scored by
+the same code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, Optional
+
+import numpy as np
+
+from tfds_bench import errors, labels
+
+TOP_K = 5
+SUBSETS = ("imagenet_a", "imagenet_o", "imagenet_r")
+
+
+@dataclasses.dataclass
+class Predictions:
+  """Predictions for N examples, in dataset order.
+
+  Attributes:
+    file_name: str [N], unique.
+    label: int64 [N] class index from the dataset, -1 where it has none.
+    top5: int64 [N, 5] 1000-way class indices, best first.
+    confidence: float64 [N] max softmax probability; NaN when unknown (a
+      predictions file with top-5 indices only).
+    subset_top5: subset name -> int64 [N, 5] best classes among the subset's
+      200 (as 1000-class indices); empty when unknown.
+    subset_confidence: subset name -> float64 [N] max softmax over the
+      subset's 200 logits.
+    extras: other per-example targets carried from the dataset, e.g.
+      ``real_label`` int64 [N, L] padded with -1.
+  """
+  file_name: np.ndarray
+  label: np.ndarray
+  top5: np.ndarray
+  confidence: np.ndarray
+  subset_top5: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  subset_confidence: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  extras: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+  def __len__(self) -> int:
+    return len(self.file_name)
+
+  @property
+  def has_scores(self) -> bool:
+    return bool(len(self)) and not np.isnan(self.confidence).any()
+
+  def select(self, rows: np.ndarray) -> "Predictions":
+    """The predictions of ``rows`` (bool mask or indices)."""
+    return Predictions(
+        file_name=self.file_name[rows], label=self.label[rows], top5=self.top5[rows],
+        confidence=self.confidence[rows],
+        subset_top5={k: v[rows] for k, v in self.subset_top5.items()},
+        subset_confidence={k: v[rows] for k, v in self.subset_confidence.items()},
+        extras={k: v[rows] for k, v in self.extras.items()})
+
+  @staticmethod
+  def concatenate(parts) -> "Predictions":
+    parts = list(parts)
+    if not parts:
+      raise ValueError("no predictions to concatenate")
+    cat = lambda get: np.concatenate([get(p) for p in parts])
+    first = parts[0]
+    return Predictions(
+        file_name=cat(lambda p: p.file_name), label=cat(lambda p: p.label),
+        top5=cat(lambda p: p.top5), confidence=cat(lambda p: p.confidence),
+        subset_top5={k: cat(lambda p, k=k: p.subset_top5[k]) for k in first.subset_top5},
+        subset_confidence={k: cat(lambda p, k=k: p.subset_confidence[k])
+                           for k in first.subset_confidence},
+        extras={k: cat(lambda p, k=k: p.extras[k]) for k in first.extras})
+
+
+def summarize_scores_tf(scores):
+  """TF: [B, 1000] log-probabilities or logits -> dict of compact predictions.
+
+  Ties go to the lower class index (``tf.math.top_k``'s documented rule, the
+  same as a stable argsort of the negated scores).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  scores = tf.cast(scores, tf.float32)
+  out = {
+      "top5": tf.math.top_k(scores, TOP_K).indices,
+      "confidence": tf.reduce_max(tf.nn.softmax(scores, axis=-1), axis=-1),
+      "finite": tf.reduce_all(tf.math.is_finite(scores), axis=-1),
+  }
+  for name in SUBSETS:
+    indices = tf.constant(labels.subset(name)[1], tf.int32)
+    sub = tf.gather(scores, indices, axis=1)
+    out[f"{name}/top5"] = tf.gather(indices, tf.math.top_k(sub, TOP_K).indices)
+    out[f"{name}/confidence"] = tf.reduce_max(tf.nn.softmax(sub, axis=-1), axis=-1)
+  return out
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+  shifted = scores - scores.max(axis=1, keepdims=True)
+  exp = np.exp(shifted)
+  return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+  # Stable sort of the negated scores: ties go to the lower index, as top_k.
+  return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+
+
+def summarize_scores_np(scores: np.ndarray) -> Dict[str, np.ndarray]:
+  """numpy twin of ``summarize_scores_tf`` for saved logits."""
+  scores = np.asarray(scores, dtype=np.float64)
+  out = {"top5": _top_k(scores, TOP_K), "confidence": _softmax(scores).max(axis=1)}
+  for name in SUBSETS:
+    indices = labels.subset(name)[1]
+    sub = scores[:, indices]
+    out[f"{name}/top5"] = indices[_top_k(sub, TOP_K)]
+    out[f"{name}/confidence"] = _softmax(sub).max(axis=1)
+  return out
+
+
+def from_summaries(file_name, label, summary: Dict[str, np.ndarray],
+                   extras: Optional[Dict[str, np.ndarray]] = None) -> Predictions:
+  return Predictions(
+      file_name=np.asarray(file_name).astype(str),
+      label=np.asarray(label, dtype=np.int64),
+      top5=np.asarray(summary["top5"], dtype=np.int64),
+      confidence=np.asarray(summary["confidence"], dtype=np.float64),
+      subset_top5={n: np.asarray(summary[f"{n}/top5"], np.int64)
+                   for n in SUBSETS if f"{n}/top5" in summary},
+      subset_confidence={n: np.asarray(summary[f"{n}/confidence"], np.float64)
+                         for n in SUBSETS if f"{n}/confidence" in summary},
+      extras=dict(extras or {}))
+
+
+def load_npz(path: str) -> Predictions:
+  """Reads a saved predictions file (see README: ``--predictions``).
+
+  The ``.npz`` holds ``file_name`` (str [N]) and one of ``logits`` /
+  ``probs`` ([N, 1000] floats) or ``top5`` ([N, k] int, best first, k >= 1),
+  optionally ``label`` (int [N]). Wrong shapes, NaN/inf scores, duplicate or
+  empty file names are errors naming the file.
+  """
+  if not os.path.isfile(path):
+    raise errors.UserError(f"predictions file not found: {path}")
+  try:
+    data = np.load(path, allow_pickle=False)
+  except (ValueError, OSError) as e:
+    raise errors.UserError(f"{path}: not a readable .npz predictions file ({e})") from None
+  with data:
+    keys = set(data.files)
+    if "file_name" not in keys:
+      raise errors.UserError(f"{path}: no 'file_name' array (found: {sorted(keys)})")
+    file_name = np.asarray(data["file_name"]).astype(str)
+    n = len(file_name)
+    if file_name.ndim != 1 or n == 0:
+      raise errors.UserError(f"{path}: 'file_name' must be a non-empty 1-D array of str")
+    unique, counts = np.unique(file_name, return_counts=True)
+    if (counts > 1).any():
+      raise errors.UserError(f"{path}: duplicate file names, e.g. {unique[counts > 1][0]!r}")
+    score_keys = [k for k in ("logits", "probs", "top5") if k in keys]
+    if len(score_keys) != 1:
+      raise errors.UserError(f"{path}: needs exactly one of 'logits', 'probs', 'top5' "
+                             f"(found: {score_keys or 'none'})")
+    kind = score_keys[0]
+    values = np.asarray(data[kind])
+    label = np.asarray(data["label"], np.int64) if "label" in keys else np.full(n, -1, np.int64)
+  if label.shape != (n,):
+    raise errors.UserError(f"{path}: 'label' has shape {label.shape}, expected ({n},)")
+  if values.ndim != 2 or values.shape[0] != n:
+    raise errors.UserError(f"{path}: '{kind}' has shape {values.shape}, expected ({n}, ...) "
+                           f"to match {n} file names")
+  if kind == "top5":
+    return _from_top_k(path, file_name, label, values)
+  if values.shape[1] != labels.NUM_CLASSES:
+    raise errors.UserError(f"{path}: '{kind}' has {values.shape[1]} columns, expected 1000 "
+                           "(drop a background class at index 0 first)")
+  bad = ~np.isfinite(values).all(axis=1)
+  if bad.any():
+    raise errors.UserError(f"{path}: '{kind}' has NaN or inf scores for {bad.sum()} image(s), "
+                           f"e.g. {file_name[bad][0]!r}")
+  if kind == "probs":
+    if (values < 0).any():
+      raise errors.UserError(f"{path}: 'probs' has negative values; did you mean 'logits'?")
+    values = np.log(np.maximum(values, np.finfo(np.float64).tiny))
+  return from_summaries(file_name, label, summarize_scores_np(values))
+
+
+def _from_top_k(path, file_name, label, top_k) -> Predictions:
+  if not np.issubdtype(top_k.dtype, np.integer):
+    raise errors.UserError(f"{path}: 'top5' must hold integer class indices, got {top_k.dtype}")
+  if top_k.min() < 0 or top_k.max() >= labels.NUM_CLASSES:
+    raise errors.UserError(f"{path}: 'top5' has class indices outside 0..999")
+  k = top_k.shape[1]
+  # Fewer than 5 columns: pad with -1, which never equals a label.
+  top5 = np.full((len(file_name), TOP_K), -1, np.int64)
+  top5[:, :min(k, TOP_K)] = top_k[:, :TOP_K]
+  return Predictions(file_name=file_name, label=label, top5=top5,
+                     confidence=np.full(len(file_name), np.nan))

@@ -1,0 +1,109 @@
+"""Results -> console table, Markdown, JSON and CSV; reading results files back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from typing import Dict, Iterable, List, Sequence
+
+from tfds_bench import errors
+
+RECORD_FIELDS = ("model", "benchmark", "metric", "value", "n", "suite_version")
+# Metrics shown as percentages in tables (all values are fractions on disk).
+_DISPLAY_ORDER = ("top1", "top5", "top1_1000way", "real_top1", "real_top5", "ece",
+                  "rms_calibration_error", "aupr", "auroc", "mce", "relative_mce", "mfp", "mt5d")
+
+
+def write_results(output_dir: str, records: Sequence[Dict], provenance: Dict) -> List[str]:
+  """Writes ``results.json`` (records + provenance) and ``results.csv``."""
+  os.makedirs(output_dir, exist_ok=True)
+  json_path = os.path.join(output_dir, "results.json")
+  csv_path = os.path.join(output_dir, "results.csv")
+  payload = {"provenance": provenance, "results": list(records)}
+  _atomic_write(json_path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+  _atomic_write(csv_path, records_to_csv(records))
+  return [json_path, csv_path]
+
+
+def _atomic_write(path: str, text: str) -> None:
+  # Write then rename: an interrupted run never leaves a half-written file.
+  tmp = f"{path}.tmp-{os.getpid()}"
+  with open(tmp, "w", encoding="utf-8", newline="") as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def records_to_csv(records: Iterable[Dict]) -> str:
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=RECORD_FIELDS, extrasaction="ignore",
+                          lineterminator="\n")
+  writer.writeheader()
+  for record in records:
+    writer.writerow({k: _csv_value(record.get(k)) for k in RECORD_FIELDS})
+  return buffer.getvalue()
+
+
+def _csv_value(value):
+  return repr(value) if isinstance(value, float) else value
+
+
+def load_results(path: str) -> List[Dict]:
+  """Records of a results.json (a list, or an object with a "results" list)."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      payload = json.load(f)
+  except FileNotFoundError:
+    raise errors.UserError(f"results file not found: {path}") from None
+  except json.JSONDecodeError as e:
+    raise errors.UserError(f"{path} is not valid JSON: {e}") from None
+  records = payload.get("results") if isinstance(payload, dict) else payload
+  if not isinstance(records, list):
+    raise errors.UserError(f"{path}: expected a list of results or an object with \"results\"")
+  for i, record in enumerate(records):
+    missing = [k for k in ("model", "benchmark", "metric", "value", "n") if k not in record]
+    if missing:
+      raise errors.UserError(f"{path}: result {i} lacks {', '.join(missing)}")
+  return records
+
+
+def _metric_sort_key(metric: str):
+  base = metric.split("/")[0]
+  rank = _DISPLAY_ORDER.index(base) if base in _DISPLAY_ORDER else len(_DISPLAY_ORDER)
+  return (rank, metric)
+
+
+def _rows(records: Sequence[Dict]) -> List[List[str]]:
+  rows = []
+  ordered = sorted(records, key=lambda r: (r["model"], r["benchmark"],
+                                           _metric_sort_key(r["metric"])))
+  for r in ordered:
+    rows.append([r["model"], r["benchmark"], r["metric"], f"{100 * r['value']:.2f}",
+                 str(r["n"])])
+  return rows
+
+
+_HEADER = ["model", "benchmark", "metric", "value (%)", "n"]
+
+
+def format_table(records: Sequence[Dict]) -> str:
+  """Aligned plain-text table for the console."""
+  rows = [_HEADER] + _rows(records)
+  widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+  numeric = {3, 4}
+  lines = []
+  for j, row in enumerate(rows):
+    cells = [c.rjust(w) if i in numeric else c.ljust(w)
+             for i, (c, w) in enumerate(zip(row, widths))]
+    lines.append("  ".join(cells).rstrip())
+    if j == 0:
+      lines.append("  ".join("-" * w for w in widths))
+  return "\n".join(lines)
+
+
+def format_markdown(records: Sequence[Dict]) -> str:
+  """GitHub-flavoured Markdown table."""
+  lines = ["| " + " | ".join(_HEADER) + " |", "|---|---|---|---:|---:|"]
+  lines += ["| " + " | ".join(row) + " |" for row in _rows(records)]
+  return "\n".join(lines)
