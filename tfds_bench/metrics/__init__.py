@@ -1,0 +1,57 @@
+"""Benchmark metrics: pure numpy definitions plus thin Keras metric classes.
+
+The numpy functions are the definitions (and what `--predictions` scoring
+uses); the Keras classes (``TopKAccuracy``, ``ReaLAccuracy``,
+``MultiLabelAccuracy``, ``ExpectedCalibrationError``, ``OODAveragePrecision``,
+``OODAUROC``) keep sufficient statistics that reproduce them. The Keras
+classes are imported lazily so that numpy-only scoring never loads
+TensorFlow.
+"""
+
+from tfds_bench.metrics.accuracy import (MULTILABEL_VARIANTS, as_top_k,
+                                         class_mean_accuracy,
+                                         encode_multilabel_targets,
+                                         multilabel_accuracy,
+                                         multilabel_accuracy_from_counts,
+                                         real_correct, subset_top_k,
+                                         top_k_indices, topk_correct)
+from tfds_bench.metrics.calibration import (ece_from_sums,
+                                            equal_width_bin_index,
+                                            expected_calibration_error,
+                                            reliability_diagram,
+                                            rms_calibration_error,
+                                            softmax_confidence)
+from tfds_bench.metrics.corruption import (HELDOUT_CORRUPTIONS, SEVERITIES,
+                                           TEST_CORRUPTIONS, AlexNetImageNetC,
+                                           alexnet_imagenet_c,
+                                           corruption_error_ratios,
+                                           corruption_errors, mce,
+                                           relative_mce)
+from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
+                                    average_precision_from_histogram,
+                                    confidence_histogram, ood_scores)
+from tfds_bench.metrics.perturbation import (HELDOUT_PERTURBATIONS,
+                                             TEST_PERTURBATIONS,
+                                             flip_probability, frame_pairs,
+                                             is_noise_perturbation,
+                                             mean_flip_rate,
+                                             mean_top5_distance, mfp, mt5d,
+                                             top5_distance,
+                                             top5_pair_distance)
+
+_KERAS_NAMES = (
+    "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
+    "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
+)
+
+
+def __getattr__(name):
+  # PEP 562: load TensorFlow/Keras only when a Keras class is asked for.
+  if name in _KERAS_NAMES:
+    from tfds_bench.metrics import keras_metrics  # pylint: disable=g-import-not-at-top
+    return getattr(keras_metrics, name)
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(list(globals()) + list(_KERAS_NAMES))
