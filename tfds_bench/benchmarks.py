@@ -144,6 +144,40 @@ def score_real(predictions: Sequence[Predictions]) -> List[Result]:
   return _real_results("imagenet2012_real", p.top5, real_label_sets(p.file_name))
 
 
+def score_subset(benchmark: str, subset: str) -> Callable:
+  """ImageNet-A / -R: argmax over the subset's 200 logits (Hendrycks et al.),
+  plus the 1000-way top-1 and calibration of the 200-way confidence."""
+  def score(predictions: Sequence[Predictions]) -> List[Result]:
+    (p,) = predictions
+    label = _require_labels(benchmark, p)
+    subset_top5 = p.subset_top5[subset]
+    n = len(label)
+    results = _accuracy_results(benchmark, subset_top5, label)
+    results.append(Result(benchmark, "top1_1000way",
+                          float(metrics.topk_correct(p.top5, label, 1).mean()), n))
+    subset_view = dataclasses.replace(p, top5=subset_top5,
+                                      confidence=p.subset_confidence[subset])
+    return results + _calibration_results(benchmark, subset_view, label)
+  return score
+
+
+def score_imagenet_o(predictions: Sequence[Predictions]) -> List[Result]:
+  """ImageNet-O (Hendrycks et al. 2021): O images are the positives, ImageNet
+  val images of the same 200 classes the negatives; score = -max softmax over
+  the 200 classes' logits; AUPR is average precision."""
+  ood, val = predictions
+  in_classes = np.isin(val.label, labels.subset("imagenet_o")[1])
+  if not in_classes.any():
+    raise errors.UserError("imagenet_o: no ImageNet val images of the 200 ImageNet-O classes")
+  confidence = np.concatenate([ood.subset_confidence["imagenet_o"],
+                               val.subset_confidence["imagenet_o"][in_classes]])
+  is_ood = np.concatenate([np.ones(len(ood), bool), np.zeros(int(in_classes.sum()), bool)])
+  scores = -confidence
+  n = len(scores)
+  return [Result("imagenet_o", "aupr", float(metrics.aupr(scores, is_ood)), n),
+          Result("imagenet_o", "auroc", float(metrics.auroc(scores, is_ood)), n)]
+
+
 # --- the table ----------------------------------------------------------------
 
 SAMPLE = Source("sample", "bench_sample", "test", label_lists={"real_label": 8})
@@ -154,6 +188,27 @@ IMAGENET_VAL = Source(
                  "imagenet2012 builder also requires)")
 
 _ACCURACY_AND_CALIBRATION = ("top1", "top5", "ece", "rms_calibration_error")
+_SUBSET_METRICS = ("top1", "top5", "top1_1000way", "ece", "rms_calibration_error")
+
+IMAGENET_V2_ARCHIVES = {
+    "matched-frequency": "imagenetv2-matched-frequency.tar.gz",
+    "threshold-0.7": "imagenetv2-threshold0.7.tar.gz",
+    "top-images": "imagenetv2-top-images.tar.gz",
+}
+
+
+def _imagenet_v2(config: str) -> Benchmark:
+  benchmark_id = f"imagenet_v2/{config}"
+  source = Source(benchmark_id, f"bench_imagenet_v2/{config}", "test",
+                  manual_files=IMAGENET_V2_ARCHIVES[config])
+  return Benchmark(benchmark_id, f"ImageNetV2 {config} (10,000 new test images)",
+                   (source,), _ACCURACY_AND_CALIBRATION, score_classification(benchmark_id))
+
+
+def _subset_benchmark(name: str, title: str) -> Benchmark:
+  source = Source(name, f"bench_{name}", "test", manual_files=f"{name.replace('_', '-')}.tar")
+  return Benchmark(name, title, (source,), _SUBSET_METRICS, score_subset(name, name),
+                   needs_scores=True)
 
 BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
@@ -165,6 +220,19 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               (IMAGENET_VAL,), _ACCURACY_AND_CALIBRATION, score_classification("imagenet2012")),
     Benchmark("imagenet2012_real", "ImageNet val with ReaL labels (46,837 images with a label)",
               (IMAGENET_VAL,), ("top1", "top5"), score_real),
+    *(_imagenet_v2(config) for config in IMAGENET_V2_ARCHIVES),
+    Benchmark("imagenet_sketch", "ImageNet-Sketch: 50,889 black-and-white sketches",
+              (Source("imagenet_sketch", "bench_imagenet_sketch", "test",
+                      manual_files="ImageNet-Sketch.zip"),),
+              _ACCURACY_AND_CALIBRATION, score_classification("imagenet_sketch")),
+    _subset_benchmark("imagenet_a", "ImageNet-A: 7,500 natural adversarial examples, 200 classes"),
+    _subset_benchmark("imagenet_r", "ImageNet-R: 30,000 renditions (art, cartoons, ...), "
+                                    "200 classes"),
+    Benchmark("imagenet_o", "ImageNet-O: out-of-distribution detection (2,000 O images vs "
+                            "ImageNet val of the 200 classes)",
+              (Source("imagenet_o", "bench_imagenet_o", "test", manual_files="imagenet-o.tar"),
+               IMAGENET_VAL),
+              ("aupr", "auroc"), score_imagenet_o, needs_scores=True),
 )
 
 DEFAULT_OFFLINE = ("sample",)

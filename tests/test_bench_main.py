@@ -1,0 +1,77 @@
+"""bench_main end to end, as a user runs it (subprocesses of the console script)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCH_MAIN = [sys.executable, "-m", "tfds_bench.bench_main"]
+
+
+def run_bench_main(args, env, cwd):
+  return subprocess.run(BENCH_MAIN + args, capture_output=True, text=True, env=env, cwd=cwd,
+                        timeout=600)
+
+
+def test_image_folder_with_chelsea_and_coffee_scores_top1_one(cat_and_coffee_folder, tmp_path,
+                                                              quiet_tf_env):
+  out = tmp_path / "out"
+  proc = run_bench_main(["--model=efficientnet", f"--image_folder={cat_and_coffee_folder}",
+                         f"--output_dir={out}", "--progress=false"], quiet_tf_env, tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  payload = json.loads((out / "results.json").read_text())
+  by_metric = {r["metric"]: r for r in payload["results"]}
+  assert by_metric["top1"]["value"] == 1.0 and by_metric["top1"]["n"] == 2
+  assert by_metric["top1"]["benchmark"] == "image_folder"
+  assert by_metric["top1"]["model"] == "efficientnet_lite0"
+  assert "efficientnet_lite0  image_folder  top1" in proc.stdout
+  csv_lines = (out / "results.csv").read_text().splitlines()
+  assert csv_lines[0] == "model,benchmark,metric,value,n,suite_version"
+  assert "efficientnet_lite0,image_folder,top1,1.0,2," in csv_lines[1]
+  provenance = payload["provenance"]
+  assert provenance["weights_sha256"] and len(provenance["weights_sha256"]) == 64
+  assert provenance["preprocessing"]["input_size"] == 224
+
+
+def test_default_command_runs_the_sample_suite_offline(tmp_path, quiet_tf_env):
+  env = dict(quiet_tf_env, TFDS_DATA_DIR=str(tmp_path / "tfds"))
+  proc = run_bench_main([f"--output_dir={tmp_path / 'out'}", f"--data_dir={tmp_path / 'tfds'}"],
+                        env, tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  records = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+  metrics = {r["metric"] for r in records if r["benchmark"] == "sample"}
+  assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= metrics
+  assert all(r["n"] == 7 for r in records)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--model=resnet_9000"], "unknown model 'resnet_9000'; known models:"),
+    (["--benchmarks=imagenet_z"], "unknown benchmark 'imagenet_z'; known: sample"),
+    (["--image_folder=/nonexistent/dir"], "image folder not found: /nonexistent/dir"),
+    (["--predictions=/nonexistent/p.npz", "--benchmarks=imagenet2012"],
+     "predictions file not found: /nonexistent/p.npz"),
+    (["--model=resnet50"], "needs its ImageNet weights as a local file"),
+    (["--model=resnet50", "--weights=/nonexistent/w.h5"], "resnet50 weights not found"),
+    (["--model=/nonexistent/model.keras"], "model file not found"),
+    (["--benchmarks=imagenet_a", "--manual_dir=/nonexistent"], "imagenet-a.tar not found"),
+    (["--predictions=x.npz"], "--predictions needs --benchmarks"),
+    (["--report=/nonexistent/results.json"], "results file not found"),
+])
+def test_user_errors_are_one_clear_line_and_nonzero_exit(args, message, tmp_path, quiet_tf_env):
+  proc = run_bench_main(args + [f"--data_dir={tmp_path}"], quiet_tf_env, tmp_path)
+  assert proc.returncode == 2
+  assert "Traceback" not in proc.stderr
+  error_lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_main: error:")]
+  assert len(error_lines) == 1, proc.stderr[-2000:]
+  assert message in error_lines[0]
+
+
+def test_list_shows_models_and_benchmarks(tmp_path, quiet_tf_env):
+  proc = run_bench_main(["--list"], quiet_tf_env, tmp_path)
+  assert proc.returncode == 0
+  assert "efficientnet_lite0" in proc.stdout and "alias of efficientnet_lite0" in proc.stdout
+  for benchmark in ("sample", "imagenet2012_real", "imagenet_v2/matched-frequency",
+                    "imagenet_a", "imagenet_o"):
+    assert f"  {benchmark} " in proc.stdout
