@@ -1,0 +1,114 @@
+"""The model registry: names, aliases, errors, keras.applications with local
+weights, .keras files with safe_mode, declared preprocessing and outputs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tfds_bench import errors, evaluate, models
+from tfds_bench.preprocessing import PRESETS, Preprocessing
+
+
+def _spec(name="toy", **kwargs):
+  return models.ModelSpec(name=name, build=lambda w=None: None,
+                          preprocessing=Preprocessing(8), **kwargs)
+
+
+def test_registry_refuses_duplicates_and_lists_known_names_for_unknown():
+  registry = models.Registry()
+  registry.register(_spec("a"))
+  with pytest.raises(ValueError, match="already registered"):
+    registry.register(_spec("a"))
+  registry.alias("b", "a")
+  with pytest.raises(ValueError, match="already registered"):
+    registry.register(_spec("b"))
+  with pytest.raises(errors.UserError, match="unknown model 'c'; known models: a, b"):
+    registry.get("c")
+  assert registry.get("b").name == "a"
+
+
+def test_default_registry_has_the_lite_family_and_the_alias():
+  assert models.get("efficientnet").name == "efficientnet_lite0"
+  sizes = {n: models.get(n).preprocessing.input_size
+           for n in ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")}
+  assert sizes == {"efficientnet_lite0": 224, "efficientnet_lite1": 240,
+                   "efficientnet_lite2": 260}
+  lite = models.get("efficientnet_lite0").preprocessing
+  assert (lite.mean, lite.std, lite.crop_fraction, lite.resize_method) == (
+      (127.0,) * 3, (128.0,) * 3, 0.875, "bicubic")
+
+
+def test_spec_validates_output_kind_and_class_count():
+  with pytest.raises(ValueError, match="output"):
+    _spec(output="softmax")
+  with pytest.raises(ValueError, match="1000 or 1001"):
+    _spec(num_classes=10)
+
+
+def test_keras_application_needs_local_weights_and_says_how_to_get_them():
+  with pytest.raises(errors.UserError, match="mobilenet_v2_weights_tf_dim_ordering"):
+    models.load_model("mobilenet_v2")
+
+
+def test_keras_application_loads_a_local_weights_file(tmp_path):
+  reference = keras.applications.MobileNetV2(weights=None, alpha=0.35,
+                                             classifier_activation=None)
+  # The registry builds alpha=1.0; a weights file for another width must fail
+  # loudly rather than load partially.
+  path = tmp_path / "mobilenet_v2.weights.h5"
+  reference.save_weights(str(path))
+  with pytest.raises(Exception):
+    models.load_model("mobilenet_v2", weights=str(path))
+  full = keras.applications.MobileNetV2(weights=None, classifier_activation=None)
+  full.save_weights(str(path))
+  loaded = models.load_model("mobilenet_v2", weights=str(path))
+  x = np.random.default_rng(0).uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32)
+  np.testing.assert_allclose(loaded(x).numpy(), full(x).numpy(), atol=1e-5)
+
+
+def _tiny_keras_file(tmp_path, num_classes=1000, activation=None):
+  inputs = keras.Input((8, 8, 3))
+  x = keras.layers.GlobalAveragePooling2D()(inputs)
+  outputs = keras.layers.Dense(num_classes, activation=activation)(x)
+  path = tmp_path / "tiny.keras"
+  keras.Model(inputs, outputs).save(str(path))
+  return path
+
+
+def test_keras_file_needs_declared_preprocessing(tmp_path):
+  path = _tiny_keras_file(tmp_path)
+  with pytest.raises(errors.UserError, match="does not say how to preprocess"):
+    models.get(str(path))
+  assert models.get(str(path), preprocessing="torch").preprocessing == PRESETS["torch"]
+  (tmp_path / "tiny.keras.json").write_text(json.dumps({
+      "preprocessing": {"input_size": 8, "mean": [0, 0, 0], "std": [255, 255, 255]},
+      "output": "probabilities", "num_classes": 1000}))
+  spec = models.get(str(path))
+  assert spec.preprocessing.input_size == 8 and spec.output == models.PROBABILITIES
+  assert spec.name == "tiny"
+  assert spec.build(None)(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 1000)
+
+
+def test_keras_file_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
+  inputs = keras.Input((4,))
+  outputs = keras.layers.Lambda(lambda t: t * 2)(inputs)
+  path = tmp_path / "lambda.keras"
+  keras.Model(inputs, outputs).save(str(path))
+  spec = models.get(str(path), preprocessing="raw")
+  with pytest.raises(ValueError, match="(?i)lambda|unsafe|safe_mode"):
+    spec.build(None)
+
+
+def test_probabilities_and_background_class_are_normalised_to_1000_scores():
+  logits = np.random.default_rng(0).normal(size=(4, 1000)).astype(np.float32)
+  probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+  as_probs = evaluate.scores_from_outputs(probs, _spec(output=models.PROBABILITIES)).numpy()
+  np.testing.assert_allclose(as_probs - as_probs.max(1, keepdims=True),
+                             logits - logits.max(1, keepdims=True), atol=1e-4)
+  with_background = np.concatenate([np.full((4, 1), 50.0, np.float32), logits], axis=1)
+  scores = evaluate.scores_from_outputs(with_background, _spec(num_classes=1001)).numpy()
+  np.testing.assert_array_equal(scores, logits)
+  with pytest.raises(errors.UserError, match="outputs 1001 classes"):
+    evaluate.scores_from_outputs(with_background, _spec())
