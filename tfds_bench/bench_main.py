@@ -93,7 +93,8 @@ def _run() -> int:
   if FLAGS.predictions:
     loaded = predictions.load_npz(FLAGS.predictions)
     model_name = os.path.splitext(os.path.basename(FLAGS.predictions))[0]
-    run = evaluate.score_predictions(loaded, benchmark_ids, model_name, command=command)
+    run = evaluate.score_predictions(loaded, benchmark_ids, model_name, command=command,
+                                     manual_dir=FLAGS.manual_dir)
   else:
     run = evaluate.evaluate(
         FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,

@@ -47,6 +47,12 @@ class Source:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScoringContext:
+  """What a scorer may need beyond predictions: files from ``--manual_dir``."""
+  manual_dir: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Benchmark:
   """A row of the table.
 
@@ -55,7 +61,8 @@ class Benchmark:
     title: one line for ``--list``.
     sources: what to run the model on; ``score`` gets one Predictions each.
     metrics: names of the figures ``score`` reports.
-    score: predictions (one per source) -> results.
+    score: ``score(predictions, context)``: one Predictions per source, in
+      order, and a ScoringContext -> results.
     needs_scores: True if the metrics need full scores (logits/probs), not
       just top-5 indices.
   """
@@ -63,7 +70,7 @@ class Benchmark:
   title: str
   sources: Tuple[Source, ...]
   metrics: Tuple[str, ...]
-  score: Callable[[Sequence[Predictions]], List[Result]]
+  score: Callable[[Sequence[Predictions], ScoringContext], List[Result]]
   needs_scores: bool = False
 
 
@@ -113,15 +120,17 @@ def _real_results(benchmark: str, top5: np.ndarray, label_sets: np.ndarray,
 
 def score_classification(benchmark: str) -> Callable:
   """top-1 / top-5 accuracy and calibration against the dataset's labels."""
-  def score(predictions: Sequence[Predictions]) -> List[Result]:
+  def score(predictions: Sequence[Predictions], context=None) -> List[Result]:
+    del context
     (p,) = predictions
     label = _require_labels(benchmark, p)
     return _accuracy_results(benchmark, p.top5, label) + _calibration_results(benchmark, p, label)
   return score
 
 
-def score_sample(predictions: Sequence[Predictions]) -> List[Result]:
+def score_sample(predictions: Sequence[Predictions], context=None) -> List[Result]:
   """The sample suite: original labels, its ReaL-style lists, calibration."""
+  del context
   (p,) = predictions
   label = _require_labels("sample", p)
   return (_accuracy_results("sample", p.top5, label)
@@ -138,8 +147,9 @@ def real_label_sets(file_names: np.ndarray) -> np.ndarray:
   return labels.pad_label_lists(lists)
 
 
-def score_real(predictions: Sequence[Predictions]) -> List[Result]:
+def score_real(predictions: Sequence[Predictions], context=None) -> List[Result]:
   """ReaL accuracy (Beyer et al. 2020): images with an empty list are skipped."""
+  del context
   (p,) = predictions
   return _real_results("imagenet2012_real", p.top5, real_label_sets(p.file_name))
 
@@ -147,7 +157,8 @@ def score_real(predictions: Sequence[Predictions]) -> List[Result]:
 def score_subset(benchmark: str, subset: str) -> Callable:
   """ImageNet-A / -R: argmax over the subset's 200 logits (Hendrycks et al.),
   plus the 1000-way top-1 and calibration of the 200-way confidence."""
-  def score(predictions: Sequence[Predictions]) -> List[Result]:
+  def score(predictions: Sequence[Predictions], context=None) -> List[Result]:
+    del context
     (p,) = predictions
     label = _require_labels(benchmark, p)
     subset_top5 = p.subset_top5[subset]
@@ -161,10 +172,11 @@ def score_subset(benchmark: str, subset: str) -> Callable:
   return score
 
 
-def score_imagenet_o(predictions: Sequence[Predictions]) -> List[Result]:
+def score_imagenet_o(predictions: Sequence[Predictions], context=None) -> List[Result]:
   """ImageNet-O (Hendrycks et al. 2021): O images are the positives, ImageNet
   val images of the same 200 classes the negatives; score = -max softmax over
   the 200 classes' logits; AUPR is average precision."""
+  del context
   ood, val = predictions
   in_classes = np.isin(val.label, labels.subset("imagenet_o")[1])
   if not in_classes.any():
@@ -176,6 +188,32 @@ def score_imagenet_o(predictions: Sequence[Predictions]) -> List[Result]:
   n = len(scores)
   return [Result("imagenet_o", "aupr", float(metrics.aupr(scores, is_ood)), n),
           Result("imagenet_o", "auroc", float(metrics.auroc(scores, is_ood)), n)]
+
+
+def score_multilabel(predictions: Sequence[Predictions],
+                     context: ScoringContext) -> List[Result]:
+  """Multi-label accuracy (Shankar et al. 2020) on the 20,000 annotated val
+  images: problematic images skipped, right if in correct or unclear labels,
+  accuracy per original class then averaged over classes (``top1``); also the
+  plain per-image mean and the correct-labels-only variant."""
+  from tfds_bench import multilabel  # pylint: disable=g-import-not-at-top
+  (p,) = predictions
+  annotations = multilabel.load(multilabel.annotation_path(context.manual_dir))
+  rows = annotations.rows_of(p.file_name)
+  found = rows >= 0
+  if not found.any():
+    raise errors.UserError("imagenet2012_multilabel: none of the evaluated images is in "
+                           "the multi-label annotation file")
+  rows = rows[found]
+  label = _require_labels("imagenet2012_multilabel", p)[found]
+  accuracy = metrics.multilabel_accuracy(
+      p.top5[found, 0], annotations.correct[rows], annotations.unclear[rows], label,
+      annotations.is_problematic[rows])
+  n = int(accuracy["n"])
+  return [Result("imagenet2012_multilabel", "top1", float(accuracy["class_mean"]), n),
+          Result("imagenet2012_multilabel", "top1_image_mean", float(accuracy["image_mean"]), n),
+          Result("imagenet2012_multilabel", "top1_correct_only",
+                 float(accuracy["correct_only_class_mean"]), n)]
 
 
 # --- the table ----------------------------------------------------------------
@@ -220,6 +258,10 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               (IMAGENET_VAL,), _ACCURACY_AND_CALIBRATION, score_classification("imagenet2012")),
     Benchmark("imagenet2012_real", "ImageNet val with ReaL labels (46,837 images with a label)",
               (IMAGENET_VAL,), ("top1", "top5"), score_real),
+    Benchmark("imagenet2012_multilabel",
+              "ImageNet val, multi-label annotations of 20,000 images (Shankar et al. 2020)",
+              (IMAGENET_VAL,), ("top1", "top1_image_mean", "top1_correct_only"),
+              score_multilabel),
     *(_imagenet_v2(config) for config in IMAGENET_V2_ARCHIVES),
     Benchmark("imagenet_sketch", "ImageNet-Sketch: 50,889 black-and-white sketches",
               (Source("imagenet_sketch", "bench_imagenet_sketch", "test",

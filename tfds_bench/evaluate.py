@@ -183,7 +183,8 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
 
   results: List[Result] = []
   for benchmark in chosen:
-    results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources]))
+    results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
+                                   benchmarks_lib.ScoringContext(data.manual_dir)))
   return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command))
 
 
@@ -238,8 +239,11 @@ def _with_source_labels(p: Predictions, source: Source, benchmark_id: str) -> Pr
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
-                      command: Optional[str] = None) -> Run:
-  """Scores saved predictions (no model, no images) on single-source benchmarks."""
+                      command: Optional[str] = None, manual_dir: Optional[str] = None) -> Run:
+  """Scores saved predictions (no model, no images) on single-source benchmarks.
+
+  ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
+  """
   results: List[Result] = []
   for benchmark_id in benchmark_ids:
     benchmark = benchmarks_lib.get(benchmark_id)
@@ -248,8 +252,9 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
                              "scored from one predictions file")
     if benchmark.needs_scores and not p.has_scores:
       raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
-    results.extend(benchmark.score([_with_source_labels(p, benchmark.sources[0],
-                                                        benchmark_id)]))
+    results.extend(benchmark.score(
+        [_with_source_labels(p, benchmark.sources[0], benchmark_id)],
+        benchmarks_lib.ScoringContext(manual_dir)))
   provenance = {
       "suite_version": tfds_bench.__version__, "model": model,
       "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,
