@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_c`: ImageNet-C, released or generated."""

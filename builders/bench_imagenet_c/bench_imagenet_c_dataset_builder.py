@@ -1,0 +1,203 @@
+"""ImageNet-C: the released JPEGs, or generated from ImageNet val the same way.
+
+19 corruptions (15 test + 4 held-out) x 5 severities of the 50,000 ImageNet
+validation images (Hendrycks & Dietterich 2019). One config per corruption and
+severity, `<corruption>_<severity>` (95 configs), each with one split, `test`.
+
+Where the images come from is decided by what is in manual_dir, in this order:
+
+1. Released: the Zenodo archive holding the corruption (`noise.tar`,
+   `blur.tar`, `weather.tar`, `digital.tar` or `extra.tar`; see
+   `tfds_bench.imagenet_c.ARCHIVE_CORRUPTIONS`). Layout inside:
+   `<corruption>/<severity>/<wnid>/ILSVRC2012_val_NNNNNNNN.JPEG`. Only the
+   config's members are read, unextracted; images are stored byte for byte.
+2. Generated: `ILSVRC2012_img_val.tar` (flat `ILSVRC2012_val_NNNNNNNN.JPEG`
+   members; labels from `tfds_bench.labels.val_labels()`), through the
+   release pipeline `tfds_bench.imagenet_c.corrupt_and_encode` (PIL RGB,
+   Resize(256), CenterCrop(224), `tfds_bench.corruptions.apply` with the seed
+   `image_seed(0, file_name)`, JPEG quality 85 optimize=True). The corruption
+   draws differ from the release's (see tfds_bench/corruptions), so figures
+   are close to, not identical with, the released set.
+3. Neither: `MissingArchiveError` naming both files and where to get them.
+
+Which one was used is recorded in `builder.info.metadata["source"]`
+("released" or "generated", plus "base_seed" for generated data).
+
+Generation can run on Apache Beam (optional `apache-beam`): pass a
+`beam_runner` or `beam_options` in `tfds.download.DownloadConfig` and the
+generated source becomes a Beam pipeline over the val images (each worker
+seeks to its members in the uncompressed val tar). Without them, or for the
+released source, examples are produced by a plain Python generator.
+
+Features: `image` (JPEG), `label` (ImageNet-1k class index, sorted-wnid order,
+names are wnids), `file_name` (`ILSVRC2012_val_NNNNNNNN.JPEG`, the base name,
+so ReaL and other per-file labels join; also the example key).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from absl import logging
+from etils import epath
+import tensorflow_datasets as tfds
+
+from tfds_bench import archives
+from tfds_bench import imagenet_c
+from tfds_bench import labels
+from tfds_bench.errors import DamagedInputError
+from tfds_bench.errors import MissingArchiveError
+
+SOURCE_RELEASED = "released"
+SOURCE_GENERATED = "generated"
+
+
+@dataclasses.dataclass
+class BenchImagenetCConfig(tfds.core.BuilderConfig):
+  """One corruption at one severity."""
+  corruption: str = ""
+  severity: int = 0
+
+
+def _make_configs():
+  configs = []
+  for corruption in imagenet_c.NAMES:
+    kind = "test" if corruption in imagenet_c.TEST_NAMES else "held-out"
+    for severity in imagenet_c.SEVERITIES:
+      configs.append(BenchImagenetCConfig(
+          name=imagenet_c.config_name(corruption, severity),
+          description=(f"{corruption} ({kind} corruption) at severity "
+                       f"{severity} of 5, from "
+                       f"{imagenet_c.ARCHIVE_OF[corruption]} or generated "
+                       f"from {imagenet_c.VAL_ARCHIVE_NAME}."),
+          corruption=corruption,
+          severity=severity))
+  return configs
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """ImageNet-C (released archives, or generated from ImageNet val)."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release: released archives or generated."}
+  BUILDER_CONFIGS = _make_configs()
+  MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
+  Either (preferred) the released archive of the corruption, unextracted and
+  unrenamed, from {imagenet_c.ZENODO_RECORD}:
+    <manual_dir>/noise.tar    gaussian_noise, shot_noise, impulse_noise
+    <manual_dir>/blur.tar     defocus_blur, glass_blur, motion_blur, zoom_blur
+    <manual_dir>/weather.tar  snow, frost, fog, brightness
+    <manual_dir>/digital.tar  contrast, elastic_transform, pixelate, jpeg_compression
+    <manual_dir>/extra.tar    speckle_noise, gaussian_blur, spatter, saturate
+  or, to generate the images with the release's pipeline,
+    <manual_dir>/{imagenet_c.VAL_ARCHIVE_NAME}
+  from {imagenet_c.VAL_ARCHIVE_URL} (needs an ImageNet account).
+  The released archive is used when present.
+  """
+  # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
+  # inference from the module name fails under setup.py's package_dir mapping
+  # in editable installs (see DESIGN.md).
+  pkg_dir_path = epath.Path(__file__).parent
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Image(encoding_format="jpeg"),
+            "label": tfds.features.ClassLabel(names=list(labels.wnids())),
+            "file_name": tfds.features.Text(),
+        }),
+        supervised_keys=("image", "label"),
+        homepage="https://github.com/hendrycks/robustness",
+        metadata=tfds.core.MetadataDict(),
+    )
+
+  def _download_and_prepare(self, dl_manager, download_config):
+    # The download manager does not carry the Beam settings; remember whether
+    # the caller asked for Beam, as TFDS's Beam datasets are asked: with a
+    # beam_runner or beam_options in the DownloadConfig.
+    self._beam_requested = (download_config.beam_runner is not None
+                            or download_config.beam_options is not None)
+    return super()._download_and_prepare(dl_manager, download_config)
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    source, path = self._find_source(archives.manual_dir_of(dl_manager))
+    self.info.metadata["source"] = source
+    if source == SOURCE_GENERATED:
+      self.info.metadata["base_seed"] = imagenet_c.DEFAULT_BASE_SEED
+    logging.info("bench_imagenet_c/%s: %s from %s", self.builder_config.name,
+                 source, path)
+    return {"test": self._generate_examples(source, path)}
+
+  def _find_source(self, manual_dir: Optional[epath.Path]):
+    """(source, archive path): released if present, else the val tar."""
+    config = self.builder_config
+    released_name = imagenet_c.ARCHIVE_OF[config.corruption]
+    if manual_dir is not None:
+      for source, name in ((SOURCE_RELEASED, released_name),
+                           (SOURCE_GENERATED, imagenet_c.VAL_ARCHIVE_NAME)):
+        if (manual_dir / name).is_file():
+          return source, manual_dir / name
+    where = (f"in {manual_dir}" if manual_dir is not None
+             else "(no manual_dir is configured)")
+    folder = manual_dir if manual_dir is not None else "<manual_dir>"
+    raise MissingArchiveError(
+        f"bench_imagenet_c/{config.name} needs one of two archives, and "
+        f"neither is {where}: (1) the released ImageNet-C archive "
+        f"{released_name}, from {imagenet_c.ZENODO_RECORD}, put unextracted "
+        f"and unrenamed at {folder}/{released_name}; or (2) to generate the "
+        f"images, {imagenet_c.VAL_ARCHIVE_NAME} from "
+        f"{imagenet_c.VAL_ARCHIVE_URL}, at "
+        f"{folder}/{imagenet_c.VAL_ARCHIVE_NAME}. Pass the folder as "
+        "manual_dir (tfds.download.DownloadConfig(manual_dir=...) or "
+        "--manual_dir).")
+
+  def _generate_examples(self, source: str, path: epath.Path):
+    """Examples of the config: a generator, or a Beam PTransform (see doc)."""
+    config = self.builder_config
+    if source == SOURCE_RELEASED:
+      return self._released_examples(path)
+    if getattr(self, "_beam_requested", False):
+      beam = tfds.core.lazy_imports.apache_beam
+      entries = imagenet_c.index_uncompressed_tar(path)
+      for name, _, _ in entries:
+        imagenet_c.check_val_member(name, path)  # Fail fast, before Beam runs.
+      return (
+          beam.Create(sorted(entries))
+          | beam.Map(imagenet_c.generate_example, archive=str(path),
+                     corruption=config.corruption, severity=config.severity,
+                     base_seed=imagenet_c.DEFAULT_BASE_SEED))
+    return self._generated_examples(path)
+
+  def _released_examples(self, archive: epath.Path):
+    config = self.builder_config
+    wnid_to_index = labels.wnid_to_index()
+    for wnid, file_name, image in imagenet_c.iter_released_members(
+        archive, config.corruption, config.severity):
+      where = (f"member {config.corruption}/{config.severity}/{wnid}/"
+               f"{file_name!r} of {archive}")
+      if wnid not in wnid_to_index:
+        raise DamagedInputError(
+            f"Unexpected class folder {wnid!r} ({where}): not an ImageNet-1k "
+            "wnid.")
+      try:
+        labels.val_file_number(file_name)
+      except ValueError as e:
+        raise DamagedInputError(f"{where}: {e}") from None
+      yield file_name, {
+          "image": image,
+          "label": wnid_to_index[wnid],
+          "file_name": file_name,
+      }
+
+  def _generated_examples(self, val_archive: epath.Path):
+    config = self.builder_config
+    for file_name, label, data in imagenet_c.iter_val_images(val_archive):
+      yield file_name, {
+          "image": imagenet_c.corrupt_and_encode(
+              data, file_name, config.corruption, config.severity,
+              imagenet_c.DEFAULT_BASE_SEED,
+              where=f"member {file_name!r} of {val_archive}"),
+          "label": label,
+          "file_name": file_name,
+      }

@@ -1,0 +1,298 @@
+"""ImageNet-C: the generation pipeline, the builder's two sources, the scorer.
+
+The builder is prepared from the shipped dummy data
+(builders/bench_imagenet_c/dummy_data/{released,generated}); see also the
+builder's own `*_dataset_builder_test.py`.
+"""
+
+import importlib.util
+import io
+import json
+import shutil
+import tarfile
+
+import numpy as np
+import PIL.Image
+import pytest
+import tensorflow_datasets as tfds
+
+import tfds_bench.builders  # pylint: disable=unused-import  # registers builders
+from tfds_bench import corruptions
+from tfds_bench import errors
+from tfds_bench import imagenet_c
+from tfds_bench import labels
+from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
+from tfds_bench.predictions import Predictions
+
+DUMMY_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data"
+RELEASED_DIR = DUMMY_DIR / "released"
+GENERATED_DIR = DUMMY_DIR / "generated"
+VAL_TAR = GENERATED_DIR / imagenet_c.VAL_ARCHIVE_NAME
+
+
+def _val_members() -> dict:
+  with tarfile.open(VAL_TAR) as tar:
+    return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+
+
+def _prepare(config: str, manual_dir, data_dir, **download_config_kwargs):
+  """Prepares a config; returns {file_name: (label, raw JPEG bytes)} and info."""
+  builder = tfds.builder(f"bench_imagenet_c/{config}", data_dir=str(data_dir))
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(manual_dir), **download_config_kwargs))
+  dataset = builder.as_dataset(
+      split="test", decoders={"image": tfds.decode.SkipDecoding()})
+  examples = {ex["file_name"].decode(): (int(ex["label"]), ex["image"])
+              for ex in tfds.as_numpy(dataset)}
+  return examples, builder.info
+
+
+def _pil_decode(jpeg_bytes: bytes) -> np.ndarray:
+  with PIL.Image.open(io.BytesIO(jpeg_bytes)) as image:
+    return np.asarray(image.convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+  """gaussian_noise_3 generated from the dummy val tar, prepared twice."""
+  first = _prepare("gaussian_noise_3", GENERATED_DIR,
+                   tmp_path_factory.mktemp("tfds_c_1"))
+  second = _prepare("gaussian_noise_3", GENERATED_DIR,
+                    tmp_path_factory.mktemp("tfds_c_2"))
+  return first, second
+
+
+# --- the release pipeline -------------------------------------------------------
+
+def test_release_preprocess_is_torchvision_resize_and_center_crop():
+  # Val file 1 of the dummy tar is 37x50: Resize(256) gives 256 x int(256 *
+  # 50 / 37) = 256x345, and CenterCrop(224) starts at round(60.5) = 60 rows
+  # (half to even), column 16.
+  data = _val_members()["ILSVRC2012_val_00000001.JPEG"]
+  with PIL.Image.open(io.BytesIO(data)) as image:
+    rgb = image.convert("RGB")
+  assert rgb.size == (37, 50)
+  resized = rgb.resize((256, 345), PIL.Image.Resampling.BILINEAR)
+  expected = np.asarray(resized)[60:60 + 224, 16:16 + 224]
+  np.testing.assert_array_equal(imagenet_c.release_preprocess(data), expected)
+
+
+@pytest.mark.parametrize("name", ["ILSVRC2012_val_00000003.JPEG",
+                                  "ILSVRC2012_val_00000004.JPEG"])
+def test_release_preprocess_converts_grayscale_and_cmyk_to_rgb(name):
+  out = imagenet_c.release_preprocess(_val_members()[name])
+  assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+
+
+def test_release_preprocess_names_a_damaged_image():
+  with pytest.raises(errors.DamagedInputError, match="member x of y"):
+    imagenet_c.release_preprocess(b"not a jpeg", "member x of y")
+
+
+def test_image_seed_is_per_file_and_in_31_bits():
+  assert imagenet_c.image_seed(0, "ILSVRC2012_val_00000001.JPEG") == 1
+  assert imagenet_c.image_seed(2, "val/ILSVRC2012_val_00050000.JPEG") == 250_000
+  top = imagenet_c.image_seed(imagenet_c.MAX_BASE_SEED,
+                              "ILSVRC2012_val_00050000.JPEG")
+  assert top < 2**31
+  with pytest.raises(ValueError):
+    imagenet_c.image_seed(imagenet_c.MAX_BASE_SEED + 1,
+                          "ILSVRC2012_val_00000001.JPEG")
+  with pytest.raises(ValueError):
+    imagenet_c.image_seed(0, "n01440764_1.JPEG")
+
+
+# --- generated source -------------------------------------------------------------
+
+def test_generated_images_are_the_release_pipeline(generated):
+  (examples, info), _ = generated
+  assert info.metadata["source"] == "generated"
+  members = _val_members()
+  assert sorted(examples) == sorted(members)
+  val_labels = labels.val_labels()
+  for file_name, (label, stored) in examples.items():
+    assert label == val_labels[labels.val_file_number(file_name) - 1]
+    # Independently of corrupt_and_encode: preprocess, corrupt, np.uint8,
+    # PIL JPEG quality 85 optimize=True, as make_imagenet_c.py saves.
+    image = imagenet_c.release_preprocess(members[file_name])
+    seed = imagenet_c.image_seed(0, file_name)
+    corrupted = np.uint8(corruptions.apply(image, "gaussian_noise", 3, seed))
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(corrupted).save(buffer, format="JPEG", quality=85,
+                                        optimize=True)
+    assert stored == buffer.getvalue(), file_name
+    np.testing.assert_array_equal(_pil_decode(stored),
+                                  _pil_decode(buffer.getvalue()))
+    assert _pil_decode(stored).shape == (224, 224, 3)
+
+
+def test_generation_is_reproducible(generated):
+  (first, _), (second, _) = generated
+  assert first.keys() == second.keys()
+  for file_name in first:
+    assert first[file_name] == second[file_name], file_name
+
+
+def test_tfds_load_works_in_both_modes(tmp_path):
+  for manual_dir, shape in ((RELEASED_DIR, (32, 32, 3)),
+                            (GENERATED_DIR, (224, 224, 3))):
+    dataset = tfds.load(
+        "bench_imagenet_c/brightness_1", split="test",
+        data_dir=str(tmp_path / manual_dir.name),
+        download_and_prepare_kwargs={
+            "download_config": tfds.download.DownloadConfig(
+                manual_dir=str(manual_dir))})
+    images = [ex["image"].shape for ex in tfds.as_numpy(dataset)]
+    assert images == [shape] * 4
+
+
+# --- source selection and errors ----------------------------------------------
+
+def test_released_archive_is_preferred_over_generation(tmp_path):
+  manual_dir = tmp_path / "manual"
+  manual_dir.mkdir()
+  shutil.copy(RELEASED_DIR / "noise.tar", manual_dir)
+  shutil.copy(VAL_TAR, manual_dir)
+  examples, info = _prepare("gaussian_noise_3", manual_dir, tmp_path / "data")
+  assert info.metadata["source"] == "released"
+  assert len(examples) == 3
+  # Stored byte for byte as released.
+  with tarfile.open(manual_dir / "noise.tar") as tar:
+    released = {m.name.rsplit("/", 1)[-1]: tar.extractfile(m).read()
+                for m in tar if m.name.startswith("gaussian_noise/3/")
+                and m.isfile()}
+  assert {k: v[1] for k, v in examples.items()} == released
+
+
+@pytest.mark.parametrize("with_manual_dir", [True, False])
+def test_missing_archives_error_names_both_options(tmp_path, with_manual_dir):
+  builder = tfds.builder("bench_imagenet_c/gaussian_noise_3",
+                         data_dir=str(tmp_path / "data"))
+  manual_dir = tmp_path / "empty"
+  manual_dir.mkdir()
+  config = tfds.download.DownloadConfig(
+      manual_dir=str(manual_dir) if with_manual_dir else None)
+  with pytest.raises(errors.MissingArchiveError) as raised:
+    builder.download_and_prepare(download_config=config)
+  message = str(raised.value)
+  assert "noise.tar" in message and "ILSVRC2012_img_val.tar" in message
+  assert "zenodo.org/record/2235448" in message
+  if with_manual_dir:
+    assert str(manual_dir) in message
+
+
+def test_unexpected_member_in_released_archive_is_named(tmp_path):
+  manual_dir = tmp_path / "manual"
+  manual_dir.mkdir()
+  with tarfile.open(manual_dir / "noise.tar", "w") as tar:
+    data = _val_members()["ILSVRC2012_val_00000001.JPEG"]
+    info = tarfile.TarInfo("imagenet-c/gaussian_noise/3/n01751748/x.JPEG")
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+  with pytest.raises(errors.DamagedInputError, match="imagenet-c/gaussian"):
+    _prepare("gaussian_noise_3", manual_dir, tmp_path / "data")
+
+
+def test_configs_cover_all_corruptions_and_severities():
+  names = [c.name for c in bench_imagenet_c_dataset_builder.Builder.BUILDER_CONFIGS]
+  assert len(names) == 95 == len(set(names))
+  assert names[0] == "gaussian_noise_1" and names[-1] == "saturate_5"
+  assert set(imagenet_c.ARCHIVE_OF) == set(corruptions.NAMES)
+
+
+# --- Beam -----------------------------------------------------------------------
+
+@pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None,
+                    reason="apache_beam is not installed (optional [beam] "
+                           "extra: pip install apache-beam)")
+def test_beam_generation_equals_plain_generation(tmp_path, generated):
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  (plain, _), _ = generated
+  on_beam, info = _prepare(
+      "gaussian_noise_3", GENERATED_DIR, tmp_path / "beam",
+      beam_runner=beam.runners.DirectRunner(),
+      beam_options=beam.options.pipeline_options.PipelineOptions(
+          ["--direct_num_workers=1"]))
+  assert info.metadata["source"] == "generated"
+  assert on_beam == plain
+
+
+# --- scoring ----------------------------------------------------------------------
+
+def _predictions(file_names, label, wrong: int) -> Predictions:
+  """Top-1 wrong on the first `wrong` images, right on the rest."""
+  label = np.asarray(label, np.int64)
+  top1 = label.copy()
+  top1[:wrong] = (label[:wrong] + 1) % 1000
+  top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1)
+  return Predictions(file_name=np.asarray(file_names), label=label, top5=top5,
+                     confidence=np.full(len(label), np.nan))
+
+
+def test_score_imagenet_c_on_a_hand_made_fixture():
+  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
+  label = [3, 1, 4, 1]
+  # Severity s: s - 1 of 4 wrong -> errors 0, .25, .5, .75, 1; mean 0.5.
+  by_config = {imagenet_c.config_name(c, s): _predictions(files, label, s - 1)
+               for c in corruptions.NAMES for s in range(1, 6)}
+  clean = _predictions(files, label, 1)  # clean error 0.25
+  results = {r.metric: r for r in imagenet_c.score_imagenet_c(by_config, clean)}
+
+  assert results["error/gaussian_noise_3"].value == 0.5
+  assert results["error/saturate_5"].value == 1.0
+  assert results["error/gaussian_noise_3"].n == 4
+  assert results["error/fog"].value == 0.5 and results["error/fog"].n == 20
+  assert results["error/spatter"].value == 0.5  # held-out: reported, not in mCE
+  assert results["clean_error"].value == 0.25 and results["clean_error"].n == 4
+  assert results["clean_top1"].value == 0.75
+
+  with labels.data_path("imagenet_c_alexnet.json").open("r") as f:
+    alexnet = json.load(f)
+  errors_a, clean_a = alexnet["alexnet_error"], alexnet["alexnet_clean_error"]
+  assert len(errors_a) == 15
+  expected_mce = sum(0.5 / e for e in errors_a.values()) / 15
+  expected_rel = sum(0.25 / (e - clean_a) for e in errors_a.values()) / 15
+  assert results["mce"].value == pytest.approx(expected_mce, abs=1e-12)
+  assert results["relative_mce"].value == pytest.approx(expected_rel, abs=1e-12)
+  assert results["mce"].n == 15 * 5 * 4
+  # e.g. mCE 0.5 / ~0.8 averaged: a sanity range, not a second definition.
+  assert 0.5 < results["mce"].value < 0.9
+
+
+def test_score_imagenet_c_partial_configs_give_no_mce():
+  files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
+  clean = _predictions(files, [0, 1], 0)
+  results = imagenet_c.score_imagenet_c(
+      {"gaussian_noise_3": _predictions(files, [0, 1], 1)}, clean)
+  metrics = {r.metric: r.value for r in results}
+  assert metrics == {"error/gaussian_noise_3": 0.5, "clean_error": 0.0,
+                     "clean_top1": 1.0}
+
+
+def test_score_imagenet_c_refuses_different_images_and_unknown_configs():
+  clean = _predictions(["ILSVRC2012_val_00000001.JPEG"], [0], 0)
+  other = _predictions(["ILSVRC2012_val_00000002.JPEG"], [0], 0)
+  with pytest.raises(errors.UserError, match="same images"):
+    imagenet_c.score_imagenet_c({"fog_1": other}, clean)
+  with pytest.raises(errors.UserError, match="not an ImageNet-C config"):
+    imagenet_c.score_imagenet_c({"fog_6": clean}, clean)
+
+
+def test_sources_and_benchmark_scorer():
+  sources = imagenet_c.imagenet_c_sources()
+  assert len(sources) == 95 and len({s.key for s in sources}) == 95
+  assert sources[0].builder == "bench_imagenet_c/gaussian_noise_1"
+  assert sources[0].split == "test" and "noise.tar" in sources[0].manual_files
+  few = imagenet_c.imagenet_c_sources(["fog"], [1, 2])
+  assert [s.builder for s in few] == ["bench_imagenet_c/fog_1",
+                                      "bench_imagenet_c/fog_2"]
+  score = imagenet_c.benchmark_scorer(few)
+  files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
+  results = score([_predictions(files, [0, 1], 0),
+                   _predictions(files, [0, 1], 1),
+                   _predictions(files, [0, 1], 2)], None)  # context unused
+  values = {r.metric: r.value for r in results}
+  assert values["error/fog_1"] == 0.5 and values["error/fog_2"] == 1.0
+  assert all(r.benchmark == "imagenet_c" for r in results)
+  with pytest.raises(ValueError):
+    imagenet_c.imagenet_c_sources(["fog"], [6])
