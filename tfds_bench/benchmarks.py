@@ -248,6 +248,15 @@ def _subset_benchmark(name: str, title: str) -> Benchmark:
   return Benchmark(name, title, (source,), _SUBSET_METRICS, score_subset(name, name),
                    needs_scores=True)
 
+def _imagenet_c() -> Benchmark:
+  from tfds_bench import imagenet_c  # pylint: disable=g-import-not-at-top
+  sources = imagenet_c.imagenet_c_sources()  # 19 corruptions x 5 severities
+  return Benchmark(
+      "imagenet_c", "ImageNet-C: 19 corruptions x 5 severities; mCE and relative mCE vs AlexNet",
+      (IMAGENET_VAL,) + tuple(sources), imagenet_c.METRICS + ("error/<corruption>",),
+      imagenet_c.benchmark_scorer(sources))
+
+
 BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
               (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece",
@@ -275,6 +284,7 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               (Source("imagenet_o", "bench_imagenet_o", "test", manual_files="imagenet-o.tar"),
                IMAGENET_VAL),
               ("aupr", "auroc"), score_imagenet_o, needs_scores=True),
+    _imagenet_c(),
 )
 
 DEFAULT_OFFLINE = ("sample",)
