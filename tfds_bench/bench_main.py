@@ -38,6 +38,9 @@ flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
 flags.DEFINE_bool("progress", True, "Show progress bars on stderr.")
+flags.DEFINE_enum("strategy", "none", ["none", "mirrored"],
+                  "Distribution: 'mirrored' runs the forward pass on all local GPUs "
+                  "(tf.distribute.MirroredStrategy); counts equal a single device's.")
 
 
 class UsageError(Exception):
@@ -96,10 +99,14 @@ def _run() -> int:
     run = evaluate.score_predictions(loaded, benchmark_ids, model_name, command=command,
                                      manual_dir=FLAGS.manual_dir)
   else:
+    strategy = None
+    if FLAGS.strategy == "mirrored":
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      strategy = tf.distribute.MirroredStrategy()
     run = evaluate.evaluate(
         FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,
         data=evaluate.DataOptions(FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_folder),
-        batch_size=FLAGS.batch_size,
+        batch_size=FLAGS.batch_size, strategy=strategy,
         progress_factory=_tqdm_progress if FLAGS.progress else None, command=command)
   records = run.records()
   print(reports.format_table(records))
