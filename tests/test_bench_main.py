@@ -41,9 +41,17 @@ def test_default_command_runs_the_sample_suite_offline(tmp_path, quiet_tf_env):
                         env, tmp_path)
   assert proc.returncode == 0, proc.stderr[-3000:]
   records = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
-  metrics = {r["metric"] for r in records if r["benchmark"] == "sample"}
-  assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= metrics
-  assert all(r["n"] == 7 for r in records)
+  sample = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample"}
+  assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= set(sample)
+  assert set(sample.values()) == {7}
+  corrupted = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample_c"}
+  # 15 test corruptions x 5 severities x 7 photos behind mCE.
+  assert corrupted["mce"] == corrupted["relative_mce"] == 525
+  assert corrupted["error/glass_blur_3"] == 7 and corrupted["error/glass_blur"] == 35
+  assert len([m for m in corrupted if m.startswith("error/")]) == 19 * 6
+  # The console shows per-corruption means in the paper's order, not the 95 severities.
+  assert "error/glass_blur_3" not in proc.stdout
+  assert proc.stdout.index("error/gaussian_noise") < proc.stdout.index("error/glass_blur")
 
 
 @pytest.mark.parametrize("args,message", [

@@ -25,8 +25,8 @@ flags.DEFINE_string("weights", None, "Local weights file for models that need on
 flags.DEFINE_string("preprocessing", None,
                     "Preprocessing preset (torch, inception, caffe, raw) for a .keras model.")
 flags.DEFINE_list("benchmarks", None,
-                  "Benchmark ids (see --list). Default: sample, or image_folder with "
-                  "--image_folder.")
+                  "Benchmark ids (see --list). Default: sample,sample_c (offline), or "
+                  "image_folder with --image_folder.")
 flags.DEFINE_string("image_folder", None,
                     "Folder in ImageNet layout (DIR/<wnid or class index>/*.JPEG).")
 flags.DEFINE_string("predictions", None,
@@ -69,13 +69,14 @@ def _tqdm_progress(description, total):
 
 
 def _default_benchmarks() -> List[str]:
+  from tfds_bench import benchmarks  # pylint: disable=g-import-not-at-top
   if FLAGS.benchmarks:
     return FLAGS.benchmarks
   if FLAGS.image_folder:
     return ["image_folder"]
   if FLAGS.predictions:
     raise UsageError("--predictions needs --benchmarks, e.g. imagenet2012,imagenet2012_real")
-  return ["sample"]
+  return list(benchmarks.DEFAULT_OFFLINE)
 
 
 def _run() -> int:

@@ -219,6 +219,7 @@ def score_multilabel(predictions: Sequence[Predictions],
 # --- the table ----------------------------------------------------------------
 
 SAMPLE = Source("sample", "bench_sample", "test", label_lists={"real_label": 8})
+SAMPLE_C = Source("sample_c", "bench_sample_c", "test")
 IMAGE_FOLDER = Source("image_folder", None, "test")
 IMAGENET_VAL = Source(
     "imagenet2012:validation", "imagenet2012", "validation",
@@ -248,6 +249,20 @@ def _subset_benchmark(name: str, title: str) -> Benchmark:
   return Benchmark(name, title, (source,), _SUBSET_METRICS, score_subset(name, name),
                    needs_scores=True)
 
+def score_sample_c(predictions: Sequence[Predictions], context=None) -> List[Result]:
+  """ImageNet-C figures on the sample photos: per-corruption error, mCE and
+  relative mCE against the clean sample, with the AlexNet normaliser."""
+  del context
+  from tfds_bench import imagenet_c  # pylint: disable=g-import-not-at-top
+  clean, corrupted = predictions
+  config, photo = np.array([name.split("/", 1) for name in corrupted.file_name]).T
+  by_config = {}
+  for name in np.unique(config):
+    rows = config == name
+    by_config[str(name)] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
+  return imagenet_c.score_imagenet_c(by_config, clean, "sample_c")
+
+
 def _imagenet_c() -> Benchmark:
   from tfds_bench import imagenet_c  # pylint: disable=g-import-not-at-top
   sources = imagenet_c.imagenet_c_sources()  # 19 corruptions x 5 severities
@@ -261,6 +276,9 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
               (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece",
                           "rms_calibration_error"), score_sample),
+    Benchmark("sample_c", "Sample photos under the 19 ImageNet-C corruptions x 5 severities "
+                          "(offline)", (SAMPLE, SAMPLE_C),
+              ("mce", "relative_mce", "clean_error", "error/<corruption>"), score_sample_c),
     Benchmark("image_folder", "Any folder in ImageNet layout (--image_folder=DIR)",
               (IMAGE_FOLDER,), _ACCURACY_AND_CALIBRATION, score_classification("image_folder")),
     Benchmark("imagenet2012", "ImageNet-1k validation set, original labels",
@@ -287,7 +305,7 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
     _imagenet_c(),
 )
 
-DEFAULT_OFFLINE = ("sample",)
+DEFAULT_OFFLINE = ("sample", "sample_c")
 
 
 def by_id() -> Dict[str, Benchmark]:

@@ -69,9 +69,14 @@ def load_results(path: str) -> List[Dict]:
 
 
 def _metric_sort_key(metric: str):
-  base = metric.split("/")[0]
+  base, _, detail = metric.partition("/")
   rank = _DISPLAY_ORDER.index(base) if base in _DISPLAY_ORDER else len(_DISPLAY_ORDER)
-  return (rank, metric)
+  if base == "error":
+    # Corruptions in the ImageNet-C paper's order, each followed by its severities.
+    from tfds_bench.corruptions import NAMES  # pylint: disable=g-import-not-at-top
+    name = detail[:-2] if is_per_severity(metric) else detail
+    return (rank, NAMES.index(name) if name in NAMES else len(NAMES), metric)
+  return (rank, 0, metric)
 
 
 def _rows(records: Sequence[Dict]) -> List[List[str]]:
@@ -87,9 +92,20 @@ def _rows(records: Sequence[Dict]) -> List[List[str]]:
 _HEADER = ["model", "benchmark", "metric", "value (%)", "n"]
 
 
-def format_table(records: Sequence[Dict]) -> str:
-  """Aligned plain-text table for the console."""
-  rows = [_HEADER] + _rows(records)
+def is_per_severity(metric: str) -> bool:
+  """``error/<corruption>_<severity>``: detail kept in the files, not the console."""
+  return metric.startswith("error/") and metric[-2:-1] == "_" and metric[-1].isdigit()
+
+
+def format_table(records: Sequence[Dict], per_severity: bool = False) -> str:
+  """Aligned plain-text table for the console.
+
+  Per-severity corruption errors (95 rows per model for ImageNet-C) are left
+  out unless ``per_severity``; a footer says where they are.
+  """
+  shown = [r for r in records if per_severity or not is_per_severity(r["metric"])]
+  hidden = len(records) - len(shown)
+  rows = [_HEADER] + _rows(shown)
   widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
   numeric = {3, 4}
   lines = []
@@ -99,6 +115,9 @@ def format_table(records: Sequence[Dict]) -> str:
     lines.append("  ".join(cells).rstrip())
     if j == 0:
       lines.append("  ".join("-" * w for w in widths))
+  if hidden:
+    lines.append(f"({hidden} per-severity errors, error/<corruption>_<severity>, are in "
+                 "results.json / results.csv)")
   return "\n".join(lines)
 
 

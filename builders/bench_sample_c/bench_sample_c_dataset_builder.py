@@ -1,0 +1,71 @@
+"""bench_sample_c: the sample photos under all 19 ImageNet-C corruptions x 5 severities.
+
+Made with tfds_bench's corruption engine through exactly the ImageNet-C release
+pipeline (``tfds_bench.imagenet_c.corrupt_and_encode``: resize 256, center
+crop 224, corrupt, JPEG quality 85), so ``bench_main --model=efficientnet``
+shows a corruption figure with no data on the machine. One config holds every
+(corruption, severity, photo): one preparation, one forward pass. The example
+``file_name`` is ``<corruption>_<severity>/<photo file name>``.
+"""
+
+from __future__ import annotations
+
+import io
+
+from etils import epath
+import tensorflow_datasets as tfds
+
+from tfds_bench import corruptions, imagenet_c, labels
+from tfds_bench.builders.bench_sample import bench_sample_dataset_builder as sample
+
+
+def photo_png_bytes(photo: sample.SamplePhoto) -> bytes:
+  """The sample photo as lossless PNG bytes (what release_preprocess decodes)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(sample.read_photo(photo)).save(buffer, format="PNG")
+  return buffer.getvalue()
+
+
+def split_file_name(file_name: str):
+  """``"<corruption>_<severity>/<photo>"`` -> (config name, photo file name)."""
+  config, _, photo = file_name.partition("/")
+  return config, photo
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """Sample photos corrupted as ImageNet-C was made."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "7 photos x 19 corruptions x 5 severities."}
+  pkg_dir_path = epath.Path(__file__).parent
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Image(shape=(224, 224, 3), encoding_format="jpeg"),
+            "label": tfds.features.ClassLabel(names=list(labels.wnids())),
+            "file_name": tfds.features.Text(),
+        }),
+        supervised_keys=("image", "label"),
+        homepage="https://github.com/hendrycks/robustness",
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # Everything is local.
+    return {"test": self._generate_examples()}
+
+  def _generate_examples(self):
+    for number, photo in enumerate(sample.PHOTOS, start=1):
+      # The release pipeline of imagenet_c.corrupt_and_encode, with the photo's
+      # position as its seed (its seeds come from val file numbers).
+      image = imagenet_c.release_preprocess(photo_png_bytes(photo), photo.file_name)
+      for corruption in corruptions.NAMES:
+        for severity in corruptions.SEVERITIES:
+          key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
+          corrupted = imagenet_c.corrupt(image, corruption, severity, seed=number)
+          yield key, {
+              "image": imagenet_c.encode_jpeg(corrupted),
+              "label": photo.label,
+              "file_name": key,
+          }
