@@ -68,14 +68,19 @@ def _photos(count):
 
 
 def _time_ours(fn, images, severity, repeats):
-  """Seconds per image of fn in a tf.function over a batch, after warm-up."""
+  """Seconds per image of fn in a tf.function over a batch, after warm-up.
+
+  Median over ``repeats`` calls: the machine is shared, so single calls are noisy.
+  """
   run = tf.function(lambda x: fn(x, severity, 0))
   batch = tf.constant(images)
-  run(batch).numpy()  # Trace + warm-up.
-  start = time.perf_counter()
+  run(batch).numpy()  # Trace + warm-up (and XLA compilation where used).
+  times = []
   for _ in range(repeats):
+    start = time.perf_counter()
     run(batch).numpy()
-  return (time.perf_counter() - start) / (repeats * len(images))
+    times.append(time.perf_counter() - start)
+  return float(np.median(times)) / len(images)
 
 
 def _time_reference(fn, images, severity):
@@ -91,7 +96,7 @@ def main():
   parser.add_argument("--severities", default="3", help="comma-separated, e.g. 1,2,3,4,5")
   parser.add_argument("--batch", type=int, default=32)
   parser.add_argument("--ref_images", type=int, default=3)
-  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--names", default="", help="comma-separated subset of corruptions")
   args = parser.parse_args()
   severities = [int(s) for s in args.severities.split(",")]

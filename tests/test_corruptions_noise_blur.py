@@ -196,18 +196,35 @@ def test_motion_blur_exact_with_reference_angle(ref, photos, severity):
 # /////////////// Seeded path, in distribution ///////////////
 
 
+def _std_error(values: np.ndarray) -> float:
+  """Standard error of the sample standard deviation of ``values``."""
+  centred = values - values.mean()
+  variance = (centred ** 2).mean()
+  kurtosis = (centred ** 4).mean() / variance ** 2
+  return float(np.sqrt(variance * (kurtosis - 1) / (4 * values.size)))
+
+
 @pytest.mark.parametrize("name", ["gaussian_noise", "shot_noise", "impulse_noise",
                                   "speckle_noise"])
-def test_noise_distribution_matches_reference(ref, photos, name):
+def test_noise_distribution_matches_reference(ref, photos, name, monkeypatch):
   x = photos
+  random_noise = ref.sk.util.random_noise
   for severity in range(1, 6):
     ours = noise_blur.CORRUPTIONS[name](tf.constant(x), severity, 0).numpy().astype(float)
     np.random.seed(severity)
+    # skimage's random_noise (impulse_noise) draws from its own unseeded
+    # generator: seed it too, so the reference side is the same every run.
+    monkeypatch.setattr(ref.sk.util, "random_noise",
+                        lambda image, severity=severity, **kw: random_noise(image, rng=severity, **kw))
     theirs = np.stack([np.uint8(getattr(ref, name)(im, severity)) for im in x]).astype(float)
     delta_ours, delta_theirs = ours - x, theirs - x
     # ~450k values: mean and spread of the change agree to well under 1%.
     assert abs(delta_ours.mean() - delta_theirs.mean()) < 0.01 * delta_theirs.std() + 0.05
-    np.testing.assert_allclose(delta_ours.std(), delta_theirs.std(), rtol=0.01)
+    # The spread agrees within 4 standard errors of the two std estimates
+    # (se(std) = std * sqrt((kurtosis - 1) / 4N)): about 0.6% for Gaussian
+    # noise, wider for impulse noise, whose changes are rare and large.
+    np.testing.assert_allclose(delta_ours.std(), delta_theirs.std(),
+                               atol=4 * np.hypot(_std_error(delta_ours), _std_error(delta_theirs)))
     np.testing.assert_allclose((ours != x).mean(), (theirs != x).mean(), rtol=0.02, atol=2e-3)
 
 

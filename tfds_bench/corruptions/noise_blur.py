@@ -34,6 +34,12 @@ graph mode: ``x / 255`` is a table lookup because grappler rewrites divisions by
 constants). The filters (gaussian, defocus, zoom, glass) run in float32 for
 speed; they differ from the reference only by one uint8 level where a value
 sits on a truncation boundary (<= 5e-5 of values; ~2% for defocus severity 1).
+
+Speed: the gather-heavy and elementwise parts run in always-XLA-compiled
+``tf.function(jit_compile=True)`` helpers (``_*_xla``), random draws stay in TF's
+kernels (faster on CPU than XLA's). Being always compiled, they give the same
+bytes eagerly, in graphs and in tf.data; XLA keeps IEEE float64 semantics, which
+the bit-exact tests check.
 """
 
 from __future__ import annotations
@@ -94,43 +100,6 @@ def _unit_float32(images: tf.Tensor) -> tf.Tensor:
   return tf.gather(table, tf.cast(images, tf.int32))
 
 
-def _gaussian_matrix(n: int, sigma: float) -> np.ndarray:
-  """Matrix A with ``A @ v == scipy.ndimage.gaussian_filter1d(v, sigma)``.
-
-  Uses skimage/scipy defaults of ``skimage.filters.gaussian``: ``mode='nearest'``
-  (edge replication) and ``truncate=4.0`` (radius ``int(4 * sigma + 0.5)``);
-  kernel = normalised ``exp(-x^2 / (2 sigma^2))`` (scipy ``_gaussian_kernel1d``).
-  Folding the border into a dense matrix makes the blur two matmuls.
-  """
-  radius = int(4.0 * float(sigma) + 0.5)
-  x = np.arange(-radius, radius + 1)
-  phi = np.exp(-0.5 / (float(sigma) * float(sigma)) * x.astype(np.float64)**2)
-  phi /= phi.sum()
-  a = np.zeros((n, n), dtype=np.float64)
-  rows = np.arange(n)
-  for k, weight in zip(x, phi):
-    np.add.at(a, (rows, np.clip(rows + k, 0, n - 1)), weight)
-  return a
-
-
-def _separable(x: tf.Tensor, a_rows: np.ndarray, a_cols: np.ndarray) -> tf.Tensor:
-  """``out[b, :, :, c] = a_rows @ x[b, :, :, c] @ a_cols.T`` for [B, H, W, C]."""
-  ar = tf.constant(a_rows, dtype=x.dtype)
-  ac = tf.constant(a_cols, dtype=x.dtype)
-  x = tf.transpose(x, [0, 3, 1, 2])  # [B, C, H, W]: matmuls act on the last 2 axes.
-  x = tf.matmul(tf.matmul(ar, x), ac, transpose_b=True)
-  return tf.transpose(x, [0, 2, 3, 1])
-
-
-def _skimage_gaussian(x: tf.Tensor, sigma: float) -> tf.Tensor:
-  """``skimage.filters.gaussian(x, sigma, channel_axis=-1)`` on [B, H, W, C].
-
-  (The reference's ``multichannel=True``: no blur across channels.)
-  """
-  h, w = _static_hw(x)
-  return _separable(x, _gaussian_matrix(h, sigma), _gaussian_matrix(w, sigma))
-
-
 # /////////////// Noise ///////////////
 
 _GAUSSIAN_NOISE = (.08, .12, 0.18, 0.26, 0.38)
@@ -139,23 +108,33 @@ _IMPULSE_NOISE = (.03, .06, .09, 0.17, 0.27)
 _SPECKLE_NOISE = (.15, .2, 0.35, 0.45, 0.6)
 
 
+@tf.function(jit_compile=True)
+def _gaussian_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float) -> tf.Tensor:
+  # XLA fuses the lookup and arithmetic into one pass; it keeps IEEE float64
+  # semantics (no reassociation or mul-add contraction), checked bit for bit by
+  # the tests.
+  noise = tf.cast(noise, tf.float64)
+  if scale != 1.0:
+    noise = scale * noise
+  return _unit_clip_to_uint8(_unit_float64(images) + noise)
+
+
 def _gaussian_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   """``gaussian_noise``: clip(x / 255 + noise, 0, 1) * 255, noise ~ N(0, c^2).
 
   Float64 like the reference so identical draws give identical bytes.
   """
   del severity  # The scale is already in ``noise``.
-  x = _unit_float64(images)
-  return _unit_clip_to_uint8(x + tf.cast(noise, tf.float64))
+  return _gaussian_noise_xla(images, tf.cast(noise, tf.float64), 1.0)
 
 
 def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``gaussian_noise`` (make_imagenet_c.py / imagecorruptions)."""
   c = _GAUSSIAN_NOISE[severity - 1]
-  # float32 draws (half the cost of float64 ones), arithmetic in float64.
-  z = tf.cast(tf.random.stateless_normal(tf.shape(images),
-                                         _stateless_seed(seed, "gaussian_noise")), tf.float64)
-  return _gaussian_noise_from_draws(images, severity, c * z)
+  # float32 draws (half the cost of float64 ones), arithmetic in float64:
+  # noise = c * float64(z), as numpy's normal(scale=c) computes it.
+  z = tf.random.stateless_normal(tf.shape(images), _stateless_seed(seed, "gaussian_noise"))
+  return _gaussian_noise_xla(images, z, c)
 
 
 def _shot_noise_from_draws(images, severity: int, counts) -> tf.Tensor:
@@ -167,13 +146,81 @@ def _shot_noise_from_draws(images, severity: int, counts) -> tf.Tensor:
   return _unit_clip_to_uint8(tf.gather(table, counts))
 
 
+def _shot_noise_tables(c: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Walker alias tables of the clipped shot-noise output for every input value.
+
+  For pixel value v the count is Poisson(v / 255 * c); the output depends on it
+  only through min(count, c) (counts >= c clip to 255), so it takes n = c + 1
+  values with probabilities pmf(0..c-1) and the tail P(count >= c). For each v
+  (the rows: inputs are uint8, so 256 distributions cover every pixel) the alias
+  method turns one uniform u into an exact draw: column j = floor(u * n), keep
+  ``value[v, j]`` if the fraction u * n - j < ``keep[v, j]``, else take
+  ``alias_value[v, j]``. Values are ``_shot_noise_from_draws``' outputs.
+
+  Returns:
+    keep float64 ``[256 * n]``, value and alias_value uint8 ``[256 * n]``.
+  """
+  n = c + 1
+  k = np.arange(c)
+  lgamma = np.array([math.lgamma(i + 1.0) for i in k])
+  out = np.floor(np.clip(np.arange(n, dtype=np.float64) / float(c), 0, 1) * 255).astype(np.uint8)
+  keep = np.ones((256, n))
+  alias = np.tile(np.arange(n), (256, 1))
+  for v in range(256):
+    lam = v / 255. * c
+    if lam == 0:
+      pmf = np.zeros(c)
+      pmf[0] = 1.0
+    else:
+      pmf = np.exp(k * np.log(lam) - lam - lgamma)
+    probs = np.append(pmf, max(0.0, 1.0 - pmf.sum()))
+    probs /= probs.sum()
+    # Vose's alias method.
+    scaled = probs * n
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+      s_i, l_i = small.pop(), large.pop()
+      keep[v, s_i] = scaled[s_i]
+      alias[v, s_i] = l_i
+      scaled[l_i] -= 1.0 - scaled[s_i]
+      (small if scaled[l_i] < 1.0 else large).append(l_i)
+    for i in small + large:  # Round-off leftovers: probability ~1.
+      keep[v, i] = 1.0
+  return keep.reshape(-1), np.tile(out, 256), out[alias].reshape(-1)
+
+
+@tf.function(jit_compile=True)
+def _shot_noise_alias_xla(images: tf.Tensor, u: tf.Tensor, c: int) -> tf.Tensor:
+  # XLA fuses the whole per-value pipeline (table gathers included) into one loop.
+  keep, value, alias_value = (tf.constant(t) for t in _shot_noise_tables(c))
+  n = c + 1
+  t = u * float(n)
+  j = tf.minimum(tf.floor(t), float(n - 1))
+  idx = tf.cast(images, tf.int32) * n + tf.cast(j, tf.int32)
+  return tf.where(t - j < tf.gather(keep, idx), tf.gather(value, idx),
+                  tf.gather(alias_value, idx))
+
+
 def shot_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
-  """Reference: ``shot_noise``; Poisson counts with rate x / 255 * c."""
-  c = float(_SHOT_NOISE[severity - 1])
-  lam = tf.cast(images, tf.float32) / 255.0 * c
-  counts = tf.random.stateless_poisson(tf.shape(images), _stateless_seed(seed, "shot_noise"),
-                                       lam, dtype=tf.float32)
-  return _shot_noise_from_draws(images, severity, counts)
+  """Reference: ``shot_noise``; Poisson counts with rate x / 255 * c.
+
+  Exact Poisson draws by the alias method on per-pixel-value tables (see
+  ``_shot_noise_tables``), one float64 uniform per value: TF's Poisson sampler
+  (Knuth's method, ~lambda uniforms per draw below lambda 10) was 10x slower.
+  """
+  c = _SHOT_NOISE[severity - 1]
+  u = tf.random.stateless_uniform(tf.shape(images), _stateless_seed(seed, "shot_noise"),
+                                  dtype=tf.float64)
+  return _shot_noise_alias_xla(images, u, c)
+
+
+@tf.function(jit_compile=True)
+def _impulse_noise_xla(images: tf.Tensor, flipped: tf.Tensor, salted: tf.Tensor) -> tf.Tensor:
+  # np.uint8(clip(v / 255) * 255) == v for every uint8 v (checked in float64),
+  # so unflipped values pass through unchanged: no float arithmetic at all.
+  return tf.where(flipped, tf.where(salted, tf.constant(255, tf.uint8), tf.constant(0, tf.uint8)),
+                  images)
 
 
 def _impulse_noise_from_draws(images, severity: int, flipped, salted) -> tf.Tensor:
@@ -184,32 +231,47 @@ def _impulse_noise_from_draws(images, severity: int, flipped, salted) -> tf.Tens
   (per channel too); then clip and * 255.
   """
   del severity  # The amount is already in ``flipped``.
-  x = _unit_float64(images)
-  x = tf.where(flipped, tf.where(salted, tf.ones_like(x), tf.zeros_like(x)), x)
-  return _unit_clip_to_uint8(x)
+  return _impulse_noise_xla(images, tf.cast(flipped, tf.bool), tf.cast(salted, tf.bool))
+
+
+@tf.function(jit_compile=True)
+def _impulse_noise_bits_xla(images: tf.Tensor, bits: tf.Tensor, amount: float) -> tf.Tensor:
+  # One uint32 per value: bit 0 is the salt coin, bits 1..31 the flip draw,
+  # flipped iff (bits >> 1) < round(c * 2^31): P = c to within 2^-32.
+  threshold = tf.constant(int(round(amount * 2**31)), tf.uint32)
+  flipped = tf.bitwise.right_shift(bits, tf.constant(1, tf.uint32)) < threshold
+  salted = tf.bitwise.bitwise_and(bits, tf.constant(1, tf.uint32)) > 0
+  return _impulse_noise_xla(images, flipped, salted)
 
 
 def impulse_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``impulse_noise`` (skimage ``_bernoulli``: ``random() <= p``)."""
   c = _IMPULSE_NOISE[severity - 1]
-  u = tf.random.stateless_uniform(tf.concat([[2], tf.shape(images)], 0),
-                                  _stateless_seed(seed, "impulse_noise"))
-  return _impulse_noise_from_draws(images, severity, u[0] <= c, u[1] <= 0.5)
+  bits = tf.random.stateless_uniform(tf.shape(images), _stateless_seed(seed, "impulse_noise"),
+                                     minval=None, maxval=None, dtype=tf.uint32)
+  return _impulse_noise_bits_xla(images, bits, c)
+
+
+@tf.function(jit_compile=True)
+def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float) -> tf.Tensor:
+  noise = tf.cast(noise, tf.float64)
+  if scale != 1.0:
+    noise = scale * noise
+  x = _unit_float64(images)
+  return _unit_clip_to_uint8(x + x * noise)
 
 
 def _speckle_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   """``speckle_noise``: clip(x + x * noise, 0, 1) * 255, noise ~ N(0, c^2)."""
   del severity
-  x = _unit_float64(images)
-  return _unit_clip_to_uint8(x + x * tf.cast(noise, tf.float64))
+  return _speckle_noise_xla(images, tf.cast(noise, tf.float64), 1.0)
 
 
 def speckle_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``speckle_noise``."""
   c = _SPECKLE_NOISE[severity - 1]
-  z = tf.cast(tf.random.stateless_normal(tf.shape(images),
-                                         _stateless_seed(seed, "speckle_noise")), tf.float64)
-  return _speckle_noise_from_draws(images, severity, c * z)
+  z = tf.random.stateless_normal(tf.shape(images), _stateless_seed(seed, "speckle_noise"))
+  return _speckle_noise_xla(images, z, c)
 
 
 # /////////////// Blur ///////////////
@@ -226,16 +288,60 @@ _ZOOM_BLUR = (np.arange(1, 1.11, 0.01), np.arange(1, 1.16, 0.01), np.arange(1, 1
 def gaussian_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``gaussian_blur``: skimage gaussian(x / 255, sigma=c), clip, * 255.
 
-  Float32 matmuls: the float64 reference differs only where its output sits
-  within ~1e-4 of an integer (a 1-level truncation flip).
+  gaussian(x / 255) * 255 == gaussian(x) (linear), so the raw values are blurred
+  in float32: the float64 reference differs only where its output sits within
+  ~1e-4 of an integer (a 1-level truncation flip).
   """
   del seed
-  x = _unit_float32(images)
-  return _unit_clip_to_uint8(_skimage_gaussian(x, _GAUSSIAN_BLUR[severity - 1]))
+  _static_hw(images)
+  return _to_uint8_truncate(_depthwise_gaussian(tf.cast(images, tf.float32),
+                                                _GAUSSIAN_BLUR[severity - 1]))
 
 
-def _glass_shuffle_sources(offsets: tf.Tensor, h: int, w: int, d: int) -> tf.Tensor:
-  """Flat source index of every pixel after one pass of the reference's swap loop.
+def _gaussian_taps(sigma: float) -> np.ndarray:
+  """scipy ``_gaussian_kernel1d`` weights (truncate 4.0), float64, length 2r+1."""
+  radius = int(4.0 * float(sigma) + 0.5)
+  x = np.arange(-radius, radius + 1).astype(np.float64)
+  phi = np.exp(-0.5 / (float(sigma) * float(sigma)) * x**2)
+  return phi / phi.sum()
+
+
+def _edge_pad(x: tf.Tensor, r: int, axis: int) -> tf.Tensor:
+  """Pads ``r`` values on both sides of ``axis`` by repeating the edge (scipy 'nearest')."""
+  n = int(x.shape[axis])
+  return tf.gather(x, np.clip(np.arange(-r, n + r), 0, n - 1).astype(np.int32), axis=axis)
+
+
+def _depthwise_gaussian(x: tf.Tensor, sigma: float) -> tf.Tensor:
+  """skimage ``gaussian(x, sigma, channel_axis=-1)`` on float32 ``[B, H, W, C]``.
+
+  scipy's separable form: a (2r+1)-tap 1-D correlation per axis (r = int(4 sigma
+  + 0.5)) with 'nearest' (edge-replicating) borders, here an edge-padding gather
+  and a VALID depthwise convolution per axis: ~224 / (2r+1) times less work than
+  the dense border-folded matrices of ``_skimage_gaussian``.
+  """
+  phi = _gaussian_taps(sigma).astype(np.float32)
+  r = len(phi) // 2
+  c = int(x.shape[-1])
+  for axis, shape in ((1, [-1, 1, 1, 1]), (2, [1, -1, 1, 1])):
+    kernel = tf.constant(np.tile(phi.reshape(shape), [1, 1, c, 1]))
+    x = tf.nn.depthwise_conv2d(_edge_pad(x, r, axis), kernel, [1, 1, 1, 1], "VALID")
+  return x
+
+
+def _glass_delta_table(d: int, w: int) -> np.ndarray:
+  """code (uint8) -> flat source offset ``dy * w + dx``; code = (dy+d)*2d + (dx+d).
+
+  Codes are read modulo 4d^2, so for 4d^2 | 256 (d = 1, 2, 4) a uniform random
+  byte is a uniform code.
+  """
+  code = np.arange(256) % (4 * d * d)
+  dy, dx = code // (2 * d) - d, code % (2 * d) - d
+  return (dy * w + dx).astype(np.int32)
+
+
+def _glass_shuffle_sources(codes: tf.Tensor, h: int, w: int, d: int) -> tf.Tensor:
+  """Flat source index of every pixel of ONE image after the reference's swap loop.
 
   The reference loop ``for h in range(H-d, d, -1): for w in range(W-d, d, -1):
   x[h, w], x[h', w'] = x[h', w'], x[h, w]`` on an ``[H, W, 3]`` array is *not* a
@@ -245,52 +351,75 @@ def _glass_shuffle_sources(offsets: tf.Tensor, h: int, w: int, d: int) -> tf.Ten
   source. The scan runs in decreasing flat index ``h * W + w``, so the source was
   already overwritten iff it is an inner pixel with a larger flat index; then its
   value is its own final value, else its value from before the pass. Following
-  "already overwritten" links (strictly decreasing in scan time, so acyclic) to
+  "already overwritten" links (strictly increasing flat index, so acyclic) to
   their end gives each pixel's source in the pre-pass image; the chains are found
   by pointer doubling in O(log length) gathers, exactly reproducing the aliasing.
+  A link to a non-inner pixel (never overwritten, its own source) ends the chain
+  at that pixel, which is the same as not linking: so "linked" is simply
+  ``offset > 0``, and non-inner pixels get offset 0.
 
   Args:
-    offsets: int32 ``[B, H-2d, W-2d, 2]`` the reference's ``(dx, dy)`` draws in
-      its loop order (index 0 is h = H-d, w = W-d).
+    codes: uint8 ``[passes, H-2d, W-2d]`` offset codes (see ``_glass_delta_table``)
+      in *increasing* scan order (row d+1 first), one slice per pass.
     h: image height.
     w: image width.
     d: max_delta.
 
   Returns:
-    int32 ``[B, H*W]``: pixel p of the result is pixel ``src[p]`` of the input.
+    int32 ``[H*W]``: pixel p of the result is pixel ``src[p]`` of the input,
+    all passes composed.
   """
-  # Loop order is decreasing h and w; flip to increasing and pad to the full grid
-  # (inner rows/cols are d+1 .. H-d: d+1 before them, d-1 after).
-  offsets = tf.reverse(offsets, axis=[1, 2])
-  offsets = tf.pad(offsets, [[0, 0], [d + 1, d - 1], [d + 1, d - 1], [0, 0]])
-  dx, dy = offsets[..., 0], offsets[..., 1]
-  rows = tf.range(h, dtype=tf.int32)[:, tf.newaxis]
-  cols = tf.range(w, dtype=tf.int32)[tf.newaxis, :]
+  delta = tf.gather(tf.constant(_glass_delta_table(d, w)), tf.cast(codes, tf.int32))
+  # Inner rows/cols are d+1 .. H-d: d+1 before them, d-1 after.
+  delta = tf.pad(delta, [[0, 0], [d + 1, d - 1], [d + 1, d - 1]])
+  flat = tf.range(h * w, dtype=tf.int32)
+  composed = None
+  for i in range(int(codes.shape[0])):
+    offset = tf.reshape(delta[i], [h * w])
+    src = flat + offset
+    if d > 1:  # d == 1: offsets in {-1, 0}^2, a source is never overwritten first.
+      link = flat + tf.maximum(offset, 0)
 
-  def inner(r, c):
-    return (r >= d + 1) & (r <= h - d) & (c >= d + 1) & (c <= w - d)
+      def double(link, prev):
+        del prev
+        return tf.gather(link, link), link
 
-  src_r, src_c = rows + dy, cols + dx
-  flat = rows * w + cols  # [H, W]
-  src = tf.where(inner(rows, cols), src_r * w + src_c, flat)  # [B, H, W]
-  chained = inner(rows, cols) & inner(src_r, src_c) & (src > flat)
-  batch = tf.shape(offsets)[0]
-  link = tf.reshape(tf.where(chained, src, flat + tf.zeros_like(src)), [batch, h * w])
-  src = tf.reshape(src, [batch, h * w])
+      link, _ = tf.while_loop(lambda link, prev: tf.reduce_any(tf.not_equal(link, prev)),
+                              double, (tf.gather(link, link), link), maximum_iterations=64)
+      src = tf.gather(src, link)
+    # y_i[p] = y_{i-1}[src_i[p]], so the composed source is composed_{i-1}[src_i].
+    composed = src if composed is None else tf.gather(composed, src)
+  return composed
 
-  def not_done(link, prev):
-    return tf.reduce_any(tf.not_equal(link, prev))
 
-  def double(link, prev):
-    del prev
-    return tf.gather(link, link, batch_dims=1), link
+def _glass_shuffle_one(image: tf.Tensor, codes: tf.Tensor, severity: int) -> tf.Tensor:
+  """The pixel "shuffle" passes on one uint8 ``[H, W, 3]`` image given its codes."""
+  _, d, _ = _GLASS_BLUR[severity - 1]
+  h, w = int(image.shape[0]), int(image.shape[1])
+  # Move whole pixels: RGB + 1 pad byte bitcast to one int32 per pixel.
+  packed = tf.reshape(tf.bitcast(tf.pad(image, [[0, 0], [0, 0], [0, 1]]), tf.int32), [h * w])
+  packed = tf.gather(packed, _glass_shuffle_sources(codes, h, w, d))
+  return tf.bitcast(tf.reshape(packed, [h, w]), tf.uint8)[:, :, :3]
 
-  if d == 1:
-    # Offsets are in {-1, 0}: a source is never overwritten before it is read.
-    return src
-  link, _ = tf.while_loop(not_done, double, (tf.gather(link, link, batch_dims=1), link),
-                          maximum_iterations=64)
-  return tf.gather(src, link, batch_dims=1)
+
+@tf.function(jit_compile=True)
+def _glass_shuffle_xla(images: tf.Tensor, codes: tf.Tensor, severity: int) -> tf.Tensor:
+  # One image at a time keeps every intermediate (<= 600 KB) in cache; XLA
+  # compiles the loop body into a few fused loops (TF's own per-op kernels and
+  # gathers are 4-6x slower here). Integer-only, so exact wherever it runs.
+  return tf.map_fn(lambda a: _glass_shuffle_one(a[0], a[1], severity), (images, codes),
+                   fn_output_signature=tf.uint8)
+
+
+def _glass_blur_from_codes(images, severity: int, codes) -> tf.Tensor:
+  sigma, _, _ = _GLASS_BLUR[severity - 1]
+  _static_hw(images)
+  # gaussian(x / 255) * 255 == gaussian(x) (linear): blur the raw values in
+  # float32. The intermediate np.uint8 truncation then differs from the float64
+  # reference by one level at ~1e-4 of the values.
+  x = _to_uint8_truncate(_depthwise_gaussian(tf.cast(images, tf.float32), sigma))
+  x = _glass_shuffle_xla(x, codes, severity)
+  return _to_uint8_truncate(_depthwise_gaussian(tf.cast(x, tf.float32), sigma))
 
 
 def _glass_blur_from_draws(images, severity: int, offsets) -> tf.Tensor:
@@ -300,33 +429,42 @@ def _glass_blur_from_draws(images, severity: int, offsets) -> tf.Tensor:
     images: uint8 ``[B, H, W, 3]``.
     severity: 1..5.
     offsets: int ``[B, iterations, H-2d, W-2d, 2]``, the reference's
-      ``np.random.randint(-d, d, size=(2,))`` draws ``(dx, dy)`` in loop order.
+      ``np.random.randint(-d, d, size=(2,))`` draws ``(dx, dy)`` in loop order
+      (index 0 is h = H-d, w = W-d).
 
   Returns:
     uint8 ``[B, H, W, 3]``.
   """
-  sigma, d, iterations = _GLASS_BLUR[severity - 1]
-  h, w = _static_hw(images)
-  # Float32 (4x faster than float64 here): the intermediate np.uint8 truncation
-  # then differs from the float64 reference by one level at ~1e-4 of the values.
-  x = _to_uint8_truncate(_skimage_gaussian(_unit_float32(images), sigma) * 255.0)
-  batch = tf.shape(x)[0]
-  flat = tf.reshape(x, [batch, h * w, 3])
-  offsets = tf.cast(offsets, tf.int32)
-  for i in range(iterations):
-    flat = tf.gather(flat, _glass_shuffle_sources(offsets[:, i], h, w, d), batch_dims=1)
-  x = _unit_float32(tf.reshape(flat, [batch, h, w, 3]))
-  return _unit_clip_to_uint8(_skimage_gaussian(x, sigma))
+  _, d, _ = _GLASS_BLUR[severity - 1]
+  _static_hw(images)
+  offsets = tf.reverse(tf.cast(offsets, tf.int32), axis=[2, 3])  # Increasing scan order.
+  codes = (offsets[..., 1] + d) * (2 * d) + (offsets[..., 0] + d)
+  return _glass_blur_from_codes(images, severity, tf.cast(codes, tf.uint8))
 
 
 def glass_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
-  """Reference: ``glass_blur``: gaussian, uint8, local pixel "shuffle", gaussian."""
+  """Reference: ``glass_blur``: gaussian, uint8, local pixel "shuffle", gaussian.
+
+  Blurs in float32: the intermediate np.uint8 truncation then differs from the
+  float64 reference by one level at ~1e-4 of the values.
+  """
   _, d, iterations = _GLASS_BLUR[severity - 1]
   h, w = _static_hw(images)
-  shape = tf.stack([tf.shape(images)[0], iterations, h - 2 * d, w - 2 * d, 2])
-  offsets = tf.random.stateless_uniform(shape, _stateless_seed(seed, "glass_blur"),
-                                        minval=-d, maxval=d, dtype=tf.int32)
-  return _glass_blur_from_draws(images, severity, offsets)
+  batch = tf.shape(images)[0]
+  shape = [batch, iterations, h - 2 * d, w - 2 * d]
+  seed = _stateless_seed(seed, "glass_blur")
+  ncodes = 4 * d * d
+  if 256 % ncodes == 0:
+    # Every byte of a full-range uint32 draw is one uniform code (mod ncodes):
+    # a quarter of the random words and no modulo.
+    n = tf.reduce_prod(shape)
+    words = tf.random.stateless_uniform([(n + 3) // 4], seed, minval=None, maxval=None,
+                                        dtype=tf.uint32)
+    codes = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:n], shape)
+  else:
+    codes = tf.cast(tf.random.stateless_uniform(shape, seed, minval=0, maxval=ncodes,
+                                                dtype=tf.int32), tf.uint8)
+  return _glass_blur_from_codes(images, severity, codes)
 
 
 def _reflect101_smooth(kernel: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
@@ -366,16 +504,26 @@ def defocus_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``defocus_blur``: ``cv2.filter2D`` with the disk per channel.
 
   filter2D is a correlation with BORDER_REFLECT_101 (TF's "REFLECT" padding).
+  The disk (17x17 to 21x21, not separable) is applied as a product of float32
+  FFTs of the reflect-padded image (3-4x faster than a depthwise convolution),
+  on the raw 0..255 values (the filter is linear, so / 255 and * 255 cancel).
+  Round-off stays ~1e-4 of a level: only values on a truncation boundary differ.
   """
   del seed
   radius, alias_blur = _DEFOCUS_BLUR[severity - 1]
   kernel = _disk(radius, alias_blur)
   r = kernel.shape[0] // 2
-  x = _unit_float32(images)
-  x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
-  filters = tf.constant(np.repeat(kernel[:, :, np.newaxis, np.newaxis], 3, axis=2))
-  x = tf.nn.depthwise_conv2d(x, filters, strides=[1, 1, 1, 1], padding="VALID")
-  return _unit_clip_to_uint8(x)
+  _static_hw(images)
+  x = tf.transpose(tf.cast(images, tf.float32), [0, 3, 1, 2])  # [B, 3, H, W]
+  x = tf.pad(x, [[0, 0], [0, 0], [r, r], [r, r]], mode="REFLECT")
+  hp, wp = int(x.shape[2]), int(x.shape[3])
+  # Circular convolution with the flipped kernel at the origin = correlation;
+  # output (i, j) of the VALID part lands at (i + 2r, j + 2r).
+  flipped = np.zeros((hp, wp))
+  flipped[:kernel.shape[0], :kernel.shape[1]] = kernel[::-1, ::-1].astype(np.float64)
+  spectrum = tf.constant(np.fft.rfft2(flipped).astype(np.complex64))
+  x = tf.signal.irfft2d(tf.signal.rfft2d(x) * spectrum, [hp, wp])[:, :, 2 * r:, 2 * r:]
+  return _to_uint8_truncate(tf.transpose(x, [0, 2, 3, 1]))
 
 
 def _motion_shifts(angles: tf.Tensor, width: int) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -397,38 +545,45 @@ def _motion_blur_from_draws(images, severity: int, angles) -> tf.Tensor:
   where ``shift`` replicates the edge, i.e. ``x[clip(r - dy), clip(c - dx)]``;
   k = normalised exp(-i^2 / (2 sigma^2)). The taps' break on leaving the image
   never triggers for images larger than the kernel (>= 41 pixels).
-  Each tap is a gather from an edge-padded copy of the flattened image.
+  Each tap is a slice of an edge-padded copy of the image (``_motion_blur_xla``).
   """
-  radius, sigma = _MOTION_BLUR[severity - 1]
+  radius, _ = _MOTION_BLUR[severity - 1]
   width = 2 * radius + 1
   h, w = _static_hw(images)
   if min(h, w) <= width:
     raise ValueError(f"motion_blur needs images larger than {width} pixels, got {h}x{w}")
+  dy, dx = _motion_shifts(angles, width)  # [B, width]; |dy|, |dx| < width.
+  return _motion_blur_xla(images, dy, dx, severity)
+
+
+@tf.function(jit_compile=True)
+def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: int) -> tf.Tensor:
+  """Per image: the taps are slices of an edge-padded float64 copy at (-dy, -dx).
+
+  One image at a time (channel-planar, so rows are contiguous) keeps the padded
+  copy in cache. The reference accumulates ``out + k[i] * tap`` in order in
+  float64; XLA neither reassociates nor contracts these (no fast-math), so the
+  result is bit-identical to the reference; the tests check it.
+  """
+  radius, sigma = _MOTION_BLUR[severity - 1]
+  width = 2 * radius + 1
   k = np.exp(-np.arange(width, dtype=np.float64)**2 / (2 * sigma**2)) / (
       np.sqrt(2 * np.pi) * sigma)
-  k = tf.constant(k / k.sum())  # float64, as getMotionBlurKernel.
-  dy, dx = _motion_shifts(angles, width)  # [B, width]; |dy|, |dx| < width.
+  k = k / k.sum()  # float64, as getMotionBlurKernel.
+  h, w = _static_hw(images)
   p = width  # Edge padding that covers every shift.
-  x = tf.cast(images, tf.float64)
-  x = tf.concat([tf.repeat(x[:, :1], p, axis=1), x, tf.repeat(x[:, -1:], p, axis=1)], axis=1)
-  x = tf.concat([tf.repeat(x[:, :, :1], p, axis=2), x, tf.repeat(x[:, :, -1:], p, axis=2)],
-                axis=2)
-  hp, wp = h + 2 * p, w + 2 * p
-  batch = tf.shape(x)[0]
-  x = tf.reshape(x, [batch, hp * wp, 3])
-  base = tf.reshape((tf.range(h)[:, None] + p) * wp + tf.range(w)[None, :] + p, [1, h * w])
-  offsets = dy * wp + dx  # [B, width]
 
-  # The reference accumulates taps in order in float64; a while_loop keeps that
-  # order in graph mode too (grappler would re-associate an unrolled sum), so the
-  # result is bit-identical to the reference, eagerly and inside tf.function.
-  def body(i, out):
-    idx = base - offsets[:, i:i + 1]
-    return i + 1, out + k[i] * tf.gather(x, idx, batch_dims=1)
+  def one(args):
+    image, dy, dx = args
+    x = tf.transpose(tf.cast(image, tf.float64), [2, 0, 1])  # [3, H, W]
+    x = _edge_pad(_edge_pad(x, p, 1), p, 2)
+    out = tf.zeros([3, h, w], tf.float64)
+    for i in range(width):
+      tap = tf.slice(x, tf.stack([0, p - dy[i], p - dx[i]]), [3, h, w])
+      out = out + float(k[i]) * tap
+    return tf.transpose(_to_uint8_truncate(out), [1, 2, 0])
 
-  _, out = tf.while_loop(lambda i, out: i < width, body,
-                         (tf.constant(0), tf.zeros([batch, h * w, 3], tf.float64)))
-  return _to_uint8_truncate(tf.reshape(out, [batch, h, w, 3]))
+  return tf.map_fn(one, (images, dy, dx), fn_output_signature=tf.uint8)
 
 
 def motion_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
