@@ -66,6 +66,7 @@ def test_default_command_runs_the_sample_suite_offline(tmp_path, quiet_tf_env):
     (["--benchmarks=imagenet_a", "--manual_dir=/nonexistent"], "imagenet-a.tar not found"),
     (["--predictions=x.npz"], "--predictions needs --benchmarks"),
     (["--report=/nonexistent/results.json"], "results file not found"),
+    (["--audit=imagenet_v2/top-images"], "--audit wants TEST_SOURCE,REFERENCE_SOURCE"),
 ])
 def test_user_errors_are_one_clear_line_and_nonzero_exit(args, message, tmp_path, quiet_tf_env):
   proc = run_bench_main(args + [f"--data_dir={tmp_path}"], quiet_tf_env, tmp_path)

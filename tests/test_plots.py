@@ -249,3 +249,16 @@ def test_bench_main_report_flag(tmp_path):
        f"--output_dir={out}"], capture_output=True, text=True, timeout=300, check=False)
   assert completed.returncode == 0, completed.stderr[-2000:]
   assert (out / "report.md").exists() and _is_png(out / "effective_robustness.png")
+
+
+def test_report_draws_the_real_curve_from_records(tmp_path):
+  records = [{"model": m, "benchmark": "imagenet2012_real", "metric": f"top1_at_threshold/{t:.2f}",
+              "value": v - t / 10, "n": 1000 - int(100 * t)}
+             for m, v in (("a", 0.8), ("b", 0.7)) for t in (0.2, 0.5, 0.8)]
+  curves = plots.real_curves(records)
+  assert sorted(curves) == ["a", "b"]
+  np.testing.assert_allclose(curves["a"]["thresholds"], [0.2, 0.5, 0.8])
+  np.testing.assert_allclose(curves["b"]["accuracy"], [0.68, 0.65, 0.62])
+  written = plots.write_report(records, str(tmp_path))
+  png = tmp_path / plots.REAL_CURVE_PNG
+  assert str(png) in written and png.stat().st_size > 1000

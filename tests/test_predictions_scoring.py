@@ -140,3 +140,23 @@ def test_bench_main_scores_a_predictions_file(tmp_path, quiet_tf_env):
   records = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
   top1 = [r for r in records if r["benchmark"] == "imagenet2012" and r["metric"] == "top1"][0]
   assert top1 == {**top1, "model": "oracle", "value": 0.9, "n": 100}
+
+
+def test_real_benchmark_reports_soft_accuracy_and_the_threshold_curve(tmp_path):
+  from tfds_bench import real_scores
+  rng = np.random.default_rng(3)
+  numbers = rng.choice(50000, 2000, replace=False) + 1
+  truth = labels.val_labels()[numbers - 1]
+  top5 = rng.integers(0, 1000, (2000, 5))
+  top5[:1200, 0] = truth[:1200]
+  names = _val_names(numbers)
+  path = _save(tmp_path / "p.npz", file_name=names, top5=top5)
+  run = evaluate.score_predictions(predictions_lib.load_npz(path), ["imagenet2012_real"], "p",
+                                   real_threshold=0.5)
+  got = {r.metric: (r.value, r.n) for r in run.results}
+  # real.json is the 0.8 operating point: the curve passes through ReaL top-1.
+  assert got["top1_at_threshold/0.80"] == got["top1"]
+  assert got["soft_top1"][0] == pytest.approx(real_scores.soft_accuracy(top5[:, 0], names))
+  correct, valid = real_scores.real_correct_at(top5, names, 0.5, k=1)
+  assert got["top1_threshold_0.5"] == (pytest.approx(correct[valid].mean()), int(valid.sum()))
+  assert len([m for m in got if m.startswith("top1_at_threshold/")]) == 19

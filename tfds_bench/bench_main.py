@@ -38,6 +38,12 @@ flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
 flags.DEFINE_bool("progress", True, "Show progress bars on stderr.")
+flags.DEFINE_float("real_threshold", None,
+                   "Also report ReaL top-1 with label sets at this Dawid-Skene score "
+                   "threshold (real.json is 0.8).")
+flags.DEFINE_string("audit", None,
+                    "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
+                    "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
 flags.DEFINE_enum("strategy", "none", ["none", "mirrored"],
                   "Distribution: 'mirrored' runs the forward pass on all local GPUs "
                   "(tf.distribute.MirroredStrategy); counts equal a single device's.")
@@ -93,12 +99,15 @@ def _run() -> int:
       for path in plots.write_report(records, FLAGS.output_dir):
         print(f"wrote {path}")
     return 0
+  if FLAGS.audit:
+    return _audit()
   benchmark_ids = _default_benchmarks()
   if FLAGS.predictions:
     loaded = predictions.load_npz(FLAGS.predictions)
     model_name = os.path.splitext(os.path.basename(FLAGS.predictions))[0]
     run = evaluate.score_predictions(loaded, benchmark_ids, model_name, command=command,
-                                     manual_dir=FLAGS.manual_dir)
+                                     manual_dir=FLAGS.manual_dir,
+                                     real_threshold=FLAGS.real_threshold)
   else:
     strategy = None
     if FLAGS.strategy == "mirrored":
@@ -106,7 +115,8 @@ def _run() -> int:
       strategy = tf.distribute.MirroredStrategy()
     run = evaluate.evaluate(
         FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,
-        data=evaluate.DataOptions(FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_folder),
+        data=evaluate.DataOptions(FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_folder,
+                                  FLAGS.real_threshold),
         batch_size=FLAGS.batch_size, strategy=strategy,
         progress_factory=_tqdm_progress if FLAGS.progress else None, command=command)
   records = run.records()
@@ -114,6 +124,22 @@ def _run() -> int:
   if FLAGS.output_dir:
     for path in reports.write_results(FLAGS.output_dir, records, run.provenance):
       print(f"wrote {path}")
+  return 0
+
+
+def _audit() -> int:
+  """--audit: near-duplicate candidates between two image sets (ImageNetV2's check)."""
+  from tfds_bench import audit  # pylint: disable=g-import-not-at-top
+  parts = FLAGS.audit.split(",")
+  if len(parts) != 2 or not all(parts):
+    raise UsageError("--audit wants TEST_SOURCE,REFERENCE_SOURCE")
+  if not FLAGS.output_dir:
+    raise UsageError("--audit needs --output_dir for its CSV and contact sheet")
+  result = audit.run_audit(parts[0], parts[1], FLAGS.output_dir, data_dir=FLAGS.data_dir,
+                           manual_dir=FLAGS.manual_dir, model=FLAGS.model)
+  print(f"{len(result.flagged_test_files())} of {result.num_test} test images flagged as "
+        f"possible near-duplicates; see {os.path.join(FLAGS.output_dir, audit.CSV_NAME)} "
+        f"and {audit.CONTACT_SHEET_NAME}")
   return 0
 
 

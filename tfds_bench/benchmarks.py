@@ -48,8 +48,10 @@ class Source:
 
 @dataclasses.dataclass(frozen=True)
 class ScoringContext:
-  """What a scorer may need beyond predictions: files from ``--manual_dir``."""
+  """What a scorer may need beyond predictions: files from ``--manual_dir``,
+  and a ReaL operating point (Dawid-Skene score threshold) to report."""
   manual_dir: Optional[str] = None
+  real_threshold: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,11 +149,35 @@ def real_label_sets(file_names: np.ndarray) -> np.ndarray:
   return labels.pad_label_lists(lists)
 
 
+REAL_CURVE_METRIC = "top1_at_threshold"
+
+
 def score_real(predictions: Sequence[Predictions], context=None) -> List[Result]:
-  """ReaL accuracy (Beyer et al. 2020): images with an empty list are skipped."""
-  del context
+  """ReaL accuracy (Beyer et al. 2020): images with an empty list are skipped.
+
+  Also the threshold-free expected accuracy under the Dawid-Skene scores
+  (``soft_top1``: mean over the rated images of the predicted class's score),
+  ReaL top-1 along the score threshold (``top1_at_threshold/<t>``; real.json
+  is the 0.8 point) and, when asked for, at one more operating point.
+  """
+  from tfds_bench import real_scores  # pylint: disable=g-import-not-at-top
   (p,) = predictions
-  return _real_results("imagenet2012_real", p.top5, real_label_sets(p.file_name))
+  name = "imagenet2012_real"
+  results = _real_results(name, p.top5, real_label_sets(p.file_name))
+  score, rated = real_scores.soft_correct(p.top5[:, :1], p.file_name)
+  if rated.any():
+    results.append(Result(name, "soft_top1", float(score[rated].mean()), int(rated.sum())))
+  curve = real_scores.accuracy_curve(p.top5[:, :1], p.file_name)
+  for threshold, accuracy, n in zip(curve["thresholds"], curve["accuracy"], curve["n"]):
+    if n:
+      results.append(Result(name, f"{REAL_CURVE_METRIC}/{threshold:.2f}", float(accuracy), int(n)))
+  threshold = getattr(context, "real_threshold", None)
+  if threshold is not None:
+    correct, valid = real_scores.real_correct_at(p.top5, p.file_name, threshold, k=1)
+    results.append(Result(name, f"top1_threshold_{threshold:g}",
+                          float(correct[valid].mean()) if valid.any() else float("nan"),
+                          int(valid.sum())))
+  return results
 
 
 def score_subset(benchmark: str, subset: str) -> Callable:
@@ -284,7 +310,8 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("imagenet2012", "ImageNet-1k validation set, original labels",
               (IMAGENET_VAL,), _ACCURACY_AND_CALIBRATION, score_classification("imagenet2012")),
     Benchmark("imagenet2012_real", "ImageNet val with ReaL labels (46,837 images with a label)",
-              (IMAGENET_VAL,), ("top1", "top5"), score_real),
+              (IMAGENET_VAL,), ("top1", "top5", "soft_top1", "top1_at_threshold/<t>"),
+              score_real),
     Benchmark("imagenet2012_multilabel",
               "ImageNet val, multi-label annotations of 20,000 images (Shankar et al. 2020)",
               (IMAGENET_VAL,), ("top1", "top1_image_mean", "top1_correct_only"),

@@ -22,6 +22,7 @@ class DataOptions:
   data_dir: Optional[str] = None
   manual_dir: Optional[str] = None
   image_folder: Optional[str] = None
+  real_threshold: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -184,7 +185,8 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
   results: List[Result] = []
   for benchmark in chosen:
     results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
-                                   benchmarks_lib.ScoringContext(data.manual_dir)))
+                                   benchmarks_lib.ScoringContext(data.manual_dir,
+                                                                 data.real_threshold)))
   return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command))
 
 
@@ -239,7 +241,8 @@ def _with_source_labels(p: Predictions, source: Source, benchmark_id: str) -> Pr
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
-                      command: Optional[str] = None, manual_dir: Optional[str] = None) -> Run:
+                      command: Optional[str] = None, manual_dir: Optional[str] = None,
+                      real_threshold: Optional[float] = None) -> Run:
   """Scores saved predictions (no model, no images) on single-source benchmarks.
 
   ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
@@ -254,7 +257,7 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
       raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
     results.extend(benchmark.score(
         [_with_source_labels(p, benchmark.sources[0], benchmark_id)],
-        benchmarks_lib.ScoringContext(manual_dir)))
+        benchmarks_lib.ScoringContext(manual_dir, real_threshold)))
   provenance = {
       "suite_version": tfds_bench.__version__, "model": model,
       "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,

@@ -625,6 +625,26 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[RobustnessFit],
   return "\n".join(lines)
 
 
+REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
+
+
+def real_curves(records: Sequence[Mapping]) -> Dict[str, Dict[str, np.ndarray]]:
+  """model -> ReaL top-1 along the Dawid-Skene threshold, from the records'
+  ``imagenet2012_real`` ``top1_at_threshold/<t>`` rows (empty if none)."""
+  points: Dict[str, Dict[float, Tuple[float, int]]] = {}
+  for r in records:
+    if r["benchmark"] == "imagenet2012_real" and r["metric"].startswith("top1_at_threshold/"):
+      threshold = float(r["metric"].split("/", 1)[1])
+      points.setdefault(r["model"], {})[threshold] = (float(r["value"]), int(r["n"]))
+  curves = {}
+  for model, by_threshold in sorted(points.items()):
+    thresholds = sorted(by_threshold)
+    curves[model] = {"thresholds": np.array(thresholds),
+                     "accuracy": np.array([by_threshold[t][0] for t in thresholds]),
+                     "n": np.array([by_threshold[t][1] for t in thresholds], dtype=np.int64)}
+  return curves
+
+
 def write_report(records: Sequence[Mapping], output_dir: str) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
@@ -647,6 +667,11 @@ def write_report(records: Sequence[Mapping], output_dir: str) -> List[str]:
   if figure is not None:
     _save(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
     images.append(CORRUPTION_ERRORS_PNG)
+  curves = real_curves(records)
+  if curves:
+    from tfds_bench import real_scores  # pylint: disable=g-import-not-at-top
+    real_scores.plot_accuracy_curve(curves, os.path.join(output_dir, REAL_CURVE_PNG))
+    images.append(REAL_CURVE_PNG)
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
   _write_text(md_path, report_markdown(records, fits, images))

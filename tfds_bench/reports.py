@@ -97,13 +97,19 @@ def is_per_severity(metric: str) -> bool:
   return metric.startswith("error/") and metric[-2:-1] == "_" and metric[-1].isdigit()
 
 
+def is_detail(metric: str) -> bool:
+  """Per-severity errors and ReaL curve points: in the files, not the console."""
+  return is_per_severity(metric) or metric.startswith("top1_at_threshold/")
+
+
 def format_table(records: Sequence[Dict], per_severity: bool = False) -> str:
   """Aligned plain-text table for the console.
 
-  Per-severity corruption errors (95 rows per model for ImageNet-C) are left
-  out unless ``per_severity``; a footer says where they are.
+  Per-severity corruption errors (95 rows per model for ImageNet-C) and the
+  ReaL accuracy-vs-threshold points are left out unless ``per_severity``; a
+  footer says where they are.
   """
-  shown = [r for r in records if per_severity or not is_per_severity(r["metric"])]
+  shown = [r for r in records if per_severity or not is_detail(r["metric"])]
   hidden = len(records) - len(shown)
   rows = [_HEADER] + _rows(shown)
   widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
@@ -116,7 +122,7 @@ def format_table(records: Sequence[Dict], per_severity: bool = False) -> str:
     if j == 0:
       lines.append("  ".join("-" * w for w in widths))
   if hidden:
-    lines.append(f"({hidden} per-severity errors, error/<corruption>_<severity>, are in "
+    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) are in "
                  "results.json / results.csv)")
   return "\n".join(lines)
 
