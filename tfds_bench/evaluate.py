@@ -11,7 +11,7 @@ import numpy as np
 
 import tfds_bench
 from tfds_bench import benchmarks as benchmarks_lib
-from tfds_bench import errors, input_pipeline, models, predictions as predictions_lib
+from tfds_bench import errors, image_checks, input_pipeline, models, predictions as predictions_lib
 from tfds_bench.benchmarks import Result, Source
 from tfds_bench.predictions import Predictions
 
@@ -100,13 +100,23 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
   example appears exactly once. ``progress(n)`` is called after each batch
   with the number of real examples in it.
   """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   label_lists = dict(label_lists or {})
   batched = input_pipeline.batches(dataset, spec.preprocessing, batch_size, label_lists)
   if strategy is not None:
     batched = strategy.experimental_distribute_dataset(batched)
   step = make_predict_step(model, spec, strategy)
-  parts = []
-  for batch in batched:
+  parts, consumed, batch_iterator = [], 0, iter(batched)
+  while True:
+    try:
+      batch = next(batch_iterator)
+    except StopIteration:
+      break
+    except tf.errors.InvalidArgumentError as e:
+      # A damaged image fails inside tf.data with a message naming no file.
+      raise image_checks.explain_decode_error(
+          dataset, spec.preprocessing.crop_fraction, e, start=consumed,
+          limit=2 * batch_size) from None
     out = {k: v.numpy() for k, v in step(batch[input_pipeline.IMAGE_KEY]).items()}
     host = {k: _to_host(batch[k], strategy)
             for k in ["file_name", input_pipeline.MASK_KEY, *label_lists,
@@ -121,6 +131,7 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
     parts.append(predictions_lib.from_summaries(
         file_name, label, {k: v[keep] for k, v in out.items()},
         {k: host[k][keep] for k in label_lists}))
+    consumed += int(keep.sum())
     if progress is not None:
       progress(int(keep.sum()))
   if not parts:

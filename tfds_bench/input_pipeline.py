@@ -13,7 +13,7 @@ from typing import Dict, Mapping, Optional
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_bench import errors
+from tfds_bench import errors, image_checks
 from tfds_bench.preprocessing import Preprocessing, preprocess
 
 IMAGE_KEY = "image"
@@ -155,8 +155,12 @@ def _check_folder_layout(root: str) -> None:
   for d in class_dirs:
     folder_class_index(d)
     for f in sorted(os.listdir(os.path.join(root, d))):
-      if not f.startswith(".") and not f.lower().endswith(_IMAGE_SUFFIXES):
+      if f.startswith("."):
+        continue
+      if not f.lower().endswith(_IMAGE_SUFFIXES):
         skipped.append(os.path.join(root, d, f))
+      else:
+        image_checks.check_image_file(os.path.join(root, d, f))
   if skipped:
     raise errors.UserError(
         f"{len(skipped)} file(s) are not .jpg/.jpeg/.png images, e.g. {skipped[0]}: "
@@ -190,4 +194,4 @@ def load_image_folder(root: str) -> tf.data.Dataset:
 
   dataset = builder.as_dataset(split="test", shuffle_files=False,
                                decoders={IMAGE_KEY: tfds.decode.SkipDecoding()})
-  return dataset.map(relabel, deterministic=True)
+  return dataset.map(relabel)

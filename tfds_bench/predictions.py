@@ -150,7 +150,23 @@ def load_npz(path: str) -> Predictions:
   try:
     data = np.load(path, allow_pickle=False)
   except (ValueError, OSError) as e:
-    raise errors.UserError(f"{path}: not a readable .npz predictions file ({e})") from None
+    raise errors.UserError(f"{path}: not a readable .npz predictions file (save one with "
+                           "numpy.savez(path, file_name=..., logits=...))") from None
+  if not isinstance(data, np.lib.npyio.NpzFile):
+    raise errors.UserError(f"{path}: a single .npy array, not an .npz predictions file "
+                           "(save one with numpy.savez(path, file_name=..., logits=...))")
+  try:
+    return _load_npz_arrays(path, data)
+  except ValueError as e:
+    if "allow_pickle" not in str(e):
+      raise
+    raise errors.UserError(
+        f"{path}: holds an object (pickled) array, which is never loaded (it could run code): "
+        "save file_name as a str array, np.array(names, dtype=str), and scores as numbers"
+    ) from None
+
+
+def _load_npz_arrays(path: str, data) -> "Predictions":
   with data:
     keys = set(data.files)
     if "file_name" not in keys:
@@ -159,6 +175,9 @@ def load_npz(path: str) -> Predictions:
     n = len(file_name)
     if file_name.ndim != 1 or n == 0:
       raise errors.UserError(f"{path}: 'file_name' must be a non-empty 1-D array of str")
+    if (np.char.str_len(file_name) == 0).any():
+      raise errors.UserError(f"{path}: empty file name at index "
+                             f"{int(np.flatnonzero(np.char.str_len(file_name) == 0)[0])}")
     unique, counts = np.unique(file_name, return_counts=True)
     if (counts > 1).any():
       raise errors.UserError(f"{path}: duplicate file names, e.g. {unique[counts > 1][0]!r}")

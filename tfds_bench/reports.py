@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from typing import Dict, Iterable, List, Sequence
 
@@ -30,9 +31,14 @@ def write_results(output_dir: str, records: Sequence[Dict], provenance: Dict) ->
 def _atomic_write(path: str, text: str) -> None:
   # Write then rename: an interrupted run never leaves a half-written file.
   tmp = f"{path}.tmp-{os.getpid()}"
-  with open(tmp, "w", encoding="utf-8", newline="") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
 
 
 def records_to_csv(records: Iterable[Dict]) -> str:
@@ -56,15 +62,31 @@ def load_results(path: str) -> List[Dict]:
       payload = json.load(f)
   except FileNotFoundError:
     raise errors.UserError(f"results file not found: {path}") from None
+  except IsADirectoryError:
+    raise errors.UserError(f"{path} is a folder; give its results.json") from None
+  except UnicodeDecodeError:
+    raise errors.UserError(f"{path} is not UTF-8 text, so not a results.json") from None
   except json.JSONDecodeError as e:
     raise errors.UserError(f"{path} is not valid JSON: {e}") from None
   records = payload.get("results") if isinstance(payload, dict) else payload
   if not isinstance(records, list):
     raise errors.UserError(f"{path}: expected a list of results or an object with \"results\"")
   for i, record in enumerate(records):
+    if not isinstance(record, dict):
+      raise errors.UserError(f"{path}: result {i} is not an object: {record!r:.80}")
     missing = [k for k in ("model", "benchmark", "metric", "value", "n") if k not in record]
     if missing:
       raise errors.UserError(f"{path}: result {i} lacks {', '.join(missing)}")
+    value = record["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+      raise errors.UserError(f"{path}: result {i}: value must be a finite number (a fraction), "
+                             f"got {value!r:.80}")
+    if isinstance(record["n"], bool) or not isinstance(record["n"], int):
+      raise errors.UserError(f"{path}: result {i}: n must be an integer, got {record['n']!r:.80}")
+    for key in ("model", "benchmark", "metric"):
+      if not isinstance(record[key], str):
+        raise errors.UserError(f"{path}: result {i}: {key} must be a string, "
+                               f"got {record[key]!r:.80}")
   return records
 
 
