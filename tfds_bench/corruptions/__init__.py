@@ -34,8 +34,13 @@ def _registry() -> Dict[str, Callable]:
   return table
 
 
-def apply(images, corruption: str, severity: int, seed: int = 0) -> tf.Tensor:
-  """Corrupts uint8 images ``[H, W, 3]`` or ``[B, H, W, 3]``; same shape out."""
+def apply(images, corruption: str, severity: int, seed=0) -> tf.Tensor:
+  """Corrupts uint8 images ``[H, W, 3]`` or ``[B, H, W, 3]``; same shape out.
+
+  ``seed`` is a Python int (0 <= seed < 2**31) or a scalar integer tensor,
+  e.g. a per-image seed inside a ``tf.data`` map; the same value gives the
+  same output either way.
+  """
   if corruption not in NAMES:
     raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(NAMES)}")
   if severity not in SEVERITIES:
@@ -48,5 +53,11 @@ def apply(images, corruption: str, severity: int, seed: int = 0) -> tf.Tensor:
     images = images[tf.newaxis]
   if images.shape.rank != 4 or images.shape[-1] != 3:
     raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
-  out = _registry()[corruption](images, int(severity), int(seed))
+  if isinstance(seed, int) or not tf.is_tensor(seed):
+    seed = int(seed)
+    if not 0 <= seed < 2**31:
+      raise ValueError(f"seed must be in [0, 2**31), got {seed}")
+  elif not seed.dtype.is_integer or seed.shape.rank != 0:
+    raise TypeError(f"a tensor seed must be a scalar integer, got {seed.dtype.name} {seed.shape}")
+  out = _registry()[corruption](images, int(severity), seed)
   return out[0] if single else out

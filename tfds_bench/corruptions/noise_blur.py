@@ -54,14 +54,18 @@ import tensorflow as tf
 # /////////////// Shared helpers ///////////////
 
 
-def _stateless_seed(seed: int, name: str) -> tf.Tensor:
+def _stateless_seed(seed, name: str) -> tf.Tensor:
   """Stateless RNG seed from the user seed and the corruption's name.
 
   Mixing in the name keeps e.g. gaussian_noise and speckle_noise draws
-  independent for the same user seed.
+  independent for the same user seed. ``seed`` is a Python int or a scalar
+  integer tensor (a per-image seed inside tf.data); both give the same draws.
   """
-  return tf.constant([int(seed) & 0x7FFFFFFF, zlib.crc32(name.encode()) & 0x7FFFFFFF],
-                     dtype=tf.int64)
+  salt = zlib.crc32(name.encode()) & 0x7FFFFFFF
+  if isinstance(seed, int):
+    return tf.constant([seed & 0x7FFFFFFF, salt], dtype=tf.int64)
+  seed = tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), tf.constant(0x7FFFFFFF, tf.int64))
+  return tf.stack([seed, tf.constant(salt, tf.int64)])
 
 
 def _static_hw(images: tf.Tensor) -> Tuple[int, int]:
