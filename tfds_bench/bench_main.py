@@ -38,6 +38,9 @@ flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
 flags.DEFINE_bool("progress", True, "Show progress bars on stderr.")
+flags.DEFINE_bool("corrupt_on_the_fly", False,
+                  "imagenet_c: corrupt the val images inside the input pipeline (same images "
+                  "as bench_imagenet_c's generated mode) instead of reading prepared configs.")
 flags.DEFINE_float("real_threshold", None,
                    "Also report ReaL top-1 with label sets at this Dawid-Skene score "
                    "threshold (real.json is 0.8).")
@@ -116,7 +119,7 @@ def _run() -> int:
     run = evaluate.evaluate(
         FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,
         data=evaluate.DataOptions(FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_folder,
-                                  FLAGS.real_threshold),
+                                  FLAGS.real_threshold, FLAGS.corrupt_on_the_fly),
         batch_size=FLAGS.batch_size, strategy=strategy,
         progress_factory=_tqdm_progress if FLAGS.progress else None, command=command)
   records = run.records()

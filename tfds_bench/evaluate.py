@@ -23,6 +23,9 @@ class DataOptions:
   manual_dir: Optional[str] = None
   image_folder: Optional[str] = None
   real_threshold: Optional[float] = None
+  # ImageNet-C from the val images through the corruption engine inside
+  # tf.data, instead of reading bench_imagenet_c's prepared configs.
+  corrupt_on_the_fly: bool = False
 
 
 @dataclasses.dataclass
@@ -78,6 +81,13 @@ def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
 
 
 def load_source(source: Source, data: DataOptions):
+  if data.corrupt_on_the_fly and (source.builder or "").startswith("bench_imagenet_c/"):
+    from tfds_bench import imagenet_c  # pylint: disable=g-import-not-at-top
+    corruption, severity = imagenet_c.parse_config_name(source.builder.split("/", 1)[1])
+    val = benchmarks_lib.IMAGENET_VAL
+    clean = input_pipeline.load_split(val.builder, val.split, data_dir=data.data_dir,
+                                      manual_dir=data.manual_dir)
+    return imagenet_c.corrupt_on_the_fly(clean, corruption, severity)
   if source.builder is None:
     if not data.image_folder:
       raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
@@ -224,6 +234,7 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
       "benchmarks": [b.id for b in chosen],
       "datasets": {key: {"builder": s.builder, "split": s.split} for key, s in sources.items()},
       "image_folder": data.image_folder,
+      "imagenet_c_on_the_fly": data.corrupt_on_the_fly,
       "command": command,
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,

@@ -538,3 +538,44 @@ __all__ = [
     "iter_released_members", "iter_val_images", "parse_config_name",
     "release_preprocess", "score_imagenet_c",
 ]
+
+
+# --- on the fly ------------------------------------------------------------------
+
+def _release_crop_and_seed(image_bytes: bytes, file_name: bytes, base_seed: int):
+  """numpy side of `corrupt_on_the_fly`: PIL release crop, per-image seed."""
+  name = file_name.decode()
+  return (release_preprocess(image_bytes, name),
+          np.int64(image_seed(base_seed, name)))
+
+
+def corrupt_on_the_fly(dataset, corruption: str, severity: int,
+                       base_seed: int = DEFAULT_BASE_SEED):
+  """ImageNet val examples -> ImageNet-C examples, inside tf.data.
+
+  Each element's ``image`` (encoded val image bytes) goes through exactly the
+  builder's generation: PIL resize 256 / center crop 224 (`release_preprocess`,
+  in a ``tf.numpy_function``), the corruption engine with the image's own seed
+  (`image_seed`, as a tensor), and a JPEG quality-85 round trip; ``label`` and
+  ``file_name`` pass through. The output ``image`` is the encoded JPEG, so
+  the rest of the input pipeline is unchanged, and no corrupted copy of the
+  val set is ever written to disk.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfds_bench import corruptions  # pylint: disable=g-import-not-at-top
+  parse_config_name(config_name(corruption, severity))  # validates both
+
+  def corrupt(example):
+    crop, seed = tf.numpy_function(
+        lambda data, name: _release_crop_and_seed(data, name, base_seed),
+        [example["image"], example["file_name"]], [tf.uint8, tf.int64], stateful=False)
+    crop.set_shape([CROP_SIZE, CROP_SIZE, 3])
+    seed.set_shape([])
+    corrupted = corruptions.apply(crop, corruption, severity, seed=seed)
+    out = {k: v for k, v in example.items() if k != "image"}
+    # TF's libjpeg at quality 85 decodes to the same pixels as PIL's quality-85
+    # file (optimize=True only changes the Huffman tables, which is lossless).
+    out["image"] = tf.io.encode_jpeg(corrupted, quality=JPEG_QUALITY)
+    return out
+
+  return dataset.map(corrupt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
