@@ -36,8 +36,10 @@ def test_default_registry_has_the_lite_family_and_the_alias():
   assert sizes == {"efficientnet_lite0": 224, "efficientnet_lite1": 240,
                    "efficientnet_lite2": 260}
   lite = models.get("efficientnet_lite0").preprocessing
-  assert (lite.mean, lite.std, lite.crop_fraction, lite.resize_method) == (
-      (127.0,) * 3, (128.0,) * 3, 0.875, "bicubic")
+  assert (lite.mean, lite.std, lite.crop_fraction, lite.resize_method, lite.antialias) == (
+      (127.0,) * 3, (128.0,) * 3, 0.875, "bicubic", False)
+  # TF reference: crop size/(size + 32) of the shorter side.
+  assert models.get("efficientnet_lite2").preprocessing.crop_fraction == 260 / 292
 
 
 def test_spec_validates_output_kind_and_class_count():

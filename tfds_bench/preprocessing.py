@@ -30,6 +30,8 @@ class Preprocessing:
     std: per-channel divisor applied after subtracting ``mean``.
     channel_order: "RGB", or "BGR" for Caffe-style models (mean/std are then
       still given in RGB order and permuted together with the pixels).
+    antialias: low-pass when downscaling, as PIL / torchvision resizes do; the
+      TF reference eval code of EfficientNet(-Lite) resizes without it.
   """
   input_size: int
   crop_fraction: float = 0.875
@@ -37,6 +39,7 @@ class Preprocessing:
   mean: Tuple[float, float, float] = (0.0, 0.0, 0.0)
   std: Tuple[float, float, float] = (1.0, 1.0, 1.0)
   channel_order: str = "RGB"
+  antialias: bool = True
 
   def __post_init__(self):
     if self.input_size <= 0:
@@ -120,7 +123,7 @@ def resize_and_normalize(crop: tf.Tensor, spec: Preprocessing) -> tf.Tensor:
   """uint8 crop [H, W, 3] -> float32 model input [S, S, 3]."""
   size = (spec.input_size, spec.input_size)
   image = tf.image.resize(tf.cast(crop, tf.float32), size, method=spec.resize_method,
-                          antialias=spec.resize_method != "nearest")
+                          antialias=spec.antialias and spec.resize_method != "nearest")
   # Bicubic overshoots; real pixels live in [0, 255].
   image = tf.clip_by_value(image, 0.0, 255.0)
   image = (image - tf.constant(spec.mean, tf.float32)) / tf.constant(spec.std, tf.float32)
