@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_p`: ImageNet-P frames, released or generated."""
