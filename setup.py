@@ -57,6 +57,8 @@ setuptools.setup(
         "test": ["pytest", "nbclient", "nbformat", "ipykernel"],
         # Regenerating ImageNet-C at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": ["apache-beam>=2.50"],
+        # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
+        "video": ["av>=12"],
     },
     entry_points={"console_scripts": ["bench_main=tfds_bench.bench_main:run"]},
 )

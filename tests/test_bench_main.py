@@ -84,3 +84,17 @@ def test_list_shows_models_and_benchmarks(tmp_path, quiet_tf_env):
   for benchmark in ("sample", "imagenet2012_real", "imagenet_v2/matched-frequency",
                     "imagenet_a", "imagenet_o"):
     assert f"  {benchmark} " in proc.stdout
+
+
+def test_imagenet_p_without_archives_falls_back_to_sample_p(tmp_path, capsys):
+  from absl import flags
+  from tfds_bench import bench_main
+  flags.FLAGS([ "bench_main", f"--manual_dir={tmp_path}"])
+  try:
+    assert bench_main._offline_fallbacks(["imagenet2012", "imagenet_p"]) == [
+        "imagenet2012", "sample_p"]
+    assert "running sample_p" in capsys.readouterr().err
+    (tmp_path / "ILSVRC2012_img_val.tar").write_bytes(b"")  # can generate: no fallback
+    assert bench_main._offline_fallbacks(["imagenet_p"]) == ["imagenet_p"]
+  finally:
+    flags.FLAGS.unparse_flags()

@@ -104,7 +104,7 @@ def _run() -> int:
     return 0
   if FLAGS.audit:
     return _audit()
-  benchmark_ids = _default_benchmarks()
+  benchmark_ids = _offline_fallbacks(_default_benchmarks())
   if FLAGS.predictions:
     loaded = predictions.load_npz(FLAGS.predictions)
     model_name = os.path.splitext(os.path.basename(FLAGS.predictions))[0]
@@ -128,6 +128,21 @@ def _run() -> int:
     for path in reports.write_results(FLAGS.output_dir, records, run.provenance):
       print(f"wrote {path}")
   return 0
+
+
+def _offline_fallbacks(benchmark_ids: List[str]) -> List[str]:
+  """imagenet_p with no archive to read or generate from runs the sample
+  sequences instead, reported under their own id (sample_p), never as imagenet_p."""
+  if "imagenet_p" not in benchmark_ids or FLAGS.predictions:
+    return benchmark_ids
+  from tfds_bench import imagenet_p  # pylint: disable=g-import-not-at-top
+  if imagenet_p.has_source_archives(FLAGS.manual_dir):
+    return benchmark_ids
+  print("bench_main: no ImageNet-P archive nor ILSVRC2012_img_val.tar in --manual_dir: "
+        "running sample_p (sequences generated from the sample photos) instead of imagenet_p",
+        file=sys.stderr)
+  return [b for b in benchmark_ids if b != "imagenet_p"] + (
+      [] if "sample_p" in benchmark_ids else ["sample_p"])
 
 
 def _audit() -> int:

@@ -298,6 +298,24 @@ def _imagenet_c() -> Benchmark:
       imagenet_c.benchmark_scorer(sources))
 
 
+def _imagenet_p() -> Benchmark:
+  from tfds_bench import imagenet_p  # pylint: disable=g-import-not-at-top
+  sources = imagenet_p.imagenet_p_sources()  # 14 perturbations
+  return Benchmark(
+      "imagenet_p", "ImageNet-P: 14 perturbation sequences; flip probability, top-5 distance, "
+                    "mFP / mT5D (AlexNet-normalised only when its values are given)",
+      sources, imagenet_p.METRICS, imagenet_p.benchmark_scorer(sources))
+
+
+def _sample_p() -> Benchmark:
+  from tfds_bench import imagenet_p  # pylint: disable=g-import-not-at-top
+  sources = imagenet_p.sample_p_sources(imagenet_p.TEST_NAMES)  # 10 test perturbations
+  return Benchmark(
+      "sample_p", "ImageNet-P-style sequences of 3 sample photos, 10 test perturbations (offline)",
+      sources, imagenet_p.METRICS,
+      imagenet_p.benchmark_scorer(sources, imagenet_p.SAMPLE_BENCHMARK_ID))
+
+
 BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
               (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece",
@@ -330,6 +348,8 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
                IMAGENET_VAL),
               ("aupr", "auroc"), score_imagenet_o, needs_scores=True),
     _imagenet_c(),
+    _imagenet_p(),
+    _sample_p(),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

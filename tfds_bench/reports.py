@@ -106,12 +106,22 @@ def _rows(records: Sequence[Dict]) -> List[List[str]]:
   ordered = sorted(records, key=lambda r: (r["model"], r["benchmark"],
                                            _metric_sort_key(r["metric"])))
   for r in ordered:
-    rows.append([r["model"], r["benchmark"], r["metric"], f"{100 * r['value']:.2f}",
+    rows.append([r["model"], r["benchmark"], r["metric"], format_value(r["metric"], r["value"]),
                  str(r["n"])])
   return rows
 
 
-_HEADER = ["model", "benchmark", "metric", "value (%)", "n"]
+_HEADER = ["model", "benchmark", "metric", "value", "n"]
+
+# Metrics that are not fractions: mean top-5 distances (ranks moved, ImageNet-P).
+_NOT_FRACTIONS = ("top5_distance", "mean_top5_distance")
+
+
+def format_value(metric: str, value: float) -> str:
+  """Fractions as percentages; distances as plain numbers."""
+  if metric.split("/")[0] in _NOT_FRACTIONS:
+    return f"{value:.3f}"
+  return f"{100 * value:.2f}%"
 
 
 def is_per_severity(metric: str) -> bool:
