@@ -66,9 +66,12 @@ def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
 def pad_label_list(values: tf.Tensor, width: int) -> tf.Tensor:
   """Variable-length int label list -> fixed [width], padded with -1."""
   values = tf.cast(values, tf.int64)
-  tf.debugging.assert_less_equal(tf.shape(values)[0], width,
-                                 message=f"label list longer than the padding width {width}")
-  return tf.pad(values, [[0, width - tf.shape(values)[0]]], constant_values=-1)
+  check = tf.debugging.assert_less_equal(
+      tf.shape(values)[0], width, message=f"label list longer than the padding width {width}")
+  # Inside tf.data the check must run before the pad, or the pad's own error
+  # ("Paddings must be non-negative") may come first and hide the reason.
+  with tf.control_dependencies([check]):
+    return tf.pad(values, [[0, width - tf.shape(values)[0]]], constant_values=-1)
 
 
 def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: int,
