@@ -120,7 +120,7 @@ def image_seed(base_seed: int, file_name: str) -> int:
   return base_seed * _SEEDS_PER_BASE + labels.val_file_number(file_name)
 
 
-def _resize_shorter_side(image: PIL.Image.Image, size: int) -> PIL.Image.Image:
+def resize_shorter_side(image: PIL.Image.Image, size: int) -> PIL.Image.Image:
   """torchvision `Resize(size)` on a PIL image: shorter side to `size`.
 
   torchvision computes the longer side as `int(size * long / short)`
@@ -147,6 +147,22 @@ def _center_crop(image: PIL.Image.Image, size: int) -> PIL.Image.Image:
   return image.crop((left, top, left + size, top + size))
 
 
+def decode_rgb(image_bytes: bytes, where: str = "image") -> PIL.Image.Image:
+  """PIL decode and ``convert("RGB")`` (CMYK and grayscale images too).
+
+  Raises:
+    DamagedInputError: the bytes are not a readable image; names ``where``.
+  """
+  try:
+    with PIL.Image.open(io.BytesIO(image_bytes)) as image:
+      return image.convert("RGB")
+  except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError,
+          EOFError) as e:
+    raise errors.DamagedInputError(
+        f"{where} is not a readable image ({type(e).__name__}: {e}); the "
+        "archive is damaged, download it again.") from e
+
+
 def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
   """Decodes an ImageNet image the way the release did, before corrupting.
 
@@ -163,15 +179,7 @@ def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
   Raises:
     DamagedInputError: the bytes are not a readable image.
   """
-  try:
-    with PIL.Image.open(io.BytesIO(image_bytes)) as image:
-      rgb = image.convert("RGB")
-  except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError,
-          EOFError) as e:
-    raise errors.DamagedInputError(
-        f"{where} is not a readable image ({type(e).__name__}: {e}); the "
-        "archive is damaged, download it again.") from e
-  cropped = _center_crop(_resize_shorter_side(rgb, RESIZE_SHORTER_SIDE),
+  cropped = _center_crop(resize_shorter_side(decode_rgb(image_bytes, where), RESIZE_SHORTER_SIDE),
                          CROP_SIZE)
   return np.asarray(cropped, dtype=np.uint8)
 

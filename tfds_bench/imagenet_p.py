@@ -128,22 +128,14 @@ def release_resize(image_bytes: bytes, where: str = "image") -> np.ndarray:
   Returns:
     uint8 `[H, W, 3]` with min(H, W) = 256.
   """
-  try:
-    with PIL.Image.open(io.BytesIO(image_bytes)) as image:
-      rgb = image.convert("RGB")
-  except (OSError, SyntaxError, ValueError, PIL.Image.DecompressionBombError,
-          EOFError) as e:
-    raise errors.DamagedInputError(
-        f"{where} is not a readable image ({type(e).__name__}: {e}); the "
-        "archive is damaged, download it again.") from e
-  return resize_shorter_side(rgb)
+  return resize_shorter_side(imagenet_c.decode_rgb(image_bytes, where))
 
 
 def resize_shorter_side(image: PIL.Image.Image | np.ndarray) -> np.ndarray:
   """torchvision Resize(256) of an RGB image, as uint8 `[H, W, 3]`."""
   if isinstance(image, np.ndarray):
     image = PIL.Image.fromarray(np.asarray(image, dtype=np.uint8))
-  resized = imagenet_c._resize_shorter_side(image, RESIZE_SHORTER_SIDE)  # pylint: disable=protected-access
+  resized = imagenet_c.resize_shorter_side(image, RESIZE_SHORTER_SIDE)
   return np.asarray(resized, dtype=np.uint8)
 
 
