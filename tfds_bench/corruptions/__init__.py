@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-import tensorflow as tf
-
 # The 15 test corruptions in the ImageNet-C paper's order, then the 4 held-out ones.
 TEST_NAMES = (
     "gaussian_noise", "shot_noise", "impulse_noise",
@@ -34,13 +32,16 @@ def _registry() -> Dict[str, Callable]:
   return table
 
 
-def apply(images, corruption: str, severity: int, seed=0) -> tf.Tensor:
+def apply(images, corruption: str, severity: int, seed=0):
   """Corrupts uint8 images ``[H, W, 3]`` or ``[B, H, W, 3]``; same shape out.
 
   ``seed`` is a Python int (0 <= seed < 2**31) or a scalar integer tensor,
   e.g. a per-image seed inside a ``tf.data`` map; the same value gives the
   same output either way.
   """
+  # TensorFlow is imported here, not at module level, so that the names above
+  # (used by numpy-only code such as tfds_bench.metrics) do not load it.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if corruption not in NAMES:
     raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(NAMES)}")
   if severity not in SEVERITIES:

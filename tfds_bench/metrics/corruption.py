@@ -27,15 +27,11 @@ import numpy as np
 
 from tfds_bench.labels import data_path
 
-# The 15 test corruptions in the paper's order, then the 4 held-out ones.
-TEST_CORRUPTIONS = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog", "brightness",
-    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
-)
-HELDOUT_CORRUPTIONS = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-SEVERITIES = (1, 2, 3, 4, 5)
+# The 15 test corruptions in the paper's order, then the 4 held-out ones: one
+# list for the engine and the metrics (importing it does not load TensorFlow).
+from tfds_bench.corruptions import HELDOUT_NAMES as HELDOUT_CORRUPTIONS
+from tfds_bench.corruptions import SEVERITIES
+from tfds_bench.corruptions import TEST_NAMES as TEST_CORRUPTIONS
 
 ErrorsBySeverity = Union[Sequence[float], Mapping[int, float], np.ndarray]
 
