@@ -471,3 +471,24 @@ def test_frost_missing_package_message(monkeypatch):
       wd._frost_images()
   finally:
     wd._frost_images.cache_clear()
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_xla_hsv_equals_plain_tf_on_random_pixels(severity):
+  """The XLA-fused HSV round trip (FMA-shielded) == the plain TF formulas."""
+  rng = np.random.default_rng(severity)
+  img = rng.integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
+  img[0, :16, :, 1] = img[0, :16, :, 0]  # ties and grays
+  img[0, 16:32] = img[0, 16:32, :, :1]
+  x = wd._to_unit(tf.constant(img))
+  h, s, v = tf.unstack(wd._rgb_to_hsv(x), axis=-1)
+  c = wd._BRIGHTNESS[severity - 1]
+  want = wd._unit_to_uint8(wd._hsv_to_rgb(
+      tf.stack([h, s, tf.clip_by_value(v + c, 0., 1.)], axis=-1)))
+  np.testing.assert_array_equal(wd.brightness(tf.constant(img), severity),
+                                want.numpy())
+  c = wd._SATURATE[severity - 1]
+  want = wd._unit_to_uint8(wd._hsv_to_rgb(
+      tf.stack([h, tf.clip_by_value(s * c[0] + c[1], 0., 1.), v], axis=-1)))
+  np.testing.assert_array_equal(wd.saturate(tf.constant(img), severity),
+                                want.numpy())

@@ -36,6 +36,18 @@ Randomness: each public function draws its random numbers with
 them to a private ``_<name>_from_draws`` function, so tests can inject the
 very draws that numpy gave the reference.
 
+Speed: the arithmetic runs in always-XLA-compiled helpers (`_xla`, like
+noise_blur.py), so eager, graph and tf.data calls give the same bytes; the
+random draws, equalizeHist's bincount, the large-sigma gaussians (dense
+matmuls) and contrast's mean stay in TF's kernels. The outputs are the bytes
+of the earlier plain-TF version of this module: XLA:CPU contracts
+`a * b + c` into an FMA, which every product feeding a sum is shielded from
+(`_nc`); divisions by constants are table lookups or divide by a tensor
+argument; short gaussians are banded taps summed in the matmul's order
+(`_matrix_taps`). Chains whose later stage gathers from an earlier one
+(gaussian -> warp, gaussian -> gaussian, downscale -> upscale) are separate
+XLA calls: fused, XLA recomputes the producer per gathered tap.
+
 Runtime dependency: frost needs the frost images shipped inside the PyPI
 package `imagecorruptions` (package data only; none of its code is used).
 """
@@ -136,6 +148,122 @@ def _batch(images: tf.Tensor) -> tf.Tensor:
   return tf.shape(images)[0]
 
 
+def _xla(fn):
+  """Always-XLA-compiled helper (like noise_blur's ``_*_xla``).
+
+  XLA fuses the elementwise chains and gathers into a few loops; it keeps IEEE
+  semantics (no reassociation, no mul-add contraction: the bit-exact tests
+  check it). Being always compiled, a helper gives the same bytes eagerly, in
+  graphs and in tf.data. Two things stay outside (or are written around):
+  division by a constant (XLA, like grappler, may turn it into a
+  multiplication by the reciprocal: use `_unit_table` or a divisor passed in
+  as a tensor) and large float64 matmuls / reductions whose summation order
+  would change (TF's kernels keep them).
+  """
+  return tf.function(fn, jit_compile=True, autograph=False)
+
+
+def _negzero() -> tf.Tensor:
+  """-0.0 as a runtime argument of the XLA helpers (see `_nc`)."""
+  return tf.constant(-0., tf.float64)
+
+
+def _nc(p: tf.Tensor, nz) -> tf.Tensor:
+  """Keeps the product p a separately rounded value inside XLA.
+
+  XLA:CPU lets LLVM contract `a * b + c` into one fused multiply-add (a single
+  rounding), which numpy and TF's kernels never do. Adding `nz` (-0.0 passed
+  in as a tensor, so nothing can fold it) makes the consumer see an add, not
+  a product: at worst fma(a, b, -0.) == a * b rounded, and x + -0. == x for
+  every x. `nz=None` (plain TF ops) leaves p alone.
+  """
+  return p if nz is None else p + tf.cast(nz, p.dtype)
+
+
+def _unit_table(images: tf.Tensor, dtype=tf.float64) -> tf.Tensor:
+  """`_to_unit` as a 256-entry lookup (correctly rounded i / 255 either way)."""
+  np_dtype = dtype.as_numpy_dtype
+  table = np.arange(256, dtype=np_dtype) / np_dtype(255)
+  return tf.gather(tf.constant(table), tf.cast(images, tf.int32))
+
+
+@functools.lru_cache(maxsize=None)
+def _matrix_taps(key: Tuple, mat_fn: Callable) -> Tuple[np.ndarray, np.ndarray]:
+  """A banded [out, in] matrix as (indices, weights), both [out, max taps].
+
+  Nonzero entries in ascending input index, zero weights as padding; summed
+  in that order, acc = w0 * x0 + w1 * x1 + ..., they give the float64 matmul's
+  bytes (Eigen accumulates the contraction in ascending index order, adding
+  exact zeros for the other entries).
+  """
+  mat = mat_fn(*key)
+  taps = max(int((row != 0).sum()) for row in mat)
+  idx = np.zeros((mat.shape[0], taps), np.int32)
+  wts = np.zeros((mat.shape[0], taps))
+  for o, row in enumerate(mat):
+    nz = np.flatnonzero(row)
+    idx[o, :nz.size], wts[o, :nz.size] = nz, row[nz]
+  return idx, wts
+
+
+def _uniform_block(idx: np.ndarray, wts: np.ndarray) -> Tuple[int, int]:
+  """Longest run [lo, hi) of outputs whose taps are x[o + off + t] * w[t].
+
+  There (the interior of a convolution) the taps are static slices, which XLA
+  fuses far better than gathers; the border outputs keep the gathers.
+  """
+  n, k = idx.shape
+  best = (0, 0)
+  o = 0
+  while o < n:
+    hi = o
+    while (hi < n and np.array_equal(idx[hi] - idx[o], np.arange(k) + hi - o)
+           and np.array_equal(wts[hi], wts[o])):
+      hi += 1
+    if hi - o > best[1] - best[0]:
+      best = (o, hi)
+    o = max(hi, o + 1)
+  return best
+
+
+def _banded_pass(x: tf.Tensor, idx: np.ndarray, wts: np.ndarray,
+                 axis: int, nz) -> tf.Tensor:
+  """sum_j mat[i, j] * x[..., j, ...] along `axis` of a 3-D x, as taps.
+
+  Terms are added in ascending j (`_matrix_taps`), whichever way they are
+  fetched, so all outputs are the matmul's bytes.
+  """
+  lo, hi = _uniform_block(idx, wts)
+  if hi - lo < 8:
+    lo = hi = 0
+
+  def gathered(rows):
+    shape = [1, 1, 1]
+    shape[axis] = len(rows)
+    acc = None
+    for t in range(idx.shape[1]):
+      term = tf.gather(x, idx[rows, t], axis=axis) * tf.constant(
+          wts[rows, t].reshape(shape), x.dtype)
+      acc = term if acc is None else acc + _nc(term, nz)
+    return acc
+
+  parts = []
+  if lo > 0:
+    parts.append(gathered(np.arange(lo)))
+  if hi > lo:
+    acc = None
+    for t in range(idx.shape[1]):
+      begin = [0, 0, 0]
+      size = [-1, -1, -1]
+      begin[axis], size[axis] = int(idx[lo, t]), hi - lo
+      term = tf.slice(x, begin, size) * float(wts[lo, t])
+      acc = term if acc is None else acc + _nc(term, nz)
+    parts.append(acc)
+  if hi < idx.shape[0]:
+    parts.append(gathered(np.arange(hi, idx.shape[0])))
+  return parts[0] if len(parts) == 1 else tf.concat(parts, axis=axis)
+
+
 def _extend_index(idx: np.ndarray, n: int, mode: str) -> np.ndarray:
   """Maps out-of-range indices like scipy.ndimage's line extension."""
   if mode == "nearest":
@@ -178,6 +306,11 @@ def _gaussian_2d(x: tf.Tensor, sigma: float, truncate: float,
   we do the same (the sums themselves are float64 in both).
   """
   h, w = x.shape[1], x.shape[2]
+  taps_h = _matrix_taps((h, sigma, truncate, mode), _gaussian_matrix)
+  taps_w = _matrix_taps((w, sigma, truncate, mode), _gaussian_matrix)
+  if max(taps_h[0].shape[1], taps_w[0].shape[1]) <= _MAX_BANDED_TAPS:
+    return _gaussian_2d_banded_xla(tf.convert_to_tensor(x), _negzero(), sigma,
+                                   truncate, mode)
   mh = tf.constant(_gaussian_matrix(h, sigma, truncate, mode))
   mw = tf.constant(_gaussian_matrix(w, sigma, truncate, mode))
   dtype = x.dtype
@@ -187,12 +320,29 @@ def _gaussian_2d(x: tf.Tensor, sigma: float, truncate: float,
   return tf.cast(y, dtype)
 
 
+# Longer kernels (elastic severities 1-2: sigma 170.8 and 19.5) stay dense
+# matmuls in TF's kernel: as many taps would be slower than the BLAS product.
+_MAX_BANDED_TAPS = 40
+
+
+@_xla
+def _gaussian_2d_banded_xla(x, nz, sigma, truncate, mode):
+  """`_gaussian_2d` as banded taps (same sums, same order, same bytes)."""
+  h, w = x.shape[1], x.shape[2]
+  dtype = x.dtype
+  idx, wts = _matrix_taps((h, sigma, truncate, mode), _gaussian_matrix)
+  y = _banded_pass(tf.cast(x, tf.float64), idx, wts, 1, nz)
+  y = tf.cast(tf.cast(y, dtype), tf.float64)
+  idx, wts = _matrix_taps((w, sigma, truncate, mode), _gaussian_matrix)
+  return tf.cast(_banded_pass(y, idx, wts, 2, nz), dtype)
+
+
 # ----------------------------------------------------------------------------
 # brightness, contrast, saturate.
 # ----------------------------------------------------------------------------
 
 
-def _rgb_to_hsv(rgb: tf.Tensor) -> tf.Tensor:
+def _rgb_to_hsv(rgb: tf.Tensor, six=None) -> tf.Tensor:
   """skimage.color.rgb2hsv, float64.
 
   Differs from tf.image.rgb_to_hsv in tie-breaking: skimage assigns the hue
@@ -208,55 +358,77 @@ def _rgb_to_hsv(rgb: tf.Tensor) -> tf.Tensor:
   h = tf.where(
       b == v, 4. + (r - g) / safe_delta,
       tf.where(g == v, 2. + (b - r) / safe_delta, (g - b) / safe_delta))
-  h = tf.math.floormod(_div_const(h, 6.), 1.)  # numpy % on floats
+  # Inside XLA `six` is a tensor argument, so the division stays a division.
+  h = _div_const(h, 6.) if six is None else h / six
+  h = tf.math.floormod(h, 1.)  # numpy % on floats
   h = tf.where(delta == 0., zero, h)
   return tf.stack([h, s, v], axis=-1)
 
 
-def _hsv_to_rgb(hsv: tf.Tensor) -> tf.Tensor:
-  """skimage.color.hsv2rgb, float64."""
+def _hsv_to_rgb(hsv: tf.Tensor, nz=None) -> tf.Tensor:
+  """skimage.color.hsv2rgb, float64 (`nz`: inside XLA, see `_nc`)."""
   h, s, v = tf.unstack(hsv, axis=-1)
-  hi = tf.floor(h * 6.)
-  f = h * 6. - hi
+  h6 = _nc(h * 6., nz)
+  hi = tf.floor(h6)
+  f = h6 - hi
   p = v * (1. - s)
-  q = v * (1. - f * s)
-  t = v * (1. - (1. - f) * s)
+  q = v * (1. - _nc(f * s, nz))
+  t = v * (1. - _nc((1. - f) * s, nz))
   hi = tf.cast(tf.math.floormod(hi, 6.), tf.int32)
-  choices = tf.stack([
-      tf.stack((v, t, p), axis=-1), tf.stack((q, v, p), axis=-1),
-      tf.stack((p, v, t), axis=-1), tf.stack((p, q, v), axis=-1),
-      tf.stack((t, p, v), axis=-1), tf.stack((v, p, q), axis=-1)], axis=-2)
-  return tf.gather(choices, hi[..., tf.newaxis], batch_dims=hi.shape.rank,
-                   axis=-2)[..., 0, :]
+
+  def pick(*by_hi):  # skimage's choose over hi = 0..5, as selects
+    out = by_hi[5]
+    for k in range(4, -1, -1):
+      out = tf.where(hi == k, by_hi[k], out)
+    return out
+
+  return tf.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p),
+                   pick(p, p, t, v, v, q)], axis=-1)
+
+
+@_xla
+def _hsv_adjust_xla(images, six, nz, channel, scale, offset):
+  """uint8 -> skimage HSV -> hsv[channel] = clip(x * scale + offset, 0, 1)."""
+  hsv = _rgb_to_hsv(_unit_table(images), six)
+  chans = tf.unstack(hsv, axis=-1)
+  adj = chans[channel]
+  if scale != 1:
+    adj = _nc(adj * scale, nz)
+  chans[channel] = tf.clip_by_value(adj + offset, 0., 1.)
+  return _unit_to_uint8(_hsv_to_rgb(tf.stack(chans, axis=-1), nz))
+
+
+def _six():
+  return tf.constant(6., tf.float64)
+
+
+@_xla
+def _contrast_xla(images, means, nz, c):
+  x = _unit_table(images)
+  return _unit_to_uint8(_nc((x - means) * c, nz) + means)
 
 
 def brightness(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   """`brightness` of the reference: V += c in skimage HSV."""
   del seed  # deterministic
   c = _BRIGHTNESS[severity - 1]
-  hsv = _rgb_to_hsv(_to_unit(images))
-  h, s, v = tf.unstack(hsv, axis=-1)
-  hsv = tf.stack([h, s, tf.clip_by_value(v + c, 0., 1.)], axis=-1)
-  return _unit_to_uint8(_hsv_to_rgb(hsv))
+  return _hsv_adjust_xla(images, _six(), _negzero(), 2, 1, c)
 
 
 def saturate(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   """`saturate` of the reference: S = S * c0 + c1 in skimage HSV."""
   del seed
   c = _SATURATE[severity - 1]
-  hsv = _rgb_to_hsv(_to_unit(images))
-  h, s, v = tf.unstack(hsv, axis=-1)
-  hsv = tf.stack([h, tf.clip_by_value(s * c[0] + c[1], 0., 1.), v], axis=-1)
-  return _unit_to_uint8(_hsv_to_rgb(hsv))
+  return _hsv_adjust_xla(images, _six(), _negzero(), 1, c[0], c[1])
 
 
 def contrast(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   """`contrast` of the reference: shrink towards the per-channel image mean."""
   del seed
   c = _CONTRAST[severity - 1]
-  x = _to_unit(images)
-  means = tf.reduce_mean(x, axis=(1, 2), keepdims=True)
-  return _unit_to_uint8((x - means) * c + means)
+  # The mean stays TF's reduction (its summation order); the rest is fused.
+  means = tf.reduce_mean(_to_unit(images), axis=(1, 2), keepdims=True)
+  return _contrast_xla(images, means, _negzero(), c)
 
 
 # ----------------------------------------------------------------------------
@@ -340,11 +512,45 @@ def pixelate(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   imagecorruptions 1.1.2 upsamples with NEAREST instead; the release used BOX.
   """
   del seed
-  c = _PIXELATE[severity - 1]
+  return _pixelate_int(images, _PIXELATE[severity - 1])
+
+
+def _pil_int_pass(x: tf.Tensor, in_size: int, out_size: int) -> tf.Tensor:
+  """`_pil_resample_pass` along axis 1 in int32, as Pillow computes it.
+
+  Weights < 2^22 times values <= 255 (plus the rounding term) stay below
+  2^31, so int32 sums are exact like the float64 ones; whole rows are gathered.
+  """
+  if in_size == out_size:
+    return x
+  idx, wts = _pil_box_taps(in_size, out_size)
+  shape = tf.concat([tf.shape(x)[:1], [out_size], tf.shape(x)[2:]], 0)
+  acc = tf.fill(shape, 1 << (_PIL_PRECISION_BITS - 1))
+  for t in range(idx.shape[1]):
+    acc = acc + tf.gather(x, idx[:, t], axis=1) * tf.constant(
+        wts[:, t].astype(np.int32).reshape(1, -1, 1, 1))
+  return tf.clip_by_value(
+      tf.bitwise.right_shift(acc, _PIL_PRECISION_BITS), 0, 255)
+
+
+@_xla
+def _pil_box_resize_xla(x, out_h, out_w):
+  """PIL BOX resize of int32 [B, H, W, C]: horizontal pass, then vertical.
+
+  Rows are gathered whole, so the horizontal pass runs on the transposed
+  image. Down and up are separate XLA calls: fused, XLA recomputed the
+  downsampled taps inside the upsampling gathers (4x slower at severity 5).
+  """
+  x = tf.transpose(x, [0, 2, 1, 3])
+  x = _pil_int_pass(x, x.shape[1], out_w)
+  x = tf.transpose(x, [0, 2, 1, 3])
+  return _pil_int_pass(x, x.shape[1], out_h)
+
+
+def _pixelate_int(images: tf.Tensor, c: float) -> tf.Tensor:
   h, w = images.shape[1], images.shape[2]
-  x = tf.cast(images, tf.float64)
-  x = _pil_box_resize(x, int(h * c), int(w * c))
-  x = _pil_box_resize(x, h, w)
+  x = _pil_box_resize_xla(tf.cast(images, tf.int32), int(h * c), int(w * c))
+  x = _pil_box_resize_xla(x, h, w)
   return tf.cast(x, tf.uint8)
 
 
@@ -393,8 +599,8 @@ def _plasma_draw_shapes(mapsize: int) -> Tuple[Tuple[int, int], ...]:
   return tuple(shapes)
 
 
-def _plasma_fractal(uniforms: Sequence[tf.Tensor],
-                    wibbledecay: float) -> tf.Tensor:
+def _plasma_fractal(uniforms: Sequence[tf.Tensor], wibbledecay: float,
+                    nz=None) -> tf.Tensor:
   """`plasma_fractal` of the reference, batched: [B, mapsize, mapsize].
 
   `uniforms` are the standard-uniform [0, 1) draws behind each
@@ -409,7 +615,8 @@ def _plasma_fractal(uniforms: Sequence[tf.Tensor],
     u_sq, u_lt, u_tt = uniforms[3 * level:3 * level + 3]
 
     def wibbledmean(array, u, wibble=wibble):
-      return array / 4 + wibble * (-wibble + (wibble - -wibble) * u)
+      return array / 4 + _nc(
+          wibble * (-wibble + _nc((wibble - -wibble) * u, nz)), nz)
 
     ul = grid
     squareaccum = ul + tf.roll(ul, shift=-1, axis=1)
@@ -438,12 +645,19 @@ def _fog_map_size(images: tf.Tensor) -> int:
 def _fog_from_draws(images: tf.Tensor, severity: int,
                     uniforms: Sequence[tf.Tensor]) -> tf.Tensor:
   """`fog` of the reference with injected plasma draws."""
+  return _fog_xla(tf.convert_to_tensor(images),
+                  [tf.convert_to_tensor(u, tf.float64) for u in uniforms],
+                  _negzero(), severity)
+
+
+@_xla
+def _fog_xla(images, uniforms, nz, severity):
   c = _FOG[severity - 1]
   h, w = images.shape[1], images.shape[2]
-  x = _to_unit(images)
+  x = _unit_table(images)
   max_val = tf.reduce_max(x, axis=(1, 2, 3), keepdims=True)
-  plasma = _plasma_fractal(uniforms, c[1])
-  x = x + c[0] * plasma[:, :h, :w, tf.newaxis]
+  plasma = _plasma_fractal(uniforms, c[1], nz)
+  x = x + _nc(c[0] * plasma[:, :h, :w, tf.newaxis], nz)
   return _unit_to_uint8(x * max_val / (max_val + c[0]))
 
 
@@ -504,12 +718,22 @@ def _frost_from_draws(images: tf.Tensor, severity: int, idx: tf.Tensor,
   c = _FROST[severity - 1]
   h, w = images.shape[1], images.shape[2]
   padded, _ = _frost_images()
-  frost = tf.gather(tf.constant(padded), idx)
-  rows = x_start[:, tf.newaxis] + tf.range(h)[tf.newaxis]
-  cols = y_start[:, tf.newaxis] + tf.range(w)[tf.newaxis]
-  frost = tf.gather(frost, rows, axis=1, batch_dims=1)
-  frost = tf.gather(frost, cols, axis=2, batch_dims=1)
-  x = c[0] * tf.cast(images, tf.float64) + c[1] * tf.cast(frost, tf.float64)
+  n, ph, pw = padded.shape[:3]
+  # Only the crop's pixels are gathered (a whole frost image is 1.6 MB).
+  rows = (tf.cast(idx, tf.int32)[:, tf.newaxis] * ph +
+          tf.cast(x_start, tf.int32)[:, tf.newaxis] + tf.range(h)[tf.newaxis])
+  cols = tf.cast(y_start, tf.int32)[:, tf.newaxis] + tf.range(w)[tf.newaxis]
+  flat = rows[:, :, tf.newaxis] * pw + cols[:, tf.newaxis, :]  # [B, H, W]
+  frost = tf.gather(tf.constant(padded.reshape(n * ph * pw, 3)), flat)
+  return _frost_blend_xla(tf.convert_to_tensor(images), frost, _negzero(),
+                          severity)
+
+
+@_xla
+def _frost_blend_xla(images, frost, nz, severity):
+  c = _FROST[severity - 1]
+  x = _nc(c[0] * tf.cast(images, tf.float64), nz) + _nc(
+      c[1] * tf.cast(frost, tf.float64), nz)
   return _to_uint8(x)
 
 
@@ -578,33 +802,73 @@ def _motion_blur(x: tf.Tensor, radius: int, sigma: float,
   image[clip(i - dy), clip(j - dx)]. The reference stops when a shift reaches
   the image size, which cannot happen for 224x224 (max width 25).
   """
-  h, w = x.shape[1], x.shape[2]
   kernel = _motion_blur_kernel(radius, sigma)
-  width = kernel.size
+  dy, dx = _motion_shifts(angle, kernel.size)
+  return _motion_blur_shifted(x, kernel, dy, dx)
+
+
+def _motion_shifts(angle: tf.Tensor, width: int) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Per-tap shifts (dy, dx), each [width, B] int32, of `_motion_blur`.
+
+  Computed with TF's kernels (sin/cos outside XLA, as before).
+  """
   rad = angle * (np.pi / 180.)
   p0 = width * tf.sin(rad)
   p1 = width * tf.cos(rad)
   hypot = tf.sqrt(p0 * p0 + p1 * p1)
-  out = tf.zeros_like(x)
+  dys, dxs = [], []
   for i in range(width):
-    dy = -tf.math.ceil((i * p0) / hypot - 0.5)
-    dx = -tf.math.ceil((i * p1) / hypot - 0.5)
-    rows = tf.clip_by_value(
-        tf.range(h)[tf.newaxis] - tf.cast(dy, tf.int32)[:, tf.newaxis], 0,
-        h - 1)
-    cols = tf.clip_by_value(
-        tf.range(w)[tf.newaxis] - tf.cast(dx, tf.int32)[:, tf.newaxis], 0,
-        w - 1)
+    dys.append(tf.cast(-tf.math.ceil((i * p0) / hypot - 0.5), tf.int32))
+    dxs.append(tf.cast(-tf.math.ceil((i * p1) / hypot - 0.5), tf.int32))
+  return tf.stack(dys), tf.stack(dxs)
+
+
+def _motion_blur_shifted(x: tf.Tensor, kernel: np.ndarray, dy: tf.Tensor,
+                         dx: tf.Tensor, nz=None) -> tf.Tensor:
+  """The taps of `_motion_blur`, accumulated in order (float64)."""
+  h, w = x.shape[1], x.shape[2]
+  out = tf.zeros_like(x)
+  for i in range(kernel.size):
+    rows = tf.clip_by_value(tf.range(h)[tf.newaxis] - dy[i][:, tf.newaxis], 0,
+                            h - 1)
+    cols = tf.clip_by_value(tf.range(w)[tf.newaxis] - dx[i][:, tf.newaxis], 0,
+                            w - 1)
     shifted = tf.gather(x, rows, axis=1, batch_dims=1)
     shifted = tf.gather(shifted, cols, axis=2, batch_dims=1)
-    out = out + kernel[i] * shifted
+    out = out + _nc(kernel[i] * shifted, nz)
   return out
 
 
-def _gray_cv2(x: tf.Tensor) -> tf.Tensor:
+def _motion_blur_sliced(x: tf.Tensor, kernel: np.ndarray, dy: tf.Tensor,
+                        dx: tf.Tensor, nz) -> tf.Tensor:
+  """`_motion_blur_shifted` (same taps, same order) for use inside XLA.
+
+  One image at a time: edge-pad it once by the kernel width (>= every
+  shift), then each tap is a dynamic slice instead of two gathers.
+  """
+  h, w = x.shape[1], x.shape[2]
+  p = kernel.size
+  rows = np.clip(np.arange(-p, h + p), 0, h - 1)
+  cols = np.clip(np.arange(-p, w + p), 0, w - 1)
+
+  def one(args):
+    image, dys, dxs = args
+    xp = tf.gather(tf.gather(image, rows, axis=0), cols, axis=1)
+    out = tf.zeros_like(image)
+    for i in range(kernel.size):
+      tap = tf.slice(xp, tf.stack([p - dys[i], p - dxs[i]]), [h, w])
+      out = out + _nc(kernel[i] * tap, nz)
+    return out
+
+  return tf.map_fn(one, (x, tf.transpose(dy), tf.transpose(dx)),
+                   fn_output_signature=x.dtype)
+
+
+def _gray_cv2(x: tf.Tensor, nz=None) -> tf.Tensor:
   """cv2.cvtColor(x, COLOR_RGB2GRAY) for float32 [B, H, W, 3]."""
   r, g, b = tf.unstack(x, axis=-1)
-  return (r * 0.299 + g * 0.587 + b * 0.114)[..., tf.newaxis]
+  return (_nc(r * 0.299, nz) + _nc(g * 0.587, nz) +
+          _nc(b * 0.114, nz))[..., tf.newaxis]
 
 
 def _snow_from_draws(images: tf.Tensor, severity: int, normals: tf.Tensor,
@@ -615,20 +879,34 @@ def _snow_from_draws(images: tf.Tensor, severity: int, normals: tf.Tensor,
   angle: [B] degrees, np.random.uniform(-135, -45).
   """
   c = _SNOW[severity - 1]
+  dy, dx = _motion_shifts(tf.convert_to_tensor(angle), 2 * c[4] + 1)
+  return _snow_xla(tf.convert_to_tensor(images),
+                   tf.convert_to_tensor(normals, tf.float64), dy, dx,
+                   _negzero(), severity)
+
+
+@_xla
+def _snow_xla(images, normals, dy, dx, nz, severity):
+  """`_snow_from_draws` after the motion-blur shifts, fused by XLA."""
+  c = _SNOW[severity - 1]
   h, w = images.shape[1], images.shape[2]
-  x = _to_unit(images, tf.float32)
-  layer = c[0] + c[1] * normals
-  zh = tf.constant(_clipped_zoom_matrix(h, c[2]))
-  zw = tf.constant(_clipped_zoom_matrix(w, c[2]))
-  layer = tf.einsum("ij,bjk,lk->bil", zh, layer, zw)
+  x = _unit_table(images, tf.float32)
+  layer = c[0] + _nc(c[1] * normals, nz)
+  # The clipped zoom as 2-tap rows then columns (the matmuls' sums).
+  idx, wts = _matrix_taps((h, c[2]), _clipped_zoom_matrix)
+  layer = _banded_pass(layer, idx, wts, 1, nz)
+  idx, wts = _matrix_taps((w, c[2]), _clipped_zoom_matrix)
+  layer = _banded_pass(layer, idx, wts, 2, nz)
   layer = _zero_where(layer < c[3], layer)
   # The release goes through a PIL 'L' image: (clip * 255).astype(uint8).
   layer = tf.floor(tf.clip_by_value(layer, 0., 1.) * 255.)
-  layer = _motion_blur(layer, c[4], c[5], angle)
+  layer = _motion_blur_sliced(layer, _motion_blur_kernel(c[4], c[5]), dy, dx,
+                              nz)
   # ImageMagick writes 8-bit output (imagecorruptions: np.round(x * 255)).
-  layer = _div_const(tf.clip_by_value(tf.round(layer), 0., 255.), 255.)
+  layer = _unit_table(tf.clip_by_value(tf.round(layer), 0., 255.))
   layer = layer[..., tf.newaxis]
-  x = c[6] * x + (1 - c[6]) * tf.maximum(x, _gray_cv2(x) * 1.5 + 0.5)
+  x = _nc(c[6] * x, nz) + _nc((1 - c[6]) * tf.maximum(
+      x, _nc(_gray_cv2(x, nz) * 1.5, nz) + 0.5), nz)
   x = tf.cast(x, tf.float64) + layer + tf.reverse(layer, axis=[1, 2])
   return _unit_to_uint8(x)
 
@@ -680,7 +958,7 @@ def _inverse_affine(pts1: np.ndarray, pts2: tf.Tensor) -> tf.Tensor:
 
 
 def _warp_affine(x: tf.Tensor, inv: tf.Tensor,
-                 quantize: bool = True) -> tf.Tensor:
+                 quantize: bool = True, nz=None) -> tf.Tensor:
   """cv2.warpAffine(x, M, INTER_LINEAR, BORDER_REFLECT_101), float32.
 
   quantize=True reproduces OpenCV <= 4.10 (the release's era): source
@@ -698,17 +976,19 @@ def _warp_affine(x: tf.Tensor, inv: tf.Tensor,
     # round_delta = AB_SCALE / INTER_TAB_SIZE / 2 = 16.
     ab = 1024.
     x_fix = (tf.round(inv[:, 0] * xs * ab) +
-             tf.round((inv[:, 1] * ys + inv[:, 2]) * ab) + 16.)
+             tf.round((_nc(inv[:, 1] * ys, nz) + inv[:, 2]) * ab) + 16.)
     y_fix = (tf.round(inv[:, 3] * xs * ab) +
-             tf.round((inv[:, 4] * ys + inv[:, 5]) * ab) + 16.)
+             tf.round((_nc(inv[:, 4] * ys, nz) + inv[:, 5]) * ab) + 16.)
     x_fix = tf.floor(x_fix / 32.)  # >> (AB_BITS - INTER_BITS)
     y_fix = tf.floor(y_fix / 32.)
     x0, y0 = tf.floor(x_fix / 32.), tf.floor(y_fix / 32.)
     fx = tf.cast((x_fix - x0 * 32.) / 32., tf.float32)
     fy = tf.cast((y_fix - y0 * 32.) / 32., tf.float32)
   else:
-    sx = tf.cast(inv[:, 0] * xs + inv[:, 1] * ys + inv[:, 2], tf.float32)
-    sy = tf.cast(inv[:, 3] * xs + inv[:, 4] * ys + inv[:, 5], tf.float32)
+    sx = tf.cast(_nc(inv[:, 0] * xs, nz) + _nc(inv[:, 1] * ys, nz) + inv[:, 2],
+                 tf.float32)
+    sy = tf.cast(_nc(inv[:, 3] * xs, nz) + _nc(inv[:, 4] * ys, nz) + inv[:, 5],
+                 tf.float32)
     x0, y0 = tf.floor(sx), tf.floor(sy)
     fx, fy = sx - x0, sy - y0
     x0, y0 = tf.cast(x0, tf.float64), tf.cast(y0, tf.float64)
@@ -728,12 +1008,12 @@ def _warp_affine(x: tf.Tensor, inv: tf.Tensor,
   w01 = ((1. - fy) * fx)[..., tf.newaxis]
   w10 = (fy * (1. - fx))[..., tf.newaxis]
   w11 = (fy * fx)[..., tf.newaxis]
-  return (at(yi0, xi0) * w00 + at(yi0, xi1) * w01 + at(yi1, xi0) * w10 +
-          at(yi1, xi1) * w11)
+  return (_nc(at(yi0, xi0) * w00, nz) + _nc(at(yi0, xi1) * w01, nz) +
+          _nc(at(yi1, xi0) * w10, nz) + _nc(at(yi1, xi1) * w11, nz))
 
 
 def _map_coordinates_reflect(x: tf.Tensor, yy: tf.Tensor,
-                             xx: tf.Tensor) -> tf.Tensor:
+                             xx: tf.Tensor, nz=None) -> tf.Tensor:
   """scipy.ndimage.map_coordinates(order=1, mode='reflect') per channel.
 
   x: [B, H, W, C] float32; yy, xx: [B, H, W] float64 sample coordinates.
@@ -763,8 +1043,10 @@ def _map_coordinates_reflect(x: tf.Tensor, yy: tf.Tensor,
     return tf.gather_nd(x64, tf.stack([yi, xi], axis=-1), batch_dims=1)
 
   ty, tx = ty[..., tf.newaxis], tx[..., tf.newaxis]
-  out = ((1. - ty) * ((1. - tx) * at(y0, x0) + tx * at(y0, x1)) +
-         ty * ((1. - tx) * at(y1, x0) + tx * at(y1, x1)))
+  def lerp_x(yi):
+    return _nc((1. - tx) * at(yi, x0), nz) + _nc(tx * at(yi, x1), nz)
+
+  out = _nc((1. - ty) * lerp_x(y0), nz) + _nc(ty * lerp_x(y1), nz)
   return tf.cast(out, tf.float32)
 
 
@@ -779,19 +1061,29 @@ def _elastic_from_draws(images: tf.Tensor, severity: int,
   """
   c = _ELASTIC[severity - 1]
   h, w = images.shape[1], images.shape[2]
-  x = _to_unit(images, tf.float32)
   pts1 = _affine_points(h, w)
   jitter = tf.cast(-c[2] + (c[2] - -c[2]) * affine_u, tf.float32)
   pts2 = tf.constant(pts1) + jitter
-  x = _warp_affine(x, _inverse_affine(pts1, pts2), quantize=quantize)
+  inv = _inverse_affine(pts1, pts2)
+  # The fields stay separate XLA calls: fused into the warp's gathers, XLA
+  # would recompute the gaussian per gathered tap (measured 50x slower).
   dx = tf.cast(_gaussian_2d(-1. + 2. * dx_u, c[1], 3., "reflect") * c[0],
                tf.float32)
   dy = tf.cast(_gaussian_2d(-1. + 2. * dy_u, c[1], 3., "reflect") * c[0],
                tf.float32)
+  return _elastic_warp_xla(tf.convert_to_tensor(images), inv, dx, dy,
+                           _negzero(), quantize)
+
+
+@_xla
+def _elastic_warp_xla(images, inv, dx, dy, nz, quantize):
+  """Affine warp + displacement resampling of `_elastic_from_draws`, fused."""
+  h, w = images.shape[1], images.shape[2]
+  x = _unit_table(images, tf.float32)
+  x = _warp_affine(x, inv, quantize, nz)
   yy = tf.range(h, dtype=tf.float64)[:, tf.newaxis] + tf.cast(dy, tf.float64)
   xx = tf.range(w, dtype=tf.float64)[tf.newaxis, :] + tf.cast(dx, tf.float64)
-  out = _map_coordinates_reflect(x, yy, xx)
-  return _unit_to_uint8(out)
+  return _unit_to_uint8(_map_coordinates_reflect(x, yy, xx, nz))
 
 
 def elastic_transform(images: tf.Tensor, severity: int,
@@ -826,6 +1118,11 @@ def _conv3x3(x: tf.Tensor, kernel: np.ndarray, pad_mode: str) -> tf.Tensor:
 
 
 def _canny(img: tf.Tensor, low: int, high: int) -> tf.Tensor:
+  return _canny_xla(tf.convert_to_tensor(img), low, high)
+
+
+@_xla
+def _canny_xla(img, low, high):
   """cv2.Canny(img, low, high) (aperture 3, L1 gradient), bool [B, H, W].
 
   Sobel with replicated border (tf SYMMETRIC == replicate for 1 pixel),
@@ -866,6 +1163,7 @@ def _canny(img: tf.Tensor, low: int, high: int) -> tf.Tensor:
 
   def body(prev, cur):
     del prev
+    # One dilation per check: chaining several in one fused body was slower.
     return cur, grow(cur) | cur
 
   _, edges = tf.while_loop(cond, body, (tf.zeros_like(strong), strong))
@@ -874,6 +1172,11 @@ def _canny(img: tf.Tensor, low: int, high: int) -> tf.Tensor:
 
 def _distance_transform_l2_5(zero: tf.Tensor, cap: float,
                              fixed_point: bool = False) -> tf.Tensor:
+  return _distance_transform_xla(tf.convert_to_tensor(zero), cap, fixed_point)
+
+
+@_xla
+def _distance_transform_xla(zero, cap, fixed_point):
   """cv2.distanceTransform(src, DIST_L2, 5) where `zero` marks src == 0.
 
   OpenCV's 5x5 chamfer mask (1, 1.4, 2.1969), the outside of the image
@@ -905,12 +1208,20 @@ def _distance_transform_l2_5(zero: tf.Tensor, cap: float,
   d0 = tf.where(zero, tf.zeros(tf.shape(zero)), tf.fill(tf.shape(zero),
                                                          ceiling))
 
+  by_cost = {}
+  for di, dj, cost in offsets:
+    by_cost.setdefault(cost, []).append((di, dj))
+
   def relax(d):
+    # min_k(d_k + cost) == min_k(d_k) + cost exactly (rounding is monotone).
     dp = tf.pad(d, [[0, 0], [2, 2], [2, 2]], constant_values=ceiling)
     best = d
-    for di, dj, cost in offsets:
-      best = tf.minimum(
-          best, dp[:, 2 + di:2 + di + h, 2 + dj:2 + dj + w] + np.float32(cost))
+    for cost, shifts in by_cost.items():
+      m = None
+      for di, dj in shifts:
+        s = dp[:, 2 + di:2 + di + h, 2 + dj:2 + dj + w]
+        m = s if m is None else tf.minimum(m, s)
+      best = tf.minimum(best, m + np.float32(cost))
     return best
 
   def cond(i, prev, cur):
@@ -959,20 +1270,40 @@ def _equalize_hist(img: tf.Tensor) -> tf.Tensor:
   return tf.reshape(out, tf.shape(img))
 
 
-def _water_mask(liquid: tf.Tensor) -> tf.Tensor:
-  """The water branch's `m` before normalisation: liquid_u8 * dist."""
+@_xla
+def _water_dist_xla(liquid):
+  """Water branch up to equalizeHist: (liquid_u8, blurred truncated dist)."""
   liquid_u8 = tf.cast(tf.math.floormod(tf.floor(liquid * 255.), 256.),
                       tf.uint8)  # .astype(np.uint8)
   edges = _canny(liquid_u8, 50, 150)
   dist = _distance_transform_l2_5(edges, 20.)  # 255 - Canny: 0 on edges
   dist = tf.minimum(dist, 20.)  # THRESH_TRUNC
   dist = tf.cast(_box3(dist, tf.float32), tf.uint8)  # .astype(np.uint8)
-  dist = _equalize_hist(dist)
+  return liquid_u8, dist
+
+
+@_xla
+def _water_blend_xla(images, liquid_u8, dist, nz, severity):
+  """Water branch after equalizeHist: emboss, blur, mask, blend."""
+  c = _SPATTER[severity - 1]
   ker = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
   dist = _conv3x3(tf.cast(dist, tf.float64), ker, "REFLECT")
   dist = tf.cast(tf.clip_by_value(dist, 0., 255.), tf.uint8)  # CV_8U
   dist = tf.cast(_box3(dist, tf.uint8), tf.float32)
-  return tf.cast(liquid_u8, tf.float32) * dist
+  m = tf.cast(liquid_u8, tf.float32) * dist
+  m = m / tf.reduce_max(m, axis=(1, 2), keepdims=True)
+  m = (m * c[4])[..., tf.newaxis]
+  color = tf.constant([175 / 255., 238 / 255., 238 / 255.], tf.float32)
+  x = _unit_table(images, tf.float32)
+  return _unit_to_uint8(tf.clip_by_value(x + _nc(m * color, nz), 0., 1.))
+
+
+@_xla
+def _mud_blend_xla(images, m, nz):
+  m = _zero_where(m < 0.8, m)[..., tf.newaxis]
+  color = tf.constant([63 / 255., 42 / 255., 20 / 255.], tf.float32) * m
+  x = _unit_table(images, tf.float32)
+  return _unit_to_uint8(_nc(x * (1 - m), nz) + _nc(color, nz))
 
 
 def _spatter_from_draws(images: tf.Tensor, severity: int,
@@ -980,23 +1311,20 @@ def _spatter_from_draws(images: tf.Tensor, severity: int,
   """`spatter` of the reference with injected draws.
 
   normals: [B, H, W] standard normals behind np.random.normal(c0, c1, (H, W)).
-  Severities 1-3 are water (cv2 edge/distance pipeline), 4-5 mud.
+  Severities 1-3 are water (cv2 edge/distance pipeline), 4-5 mud. All but
+  equalizeHist (a bincount) runs in XLA, in separate calls: fused into one,
+  XLA recomputed the first gaussian inside the second's taps (30x slower).
   """
   c = _SPATTER[severity - 1]
-  x = _to_unit(images, tf.float32)
+  images = tf.convert_to_tensor(images)
   liquid = _gaussian_2d(c[0] + c[1] * normals, c[2], 4., "nearest")
   liquid = _zero_where(liquid < c[3], liquid)
   if c[5] == 0:
-    m = _water_mask(liquid)
-    m = m / tf.reduce_max(m, axis=(1, 2), keepdims=True)
-    m = (m * c[4])[..., tf.newaxis]
-    color = tf.constant([175 / 255., 238 / 255., 238 / 255.], tf.float32)
-    return _unit_to_uint8(tf.clip_by_value(x + m * color, 0., 1.))
-  m = tf.cast(liquid > c[3], tf.float32)
-  m = _gaussian_2d(m, c[4], 4., "nearest")
-  m = _zero_where(m < 0.8, m)[..., tf.newaxis]
-  color = tf.constant([63 / 255., 42 / 255., 20 / 255.], tf.float32) * m
-  return _unit_to_uint8(x * (1 - m) + color)
+    liquid_u8, dist = _water_dist_xla(liquid)
+    return _water_blend_xla(images, liquid_u8, _equalize_hist(dist),
+                            _negzero(), severity)
+  m = _gaussian_2d(tf.cast(liquid > c[3], tf.float32), c[4], 4., "nearest")
+  return _mud_blend_xla(images, m, _negzero())
 
 
 def spatter(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
