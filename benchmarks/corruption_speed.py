@@ -48,7 +48,12 @@ def _reference():
   ic.gaussian = patched  # Process-local patch of the reference, this script only.
   if not hasattr(np, "float_"):
     ic.np.float_ = np.float64  # plasma_fractal (fog) uses np.float_.
-  return imagecorruptions.corruption_dict
+  table = dict(imagecorruptions.corruption_dict)
+  # These two call PIL methods on their input: imagecorruptions.corrupt()
+  # hands them a PIL image, as the release's loader did.
+  for name in ("pixelate", "jpeg_compression"):
+    table[name] = lambda image, severity, fn=table[name]: fn(Image.fromarray(image), severity)
+  return table
 
 
 def _photos(count):
