@@ -74,6 +74,10 @@ def pad_label_list(values: tf.Tensor, width: int) -> tf.Tensor:
     return tf.pad(values, [[0, width - tf.shape(values)[0]]], constant_values=-1)
 
 
+# Batches decoded ahead of the model: enough to hide a slow image.
+PREFETCH_BATCHES = 2
+
+
 def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: int,
             label_lists: Optional[Mapping[str, int]] = None) -> tf.data.Dataset:
   """Examples with an encoded ``image`` -> padded, masked, preprocessed batches.
@@ -110,7 +114,13 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
   dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   dataset = dataset.batch(batch_size, drop_remainder=False)
   dataset = dataset.map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  return dataset.prefetch(tf.data.AUTOTUNE)
+  # tf.data's autotuner off: with it on, end-to-end runs on 2 cores fell into
+  # a mode (about every other run) where the model ran on one core, 48 img/s
+  # vs 75-90 (Lite0; benchmarks/pipeline_throughput.py); with it off, none in
+  # 30 runs. Without the autotuner, AUTOTUNE maps use one call per core.
+  options = tf.data.Options()
+  options.autotune.enabled = False
+  return dataset.with_options(options).prefetch(PREFETCH_BATCHES)
 
 
 def keras_inputs(batched: tf.data.Dataset, target_key: str = "label") -> tf.data.Dataset:
