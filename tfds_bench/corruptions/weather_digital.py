@@ -1282,15 +1282,32 @@ def _water_dist_xla(liquid):
   return liquid_u8, dist
 
 
-@_xla
-def _water_blend_xla(images, liquid_u8, dist, nz, severity):
-  """Water branch after equalizeHist: emboss, blur, mask, blend."""
-  c = _SPATTER[severity - 1]
+def _water_mask_from_equalized(liquid_u8, dist):
+  """Water branch after equalizeHist: emboss, blur; `m` before normalisation."""
   ker = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
   dist = _conv3x3(tf.cast(dist, tf.float64), ker, "REFLECT")
   dist = tf.cast(tf.clip_by_value(dist, 0., 255.), tf.uint8)  # CV_8U
   dist = tf.cast(_box3(dist, tf.uint8), tf.float32)
-  m = tf.cast(liquid_u8, tf.float32) * dist
+  return tf.cast(liquid_u8, tf.float32) * dist
+
+
+_water_mask_from_equalized_xla = _xla(_water_mask_from_equalized)
+
+
+def _water_mask(liquid: tf.Tensor) -> tf.Tensor:
+  """The water branch's `m` before normalisation, for liquid [B, H, W].
+
+  ImageNet-P's spatter sequence applies it to each frame's smeared liquid.
+  """
+  liquid_u8, dist = _water_dist_xla(liquid)
+  return _water_mask_from_equalized_xla(liquid_u8, _equalize_hist(dist))
+
+
+@_xla
+def _water_blend_xla(images, liquid_u8, dist, nz, severity):
+  """Water branch after equalizeHist: emboss, blur, mask, blend."""
+  c = _SPATTER[severity - 1]
+  m = _water_mask_from_equalized(liquid_u8, dist)
   m = m / tf.reduce_max(m, axis=(1, 2), keepdims=True)
   m = (m * c[4])[..., tf.newaxis]
   color = tf.constant([175 / 255., 238 / 255., 238 / 255.], tf.float32)
