@@ -2,7 +2,9 @@
 
 Writes a predictions .npz for all 50,000 val file names (random top-5 with the
 true class at rank 1 for 80% of images), then times, after import start-up:
-loading the file and scoring `imagenet2012` and `imagenet2012_real`. Prints the
+loading the file and scoring `imagenet2012` and `imagenet2012_real` (all their
+figures: top-1/5, calibration, ReaL, soft ReaL, the threshold curve). The
+shipped label tables are loaded before the clock starts. Prints the
 seconds (target: under one second) and, as the in-run baseline, the time of a
 plain Python loop computing the same two top-1 figures.
 
@@ -15,13 +17,14 @@ import time
 
 import numpy as np
 
-from tfds_bench import evaluate, labels, predictions
+from tfds_bench import evaluate, labels, predictions, real_scores
 
 
 def main():
   rng = np.random.default_rng(0)
   truth = labels.val_labels()
   real = labels.real_labels()  # warm the label caches: start-up, not scoring
+  real_scores._score_table()  # pylint: disable=protected-access  # the shipped Dawid-Skene table
   names = np.array([f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 50001)])
   top5 = rng.integers(0, 1000, (50000, 5))
   right = rng.random(50000) < 0.8
@@ -45,7 +48,8 @@ def main():
   assert abs(top1 - [r.value for r in run.results if r.benchmark == "imagenet2012"][0]) < 1e-12
   assert abs(real1 - [r.value for r in run.results if r.benchmark == "imagenet2012_real"][0]) < 1e-12
   print(f"load + score 50,000 top-5 predictions (val + ReaL): {ours:.3f} s (target < 1 s)")
-  print(f"plain Python loop, top-1 only (baseline): {loop:.3f} s; ratio {loop / ours:.1f}x")
+  print(f"plain Python loop, the two top-1 figures only (baseline): {loop:.3f} s; "
+        f"ratio {loop / ours:.2f}x for {len(run.results)} figures vs 2")
 
 
 if __name__ == "__main__":

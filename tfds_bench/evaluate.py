@@ -252,7 +252,7 @@ def _with_source_labels(p: Predictions, source: Source, benchmark_id: str) -> Pr
     return p
   from tfds_bench import labels  # pylint: disable=g-import-not-at-top
   try:
-    numbers = np.array([labels.val_file_number(f) for f in p.file_name])
+    numbers = labels.val_file_numbers(p.file_name)
   except ValueError as e:
     raise errors.UserError(f"{benchmark_id}: {e}") from None
   if numbers.min() < 1 or numbers.max() > len(labels.val_labels()):

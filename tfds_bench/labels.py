@@ -11,14 +11,12 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import re
 from importlib import resources
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 NUM_CLASSES = 1000
-VAL_FILE_PATTERN = re.compile(r"^ILSVRC2012_val_(\d{8})\.JPEG$")
 
 
 def data_path(name: str):
@@ -83,13 +81,36 @@ def subset(name: str) -> Tuple[Tuple[str, ...], np.ndarray]:
 
 def val_file_number(file_name: str) -> int:
   """1-based number of an ImageNet val file name (``ILSVRC2012_val_00000001.JPEG`` -> 1)."""
-  base = file_name.rsplit("/", 1)[-1]
-  match = VAL_FILE_PATTERN.match(base)
-  if not match:
+  return int(val_file_numbers([file_name])[0])
+
+
+# The fixed characters of a val file name, as UTF-32 code points.
+_VAL_NAME_TEMPLATE = np.frombuffer("ILSVRC2012_val_00000000.JPEG".encode("utf-32-le"), np.uint32)
+_VAL_NAME_FIXED = np.r_[0:15, 23:28]
+
+
+def val_file_numbers(file_names: Sequence[str]) -> np.ndarray:
+  """`val_file_number` of many names at once: int64 [N].
+
+  Vectorised over the names' code points (a regex per name took 0.65 s of
+  scoring 50,000 predictions against ReaL). Any folder prefix is ignored.
+  """
+  names = np.asarray(file_names).astype(str).reshape(-1)
+  if names.size == 0:
+    return np.zeros(0, np.int64)
+  base = np.char.rpartition(names, "/")[:, 2]
+  ok = np.char.str_len(base) == len(_VAL_NAME_TEMPLATE)
+  codes = np.zeros((len(base), len(_VAL_NAME_TEMPLATE)), np.int64)
+  codes[ok] = base[ok].astype(f"<U{len(_VAL_NAME_TEMPLATE)}").view(np.uint32).reshape(
+      -1, len(_VAL_NAME_TEMPLATE))
+  digits = codes[:, 15:23] - ord("0")
+  ok &= (codes[:, _VAL_NAME_FIXED] == _VAL_NAME_TEMPLATE[_VAL_NAME_FIXED]).all(axis=1)
+  ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+  if not ok.all():
     raise ValueError(
-        f"{file_name!r} is not an ImageNet validation file name "
+        f"{str(names[~ok][0])!r} is not an ImageNet validation file name "
         "(expected ILSVRC2012_val_NNNNNNNN.JPEG)")
-  return int(match.group(1))
+  return digits @ (10 ** np.arange(7, -1, -1, dtype=np.int64))
 
 
 @functools.lru_cache(maxsize=None)
@@ -105,7 +126,7 @@ def real_labels() -> Tuple[Tuple[int, ...], ...]:
 def real_labels_for(file_names: Sequence[str]) -> List[Tuple[int, ...]]:
   """ReaL label list of each val file name (empty tuple = no ReaL label)."""
   table = real_labels()
-  return [table[val_file_number(f) - 1] for f in file_names]
+  return [table[n - 1] for n in val_file_numbers(file_names)]
 
 
 @functools.lru_cache(maxsize=None)

@@ -97,7 +97,7 @@ def _score_table() -> _ScoreTable:
 
 def _val_indices(file_names: Sequence[str]) -> np.ndarray:
   """0-based val index of each file name (``..._00000001.JPEG`` -> 0)."""
-  return np.array([labels.val_file_number(str(f)) - 1 for f in file_names], dtype=np.int64)
+  return labels.val_file_numbers(file_names) - 1
 
 
 def _images(file_names: Optional[Sequence[str]]) -> np.ndarray:
