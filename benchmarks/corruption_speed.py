@@ -16,6 +16,9 @@ Fidelity, on the reference's images, per row:
     sides the same draws and check those exactly);
   * sigma ratio: the standard deviation of (corrupted - clean), ours over the
     reference's -- the random corruptions' "same statistics" check (1.00 = same).
+Rows marked * are corruptions where imagecorruptions departs from the release
+(make_imagenet_c.py), which the engine follows; the footnote says how. The
+tests check those rows against the release's steps instead.
 """
 
 import argparse
@@ -45,6 +48,14 @@ def _reference():
   for name in ("pixelate", "jpeg_compression"):
     table[name] = lambda image, severity, fn=table[name]: fn(Image.fromarray(image), severity)
   return table
+
+
+# Where imagecorruptions 1.1.2 is not the release's formula (see the footnote).
+_NOT_THE_RELEASE = {
+    "elastic_transform": "imagecorruptions dropped the release's random affine warp and "
+                         "rescaled the displacement field, so its residual is smaller and "
+                         "its time cheaper than the release's",
+}
 
 
 def _photos(count):
@@ -124,10 +135,14 @@ def main():
                                                               1e-12)
       total_ours += t_ours
       total_ref += t_ref
-      print(f"{name:<20}{severity:>4}{1 / t_ours:>12.1f}{1 / t_ref:>11.2f}{t_ref / t_ours:>8.1f}x"
+      mark = "*" if name in _NOT_THE_RELEASE else ""
+      print(f"{name + mark:<20}{severity:>4}{1 / t_ours:>12.1f}{1 / t_ref:>11.2f}{t_ref / t_ours:>8.1f}x"
             f"{_psnr(mine, theirs):>9.1f}{sigma_ratio:>13.3f}", flush=True)
   print(f"{'overall (total time)':<24}{1 / total_ours:>12.1f}{1 / total_ref:>11.2f}"
         f"{total_ref / total_ours:>8.1f}x   (img/s through all listed corruptions)")
+  for name in names:
+    if name in _NOT_THE_RELEASE:
+      print(f"* {name}: {_NOT_THE_RELEASE[name]}")
 
 if __name__ == "__main__":
   main()
