@@ -151,9 +151,10 @@ def _batch(images: tf.Tensor) -> tf.Tensor:
 def _xla(fn):
   """Always-XLA-compiled helper (like noise_blur's ``_*_xla``).
 
-  XLA fuses the elementwise chains and gathers into a few loops; it keeps IEEE
-  semantics (no reassociation, no mul-add contraction: the bit-exact tests
-  check it). Being always compiled, a helper gives the same bytes eagerly, in
+  XLA fuses the elementwise chains and gathers into a few loops without
+  reassociating; it may contract a product into a following add (an FMA),
+  which `_nc` prevents where bytes must match (the bit-exact tests check
+  them). Being always compiled, a helper gives the same bytes eagerly, in
   graphs and in tf.data. Two things stay outside (or are written around):
   division by a constant (XLA, like grappler, may turn it into a
   multiplication by the reciprocal: use `_unit_table` or a divisor passed in
