@@ -193,6 +193,30 @@ def test_motion_blur_exact_with_reference_angle(ref, photos, severity):
     assert diff.max() == 0
 
 
+def _flat_bands():
+  """224x224 RGB of flat 8-pixel bands of many grey levels (and a flat plane).
+
+  A blur of a flat region sums taps to an integer, exactly where one ulp
+  decides np.uint8's truncation: the case a fused multiply-add would break.
+  """
+  ramp = np.repeat(np.arange(0, 256, 8, dtype=np.uint8), 8)[:224]
+  bands = np.repeat(ramp[:, None], 224, 1)
+  return np.stack([bands, bands.T, np.full_like(bands, 200)], -1)
+
+
+@pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
+def test_motion_blur_exact_on_flat_regions(ref, severity):
+  x = _flat_bands()
+  np.random.seed(severity)
+  angle = np.random.uniform(-45, 45)
+  np.random.seed(severity)
+  theirs = np.uint8(ref.motion_blur(x, severity))
+  ours = noise_blur._motion_blur_from_draws(x[None], severity, np.array([angle]))[0].numpy()
+  # Before the taps were shielded from FMA contraction, severity 3 differed
+  # in 5,376 values here.
+  np.testing.assert_array_equal(ours, theirs)
+
+
 # /////////////// Seeded path, in distribution ///////////////
 
 

@@ -51,6 +51,8 @@ from typing import Callable, Dict, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench.corruptions.xla_exact import negzero, no_contract
+
 # /////////////// Shared helpers ///////////////
 
 
@@ -113,14 +115,13 @@ _SPECKLE_NOISE = (.15, .2, 0.35, 0.45, 0.6)
 
 
 @tf.function(jit_compile=True)
-def _gaussian_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float) -> tf.Tensor:
-  # XLA fuses the lookup and arithmetic into one pass without reassociating.
-  # It may let LLVM fuse a multiply into a following add (one rounding; see
-  # weather_digital._nc); here the bytes are checked against the reference by
-  # the tests.
+def _gaussian_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float,
+                        nz: tf.Tensor) -> tf.Tensor:
+  # XLA fuses the lookup and arithmetic into one pass without reassociating;
+  # no_contract keeps scale * noise rounded before the add, as numpy does.
   noise = tf.cast(noise, tf.float64)
   if scale != 1.0:
-    noise = scale * noise
+    noise = no_contract(scale * noise, nz)
   return _unit_clip_to_uint8(_unit_float64(images) + noise)
 
 
@@ -130,7 +131,7 @@ def _gaussian_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   Float64 like the reference so identical draws give identical bytes.
   """
   del severity  # The scale is already in ``noise``.
-  return _gaussian_noise_xla(images, tf.cast(noise, tf.float64), 1.0)
+  return _gaussian_noise_xla(images, tf.cast(noise, tf.float64), 1.0, negzero())
 
 
 def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
@@ -139,7 +140,7 @@ def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   # float32 draws (half the cost of float64 ones), arithmetic in float64:
   # noise = c * float64(z), as numpy's normal(scale=c) computes it.
   z = tf.random.stateless_normal(tf.shape(images), _stateless_seed(seed, "gaussian_noise"))
-  return _gaussian_noise_xla(images, z, c)
+  return _gaussian_noise_xla(images, z, c, negzero())
 
 
 def _shot_noise_from_draws(images, severity: int, counts) -> tf.Tensor:
@@ -258,25 +259,26 @@ def impulse_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
 
 
 @tf.function(jit_compile=True)
-def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float) -> tf.Tensor:
+def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float,
+                       nz: tf.Tensor) -> tf.Tensor:
   noise = tf.cast(noise, tf.float64)
   if scale != 1.0:
     noise = scale * noise
   x = _unit_float64(images)
-  return _unit_clip_to_uint8(x + x * noise)
+  return _unit_clip_to_uint8(x + no_contract(x * noise, nz))
 
 
 def _speckle_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   """``speckle_noise``: clip(x + x * noise, 0, 1) * 255, noise ~ N(0, c^2)."""
   del severity
-  return _speckle_noise_xla(images, tf.cast(noise, tf.float64), 1.0)
+  return _speckle_noise_xla(images, tf.cast(noise, tf.float64), 1.0, negzero())
 
 
 def speckle_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``speckle_noise``."""
   c = _SPECKLE_NOISE[severity - 1]
   z = tf.random.stateless_normal(tf.shape(images), _stateless_seed(seed, "speckle_noise"))
-  return _speckle_noise_xla(images, z, c)
+  return _speckle_noise_xla(images, z, c, negzero())
 
 
 # /////////////// Blur ///////////////
@@ -558,20 +560,19 @@ def _motion_blur_from_draws(images, severity: int, angles) -> tf.Tensor:
   if min(h, w) <= width:
     raise ValueError(f"motion_blur needs images larger than {width} pixels, got {h}x{w}")
   dy, dx = _motion_shifts(angles, width)  # [B, width]; |dy|, |dx| < width.
-  return _motion_blur_xla(images, dy, dx, severity)
+  return _motion_blur_xla(images, dy, dx, severity, negzero())
 
 
 @tf.function(jit_compile=True)
-def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: int) -> tf.Tensor:
+def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: int,
+                     nz: tf.Tensor) -> tf.Tensor:
   """Per image: the taps are slices of an edge-padded float64 copy at (-dy, -dx).
 
   One image at a time (channel-planar, so rows are contiguous) keeps the padded
   copy in cache. The reference accumulates ``out + k[i] * tap`` in order in
-  float64; XLA keeps that order (no reassociation). LLVM may still fuse
-  ``k[i] * tap`` into the add (an FMA, one rounding instead of two), which
-  can move a float64 sum by an ulp; after truncation to uint8 that shows only
-  for a sum within an ulp of an integer. The tests find the bytes identical
-  to the reference's on real photos at every severity.
+  float64; XLA keeps that order (no reassociation) and `no_contract` keeps
+  each ``k[i] * tap`` rounded before the add (no FMA), so the sums are the
+  reference's to the bit; the tests check the bytes.
   """
   radius, sigma = _MOTION_BLUR[severity - 1]
   width = 2 * radius + 1
@@ -588,7 +589,7 @@ def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: 
     out = tf.zeros([3, h, w], tf.float64)
     for i in range(width):
       tap = tf.slice(x, tf.stack([0, p - dy[i], p - dx[i]]), [3, h, w])
-      out = out + float(k[i]) * tap
+      out = out + no_contract(float(k[i]) * tap, nz)
     return tf.transpose(_to_uint8_truncate(out), [1, 2, 0])
 
   return tf.map_fn(one, (images, dy, dx), fn_output_signature=tf.uint8)

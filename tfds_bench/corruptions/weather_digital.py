@@ -62,6 +62,9 @@ from typing import Callable, Dict, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench.corruptions.xla_exact import negzero as _negzero
+from tfds_bench.corruptions.xla_exact import no_contract as _nc
+
 # ----------------------------------------------------------------------------
 # Per-severity parameters (make_imagenet_c.py; identical in imagecorruptions
 # unless stated).
@@ -162,23 +165,6 @@ def _xla(fn):
   would change (TF's kernels keep them).
   """
   return tf.function(fn, jit_compile=True, autograph=False)
-
-
-def _negzero() -> tf.Tensor:
-  """-0.0 as a runtime argument of the XLA helpers (see `_nc`)."""
-  return tf.constant(-0., tf.float64)
-
-
-def _nc(p: tf.Tensor, nz) -> tf.Tensor:
-  """Keeps the product p a separately rounded value inside XLA.
-
-  XLA:CPU lets LLVM contract `a * b + c` into one fused multiply-add (a single
-  rounding), which numpy and TF's kernels never do. Adding `nz` (-0.0 passed
-  in as a tensor, so nothing can fold it) makes the consumer see an add, not
-  a product: at worst fma(a, b, -0.) == a * b rounded, and x + -0. == x for
-  every x. `nz=None` (plain TF ops) leaves p alone.
-  """
-  return p if nz is None else p + tf.cast(nz, p.dtype)
 
 
 def _unit_table(images: tf.Tensor, dtype=tf.float64) -> tf.Tensor:

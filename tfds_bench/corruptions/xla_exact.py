@@ -1,0 +1,26 @@
+"""Keeping numpy's rounding inside XLA-compiled corruption helpers.
+
+XLA:CPU lets LLVM contract ``a * b + c`` into one fused multiply-add (a single
+rounding), which numpy and TF's kernels never do; on float64 sums that moves
+about a third of the results by an ulp (measured on random data), and after
+the reference's uint8 truncation a value sitting on an integer -- every pixel
+of a flat region under a blur -- can come out one grey level apart.
+"""
+
+import tensorflow as tf
+
+
+def negzero() -> tf.Tensor:
+  """-0.0 as a runtime argument of the XLA helpers (see `no_contract`)."""
+  return tf.constant(-0., tf.float64)
+
+
+def no_contract(p: tf.Tensor, nz) -> tf.Tensor:
+  """Keeps the product p a separately rounded value inside XLA.
+
+  Adding ``nz`` (-0.0 passed in as a tensor, so nothing can fold it) makes the
+  consumer see an add, not a product: at worst fma(a, b, -0.) == a * b
+  rounded, and x + -0. == x for every x. ``nz=None`` (plain TF ops) leaves p
+  alone.
+  """
+  return p if nz is None else p + tf.cast(nz, p.dtype)
