@@ -9,7 +9,10 @@ For each corruption (severity 3 by default), on N ImageNet-sized val-like JPEGs
 Both run the same model (EfficientNet-Lite0 by default) through
 `evaluate.predict_source`. The ratio on_the_fly / pre_generated says whether
 the model (ratio near 1) or the corruption (ratio well below 1) is the
-bottleneck on this machine.
+bottleneck on this machine. The first row, "(generation only)", runs the same
+path without a corruption (val decode, resize 256 / crop 224, JPEG round
+trip): on a CPU that fixed cost shares the cores with the model, so a
+corruption whose ratio is close to that row's costs little of its own.
 
   python benchmarks/imagenet_c_on_the_fly.py --images=64 [--names=glass_blur,snow]
 """
@@ -37,6 +40,28 @@ def val_like_dataset(count: int):
     names.append(f"ILSVRC2012_val_{i + 1:08d}.JPEG")
   return tf.data.Dataset.from_tensor_slices({
       "image": images, "file_name": names, "label": labels.val_labels()[:count]})
+
+
+def generation_only(clean):
+  """corrupt_on_the_fly's path with the corruption left out (crop + JPEG round trip).
+
+  The first row of the table: what generating on the fly costs before any
+  corruption, so each corruption's own share can be read off.
+  """
+  import tensorflow as tf
+  from tfds_bench import imagenet_c
+
+  def crop_only(example):
+    crop, _ = tf.numpy_function(
+        lambda data, name: imagenet_c._release_crop_and_seed(  # pylint: disable=protected-access
+            data, name, imagenet_c.DEFAULT_BASE_SEED),
+        [example["image"], example["file_name"]], [tf.uint8, tf.int64], stateful=False)
+    crop.set_shape([imagenet_c.CROP_SIZE, imagenet_c.CROP_SIZE, 3])
+    out = {k: v for k, v in example.items() if k != "image"}
+    out["image"] = tf.io.encode_jpeg(crop, quality=imagenet_c.JPEG_QUALITY)
+    return out
+
+  return clean.map(crop_only, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def timed(fn):
@@ -69,8 +94,11 @@ def main():
         f"{args.severity}, batch {args.batch_size}, {os.cpu_count()} CPUs, TF {tf.__version__}")
   print(f"{'corruption':20s} {'pre-generated':>14s} {'on the fly':>11s} {'ratio':>6s}")
   totals = [0.0, 0.0]
-  for name in names:
-    corrupted = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
+  for name in ["(generation only)"] + names:
+    if name.startswith("("):
+      corrupted = generation_only(clean)
+    else:
+      corrupted = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
     next(iter(corrupted))  # trace the corruption graph outside the timing
     stored = tf.data.Dataset.from_tensor_slices(
         {k: np.stack([ex[k] for ex in corrupted.as_numpy_iterator()])
@@ -79,8 +107,9 @@ def main():
                                                            step=step))
     _, fly_seconds = timed(lambda: evaluate.predict_source(corrupted, model, spec,
                                                            args.batch_size, step=step))
-    totals[0] += pre_seconds
-    totals[1] += fly_seconds
+    if not name.startswith("("):  # the overall row covers the corruptions only
+      totals[0] += pre_seconds
+      totals[1] += fly_seconds
     print(f"{name:20s} {args.images / pre_seconds:10.1f} img/s {args.images / fly_seconds:7.1f} "
           f"img/s {pre_seconds / fly_seconds:6.2f}")
   n = args.images * len(names)
