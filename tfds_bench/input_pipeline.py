@@ -117,7 +117,8 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
   # tf.data's autotuner off: with it on, end-to-end runs on 2 cores fell into
   # a mode (about every other run) where the model ran on one core, 48 img/s
   # vs 75-90 (Lite0; benchmarks/pipeline_throughput.py); with it off, none in
-  # 30 runs. Without the autotuner, AUTOTUNE maps use one call per core.
+  # 30 runs. Without the autotuner, AUTOTUNE maps keep TF's starting
+  # parallelism, which follows the core count.
   options = tf.data.Options()
   options.autotune.enabled = False
   return dataset.with_options(options).prefetch(PREFETCH_BATCHES)
