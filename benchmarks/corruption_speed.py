@@ -144,5 +144,6 @@ def main():
     if name in _NOT_THE_RELEASE:
       print(f"* {name}: {_NOT_THE_RELEASE[name]}")
 
+
 if __name__ == "__main__":
   main()

@@ -42,28 +42,6 @@ def val_like_dataset(count: int):
       "image": images, "file_name": names, "label": labels.val_labels()[:count]})
 
 
-def generation_only(clean):
-  """corrupt_on_the_fly's path with the corruption left out (crop + JPEG round trip).
-
-  The first row of the table: what generating on the fly costs before any
-  corruption, so each corruption's own share can be read off.
-  """
-  import tensorflow as tf
-  from tfds_bench import imagenet_c
-
-  def crop_only(example):
-    crop, _ = tf.numpy_function(
-        lambda data, name: imagenet_c._release_crop_and_seed(  # pylint: disable=protected-access
-            data, name, imagenet_c.DEFAULT_BASE_SEED),
-        [example["image"], example["file_name"]], [tf.uint8, tf.int64], stateful=False)
-    crop.set_shape([imagenet_c.CROP_SIZE, imagenet_c.CROP_SIZE, 3])
-    out = {k: v for k, v in example.items() if k != "image"}
-    out["image"] = tf.io.encode_jpeg(crop, quality=imagenet_c.JPEG_QUALITY)
-    return out
-
-  return clean.map(crop_only, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
 def timed(fn):
   start = time.perf_counter()
   result = fn()
@@ -94,9 +72,10 @@ def main():
         f"{args.severity}, batch {args.batch_size}, {os.cpu_count()} CPUs, TF {tf.__version__}")
   print(f"{'corruption':20s} {'pre-generated':>14s} {'on the fly':>11s} {'ratio':>6s}")
   totals = [0.0, 0.0]
-  for name in ["(generation only)"] + names:
-    if name.startswith("("):
-      corrupted = generation_only(clean)
+  for name in [None] + names:
+    if name is None:  # the same path with the corruption left out
+      corrupted = imagenet_c._generate_on_the_fly(  # pylint: disable=protected-access
+          clean, imagenet_c.DEFAULT_BASE_SEED)
     else:
       corrupted = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
     next(iter(corrupted))  # trace the corruption graph outside the timing
@@ -107,10 +86,10 @@ def main():
                                                            step=step))
     _, fly_seconds = timed(lambda: evaluate.predict_source(corrupted, model, spec,
                                                            args.batch_size, step=step))
-    if not name.startswith("("):  # the overall row covers the corruptions only
+    if name is not None:  # the overall row covers the corruptions only
       totals[0] += pre_seconds
       totals[1] += fly_seconds
-    print(f"{name:20s} {args.images / pre_seconds:10.1f} img/s {args.images / fly_seconds:7.1f} "
+    print(f"{name or '(generation only)':20s} {args.images / pre_seconds:10.1f} img/s {args.images / fly_seconds:7.1f} "
           f"img/s {pre_seconds / fly_seconds:6.2f}")
   n = args.images * len(names)
   print(f"{'overall':20s} {n / totals[0]:10.1f} img/s {n / totals[1]:7.1f} img/s "

@@ -569,21 +569,32 @@ def corrupt_on_the_fly(dataset, corruption: str, severity: int,
   the rest of the input pipeline is unchanged, and no corrupted copy of the
   val set is ever written to disk.
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from tfds_bench import corruptions  # pylint: disable=g-import-not-at-top
   parse_config_name(config_name(corruption, severity))  # validates both
+  return _generate_on_the_fly(
+      dataset, base_seed,
+      lambda crop, seed: corruptions.apply(crop, corruption, severity, seed=seed))
 
-  def corrupt(example):
+
+def _generate_on_the_fly(dataset, base_seed: int, corrupt: Optional[Callable] = None):
+  """`corrupt_on_the_fly`'s tf.data map; ``corrupt(crop, seed)`` None = crop only.
+
+  Crop only is the generation cost without a corruption
+  (benchmarks/imagenet_c_on_the_fly.py's baseline row).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def generate(example):
     crop, seed = tf.numpy_function(
         lambda data, name: _release_crop_and_seed(data, name, base_seed),
         [example["image"], example["file_name"]], [tf.uint8, tf.int64], stateful=False)
     crop.set_shape([CROP_SIZE, CROP_SIZE, 3])
     seed.set_shape([])
-    corrupted = corruptions.apply(crop, corruption, severity, seed=seed)
+    image = crop if corrupt is None else corrupt(crop, seed)
     out = {k: v for k, v in example.items() if k != "image"}
     # TF's libjpeg at quality 85 decodes to the same pixels as PIL's quality-85
     # file (optimize=True only changes the Huffman tables, which is lossless).
-    out["image"] = tf.io.encode_jpeg(corrupted, quality=JPEG_QUALITY)
+    out["image"] = tf.io.encode_jpeg(image, quality=JPEG_QUALITY)
     return out
 
-  return dataset.map(corrupt, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.map(generate, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
