@@ -149,9 +149,9 @@ def sequence_examples(resized: np.ndarray, video_id: str, label: int,
     video_id: the example's video id (val file stem or sample photo stem).
     label: its 1000-class index.
     perturbation: one of `NAMES`.
-    seed: the sequence's seed (`tfds_bench.perturbations.sequence`).
+    seed: the sequence's seed (`tfds_bench.corruptions.perturbations.sequence`).
   """
-  from tfds_bench import perturbations  # pylint: disable=g-import-not-at-top
+  from tfds_bench.corruptions import perturbations  # pylint: disable=g-import-not-at-top
   frames = perturbations.sequence(resized, perturbation, seed=seed).numpy()
   for index, frame in enumerate(frames):
     yield frame_example(frame, video_id, index, label)

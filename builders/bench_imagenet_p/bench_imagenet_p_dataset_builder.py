@@ -19,7 +19,7 @@ Where the frames come from is decided by what is in manual_dir, in this order:
    members. Videos are decoded with PyAV (`pip install "tfds_bench[video]"`),
    one at a time; frames are stored as decoded.
 2. Generated: `ILSVRC2012_img_val.tar`, through `tfds_bench.imagenet_p`:
-   PIL RGB, Resize(256), `tfds_bench.perturbations.sequence` with seed
+   PIL RGB, Resize(256), `tfds_bench.corruptions.perturbations.sequence` with seed
    `imagenet_c.image_seed(0, file_name)` (the val file number), frames as PNG
    (no H.264 step, unlike the release).
 3. Neither: `MissingArchiveError` naming both.

@@ -4,7 +4,7 @@ The offline stand-in for `bench_imagenet_p`: the first three photos of
 `bench_sample` (`SAMPLE_PHOTOS`: chelsea, coffee, rocket; read from the
 installed scikit-image), each
 resized as the release did (`Resize(256)`) and perturbed with
-`tfds_bench.perturbations.sequence` (seed = the photo's position). One config
+`tfds_bench.corruptions.perturbations.sequence` (seed = the photo's position). One config
 per perturbation (14), each with one split, `test`: one example per frame,
 the same features as `bench_imagenet_p` (`file_name` `<photo>/<frame:03d>`,
 `video_id` the photo's stem). Nothing is downloaded.
