@@ -139,7 +139,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfds_bench import evaluate, input_pipeline, metrics, models, plots
+from tfds_bench import evaluate, input_pipeline, metrics, models, reports
 from tfds_bench.metrics import calibration
 
 MODEL = "efficientnet"  # the offline default: EfficientNet-Lite0 with ImageNet weights
@@ -195,8 +195,8 @@ diagram (7 images make a very coarse one)."""),
     code("""\
 bins = calibration.reliability_from_sums(ece.bin_count.numpy(), ece.bin_correct.numpy(),
                                          ece.bin_confidence_sum.numpy())
-path = plots.plot_reliability(bins, os.path.join(tempfile.mkdtemp(), "reliability.png"),
-                              title=f"{spec.name} on bench_sample (Keras ECE state)")
+path = reports.plot_reliability(bins, os.path.join(tempfile.mkdtemp(), "reliability.png"),
+                                title=f"{spec.name} on bench_sample (Keras ECE state)")
 display(Image(filename=path))"""),
 ]
 
@@ -207,7 +207,7 @@ COMPARE_MODELS: List[Cell] = [
 
 Evaluates EfficientNet-Lite0 and -Lite1 (both offline) on the sample suite
 with `tfds_bench.evaluate.evaluate`, writes the comparison report with
-`tfds_bench.plots.write_report` (what `bench_main --report=a.json,b.json
+`tfds_bench.reports.write_report` (what `bench_main --report=a.json,b.json
 --output_dir=DIR` calls) and shows it.
 
 """ + INSTALL_NOTE),
@@ -217,7 +217,7 @@ import tempfile
 
 from IPython.display import Image, Markdown, display
 
-from tfds_bench import evaluate, metrics, models, plots, reports
+from tfds_bench import evaluate, metrics, models, reports
 
 MODELS = ("efficientnet_lite0", "efficientnet_lite1")
 REPORT_DIR = tempfile.mkdtemp(prefix="tfds_bench_report_")
@@ -235,7 +235,7 @@ It draws `effective_robustness.png` when the results include ImageNet val
 and `corruption_errors.png` when they include ImageNet-C: the sample suite has
 neither, so here the report is the table."""),
     code("""\
-paths = plots.write_report(records, REPORT_DIR)
+paths = reports.write_report(records, REPORT_DIR)
 print("\\n".join(paths))
 with open(paths[0], encoding="utf-8") as f:
   display(Markdown(f.read()))
@@ -247,7 +247,7 @@ for path in paths:
 
 Results records carry no per-bin data, so the diagram is drawn from the
 predictions: `predict_source` gives each image's confidence (max softmax) and
-top-5, `metrics.reliability_diagram` the bins, `plots.plot_reliability` the PNG."""),
+top-5, `metrics.reliability_diagram` the bins, `reports.plot_reliability` the PNG."""),
     code("""\
 from tfds_bench import benchmarks
 
@@ -258,8 +258,8 @@ for name in MODELS:
                                         batch_size=8)
   correct = predictions.top5[:, 0] == predictions.label
   bins = metrics.reliability_diagram(predictions.confidence, correct)
-  path = plots.plot_reliability(
-      bins, f"{REPORT_DIR}/{plots.reliability_file_name(name, 'sample')}",
+  path = reports.plot_reliability(
+      bins, f"{REPORT_DIR}/{reports.reliability_file_name(name, 'sample')}",
       title=f"{name} on bench_sample")
   display(Image(filename=path))"""),
     md("""\

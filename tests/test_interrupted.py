@@ -1,8 +1,9 @@
 """Interrupted work leaves no partial results and no half-prepared dataset.
 
 * results: ``reports.write_results`` writes ``results.json`` / ``results.csv``
-  through a temporary file and ``os.replace``; a failure while writing, or a
-  Ctrl-C during evaluation, leaves the previous results as they were;
+  through a temporary file and ``os.replace`` (``tfds_bench.reports.atomic``);
+  a failure while writing, or a Ctrl-C during evaluation, leaves the previous
+  results as they were;
 * TFDS preparation: TFDS writes into ``<data_dir>/<name>/incomplete.XXXXXX_<version>``
   and renames it when done; an interrupted preparation leaves the dataset
   unprepared, and the next run prepares it again from the start.
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from tfds_bench import input_pipeline, reports
+from tfds_bench.reports import atomic
 from tests.conftest import write_jpeg
 
 RECORD = {"model": "m", "benchmark": "image_folder", "metric": "top1", "value": 0.5, "n": 2,
@@ -53,7 +55,7 @@ def _disk_full_after(limit: int):
 
 def test_failure_while_writing_keeps_the_previous_results(tmp_path, monkeypatch):
   before = _previous_results(tmp_path)
-  monkeypatch.setattr(reports, "open", _disk_full_after(10), raising=False)
+  monkeypatch.setattr(atomic, "open", _disk_full_after(10), raising=False)
   with pytest.raises(OSError, match="No space"):
     reports.write_results(str(tmp_path), [dict(RECORD, value=0.75)] * 50, {"run": "new"})
   monkeypatch.undo()
@@ -63,7 +65,7 @@ def test_failure_while_writing_keeps_the_previous_results(tmp_path, monkeypatch)
 
 def test_failure_while_writing_leaves_no_temporary_file(tmp_path, monkeypatch):
   _previous_results(tmp_path)
-  monkeypatch.setattr(reports, "open", _disk_full_after(10), raising=False)
+  monkeypatch.setattr(atomic, "open", _disk_full_after(10), raising=False)
   with pytest.raises(OSError):
     reports.write_results(str(tmp_path), [RECORD], {"run": "new"})
   monkeypatch.undo()

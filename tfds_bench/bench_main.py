@@ -98,8 +98,7 @@ def _run() -> int:
     records = [r for path in FLAGS.report for r in reports.load_results(path)]
     print(reports.format_table(records))
     if FLAGS.output_dir:
-      from tfds_bench import plots  # pylint: disable=g-import-not-at-top
-      for path in plots.write_report(records, FLAGS.output_dir):
+      for path in reports.write_report(records, FLAGS.output_dir):
         print(f"wrote {path}")
     return 0
   if FLAGS.audit:

@@ -1,11 +1,11 @@
 """Benchmark metrics: pure numpy definitions plus thin Keras metric classes.
 
 The numpy functions are the definitions (and what `--predictions` scoring
-uses); the Keras classes (``TopKAccuracy``, ``ReaLAccuracy``,
-``MultiLabelAccuracy``, ``ExpectedCalibrationError``, ``OODAveragePrecision``,
-``OODAUROC``) keep sufficient statistics that reproduce them. The Keras
-classes are imported lazily so that numpy-only scoring never loads
-TensorFlow.
+uses; ``effective_robustness`` works on results records); the Keras classes
+(``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
+``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``) keep
+sufficient statistics that reproduce them. The Keras classes are imported
+lazily so that numpy-only scoring never loads TensorFlow.
 """
 
 from tfds_bench.metrics.accuracy import (MULTILABEL_VARIANTS, as_top_k,
@@ -38,6 +38,9 @@ from tfds_bench.metrics.perturbation import (HELDOUT_PERTURBATIONS,
                                              mean_top5_distance, mfp, mt5d,
                                              top5_distance,
                                              top5_pair_distance)
+from tfds_bench.metrics.robustness import (RobustnessFit,
+                                           effective_robustness, expit, logit,
+                                           robustness_fit, shifted_benchmarks)
 
 _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",

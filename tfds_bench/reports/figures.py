@@ -1,0 +1,295 @@
+"""The report's figures (matplotlib): effective robustness, corruption errors,
+reliability diagrams and the ReaL accuracy-vs-threshold curves.
+
+Plotting uses matplotlib's Agg backend on figures created directly (no
+pyplot state, no display), so it is safe in servers, tests and threads. PNGs
+are written atomically (`save_figure`): a failed save leaves no partial file.
+This is the only module of the package that imports matplotlib; the package
+loads it on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+import numpy as np
+
+from tfds_bench import real_scores
+from tfds_bench.metrics import corruption as corruption_lib
+from tfds_bench.metrics import robustness
+from tfds_bench.reports import atomic
+from tfds_bench.reports import tables
+
+PNG_DPI = 110
+
+
+def _new_figure(width: float, height: float) -> Figure:
+  # A bare Figure with an Agg canvas: no pyplot global state, no display.
+  figure = Figure(figsize=(width, height), dpi=100)
+  FigureCanvasAgg(figure)
+  return figure
+
+
+def save_figure(figure: Figure, path: str) -> str:
+  """Saves ``figure`` as a PNG at ``path`` atomically; returns ``path``."""
+  with atomic.replacing(path) as tmp:
+    figure.savefig(tmp, dpi=PNG_DPI, format="png")
+  return path
+
+
+def _model_colors(models: Sequence[str]) -> Dict[str, object]:
+  palette = colormaps["tab10" if len(models) <= 10 else "tab20"]
+  return {m: palette(i % palette.N) for i, m in enumerate(sorted(models))}
+
+
+def _percent_formatter() -> FuncFormatter:
+  return FuncFormatter(lambda value, _: f"{100 * value:.3g}")
+
+
+# --- effective robustness -----------------------------------------------------
+
+def effective_robustness_figure(records: Iterable[Mapping]):
+  """One panel per shifted benchmark: shifted vs ImageNet val top-1 per model.
+
+  Both axes are logit-scaled (ticks labelled in %), so the baseline fit is a
+  straight line; y = x is dashed. Returns ``(figure, fits)``, fits a list of
+  `tfds_bench.metrics.RobustnessFit` in panel order, or ``(None, [])`` when no
+  model has both accuracies for any shifted benchmark.
+  """
+  records = list(records)
+  fits = [robustness.robustness_fit(records, b) for b in robustness.shifted_benchmarks(records)]
+  fits = [f for f in fits if f.points]
+  if not fits:
+    return None, []
+  models = sorted({m for f in fits for m in f.points})
+  colors = _model_colors(models)
+  columns = min(3, len(fits))
+  rows = math.ceil(len(fits) / columns)
+  legend_rows = math.ceil((len(models) + 2) / 4)
+  legend_height = 0.25 * legend_rows + 0.2
+  figure = _new_figure(5.0 * columns, 4.4 * rows + legend_height + 0.5)
+  axes = figure.subplots(rows, columns, squeeze=False).ravel()
+  for ax, fit in zip(axes, fits):
+    _draw_robustness_panel(ax, fit, colors)
+  for ax in axes[len(fits):]:
+    ax.set_visible(False)
+  handles, labels = axes[0].get_legend_handles_labels()
+  seen = dict(zip(labels, handles))
+  for ax in axes[1:len(fits)]:
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+      seen.setdefault(label, handle)
+  figure.legend(list(seen.values()), list(seen.keys()), loc="lower center",
+                ncol=min(4, len(seen)), frameon=False, fontsize=9)
+  figure.suptitle("Effective robustness (Taori et al. 2020): top-1, logit-scaled axes")
+  height = figure.get_figheight()
+  figure.tight_layout(rect=(0, legend_height / height, 1, 1 - 0.45 / height))
+  return figure, fits
+
+
+def _logit_ticks(low: float, high: float) -> List[float]:
+  """At least 3 round tick positions in [low, high] for a logit axis."""
+  tails = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999)
+  ticks = []
+  for step in (0.1, 0.05, 0.02, 0.01):
+    middle = np.round(np.arange(0.1, 0.9 + step / 2, step), 4)
+    ticks = sorted(float(t) for t in set(tails) | set(middle.tolist()) if low <= t <= high)
+    if len(ticks) >= 3:
+      break
+  return ticks
+
+
+def _logit_limits(values: np.ndarray) -> Tuple[float, float]:
+  """Axis limits around the values, with a margin in logit space."""
+  logits = robustness.logit(values)
+  low, high = float(logits.min()), float(logits.max())
+  margin = max(0.25 * (high - low), 0.35)
+  return float(robustness.expit(low - margin)), float(robustness.expit(high + margin))
+
+
+def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors) -> None:
+  xs = np.array([p[0] for p in fit.points.values()])
+  ys = np.array([p[1] for p in fit.points.values()])
+  x_limits, y_limits = _logit_limits(xs), _logit_limits(ys)
+  grid = robustness.expit(np.linspace(robustness.logit(x_limits[0]),
+                                      robustness.logit(x_limits[1]), 200))
+  ax.plot(grid, grid, linestyle="--", color="0.4", linewidth=1, label="y = x")
+  if fit.has_fit:
+    ax.plot(grid, fit.predict(grid), color="tab:red", linewidth=1.5, alpha=0.7,
+            label="linear fit (logit space)")
+  for model, (x, y) in fit.points.items():
+    ax.scatter([x], [y], color=colors[model], s=45, zorder=3, edgecolors="white",
+               linewidths=0.5, label=model)
+  ax.set_xscale("logit")
+  ax.set_yscale("logit")
+  ax.set_xlim(*x_limits)
+  ax.set_ylim(*y_limits)
+  for axis, limits in ((ax.xaxis, x_limits), (ax.yaxis, y_limits)):
+    ticks = _logit_ticks(*limits)
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(_percent_formatter())
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+  ax.tick_params(axis="both", labelsize=8)
+  ax.set_xlabel(f"{robustness.REFERENCE_BENCHMARK} top-1 (%)")
+  ax.set_ylabel(f"{fit.shifted_benchmark} top-1 (%)")
+  ax.set_title(fit.shifted_benchmark, fontsize=10)
+  if fit.has_fit:
+    note = "effective robustness:\n" + "\n".join(
+        f"{model}: {tables.signed_points(value, 1)} pp"
+        for model, value in fit.effective_robustness.items())
+  else:
+    note = f"no fit: {len(fit.points)} model(s)" if len(fit.points) < 2 else "no fit"
+  ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=7,
+          bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+  ax.grid(True, which="major", color="0.9")
+
+
+# --- corruption errors --------------------------------------------------------
+
+def corruption_errors_figure(records: Iterable[Mapping]) -> Optional[Figure]:
+  """Grouped bars: top-1 error per corruption (mean over severities), per model.
+
+  One panel per benchmark with per-corruption errors (normally
+  ``imagenet_c``); the legend gives each model's mCE and relative mCE when the
+  records have them. Returns the figure, or None without such errors.
+  """
+  records = list(records)
+  benchmarks = tables.corruption_benchmarks(records)
+  if not benchmarks:
+    return None
+  table = tables.wide_table(records)
+  colors = _model_colors(table.models)
+  prefix = tables.ERROR_PREFIX
+  figure = _new_figure(15.0, 4.8 * len(benchmarks))
+  axes = figure.subplots(len(benchmarks), 1, squeeze=False).ravel()
+  for ax, benchmark in zip(axes, benchmarks):
+    corruptions = [m[len(prefix):] for b, m in table.columns
+                   if b == benchmark and tables.is_corruption_error(m)]
+    models = [m for m in table.models
+              if any(table.get(m, benchmark, prefix + c) is not None for c in corruptions)]
+    width = 0.8 / max(len(models), 1)
+    positions = np.arange(len(corruptions))
+    for i, model in enumerate(models):
+      errors = [table.get(model, benchmark, prefix + c) for c in corruptions]
+      heights = [np.nan if e is None else 100 * e for e in errors]
+      ax.bar(positions + (i - (len(models) - 1) / 2) * width, heights, width,
+             color=colors[model], label=_corruption_legend(table, model, benchmark))
+    ax.set_xticks(positions)
+    ax.set_xticklabels([c.replace("_", " ") for c in corruptions], rotation=40, ha="right",
+                       fontsize=8)
+    heldout = [i for i, c in enumerate(corruptions) if c in corruption_lib.HELDOUT_CORRUPTIONS]
+    if heldout and heldout[0] > 0:
+      # The held-out corruptions are not part of the mCE: set them apart.
+      ax.axvline(heldout[0] - 0.5, color="0.3", linestyle=":", linewidth=1)
+      ax.text(heldout[0] - 0.4, 97, "held out (not in mCE)", fontsize=8, va="top", color="0.3")
+    ax.set_ylabel("top-1 error (%), mean over severities")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(-0.6, len(corruptions) - 0.4)
+    ax.set_title(f"{benchmark}: top-1 error per corruption (legend: mCE, relative mCE)")
+    ax.grid(True, axis="y", color="0.9")
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+  figure.tight_layout()
+  return figure
+
+
+def _corruption_legend(table: tables.WideTable, model: str, benchmark: str) -> str:
+  parts = []
+  for metric, name in (("mce", "mCE"), ("relative_mce", "rel. mCE")):
+    value = table.get(model, benchmark, metric)
+    if value is not None:
+      parts.append(f"{name} {100 * value:.1f}%")
+  return f"{model} ({', '.join(parts)})" if parts else model
+
+
+# --- reliability diagrams -----------------------------------------------------
+
+def reliability_figure(bin_data: Mapping[str, np.ndarray], title: Optional[str] = None) -> Figure:
+  """Reliability diagram from `tfds_bench.metrics.reliability_diagram` output.
+
+  Top: accuracy per confidence bin (bars) against the diagonal of perfect
+  calibration, the gap to the bin's mean confidence shaded; the title gives
+  the ECE recomputed from the bins. Bottom: examples per bin.
+  """
+  edges = np.asarray(bin_data["bin_edges"], dtype=np.float64)
+  count = np.asarray(bin_data["bin_count"], dtype=np.int64)
+  accuracy = np.asarray(bin_data["bin_accuracy"], dtype=np.float64)
+  confidence = np.asarray(bin_data["bin_confidence"], dtype=np.float64)
+  total = int(count.sum())
+  occupied = count > 0
+  ece = float(np.sum(count[occupied] / total * np.abs(accuracy[occupied] - confidence[occupied]))
+              ) if total else float("nan")
+  centers = (edges[:-1] + edges[1:]) / 2
+  widths = np.diff(edges)
+  figure = _new_figure(5.5, 6.0)
+  top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+  top.plot([0, 1], [0, 1], linestyle="--", color="0.4", linewidth=1, label="perfect calibration")
+  top.bar(centers[occupied], accuracy[occupied], widths[occupied], color="tab:blue",
+          edgecolor="white", label="accuracy")
+  gap_bottom = np.minimum(accuracy, confidence)[occupied]
+  top.bar(centers[occupied], np.abs(accuracy - confidence)[occupied], widths[occupied],
+          bottom=gap_bottom, color="tab:red", alpha=0.3, edgecolor="tab:red", hatch="//",
+          label="gap to mean confidence")
+  top.scatter(centers[occupied], confidence[occupied], marker="_", s=200, color="black",
+              linewidths=2, zorder=4, label="mean confidence")
+  top.set_xlim(0, 1)
+  top.set_ylim(0, 1)
+  top.set_ylabel("accuracy in bin")
+  top.legend(loc="upper left", fontsize=8, frameon=False)
+  heading = title or "Reliability diagram"
+  top.set_title(f"{heading}\nECE {100 * ece:.2f}% over {total} examples, {len(count)} bins",
+                fontsize=10)
+  bottom.bar(centers, count, widths, color="0.5", edgecolor="white")
+  bottom.set_xlabel("confidence (max softmax)")
+  bottom.set_ylabel("examples")
+  figure.tight_layout()
+  return figure
+
+
+def plot_reliability(bin_data: Mapping[str, np.ndarray], path: str,
+                     title: Optional[str] = None) -> str:
+  """Saves `reliability_figure` as a PNG at ``path``; returns ``path``.
+
+  ``bin_data`` is the dict returned by `tfds_bench.metrics.reliability_diagram`
+  (or `calibration.reliability_from_sums`, e.g. from a Keras
+  ``ExpectedCalibrationError``'s bin state).
+  """
+  return save_figure(reliability_figure(bin_data, title), path)
+
+
+def reliability_file_name(model: str, benchmark: str) -> str:
+  """``reliability_<model>_<benchmark>.png`` with path-unsafe characters replaced."""
+  safe = lambda s: re.sub(r"[^A-Za-z0-9._-]+", "-", s)
+  return f"reliability_{safe(model)}_{safe(benchmark)}.png"
+
+
+# --- ReaL accuracy vs label-score threshold -----------------------------------
+
+def real_curves(records: Sequence[Mapping]) -> Dict[str, Dict[str, np.ndarray]]:
+  """model -> ReaL top-1 along the Dawid-Skene threshold, from the records'
+  ``imagenet2012_real`` ``top1_at_threshold/<t>`` rows (empty if none)."""
+  points: Dict[str, Dict[float, Tuple[float, int]]] = {}
+  for r in records:
+    if r["benchmark"] == "imagenet2012_real" and r["metric"].startswith("top1_at_threshold/"):
+      threshold = float(r["metric"].split("/", 1)[1])
+      points.setdefault(r["model"], {})[threshold] = (float(r["value"]), int(r["n"]))
+  curves = {}
+  for model, by_threshold in sorted(points.items()):
+    thresholds = sorted(by_threshold)
+    curves[model] = {"thresholds": np.array(thresholds),
+                     "accuracy": np.array([by_threshold[t][0] for t in thresholds]),
+                     "n": np.array([by_threshold[t][1] for t in thresholds], dtype=np.int64)}
+  return curves
+
+
+def plot_real_curves(curves: Mapping[str, Mapping[str, np.ndarray]], path: str) -> str:
+  """Saves `real_scores.plot_accuracy_curve`'s figure of ``curves`` at ``path``, atomically."""
+  with atomic.replacing(path) as tmp:
+    real_scores.plot_accuracy_curve(curves, tmp)
+  return path

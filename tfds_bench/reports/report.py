@@ -1,0 +1,159 @@
+"""``write_report``: report.md, report.csv and the PNGs the records allow.
+
+``write_report(records, output_dir)`` (what ``bench_main --report=...`` calls)
+writes:
+
+* ``report.md``: one row per model and one column per benchmark/metric
+  (values in %), the per-corruption errors, and the effective robustness of
+  each model on each distribution shift, with how it was computed (see
+  `tfds_bench.metrics.robustness` for the definition, Taori et al. 2020).
+* ``report.csv``: the same table, wide, with every metric (per-severity
+  corruption errors included); values are fractions, like ``results.csv``.
+* ``effective_robustness.png`` when some model has ImageNet val top-1 and
+  top-1 on a shifted benchmark; ``corruption_errors.png`` when some model has
+  per-corruption errors; ``real_accuracy_vs_threshold.png`` when the records
+  have ReaL accuracy-vs-threshold points.
+
+Every file is written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Mapping, Sequence
+
+from tfds_bench.metrics import robustness
+from tfds_bench.reports import atomic
+from tfds_bench.reports import figures
+from tfds_bench.reports import tables
+
+REPORT_MD = "report.md"
+REPORT_CSV = "report.csv"
+EFFECTIVE_ROBUSTNESS_PNG = "effective_robustness.png"
+CORRUPTION_ERRORS_PNG = "corruption_errors.png"
+REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
+
+_REFERENCE = robustness.REFERENCE_BENCHMARK
+
+
+def _robustness_section(fits: Sequence[robustness.RobustnessFit],
+                        has_reference: bool) -> List[str]:
+  lines = ["## Effective robustness", ""]
+  if not fits:
+    lines.append(
+        f"Not computed: it needs {_REFERENCE} top-1 and top-1 on a shifted benchmark "
+        "(ImageNetV2, -Sketch, -A, -R, ...) for the same models"
+        + ("." if has_reference else f"; these results have no {_REFERENCE} top-1."))
+    return lines
+  lines += [
+      "Method (Taori et al. 2020): for each shifted benchmark, a least-squares line is fitted "
+      f"across the models below to logit(shifted top-1) against logit({_REFERENCE} "
+      "top-1), logit(p) = log(p / (1 - p)). A model's effective robustness is its shifted "
+      "top-1 minus the line's prediction at its ImageNet top-1, mapped back to accuracy, in "
+      "percentage points (pp): above the line is positive. The line is fitted over the "
+      "models in this report only (the paper uses ~200 standard ImageNet models), so the "
+      "numbers compare these models with each other; with exactly two models the line "
+      "passes through both and every value is 0. The x axis is 1000-class "
+      f"{_REFERENCE} top-1 for every shift.",
+      ""]
+  models = sorted({m for f in fits for m in f.points})
+  header = ["model"] + [f"{f.shifted_benchmark} (pp)" for f in fits]
+  rows = []
+  for model in models:
+    row = [model]
+    for fit in fits:
+      value = fit.effective_robustness.get(model)
+      row.append("" if value is None else tables.signed_points(value, 2))
+    rows.append(row)
+  lines += [tables.markdown_table(header, rows), ""]
+  for fit in fits:
+    if fit.has_fit:
+      lines.append(f"- {fit.shifted_benchmark}: logit(y) = {fit.slope:.4f} * logit(x) "
+                   f"{fit.intercept:+.4f}, over {len(fit.points)} models.")
+    else:
+      lines.append(f"- {fit.shifted_benchmark}: fit skipped, {fit.why_no_fit()}; "
+                   "the plot shows the points only.")
+  return lines
+
+
+def _corruption_section(records: Sequence[Mapping]) -> List[str]:
+  benchmarks = tables.corruption_benchmarks(records)
+  if not benchmarks:
+    return []
+  table = tables.wide_table(records)
+  lines = ["## Corruption errors", "",
+           "Top-1 error (%) per corruption, mean over the 5 severities; mCE and relative mCE "
+           "are normalised by AlexNet (Hendrycks & Dietterich 2019).", ""]
+  names = {"mce": "mCE", "relative_mce": "relative mCE"}
+  for benchmark in benchmarks:
+    summary = [m for m in ("mce", "relative_mce") if (benchmark, m) in table.columns]
+    corruptions = [m for b, m in table.columns
+                   if b == benchmark and tables.is_corruption_error(m)]
+    header = ["model"] + [names[m] for m in summary] + [
+        m[len(tables.ERROR_PREFIX):] for m in corruptions]
+    rows = [[model] + [tables.percent(table.get(model, benchmark, m))
+                       for m in summary + corruptions]
+            for model in table.models
+            if any(table.get(model, benchmark, m) is not None for m in corruptions)]
+    lines += [f"### {benchmark}", "", tables.markdown_table(header, rows), ""]
+  return lines
+
+
+def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
+                    images: Sequence[str]) -> str:
+  """The text of report.md (``images``: PNG file names written beside it)."""
+  records = list(records)
+  table = tables.wide_table(records)
+  versions = sorted({str(r.get("suite_version")) for r in records if r.get("suite_version")})
+  lines = ["# Benchmark report", "",
+           f"{len(table.models)} model(s): {', '.join(table.models)}."]
+  if versions:
+    lines.append(f"Suite version(s): {', '.join(versions)}.")
+  if table.duplicates:
+    lines.append(f"{table.duplicates} record(s) repeated a model/benchmark/metric already "
+                 "seen; the later one is shown.")
+  lines += ["", "## Results", "",
+            "Values in %; an empty cell means no result. Every figure, per-severity "
+            f"corruption errors included, is in {REPORT_CSV} (as fractions).", "",
+            tables.compare_table(records), ""]
+  lines += _corruption_section(records)
+  has_reference = any(r["benchmark"] == _REFERENCE
+                      and r["metric"] == robustness.ACCURACY_METRIC for r in records)
+  lines += _robustness_section(fits, has_reference) + [""]
+  if images:
+    lines += ["## Plots", ""] + [f"![{os.path.splitext(name)[0]}]({name})" for name in images]
+    lines.append("")
+  return "\n".join(lines)
+
+
+def write_report(records: Sequence[Mapping], output_dir: str) -> List[str]:
+  """Writes report.md, report.csv and the plots the records allow.
+
+  Args:
+    records: flat results records (``model``, ``benchmark``, ``metric``,
+      ``value`` as a fraction, ``n``), e.g. from several results.json files.
+    output_dir: created if missing.
+
+  Returns:
+    The paths written, report.md first.
+  """
+  records = list(records)
+  os.makedirs(output_dir, exist_ok=True)
+  images = []
+  figure, fits = figures.effective_robustness_figure(records)
+  if figure is not None:
+    figures.save_figure(figure, os.path.join(output_dir, EFFECTIVE_ROBUSTNESS_PNG))
+    images.append(EFFECTIVE_ROBUSTNESS_PNG)
+  figure = figures.corruption_errors_figure(records)
+  if figure is not None:
+    figures.save_figure(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
+    images.append(CORRUPTION_ERRORS_PNG)
+  curves = figures.real_curves(records)
+  if curves:
+    figures.plot_real_curves(curves, os.path.join(output_dir, REAL_CURVE_PNG))
+    images.append(REAL_CURVE_PNG)
+  md_path = os.path.join(output_dir, REPORT_MD)
+  csv_path = os.path.join(output_dir, REPORT_CSV)
+  atomic.write_text(md_path, report_markdown(records, fits, images))
+  atomic.write_text(csv_path, tables.wide_csv(records))
+  return [md_path, csv_path] + [os.path.join(output_dir, name) for name in images]

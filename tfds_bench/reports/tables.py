@@ -1,0 +1,208 @@
+"""Tables of results records: the console table, Markdown, CSV and the wide table.
+
+One metric ordering (`metric_sort_key`), one Markdown table writer
+(`markdown_table`) and one CSV writer (`csv_text`) serve the console table,
+``results.csv`` and the report's wide tables. Pure text: no matplotlib, no
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from tfds_bench.corruptions import NAMES as CORRUPTION_NAMES
+
+# Headline metrics, in the order tables show them.
+DISPLAY_ORDER = ("top1", "top5", "top1_1000way", "real_top1", "real_top5", "ece",
+                 "rms_calibration_error", "aupr", "auroc", "mce", "relative_mce", "mfp", "mt5d")
+ERROR_PREFIX = "error/"
+# Metrics that are not fractions: mean top-5 distances (ranks moved, ImageNet-P).
+_NOT_FRACTIONS = ("top5_distance", "mean_top5_distance")
+_HEADER = ("model", "benchmark", "metric", "value", "n")
+
+Cell = Tuple[str, str]  # (benchmark, metric)
+
+
+def is_per_severity(metric: str) -> bool:
+  """``error/<corruption>_<severity>``: detail kept in the files, not the console."""
+  return metric.startswith(ERROR_PREFIX) and metric[-2:-1] == "_" and metric[-1].isdigit()
+
+
+def is_detail(metric: str) -> bool:
+  """Per-severity errors and ReaL curve points: in the files, not the console."""
+  return is_per_severity(metric) or metric.startswith("top1_at_threshold/")
+
+
+def is_corruption_error(metric: str) -> bool:
+  """error/<corruption> (mean over severities), not error/<corruption>_<s>."""
+  return metric.startswith(ERROR_PREFIX) and not is_per_severity(metric)
+
+
+def metric_sort_key(metric: str):
+  """The order of metrics in every table.
+
+  Headline metrics in `DISPLAY_ORDER`, then any other metric alphabetically,
+  then the corruption errors in the ImageNet-C paper's corruption order, each
+  mean followed by its severities.
+  """
+  if metric.startswith(ERROR_PREFIX):
+    name = metric[len(ERROR_PREFIX):]
+    corruption = name[:-2] if is_per_severity(metric) else name
+    known = CORRUPTION_NAMES
+    return (2, known.index(corruption) if corruption in known else len(known), name)
+  if metric in DISPLAY_ORDER:
+    return (0, DISPLAY_ORDER.index(metric), metric)
+  return (1, 0, metric)
+
+
+def format_value(metric: str, value: float) -> str:
+  """Fractions as percentages; distances as plain numbers."""
+  if metric.split("/")[0] in _NOT_FRACTIONS:
+    return f"{value:.3f}"
+  return f"{100 * value:.2f}%"
+
+
+def percent(value: Optional[float]) -> str:
+  """A fraction as a percentage with two decimals, no sign; "" for None."""
+  if value is None:
+    return ""
+  if math.isnan(value):
+    return "nan"
+  return f"{100 * value:.2f}"
+
+
+def signed_points(value: float, decimals: int) -> str:
+  """A fraction as signed percentage points; never "-0.0"."""
+  rounded = round(100 * value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+  return f"{rounded:+.{decimals}f}"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]],
+                   left_columns: int = 1) -> str:
+  """GitHub-flavoured Markdown table; the first ``left_columns`` left-aligned, the rest right."""
+  align = ["---" if i < left_columns else "---:" for i in range(len(header))]
+  lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+  lines += ["| " + " | ".join(row) + " |" for row in rows]
+  return "\n".join(lines)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+  """CSV text ("\\n" line ends): floats written with ``repr`` (exact), None as ""."""
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(header)
+  for row in rows:
+    writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+  return buffer.getvalue()
+
+
+# --- the long table: one row per record ---------------------------------------
+
+def _rows(records: Sequence[Mapping]) -> List[List[str]]:
+  ordered = sorted(records, key=lambda r: (r["model"], r["benchmark"],
+                                           metric_sort_key(r["metric"])))
+  return [[r["model"], r["benchmark"], r["metric"], format_value(r["metric"], r["value"]),
+           str(r["n"])] for r in ordered]
+
+
+def format_table(records: Sequence[Mapping], per_severity: bool = False) -> str:
+  """Aligned plain-text table for the console.
+
+  Per-severity corruption errors (95 rows per model for ImageNet-C) and the
+  ReaL accuracy-vs-threshold points are left out unless ``per_severity``; a
+  footer says where they are.
+  """
+  shown = [r for r in records if per_severity or not is_detail(r["metric"])]
+  hidden = len(records) - len(shown)
+  rows = [list(_HEADER)] + _rows(shown)
+  widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+  numeric = {3, 4}
+  lines = []
+  for j, row in enumerate(rows):
+    cells = [c.rjust(w) if i in numeric else c.ljust(w)
+             for i, (c, w) in enumerate(zip(row, widths))]
+    lines.append("  ".join(cells).rstrip())
+    if j == 0:
+      lines.append("  ".join("-" * w for w in widths))
+  if hidden:
+    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) are in "
+                 "results.json / results.csv)")
+  return "\n".join(lines)
+
+
+def format_markdown(records: Sequence[Mapping]) -> str:
+  """GitHub-flavoured Markdown table, one row per record."""
+  return markdown_table(_HEADER, _rows(records), left_columns=3)
+
+
+# --- the wide table: one row per model ----------------------------------------
+
+@dataclasses.dataclass
+class WideTable:
+  """Records pivoted to one row per model, one column per (benchmark, metric).
+
+  Attributes:
+    models: model names, sorted.
+    columns: (benchmark, metric) pairs, by benchmark then `metric_sort_key`.
+    values: (model, benchmark, metric) -> value (a fraction).
+    duplicates: number of records that repeated a (model, benchmark, metric)
+      already seen; the later record wins.
+  """
+  models: List[str]
+  columns: List[Cell]
+  values: Dict[Tuple[str, str, str], float]
+  duplicates: int = 0
+
+  def get(self, model: str, benchmark: str, metric: str) -> Optional[float]:
+    return self.values.get((model, benchmark, metric))
+
+
+def wide_table(records: Iterable[Mapping]) -> WideTable:
+  """Pivots flat records into a `WideTable`."""
+  values: Dict[Tuple[str, str, str], float] = {}
+  duplicates = 0
+  for record in records:
+    key = (str(record["model"]), str(record["benchmark"]), str(record["metric"]))
+    if key in values:
+      duplicates += 1
+    values[key] = float(record["value"])
+  models = sorted({m for m, _, _ in values})
+  columns = sorted({(b, m) for _, b, m in values},
+                   key=lambda c: (c[0], metric_sort_key(c[1])))
+  return WideTable(models, columns, values, duplicates)
+
+
+def compare_table(records: Iterable[Mapping], include_per_corruption: bool = False) -> str:
+  """Markdown comparison table: one row per model, one column per benchmark/metric.
+
+  Values are percentages with two decimals; an empty cell means the model has
+  no such result. Per-corruption errors (``error/...``) are left out unless
+  ``include_per_corruption`` (they have their own table in the report).
+  """
+  table = wide_table(records)
+  columns = [c for c in table.columns
+             if include_per_corruption or not c[1].startswith(ERROR_PREFIX)]
+  header = ["model"] + [f"{b} {m} (%)" for b, m in columns]
+  rows = [[model] + [percent(table.get(model, b, m)) for b, m in columns]
+          for model in table.models]
+  return markdown_table(header, rows)
+
+
+def wide_csv(records: Iterable[Mapping]) -> str:
+  """CSV: one row per model, a column ``<benchmark>:<metric>`` per figure.
+
+  Values are fractions written with ``repr`` (exact), empty where missing.
+  """
+  table = wide_table(records)
+  return csv_text(["model"] + [f"{b}:{m}" for b, m in table.columns],
+                  ([model] + [table.get(model, b, m) for b, m in table.columns]
+                   for model in table.models))
+
+
+def corruption_benchmarks(records: Iterable[Mapping]) -> List[str]:
+  """Benchmarks with per-corruption errors (``error/<corruption>``)."""
+  return sorted({str(r["benchmark"]) for r in records if is_corruption_error(r["metric"])})
