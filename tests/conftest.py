@@ -1,7 +1,12 @@
-"""Shared fixtures: a prepared sample suite, the default model, photo folders."""
+"""Shared fixtures: a prepared sample suite, the default model, photo folders,
+the two-logical-CPU MirroredStrategy harness."""
 
+import json
 import os
 import pathlib
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -41,3 +46,46 @@ def quiet_tf_env() -> dict:
   env = dict(os.environ)
   env["TF_CPP_MIN_LOG_LEVEL"] = "2"
   return env
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Logical devices must be configured before TensorFlow initialises, which other
+# test modules in the same pytest process may already have done, so scripts
+# run in a fresh interpreter (`sys.executable`) after this preamble.
+_TWO_CPUS_PREAMBLE = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def report(out):
+      out = dict(out, replicas=strategy.num_replicas_in_sync)
+      print("RESULT" + json.dumps(out))
+""")
+
+
+@pytest.fixture
+def run_on_two_cpus(quiet_tf_env):
+  """Runs a script body in a fresh interpreter with two logical CPUs.
+
+  The body sees `tf`, `json`, `sys` (argv[1:] are the given args), `strategy`
+  (a MirroredStrategy over /cpu:0 and /cpu:1) and `report(dict)`, which it
+  must call once; the fixture returns that dict plus "replicas" (the
+  strategy's num_replicas_in_sync).
+  """
+  env = dict(quiet_tf_env,
+             PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+  def run(body: str, *args: str, timeout: int = 600) -> dict:
+    script = _TWO_CPUS_PREAMBLE + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=timeout,
+                          check=False)
+    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULT"):])
+
+  return run

@@ -2,12 +2,8 @@
 logical CPUs gives exactly the counts of a single device."""
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
-
-import numpy as np
 
 
 def test_same_command_twice_gives_byte_identical_results_minus_timestamps(tmp_path,
@@ -28,40 +24,31 @@ def test_same_command_twice_gives_byte_identical_results_minus_timestamps(tmp_pa
   assert outputs[0] == outputs[1]
 
 
-_DISTRIBUTED_SCRIPT = textwrap.dedent("""
-    import json, sys
+_DISTRIBUTED_SCRIPT = """
     import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from tfds_bench import evaluate, input_pipeline, models
     data_dir = sys.argv[1]
     spec = models.get("efficientnet")
     model = spec.build(None)
     dataset = input_pipeline.load_split("bench_sample", "test", data_dir=data_dir)
     single = evaluate.predict_source(dataset, model, spec, batch_size=4)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
       mirrored_model = spec.build(None)
     mirrored = evaluate.predict_source(dataset, mirrored_model, spec, batch_size=4,
                                        strategy=strategy)
     run = evaluate.evaluate("efficientnet", ["sample"], batch_size=4, strategy=strategy,
                             data=evaluate.DataOptions(data_dir=data_dir))
-    print(json.dumps({
-        "replicas": strategy.num_replicas_in_sync,
+    report({
         "single_names": single.file_name.tolist(), "mirrored_names": mirrored.file_name.tolist(),
         "single_top5": single.top5.tolist(), "mirrored_top5": mirrored.top5.tolist(),
         "confidence_diff": float(np.abs(single.confidence - mirrored.confidence).max()),
-        "results": [[r.metric, r.value, r.n] for r in run.results]}))
-""")
+        "results": [[r.metric, r.value, r.n] for r in run.results]})
+"""
 
 
-def test_mirrored_strategy_on_two_devices_equals_single_device(tmp_path, quiet_tf_env):
-  proc = subprocess.run([sys.executable, "-c", _DISTRIBUTED_SCRIPT, str(tmp_path / "tfds")],
-                        capture_output=True, text=True, env=quiet_tf_env, timeout=600)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  out = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_mirrored_strategy_on_two_devices_equals_single_device(tmp_path, run_on_two_cpus):
+  # The strategy runs in a fresh interpreter (conftest's `run_on_two_cpus`).
+  out = run_on_two_cpus(_DISTRIBUTED_SCRIPT, tmp_path / "tfds")
   assert out["replicas"] == 2
   # 7 images in batches of 4: the padded last batch is split across replicas.
   assert out["single_names"] == out["mirrored_names"] and len(out["single_names"]) == 7

@@ -1,15 +1,7 @@
 """Keras metrics under MirroredStrategy on two logical CPUs equal the pure functions.
 
-Logical devices must be configured before TensorFlow initialises, which other
-test modules in the same pytest process may already have done, so the
-strategy runs in a fresh interpreter (`sys.executable`).
+The strategy runs in a fresh interpreter (conftest's `run_on_two_cpus`).
 """
-
-import json
-import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -17,22 +9,14 @@ import pytest
 from tfds_bench import labels as labels_lib
 from tfds_bench import metrics
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-_SCRIPT = textwrap.dedent("""
-    import json, sys
+_SCRIPT = """
     import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     from tfds_bench.metrics import keras_metrics
 
     data = np.load(sys.argv[1])
     logits, labels, real, weight = data["logits"], data["labels"], data["real"], data["weight"]
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    out = {"replicas": strategy.num_replicas_in_sync}
+    out = {}
     with strategy.scope():
       model = keras.Sequential([keras.Input((logits.shape[1],)), keras.layers.Identity()])
       top1 = keras_metrics.TopKAccuracy(1)
@@ -50,11 +34,11 @@ _SCRIPT = textwrap.dedent("""
     ds = tf.data.Dataset.from_tensor_slices((logits, real)).batch(16)
     out["real"] = model.evaluate(ds, return_dict=True, verbose=0)
     out["real_counts"] = [int(real_metric.correct.numpy()), int(real_metric.total.numpy())]
-    print("RESULT" + json.dumps(out))
-""")
+    report(out)
+"""
 
 
-def test_mirrored_strategy_counts_equal_single_device(tmp_path):
+def test_mirrored_strategy_counts_equal_single_device(tmp_path, run_on_two_cpus):
   rng = np.random.default_rng(0)
   n, padded = 101, 112  # 7 batches of 16, the last one padded
   logits = (rng.normal(size=(padded, 1000)) * 3).astype(np.float32)
@@ -64,13 +48,7 @@ def test_mirrored_strategy_counts_equal_single_device(tmp_path):
   real = labels_lib.pad_label_lists(labels_lib.real_labels()[:padded], 6)
   real[n:] = -1  # ReaL targets of padding are -1 rows
   np.savez(tmp_path / "data.npz", logits=logits, labels=labels, real=real, weight=weight)
-  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-             TF_CPP_MIN_LOG_LEVEL="2")
-  proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path / "data.npz")],
-                        capture_output=True, text=True, env=env, timeout=300, check=False)
-  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")]
-  assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-  out = json.loads(lines[-1][len("RESULT"):])
+  out = run_on_two_cpus(_SCRIPT, tmp_path / "data.npz", timeout=300)
   assert out["replicas"] == 2
 
   valid_logits, valid_labels = logits[:n], labels[:n]
