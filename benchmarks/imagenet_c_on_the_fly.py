@@ -4,7 +4,7 @@ For each corruption (severity 3 by default), on N ImageNet-sized val-like JPEGs
 (500x375) held in memory:
   * pre-generated: the corrupted JPEGs are made first (as bench_imagenet_c's
     generated mode stores them) and only the evaluation is timed;
-  * on the fly: `imagenet_c.corrupt_on_the_fly` inside tf.data feeding the
+  * on the fly: `tfds_bench.release.imagenet_c.corrupt_on_the_fly` inside tf.data feeding the
     model, timed end to end.
 Both run the same model (EfficientNet-Lite0 by default) through
 `evaluate.predict_source`. The ratio on_the_fly / pre_generated says whether
@@ -58,7 +58,8 @@ def main():
   args = parser.parse_args()
 
   import tensorflow as tf
-  from tfds_bench import corruptions, evaluate, imagenet_c, models
+  from tfds_bench import corruptions, evaluate, models
+  from tfds_bench.release import imagenet_c
 
   spec = models.get(args.model)
   model = spec.build(None)
@@ -74,8 +75,7 @@ def main():
   totals = [0.0, 0.0]
   for name in [None] + names:
     if name is None:  # the same path with the corruption left out
-      corrupted = imagenet_c._generate_on_the_fly(  # pylint: disable=protected-access
-          clean, imagenet_c.DEFAULT_BASE_SEED)
+      corrupted = imagenet_c.generate_on_the_fly(clean)
     else:
       corrupted = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
     next(iter(corrupted))  # trace the corruption graph outside the timing

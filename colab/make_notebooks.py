@@ -249,12 +249,12 @@ Results records carry no per-bin data, so the diagram is drawn from the
 predictions: `predict_source` gives each image's confidence (max softmax) and
 top-5, `metrics.reliability_diagram` the bins, `reports.plot_reliability` the PNG."""),
     code("""\
-from tfds_bench import benchmarks
+from tfds_bench import benchmark_table
 
-source = benchmarks.SAMPLE
+source = benchmark_table.SAMPLE
 for name in MODELS:
   spec = models.get(name)
-  predictions = evaluate.predict_source(evaluate.load_source(source, data), spec.build(), spec,
+  predictions = evaluate.predict_source(source.load(data), spec.build(), spec,
                                         batch_size=8)
   correct = predictions.top5[:, 0] == predictions.label
   bins = metrics.reliability_diagram(predictions.confidence, correct)

@@ -86,15 +86,21 @@ def test_list_shows_models_and_benchmarks(tmp_path, quiet_tf_env):
     assert f"  {benchmark} " in proc.stdout
 
 
-def test_imagenet_p_without_archives_falls_back_to_sample_p(tmp_path, capsys):
-  from absl import flags
-  from tfds_bench import bench_main
-  flags.FLAGS([ "bench_main", f"--manual_dir={tmp_path}"])
-  try:
-    assert bench_main._offline_fallbacks(["imagenet2012", "imagenet_p"]) == [
-        "imagenet2012", "sample_p"]
-    assert "running sample_p" in capsys.readouterr().err
-    (tmp_path / "ILSVRC2012_img_val.tar").write_bytes(b"")  # can generate: no fallback
-    assert bench_main._offline_fallbacks(["imagenet_p"]) == ["imagenet_p"]
-  finally:
-    flags.FLAGS.unparse_flags()
+def test_imagenet_p_without_archives_falls_back_to_sample_p(tmp_path):
+  # The table decides, so the library and the CLI behave the same.
+  from tfds_bench import benchmark_table
+  from tfds_bench.sources import DataOptions
+  data = DataOptions(manual_dir=str(tmp_path))
+  rows, notices = benchmark_table.resolve(["imagenet2012", "imagenet_p"], data)
+  assert [r.id for r in rows] == ["imagenet2012", "sample_p"]
+  assert len(notices) == 1 and "running sample_p instead of imagenet_p" in notices[0]
+  (tmp_path / "ILSVRC2012_img_val.tar").write_bytes(b"")  # can generate: no fallback
+  rows, notices = benchmark_table.resolve(["imagenet_p"], data)
+  assert [r.id for r in rows] == ["imagenet_p"] and not notices
+
+
+def test_a_benchmark_named_twice_runs_once():
+  from tfds_bench import benchmark_table
+  from tfds_bench.sources import DataOptions
+  rows, _ = benchmark_table.resolve(["sample", "sample_p", "sample"], DataOptions())
+  assert [r.id for r in rows] == ["sample", "sample_p"]

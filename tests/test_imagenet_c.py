@@ -1,8 +1,9 @@
-"""ImageNet-C: the generation pipeline, the builder's two sources, the scorer.
+"""ImageNet-C: the release pipeline (tfds_bench.release), source selection and
+errors of the builder, Beam generation, the scorer (tfds_bench.scoring).
 
 The builder is prepared from the shipped dummy data
-(builders/bench_imagenet_c/dummy_data/{released,generated}); see also the
-builder's own `*_dataset_builder_test.py`.
+(builders/bench_imagenet_c/dummy_data/{released,generated}); preparing each
+config from each source is the builder's own `*_dataset_builder_test.py`.
 """
 
 import importlib.util
@@ -17,17 +18,21 @@ import pytest
 import tensorflow_datasets as tfds
 
 import tfds_bench.builders  # pylint: disable=unused-import  # registers builders
+from tfds_bench import benchmark_table
 from tfds_bench import corruptions
 from tfds_bench import errors
-from tfds_bench import imagenet_c
 from tfds_bench import labels
+from tfds_bench import sources as sources_lib
+from tfds_bench.release import common
+from tfds_bench.release import imagenet_c
+from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
 from tfds_bench.predictions import Predictions
 
 DUMMY_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data"
 RELEASED_DIR = DUMMY_DIR / "released"
 GENERATED_DIR = DUMMY_DIR / "generated"
-VAL_TAR = GENERATED_DIR / imagenet_c.VAL_ARCHIVE_NAME
+VAL_TAR = GENERATED_DIR / common.VAL_ARCHIVE_NAME
 
 
 def _val_members() -> dict:
@@ -90,16 +95,16 @@ def test_release_preprocess_names_a_damaged_image():
 
 
 def test_image_seed_is_per_file_and_in_31_bits():
-  assert imagenet_c.image_seed(0, "ILSVRC2012_val_00000001.JPEG") == 1
-  assert imagenet_c.image_seed(2, "val/ILSVRC2012_val_00050000.JPEG") == 250_000
-  top = imagenet_c.image_seed(imagenet_c.MAX_BASE_SEED,
+  assert common.image_seed(0, "ILSVRC2012_val_00000001.JPEG") == 1
+  assert common.image_seed(2, "val/ILSVRC2012_val_00050000.JPEG") == 250_000
+  top = common.image_seed(common.MAX_BASE_SEED,
                               "ILSVRC2012_val_00050000.JPEG")
   assert top < 2**31
   with pytest.raises(ValueError):
-    imagenet_c.image_seed(imagenet_c.MAX_BASE_SEED + 1,
+    common.image_seed(common.MAX_BASE_SEED + 1,
                           "ILSVRC2012_val_00000001.JPEG")
   with pytest.raises(ValueError):
-    imagenet_c.image_seed(0, "n01440764_1.JPEG")
+    common.image_seed(0, "n01440764_1.JPEG")
 
 
 # --- generated source -------------------------------------------------------------
@@ -115,7 +120,7 @@ def test_generated_images_are_the_release_pipeline(generated):
     # Independently of corrupt_and_encode: preprocess, corrupt, np.uint8,
     # PIL JPEG quality 85 optimize=True, as make_imagenet_c.py saves.
     image = imagenet_c.release_preprocess(members[file_name])
-    seed = imagenet_c.image_seed(0, file_name)
+    seed = common.image_seed(0, file_name)
     corrupted = np.uint8(corruptions.apply(image, "gaussian_noise", 3, seed))
     buffer = io.BytesIO()
     PIL.Image.fromarray(corrupted).save(buffer, format="JPEG", quality=85,
@@ -131,19 +136,6 @@ def test_generation_is_reproducible(generated):
   assert first.keys() == second.keys()
   for file_name in first:
     assert first[file_name] == second[file_name], file_name
-
-
-def test_tfds_load_works_in_both_modes(tmp_path):
-  for manual_dir, shape in ((RELEASED_DIR, (32, 32, 3)),
-                            (GENERATED_DIR, (224, 224, 3))):
-    dataset = tfds.load(
-        "bench_imagenet_c/brightness_1", split="test",
-        data_dir=str(tmp_path / manual_dir.name),
-        download_and_prepare_kwargs={
-            "download_config": tfds.download.DownloadConfig(
-                manual_dir=str(manual_dir))})
-    images = [ex["image"].shape for ex in tfds.as_numpy(dataset)]
-    assert images == [shape] * 4
 
 
 # --- source selection and errors ----------------------------------------------
@@ -236,7 +228,7 @@ def test_score_imagenet_c_on_a_hand_made_fixture():
   by_config = {imagenet_c.config_name(c, s): _predictions(files, label, s - 1)
                for c in corruptions.NAMES for s in range(1, 6)}
   clean = _predictions(files, label, 1)  # clean error 0.25
-  results = {r.metric: r for r in imagenet_c.score_imagenet_c(by_config, clean)}
+  results = {r.metric: r for r in imagenet_c_scoring.score_imagenet_c(by_config, clean)}
 
   assert results["error/gaussian_noise_3"].value == 0.5
   assert results["error/saturate_5"].value == 1.0
@@ -262,7 +254,7 @@ def test_score_imagenet_c_on_a_hand_made_fixture():
 def test_score_imagenet_c_partial_configs_give_no_mce():
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
   clean = _predictions(files, [0, 1], 0)
-  results = imagenet_c.score_imagenet_c(
+  results = imagenet_c_scoring.score_imagenet_c(
       {"gaussian_noise_3": _predictions(files, [0, 1], 1)}, clean)
   metrics = {r.metric: r.value for r in results}
   assert metrics == {"error/gaussian_noise_3": 0.5, "clean_error": 0.0,
@@ -273,20 +265,23 @@ def test_score_imagenet_c_refuses_different_images_and_unknown_configs():
   clean = _predictions(["ILSVRC2012_val_00000001.JPEG"], [0], 0)
   other = _predictions(["ILSVRC2012_val_00000002.JPEG"], [0], 0)
   with pytest.raises(errors.UserError, match="same images"):
-    imagenet_c.score_imagenet_c({"fog_1": other}, clean)
+    imagenet_c_scoring.score_imagenet_c({"fog_1": other}, clean)
   with pytest.raises(errors.UserError, match="not an ImageNet-C config"):
-    imagenet_c.score_imagenet_c({"fog_6": clean}, clean)
+    imagenet_c_scoring.score_imagenet_c({"fog_6": clean}, clean)
 
 
 def test_sources_and_benchmark_scorer():
-  sources = imagenet_c.imagenet_c_sources()
+  row = benchmark_table.get("imagenet_c")
+  assert row.sources[0] is sources_lib.IMAGENET_VAL  # the clean error's images
+  sources = row.sources[1:]
   assert len(sources) == 95 and len({s.key for s in sources}) == 95
   assert sources[0].builder == "bench_imagenet_c/gaussian_noise_1"
-  assert sources[0].split == "test" and "noise.tar" in sources[0].manual_files
-  few = imagenet_c.imagenet_c_sources(["fog"], [1, 2])
+  assert sources[0].split == "test"
+  assert "noise.tar" in bench_imagenet_c_dataset_builder.Builder.MANUAL_DOWNLOAD_INSTRUCTIONS
+  few = [sources_lib.imagenet_c_source("fog", s) for s in (1, 2)]
   assert [s.builder for s in few] == ["bench_imagenet_c/fog_1",
                                       "bench_imagenet_c/fog_2"]
-  score = imagenet_c.benchmark_scorer(few)
+  score = imagenet_c_scoring.benchmark_scorer(["fog_1", "fog_2"])
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
   results = score([_predictions(files, [0, 1], 0),
                    _predictions(files, [0, 1], 1),
@@ -295,4 +290,4 @@ def test_sources_and_benchmark_scorer():
   assert values["error/fog_1"] == 0.5 and values["error/fog_2"] == 1.0
   assert all(r.benchmark == "imagenet_c" for r in results)
   with pytest.raises(ValueError):
-    imagenet_c.imagenet_c_sources(["fog"], [6])
+    sources_lib.imagenet_c_source("fog", 6)

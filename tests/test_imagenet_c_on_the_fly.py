@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_bench import imagenet_c, labels
+from tfds_bench import labels
+from tfds_bench.release import common, imagenet_c
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
 
 GENERATED_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data" / "generated"
@@ -17,7 +18,7 @@ GENERATED_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_d
 
 def _val_dataset() -> tf.data.Dataset:
   """The dummy val tar's members as ImageNet val examples (bytes, label, name)."""
-  with tarfile.open(GENERATED_DIR / imagenet_c.VAL_ARCHIVE_NAME) as tar:
+  with tarfile.open(GENERATED_DIR / common.VAL_ARCHIVE_NAME) as tar:
     members = sorted((m.name, tar.extractfile(m).read()) for m in tar if m.isfile())
   names = [n for n, _ in members]
   return tf.data.Dataset.from_tensor_slices({

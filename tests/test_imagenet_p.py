@@ -16,10 +16,14 @@ import skimage.color
 import skimage.filters
 import tensorflow_datasets as tfds
 
-from tfds_bench import benchmarks
+from tfds_bench import benchmark_table
 from tfds_bench import errors
-from tfds_bench import imagenet_p
 from tfds_bench import metrics
+from tfds_bench import sources as sources_lib
+from tfds_bench.benchmark_types import Benchmark, ScoringContext
+from tfds_bench.release import common
+from tfds_bench.release import imagenet_p
+from tfds_bench.scoring import imagenet_p as imagenet_p_scoring
 from tfds_bench.corruptions import perturbations
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import PHOTOS
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import read_photo
@@ -64,7 +68,7 @@ def _top5(top1_sequence, swap_at=()):
 def test_videos_are_regrouped_from_shuffled_frames():
   p = _predictions({"b": _top5([1, 2, 3]), "a": _top5([4, 5, 6])},
                    order=[5, 0, 3, 2, 4, 1])
-  top1, top5 = imagenet_p.videos_from_predictions(p)
+  top1, top5 = imagenet_p_scoring.videos_from_predictions(p)
   np.testing.assert_array_equal(top1, [[4, 5, 6], [1, 2, 3]])
   assert top5.shape == (2, 3, 5)
 
@@ -72,13 +76,13 @@ def test_videos_are_regrouped_from_shuffled_frames():
 def test_videos_with_missing_frames_or_bad_names_are_refused():
   p = _predictions({"a": _top5([1, 2, 3]), "b": _top5([1, 2])})
   with pytest.raises(errors.UserError, match="differ in length"):
-    imagenet_p.videos_from_predictions(p)
+    imagenet_p_scoring.videos_from_predictions(p)
   p = _predictions({"a": _top5([1, 2, 3])}).select(np.array([0, 2]))
   with pytest.raises(errors.UserError, match="lacks frames"):
-    imagenet_p.videos_from_predictions(p)
+    imagenet_p_scoring.videos_from_predictions(p)
   bad = dataclasses.replace(p, file_name=np.array(["x.JPEG", "y.JPEG"]))
   with pytest.raises(errors.UserError, match="not an ImageNet-P frame"):
-    imagenet_p.videos_from_predictions(bad)
+    imagenet_p_scoring.videos_from_predictions(bad)
 
 
 # --- scorer ---------------------------------------------------------------------
@@ -97,10 +101,10 @@ def test_score_on_a_hand_made_fixture():
   noise = {"a": _top5([1, 1, 2, 1]), "b": _top5([3, 3, 3, 3], swap_at=(2,))}
   other = {"a": _top5([1, 2, 2, 1]), "b": _top5([5, 5, 5, 6], swap_at=(1,))}
   by_perturbation = {
-      "gaussian_noise": imagenet_p.videos_from_predictions(_predictions(noise)),
-      "rotate": imagenet_p.videos_from_predictions(_predictions(other, [7, 6, 5, 4, 3, 2, 1, 0])),
+      "gaussian_noise": imagenet_p_scoring.videos_from_predictions(_predictions(noise)),
+      "rotate": imagenet_p_scoring.videos_from_predictions(_predictions(other, [7, 6, 5, 4, 3, 2, 1, 0])),
   }
-  results = imagenet_p.score_imagenet_p(by_perturbation)
+  results = imagenet_p_scoring.score_imagenet_p(by_perturbation)
   assert _metric(results, "flip_probability/gaussian_noise") == pytest.approx(1 / 6)
   assert _metric(results, "flip_probability/rotate") == pytest.approx(1 / 2)
   for name, (top1, top5) in by_perturbation.items():
@@ -123,7 +127,7 @@ def test_mfp_is_normalised_only_with_alexnet_values():
   for name in imagenet_p.TEST_NAMES:
     top5 = np.stack([np.stack([rng.permutation(8)[:5] for _ in range(31)]) for _ in range(3)])
     by_perturbation[name] = (top5[..., 0], top5)
-  plain = imagenet_p.score_imagenet_p(by_perturbation)
+  plain = imagenet_p_scoring.score_imagenet_p(by_perturbation)
   names = {r.metric for r in plain}
   assert "mfp" not in names and "mt5d" not in names
   fp = {p: _metric(plain, f"flip_probability/{p}") for p in imagenet_p.TEST_NAMES}
@@ -132,7 +136,7 @@ def test_mfp_is_normalised_only_with_alexnet_values():
   assert _metric(plain, "mean_top5_distance") == pytest.approx(np.mean(list(t5d.values())))
   alexnet_fp = {p: 0.1 * (k + 1) for k, p in enumerate(imagenet_p.TEST_NAMES)}
   alexnet_t5d = {p: 1.0 + k for k, p in enumerate(imagenet_p.TEST_NAMES)}
-  normalised = imagenet_p.score_imagenet_p(by_perturbation, alexnet_fp, alexnet_t5d)
+  normalised = imagenet_p_scoring.score_imagenet_p(by_perturbation, alexnet_fp, alexnet_t5d)
   assert _metric(normalised, "mfp") == pytest.approx(metrics.mfp(fp, alexnet_fp))
   assert _metric(normalised, "mt5d") == pytest.approx(metrics.mt5d(t5d, alexnet_t5d))
   assert _metric(normalised, "mfp") == pytest.approx(
@@ -141,18 +145,18 @@ def test_mfp_is_normalised_only_with_alexnet_values():
 
 
 def test_benchmark_scorer_reads_alexnet_values_from_manual_dir(tmp_path):
-  sources = imagenet_p.imagenet_p_sources(imagenet_p.TEST_NAMES)
+  sources = benchmark_table.get("imagenet_p").sources
   assert [s.builder for s in sources][:2] == ["bench_imagenet_p/gaussian_noise",
                                               "bench_imagenet_p/shot_noise"]
-  assert "noise.tar" in sources[0].manual_files
-  predictions = [_predictions({"a": _top5([1, 1, 2, 1] * 8)[:31]}) for _ in sources]
-  score = imagenet_p.benchmark_scorer(sources)
-  plain = score(predictions, benchmarks.ScoringContext(manual_dir=str(tmp_path)))
+  predictions = [_predictions({"a": _top5([1, 1, 2, 1] * 8)[:31]})
+                 for _ in imagenet_p.TEST_NAMES]
+  score = imagenet_p_scoring.benchmark_scorer(imagenet_p.TEST_NAMES)
+  plain = score(predictions, ScoringContext(manual_dir=str(tmp_path)))
   assert "mfp" not in {r.metric for r in plain}
   table = {"flip_probability": {p: 0.5 for p in imagenet_p.TEST_NAMES},
            "top5_distance": {p: 2.0 for p in imagenet_p.TEST_NAMES}}
-  (tmp_path / imagenet_p.ALEXNET_FILE).write_text(json.dumps(table))
-  normalised = score(predictions, benchmarks.ScoringContext(manual_dir=str(tmp_path)))
+  (tmp_path / imagenet_p_scoring.ALEXNET_FILE).write_text(json.dumps(table))
+  normalised = score(predictions, ScoringContext(manual_dir=str(tmp_path)))
   assert _metric(normalised, "mfp") == pytest.approx(
       2 * _metric(normalised, "mean_flip_probability"))
   with pytest.raises(ValueError, match="expected 10"):
@@ -162,7 +166,7 @@ def test_benchmark_scorer_reads_alexnet_values_from_manual_dir(tmp_path):
 # --- builders: sample (offline) and generated, via tfds.load ----------------------
 
 def test_sample_builder_loads_with_tfds(tmp_path):
-  resized = imagenet_p.resize_shorter_side(read_photo(PHOTOS[0]))
+  resized = common.resize_array(read_photo(PHOTOS[0]))
   rotate = perturbations.sequence(resized, "rotate", seed=0).numpy()
   dataset = tfds.load("bench_sample_p/rotate", split="test", data_dir=str(tmp_path))
   examples = list(tfds.as_numpy(dataset))
@@ -210,11 +214,14 @@ def test_decode_video_without_pyav_names_the_extra(monkeypatch):
 def test_sample_p_benchmark_end_to_end(tmp_path, monkeypatch):
   """The proposed `sample_p` row, on two perturbations, through evaluate()."""
   from tfds_bench import evaluate  # pylint: disable=g-import-not-at-top
-  sources = imagenet_p.sample_p_sources(("gaussian_noise", "translate"))
-  row = benchmarks.Benchmark(
+  names = ("gaussian_noise", "translate")
+  sources = tuple(sources_lib.TfdsSource(key=f"bench_sample_p/{name}:test",
+                                         builder=f"bench_sample_p/{name}") for name in names)
+  row = Benchmark(
       "sample_p", "ImageNet-P sequences of sample photos (offline)", sources,
-      imagenet_p.METRICS, imagenet_p.benchmark_scorer(sources, "sample_p"))
-  monkeypatch.setattr(benchmarks, "BENCHMARKS", benchmarks.BENCHMARKS + (row,))
+      imagenet_p_scoring.METRICS, imagenet_p_scoring.benchmark_scorer(names, "sample_p"))
+  monkeypatch.setattr(benchmark_table, "BENCHMARKS", tuple(
+      b for b in benchmark_table.BENCHMARKS if b.id != "sample_p") + (row,))
   run = evaluate.evaluate("efficientnet", ["sample_p"],
                           data=evaluate.DataOptions(data_dir=str(tmp_path)))
   values = {r.metric: r for r in run.results}

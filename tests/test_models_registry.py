@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfds_bench import errors, evaluate, models
+from tfds_bench import errors, models
 from tfds_bench.preprocessing import PRESETS, Preprocessing
 
 
@@ -106,11 +106,11 @@ def test_keras_file_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
 def test_probabilities_and_background_class_are_normalised_to_1000_scores():
   logits = np.random.default_rng(0).normal(size=(4, 1000)).astype(np.float32)
   probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-  as_probs = evaluate.scores_from_outputs(probs, _spec(output=models.PROBABILITIES)).numpy()
+  as_probs = _spec(output=models.PROBABILITIES).scores(probs).numpy()
   np.testing.assert_allclose(as_probs - as_probs.max(1, keepdims=True),
                              logits - logits.max(1, keepdims=True), atol=1e-4)
   with_background = np.concatenate([np.full((4, 1), 50.0, np.float32), logits], axis=1)
-  scores = evaluate.scores_from_outputs(with_background, _spec(num_classes=1001)).numpy()
+  scores = _spec(num_classes=1001).scores(with_background).numpy()
   np.testing.assert_array_equal(scores, logits)
   with pytest.raises(errors.UserError, match="outputs 1001 classes"):
-    evaluate.scores_from_outputs(with_background, _spec())
+    _spec().scores(with_background)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfds_bench import errors, evaluate, input_pipeline, labels, metrics, models
+from tfds_bench import benchmark_table, errors, evaluate, input_pipeline, labels, metrics, models
 from tfds_bench import predictions as predictions_lib
 
 
@@ -98,7 +98,7 @@ def folder_run(cat_and_coffee_folder, lite0_model):
     mask.append(b["mask"].numpy())
   keep = np.concatenate(mask) > 0
   library = evaluate.predict_source(dataset, lite0_model, spec, batch_size=3)
-  results = evaluate.benchmarks_lib.get("image_folder").score([library], None)
+  results = benchmark_table.get("image_folder").score([library], None)
   return {"logits": np.concatenate(logits)[keep], "file_name": np.concatenate(names)[keep],
           "label": np.concatenate(label)[keep], "results": results, "batches": batches}
 

@@ -66,6 +66,8 @@ from typing import (Callable, Dict, Iterable, Iterator, List, Mapping, Optional,
 
 import numpy as np
 
+from tfds_bench import benchmark_table, errors, models, sources
+
 # --- reference values: modestyachts/ImageNetV2 code/sample_dataset.py -----------
 REFERENCE_L2_SQUARED_TARGET = 1.2e8  # squared l2, uint8 pixels, 256x256x3
 REFERENCE_DSSIM_TARGET = 0.2205  # (1 - SSIM) / 2, win_size 35 on 256x256
@@ -415,13 +417,11 @@ class Embedder:
     rebuild).
     """
     import keras  # pylint: disable=g-import-not-at-top
-    from tfds_bench import models  # pylint: disable=g-import-not-at-top
     spec = models.get(name)
     model = model if model is not None else spec.build(None)
     try:
       output = model.get_layer(layer).output
     except ValueError:
-      from tfds_bench import errors  # pylint: disable=g-import-not-at-top
       raise errors.UserError(f"model {name!r} has no layer {layer!r} to take "
                              "embeddings from") from None
     return cls(keras.Model(model.inputs, output, name=f"{model.name}_{layer}"),
@@ -451,7 +451,7 @@ def featurize(dataset, embedder: Optional[Embedder] = None,
   preprocessing (center crop, resize, normalise).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfds_bench import preprocessing  # pylint: disable=g-import-not-at-top
+  from tfds_bench import preprocessing  # lazy: tensorflow
 
   def prepare(example):
     image = _decode_full(example["image"])
@@ -754,19 +754,19 @@ def load_source(spec: str, data_dir: Optional[str] = None, manual_dir: Optional[
     * a benchmark id (``bench_main --list``), e.g.
       ``imagenet_v2/matched-frequency``: its first source's split.
   """
-  from tfds_bench import benchmarks, errors, input_pipeline  # pylint: disable=g-import-not-at-top
+  from tfds_bench import input_pipeline  # lazy: tensorflow
   if spec.startswith("tfds:"):
     parts = spec.split(":")
     if len(parts) != 3 or not parts[1] or not parts[2]:
       raise errors.UserError(f"bad source {spec!r}: expected tfds:NAME[/CONFIG]:SPLIT")
     return input_pipeline.load_split(parts[1], parts[2], data_dir, manual_dir)
-  if os.path.isdir(os.path.expanduser(spec)) or (os.sep in spec and spec not in benchmarks.by_id()):
+  if os.path.isdir(os.path.expanduser(spec)) or (
+      os.sep in spec and spec not in benchmark_table.by_id()):
     return input_pipeline.load_image_folder(spec)
-  benchmark = benchmarks.get(spec)
-  source = benchmark.sources[0]
-  if source.builder is None:
+  source = benchmark_table.get(spec).sources[0]
+  if isinstance(source, sources.ImageFolderSource):
     raise errors.UserError(f"source {spec!r} has no dataset of its own: give the folder path")
-  return input_pipeline.load_split(source.builder, source.split, data_dir, manual_dir)
+  return source.load(sources.DataOptions(data_dir=data_dir, manual_dir=manual_dir))
 
 
 def run_audit(test_spec: str, reference_spec: str, output_dir: str, *,

@@ -17,6 +17,8 @@ from typing import List
 
 from absl import app, flags
 
+from tfds_bench import benchmark_table, errors, predictions, reports
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", "efficientnet",
@@ -57,7 +59,7 @@ class UsageError(Exception):
 
 
 def _listing() -> str:
-  from tfds_bench import benchmarks, models  # pylint: disable=g-import-not-at-top
+  from tfds_bench import models  # lazy: tensorflow
   lines = ["Models:"]
   for name in models.REGISTRY.names():
     lines.append(f"  {name:22s} {models.REGISTRY.get(name).description}")
@@ -65,7 +67,7 @@ def _listing() -> str:
     lines.append(f"  {alias:22s} alias of {target}")
   lines.append("  PATH.keras             any saved Keras model (with --preprocessing)")
   lines.append("Benchmarks:")
-  for b in benchmarks.BENCHMARKS:
+  for b in benchmark_table.BENCHMARKS:
     lines.append(f"  {b.id:30s} {b.title}")
     lines.append(f"  {'':30s} metrics: {', '.join(b.metrics)}")
   return "\n".join(lines)
@@ -78,18 +80,17 @@ def _tqdm_progress(description, total):
 
 
 def _default_benchmarks() -> List[str]:
-  from tfds_bench import benchmarks  # pylint: disable=g-import-not-at-top
   if FLAGS.benchmarks:
     return FLAGS.benchmarks
   if FLAGS.image_folder:
     return ["image_folder"]
   if FLAGS.predictions:
     raise UsageError("--predictions needs --benchmarks, e.g. imagenet2012,imagenet2012_real")
-  return list(benchmarks.DEFAULT_OFFLINE)
+  return list(benchmark_table.DEFAULT_OFFLINE)
 
 
 def _run() -> int:
-  from tfds_bench import evaluate, predictions, reports  # pylint: disable=g-import-not-at-top
+  from tfds_bench import evaluate  # lazy: tensorflow
   if FLAGS.list:
     print(_listing())
     return 0
@@ -103,7 +104,7 @@ def _run() -> int:
     return 0
   if FLAGS.audit:
     return _audit()
-  benchmark_ids = _offline_fallbacks(_default_benchmarks())
+  benchmark_ids = _default_benchmarks()
   if FLAGS.predictions:
     loaded = predictions.load_npz(FLAGS.predictions)
     model_name = os.path.splitext(os.path.basename(FLAGS.predictions))[0]
@@ -121,6 +122,8 @@ def _run() -> int:
                                   FLAGS.real_threshold, FLAGS.corrupt_on_the_fly),
         batch_size=FLAGS.batch_size, strategy=strategy,
         progress_factory=_tqdm_progress if FLAGS.progress else None, command=command)
+    for notice in run.notices:
+      print(f"bench_main: {notice}", file=sys.stderr)
   records = run.records()
   print(reports.format_table(records))
   if FLAGS.output_dir:
@@ -129,24 +132,9 @@ def _run() -> int:
   return 0
 
 
-def _offline_fallbacks(benchmark_ids: List[str]) -> List[str]:
-  """imagenet_p with no archive to read or generate from runs the sample
-  sequences instead, reported under their own id (sample_p), never as imagenet_p."""
-  if "imagenet_p" not in benchmark_ids or FLAGS.predictions:
-    return benchmark_ids
-  from tfds_bench import imagenet_p  # pylint: disable=g-import-not-at-top
-  if imagenet_p.has_source_archives(FLAGS.manual_dir):
-    return benchmark_ids
-  print("bench_main: no ImageNet-P archive nor ILSVRC2012_img_val.tar in --manual_dir: "
-        "running sample_p (sequences generated from the sample photos) instead of imagenet_p",
-        file=sys.stderr)
-  return [b for b in benchmark_ids if b != "imagenet_p"] + (
-      [] if "sample_p" in benchmark_ids else ["sample_p"])
-
-
 def _audit() -> int:
   """--audit: near-duplicate candidates between two image sets (ImageNetV2's check)."""
-  from tfds_bench import audit  # pylint: disable=g-import-not-at-top
+  from tfds_bench import audit  # lazy: tensorflow
   parts = FLAGS.audit.split(",")
   if len(parts) != 2 or not all(parts):
     raise UsageError("--audit wants TEST_SOURCE,REFERENCE_SOURCE")
@@ -172,7 +160,6 @@ def main(argv):
   _quiet_libraries()
   if len(argv) > 1:
     _fail(f"unexpected arguments: {' '.join(argv[1:])}")
-  from tfds_bench import errors  # pylint: disable=g-import-not-at-top
   try:
     return _run()
   except (errors.UserError, UsageError) as e:

@@ -1,4 +1,10 @@
-"""Library entry point: evaluate(model, benchmarks) -> results. No flags, no printing."""
+"""Library entry point: evaluate(model, benchmarks) -> results. No flags, no printing.
+
+Flow (docs/architecture.md): the table resolves the benchmark ids (offline
+fallbacks included) to rows; each distinct source loads itself and one traced
+predict step turns its batches into compact predictions; each row's scorer
+turns its sources' predictions into results.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +16,14 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 import tfds_bench
-from tfds_bench import benchmarks as benchmarks_lib
+from tfds_bench import benchmark_table
 from tfds_bench import errors, image_checks, input_pipeline, models, predictions as predictions_lib
-from tfds_bench.benchmarks import Result, Source
+from tfds_bench.benchmark_types import Result, ScoringContext
 from tfds_bench.predictions import Predictions
+from tfds_bench.sources import DataOptions, Source
 
-
-@dataclasses.dataclass
-class DataOptions:
-  """Where the data lives: TFDS ``data_dir``, archives in ``manual_dir``, or a folder."""
-  data_dir: Optional[str] = None
-  manual_dir: Optional[str] = None
-  image_folder: Optional[str] = None
-  real_threshold: Optional[float] = None
-  # ImageNet-C from the val images through the corruption engine inside
-  # tf.data, instead of reading bench_imagenet_c's prepared configs.
-  corrupt_on_the_fly: bool = False
+__all__ = ["DataOptions", "Run", "evaluate", "make_predict_step", "predict_source",
+           "score_predictions"]
 
 
 @dataclasses.dataclass
@@ -34,6 +32,8 @@ class Run:
   model: str
   results: List[Result]
   provenance: Dict[str, object]
+  # One line per offline fallback taken (e.g. sample_p for imagenet_p).
+  notices: List[str] = dataclasses.field(default_factory=list)
 
   def records(self) -> List[Dict[str, object]]:
     """Flat records: model, benchmark, metric, value, n, suite_version."""
@@ -42,29 +42,13 @@ class Run:
             for r in self.results]
 
 
-def scores_from_outputs(outputs, spec: models.ModelSpec):
-  """TF: model outputs -> [B, 1000] scores whose softmax is the model's probabilities."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  outputs = tf.cast(outputs, tf.float32)
-  if outputs.shape[-1] != spec.num_classes:
-    raise errors.UserError(f"model {spec.name} outputs {outputs.shape[-1]} classes but is "
-                           f"declared with {spec.num_classes}")
-  if spec.num_classes == 1001:
-    outputs = outputs[:, 1:]  # class 0 is "background"
-  if spec.output == models.PROBABILITIES:
-    # log turns probabilities back into logits up to a per-row constant,
-    # so softmax (and hence confidences) and rankings are unchanged.
-    outputs = tf.math.log(tf.maximum(outputs, 1e-30))
-  return outputs
-
-
 def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
   """A tf.function: images -> compact predictions (see predictions.py)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   def step(images):
     outputs = model(images, training=False)
-    return predictions_lib.summarize_scores_tf(scores_from_outputs(outputs, spec))
+    return predictions_lib.summarize_scores_tf(spec.scores(outputs))
 
   if strategy is None:
     return tf.function(step)
@@ -78,22 +62,6 @@ def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
         lambda v: tf.concat(strategy.experimental_local_results(v), axis=0), per_replica)
 
   return distributed_step
-
-
-def load_source(source: Source, data: DataOptions):
-  if data.corrupt_on_the_fly and (source.builder or "").startswith("bench_imagenet_c/"):
-    from tfds_bench import imagenet_c  # pylint: disable=g-import-not-at-top
-    corruption, severity = imagenet_c.parse_config_name(source.builder.split("/", 1)[1])
-    val = benchmarks_lib.IMAGENET_VAL
-    clean = input_pipeline.load_split(val.builder, val.split, data_dir=data.data_dir,
-                                      manual_dir=data.manual_dir)
-    return imagenet_c.corrupt_on_the_fly(clean, corruption, severity)
-  if source.builder is None:
-    if not data.image_folder:
-      raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
-    return input_pipeline.load_image_folder(data.image_folder)
-  return input_pipeline.load_split(source.builder, source.split, data_dir=data.data_dir,
-                                   manual_dir=data.manual_dir)
 
 
 def _to_host(value, strategy) -> np.ndarray:
@@ -158,7 +126,7 @@ def _source_size(dataset) -> Optional[int]:
   return size if size >= 0 and size != tf.data.INFINITE_CARDINALITY else None
 
 
-def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_OFFLINE, *,
+def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
              weights: Optional[str] = None, preprocessing: Optional[str] = None,
              data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
              progress_factory: Optional[Callable] = None,
@@ -167,7 +135,8 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
 
   Args:
     model: registry name, alias or path to a .keras file.
-    benchmark_ids: ids from ``tfds_bench.benchmarks``.
+    benchmark_ids: ids from ``tfds_bench.benchmark_table``; a row whose data
+      cannot be had runs its offline fallback instead (see ``Run.notices``).
     weights: local weights file for models that need one.
     preprocessing: preset name overriding the model's declared preprocessing.
     data: where the data lives.
@@ -181,7 +150,7 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
     A Run: flat results plus provenance.
   """
   data = data or DataOptions()
-  chosen = [benchmarks_lib.get(b) for b in benchmark_ids]
+  chosen, notices = benchmark_table.resolve(benchmark_ids, data)
   if not chosen:
     raise errors.UserError("no benchmarks selected")
   spec = models.get(model, preprocessing=preprocessing)
@@ -199,7 +168,7 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
   by_source: Dict[str, Predictions] = {}
   step = make_predict_step(keras_model, spec, strategy)  # traced once, for every source
   for key, source in sources.items():
-    dataset = load_source(source, data)
+    dataset = source.load(data)
     update, close = _progress(progress_factory, f"{spec.name} on {key}", _source_size(dataset))
     try:
       by_source[key] = predict_source(dataset, keras_model, spec, batch_size,
@@ -210,9 +179,9 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmarks_lib.DEFAULT_O
   results: List[Result] = []
   for benchmark in chosen:
     results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
-                                   benchmarks_lib.ScoringContext(data.manual_dir,
-                                                                 data.real_threshold)))
-  return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command))
+                                   ScoringContext(data.manual_dir, data.real_threshold)))
+  return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command),
+             notices)
 
 
 def _progress(factory, description, total):
@@ -224,19 +193,16 @@ def _progress(factory, description, total):
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  weights_file = weights
-  if weights_file is None and spec.name.startswith("efficientnet_lite"):
-    from tfds_bench import efficientnet_lite  # pylint: disable=g-import-not-at-top
-    weights_file = efficientnet_lite.weights_path(spec.name)
+  weights_file = spec.weights_file(weights)
   return {
       "suite_version": tfds_bench.__version__,
       "model": spec.name,
-      "weights_file": str(weights_file) if weights_file else None,
+      "weights_file": weights_file,
       "weights_sha256": models.file_sha256(weights_file) if weights_file else None,
       "preprocessing": spec.preprocessing.to_dict(),
       "model_output": {"kind": spec.output, "num_classes": spec.num_classes},
       "benchmarks": [b.id for b in chosen],
-      "datasets": {key: {"builder": s.builder, "split": s.split} for key, s in sources.items()},
+      "datasets": {key: s.describe() for key, s in sources.items()},
       "image_folder": data.image_folder,
       "imagenet_c_on_the_fly": data.corrupt_on_the_fly,
       "command": command,
@@ -244,26 +210,6 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
       "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                    "tensorflow_datasets": tfds.__version__, "numpy": np.__version__},
   }
-
-
-def _with_source_labels(p: Predictions, source: Source, benchmark_id: str) -> Predictions:
-  """Fills labels a predictions file need not carry: val labels by file name."""
-  if source.key != benchmarks_lib.IMAGENET_VAL.key:
-    return p
-  from tfds_bench import labels  # pylint: disable=g-import-not-at-top
-  try:
-    numbers = labels.val_file_numbers(p.file_name)
-  except ValueError as e:
-    raise errors.UserError(f"{benchmark_id}: {e}") from None
-  if numbers.min() < 1 or numbers.max() > len(labels.val_labels()):
-    raise errors.UserError(f"{benchmark_id}: val file numbers must be 1..50000")
-  val = labels.val_labels()[numbers - 1]
-  given = p.label >= 0
-  if (p.label[given] != val[given]).any():
-    first = p.file_name[given][p.label[given] != val[given]][0]
-    raise errors.UserError(f"{benchmark_id}: the file's 'label' disagrees with the ImageNet "
-                           f"val label of {first!r}")
-  return dataclasses.replace(p, label=val.astype(np.int64))
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
@@ -275,15 +221,15 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   """
   results: List[Result] = []
   for benchmark_id in benchmark_ids:
-    benchmark = benchmarks_lib.get(benchmark_id)
+    benchmark = benchmark_table.get(benchmark_id)
     if len(benchmark.sources) != 1:
       raise errors.UserError(f"{benchmark_id} combines several image sets and cannot be "
                              "scored from one predictions file")
     if benchmark.needs_scores and not p.has_scores:
       raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
     results.extend(benchmark.score(
-        [_with_source_labels(p, benchmark.sources[0], benchmark_id)],
-        benchmarks_lib.ScoringContext(manual_dir, real_threshold)))
+        [benchmark.sources[0].with_labels(p, benchmark_id)],
+        ScoringContext(manual_dir, real_threshold)))
   provenance = {
       "suite_version": tfds_bench.__version__, "model": model,
       "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,

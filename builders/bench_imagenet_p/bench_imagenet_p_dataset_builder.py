@@ -20,7 +20,7 @@ Where the frames come from is decided by what is in manual_dir, in this order:
    one at a time; frames are stored as decoded.
 2. Generated: `ILSVRC2012_img_val.tar`, through `tfds_bench.imagenet_p`:
    PIL RGB, Resize(256), `tfds_bench.corruptions.perturbations.sequence` with seed
-   `imagenet_c.image_seed(0, file_name)` (the val file number), frames as PNG
+   `tfds_bench.release.common.image_seed(0, file_name)` (the val file number), frames as PNG
    (no H.264 step, unlike the release).
 3. Neither: `MissingArchiveError` naming both.
 
@@ -38,15 +38,15 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_bench import archives
-from tfds_bench import imagenet_c
-from tfds_bench import imagenet_p
+from tfds_bench.release import common
+from tfds_bench.release import imagenet_p
 from tfds_bench import labels
 from tfds_bench.errors import DamagedInputError
 from tfds_bench.errors import MissingArchiveError
 
 SOURCE_RELEASED = "released"
 SOURCE_GENERATED = "generated"
-FRAME_SIZE = imagenet_p.CROP_SIZE
+FRAME_SIZE = common.CROP_SIZE
 
 
 @dataclasses.dataclass
@@ -62,7 +62,7 @@ def _make_configs():
           description=(f"{name} ({'test' if name in imagenet_p.TEST_NAMES else 'held-out'} "
                        f"perturbation), one example per frame, from "
                        f"{imagenet_p.ARCHIVE_OF[name]} or generated from "
-                       f"{imagenet_p.VAL_ARCHIVE_NAME}."),
+                       f"{common.VAL_ARCHIVE_NAME}."),
           perturbation=name)
       for name in imagenet_p.NAMES
   ]
@@ -92,8 +92,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     <manual_dir>/noise.tar, blur.tar, weather.tar, digital.tar
   (a perturbation is looked up in every one of them that is present), or, to
   generate the sequences with the release's pipeline,
-    <manual_dir>/{imagenet_p.VAL_ARCHIVE_NAME}
-  from {imagenet_p.VAL_ARCHIVE_URL} (needs an ImageNet account).
+    <manual_dir>/{common.VAL_ARCHIVE_NAME}
+  from {common.VAL_ARCHIVE_URL} (needs an ImageNet account).
   """
   # See bench_imagenet_c: TFDS cannot infer this under the package_dir mapping.
   pkg_dir_path = epath.Path(__file__).parent
@@ -118,7 +118,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     else:
       logging.info("bench_imagenet_p/%s: released, from %s",
                    self.builder_config.name, ", ".join(map(str, paths)))
-      imagenet_p._import_av()  # pylint: disable=protected-access  # Fail before writing.
+      imagenet_p.import_av()  # Fail before writing.
     return {"test": self._generate_examples(source, paths)}
 
   def _generate_examples(self, source: str, paths):
@@ -135,8 +135,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                   if (manual_dir / a).is_file()]
       if released:
         return SOURCE_RELEASED, released
-      if (manual_dir / imagenet_p.VAL_ARCHIVE_NAME).is_file():
-        return SOURCE_GENERATED, [manual_dir / imagenet_p.VAL_ARCHIVE_NAME]
+      if (manual_dir / common.VAL_ARCHIVE_NAME).is_file():
+        return SOURCE_GENERATED, [manual_dir / common.VAL_ARCHIVE_NAME]
     where = (f"in {manual_dir}" if manual_dir is not None
              else "(no manual_dir is configured)")
     folder = manual_dir if manual_dir is not None else "<manual_dir>"
@@ -147,8 +147,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         f"{imagenet_p.ARCHIVE_OF[name]}) from {imagenet_p.ZENODO_RECORD}, "
         f"unextracted at {folder}/, read with PyAV "
         f"({imagenet_p.VIDEO_EXTRA_INSTALL}); or (2) to generate the "
-        f"sequences, {imagenet_p.VAL_ARCHIVE_NAME} from "
-        f"{imagenet_p.VAL_ARCHIVE_URL}, at {folder}/{imagenet_p.VAL_ARCHIVE_NAME}. "
+        f"sequences, {common.VAL_ARCHIVE_NAME} from "
+        f"{common.VAL_ARCHIVE_URL}, at {folder}/{common.VAL_ARCHIVE_NAME}. "
         "Pass the folder as manual_dir (tfds.download.DownloadConfig("
         "manual_dir=...) or --manual_dir).")
 
@@ -186,9 +186,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generated_examples(self, val_archive: epath.Path):
     name = self.builder_config.name
-    for file_name, label, data in imagenet_c.iter_val_images(val_archive):
+    for file_name, label, data in common.iter_val_images(val_archive):
       resized = imagenet_p.release_resize(
           data, where=f"member {file_name!r} of {val_archive}")
-      seed = imagenet_c.image_seed(imagenet_p.DEFAULT_BASE_SEED, file_name)
+      seed = common.image_seed(imagenet_p.DEFAULT_BASE_SEED, file_name)
       yield from imagenet_p.sequence_examples(
           resized, imagenet_p.video_id_of(file_name), label, name, seed)

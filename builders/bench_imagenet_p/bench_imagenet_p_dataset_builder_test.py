@@ -12,7 +12,7 @@ import unittest
 
 import tensorflow_datasets as tfds
 
-from tfds_bench import imagenet_p
+from tfds_bench.release import imagenet_p
 from tfds_bench import labels
 from tfds_bench.builders.bench_imagenet_p import bench_imagenet_p_dataset_builder
 

@@ -1,7 +1,7 @@
 """bench_sample_c: the sample photos under all 19 ImageNet-C corruptions x 5 severities.
 
 Made with tfds_bench's corruption engine through exactly the ImageNet-C release
-pipeline (``tfds_bench.imagenet_c.corrupt_and_encode``: resize 256, center
+pipeline (``tfds_bench.release.imagenet_c.corrupt_and_encode``: resize 256, center
 crop 224, corrupt, JPEG quality 85), so ``bench_main --model=efficientnet``
 shows a corruption figure with no data on the machine. One config holds every
 (corruption, severity, photo): one preparation, one forward pass. The example
@@ -15,7 +15,8 @@ import io
 from etils import epath
 import tensorflow_datasets as tfds
 
-from tfds_bench import corruptions, imagenet_c, labels
+from tfds_bench import corruptions, labels
+from tfds_bench.release import imagenet_c
 from tfds_bench.builders.bench_sample import bench_sample_dataset_builder as sample
 
 

@@ -20,7 +20,8 @@ import os
 from etils import epath
 import tensorflow_datasets as tfds
 
-from tfds_bench import imagenet_p
+from tfds_bench.release import common
+from tfds_bench.release import imagenet_p
 from tfds_bench.builders.bench_imagenet_p import bench_imagenet_p_dataset_builder
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import PHOTOS
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import read_photo
@@ -62,6 +63,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self):
     for seed, photo in enumerate(SAMPLE_PHOTOS):
-      resized = imagenet_p.resize_shorter_side(read_photo(photo))
+      resized = common.resize_array(read_photo(photo))
       yield from imagenet_p.sequence_examples(
           resized, video_id(photo), photo.label, self.builder_config.name, seed)

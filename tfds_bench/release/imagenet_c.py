@@ -1,0 +1,242 @@
+"""ImageNet-C as released: configs, the release pipeline per image, archive layout.
+
+The release (Hendrycks & Dietterich 2019) was made by hendrycks/robustness
+`ImageNet-C/create_c/make_imagenet_c.py`: PIL `convert("RGB")` ->
+torchvision `Resize(256)` (shorter side to 256, PIL bilinear) ->
+`CenterCrop(224)` -> corruption on the 224x224 image -> `np.uint8` ->
+`PIL.Image.save(quality=85, optimize=True)`. `release_preprocess` and
+`corrupt_and_encode` replicate that with PIL itself and
+`tfds_bench.corruptions.apply` for the corruption, with the per-image seed of
+`tfds_bench.release.common.image_seed` (which does not depend on the
+severity).
+
+Used by the `bench_imagenet_c` and `bench_sample_c` builders and by
+`corrupt_on_the_fly` (evaluation straight from the val images), so all three
+produce the same pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Callable, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+import PIL.Image
+
+from tfds_bench import archives
+from tfds_bench import corruptions
+from tfds_bench import errors
+from tfds_bench.release import common
+
+BUILDER_NAME = "bench_imagenet_c"
+NAMES = corruptions.NAMES
+TEST_NAMES = corruptions.TEST_NAMES
+HELDOUT_NAMES = corruptions.HELDOUT_NAMES
+SEVERITIES = corruptions.SEVERITIES
+
+JPEG_QUALITY = 85
+
+# The Zenodo record holding the released archives, and the archive (category)
+# of each corruption. Contents as listed by the release's users (e.g. noise.tar
+# 21 GB: gaussian_noise, shot_noise, impulse_noise); md5 sums in the builder's
+# checksums.tsv.
+ZENODO_RECORD = "https://zenodo.org/record/2235448"
+ARCHIVE_CORRUPTIONS: Dict[str, Tuple[str, ...]] = {
+    "noise.tar": ("gaussian_noise", "shot_noise", "impulse_noise"),
+    "blur.tar": ("defocus_blur", "glass_blur", "motion_blur", "zoom_blur"),
+    "weather.tar": ("snow", "frost", "fog", "brightness"),
+    "digital.tar": ("contrast", "elastic_transform", "pixelate",
+                    "jpeg_compression"),
+    "extra.tar": ("speckle_noise", "gaussian_blur", "spatter", "saturate"),
+}
+ARCHIVE_OF: Dict[str, str] = {
+    c: archive for archive, names in ARCHIVE_CORRUPTIONS.items() for c in names}
+
+
+def config_name(corruption: str, severity: int) -> str:
+  """`gaussian_noise`, 3 -> `gaussian_noise_3` (the builder config name)."""
+  return f"{corruption}_{severity}"
+
+
+def parse_config_name(name: str) -> Tuple[str, int]:
+  """`gaussian_noise_3` -> (`gaussian_noise`, 3); raises on unknown names."""
+  corruption, _, severity = name.rpartition("_")
+  if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
+    raise ValueError(
+        f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
+        f"with corruption one of {', '.join(NAMES)}")
+  return corruption, int(severity)
+
+
+# --- the release pipeline, per image ------------------------------------------
+
+def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
+  """Decodes an ImageNet image the way the release did, before corrupting.
+
+  PIL decode, `convert("RGB")` (CMYK and grayscale images too),
+  Resize(256) on the shorter side with PIL bilinear, CenterCrop(224).
+
+  Args:
+    image_bytes: the encoded image (an `ILSVRC2012_img_val.tar` member).
+    where: what the bytes are, for the error message.
+
+  Returns:
+    uint8 `[224, 224, 3]`.
+
+  Raises:
+    DamagedInputError: the bytes are not a readable image.
+  """
+  cropped = common.center_crop(common.resize_shorter_side(
+      common.decode_rgb(image_bytes, where)))
+  return np.asarray(cropped, dtype=np.uint8)
+
+
+def encode_jpeg(image: np.ndarray) -> bytes:
+  """PIL JPEG at quality 85 with optimised Huffman tables, as released."""
+  buffer = io.BytesIO()
+  PIL.Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+      buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+  return buffer.getvalue()
+
+
+def corrupt(image: np.ndarray, corruption: str, severity: int,
+            seed: int) -> np.ndarray:
+  """`tfds_bench.corruptions.apply` on one uint8 `[H, W, 3]` image, as numpy."""
+  return np.asarray(corruptions.apply(image, corruption, severity, seed),
+                    dtype=np.uint8)
+
+
+def corrupt_and_encode(image_bytes: bytes, file_name: str, corruption: str,
+                       severity: int, base_seed: int = common.DEFAULT_BASE_SEED,
+                       where: Optional[str] = None) -> bytes:
+  """One ImageNet-C image from one ImageNet val image, as the release made it.
+
+  Args:
+    image_bytes: the encoded val image.
+    file_name: its val file name (sets the seed, see `common.image_seed`).
+    corruption: one of `tfds_bench.corruptions.NAMES`.
+    severity: 1..5.
+    base_seed: see `common.image_seed`.
+    where: what the bytes are, for error messages (default: `file_name`).
+
+  Returns:
+    The bytes of a 224x224 RGB JPEG (quality 85, optimize=True).
+  """
+  image = release_preprocess(image_bytes, where or file_name)
+  corrupted = corrupt(image, corruption, severity,
+                      common.image_seed(base_seed, file_name))
+  return encode_jpeg(corrupted)
+
+
+def generate_example(entry: Tuple[str, int, int], archive: str,
+                     corruption: str, severity: int,
+                     base_seed: int = common.DEFAULT_BASE_SEED
+                     ) -> Tuple[str, Dict[str, object]]:
+  """(key, example) of one generated image from an indexed val-tar member.
+
+  A module-level function of picklable arguments, so that Beam workers can
+  run it (`entry` comes from `archives.index_uncompressed_tar`).
+  """
+  name, offset, size = entry
+  file_name, label = common.check_val_member(name, archive)
+  data = archives.read_member_at(archive, offset, size, name)
+  image = corrupt_and_encode(data, file_name, corruption, severity, base_seed,
+                             where=f"member {name!r} of {archive}")
+  return file_name, {"image": image, "label": label, "file_name": file_name}
+
+
+# --- the released archives ------------------------------------------------------
+
+def iter_released_members(archive: os.PathLike | str, corruption: str,
+                          severity: int) -> Iterator[Tuple[str, str, bytes]]:
+  """Images of one config in a released archive: (wnid, file name, bytes).
+
+  Released layout (no top folder): `<corruption>/<severity>/<wnid>/<file>`.
+  Only this config's members are read (`archives.iter_selected_members`),
+  so a config costs 1/15 or 1/20 of an uncompressed archive. Members of the
+  archive's other corruptions and severities are passed over; any other
+  member is an error naming it.
+
+  Raises:
+    DamagedInputError: an unexpected or unsafe member, or none of this
+      config.
+  """
+  archive_name = os.path.basename(os.fspath(archive))
+  expected_corruptions = ARCHIVE_CORRUPTIONS.get(archive_name, NAMES)
+  prefix = f"{corruption}/{severity}/"
+  severities = {str(s) for s in SEVERITIES}
+
+  def is_other_config(name: str) -> bool:
+    parts = name.split("/")
+    if (len(parts) != 4 or parts[0] not in expected_corruptions
+        or parts[1] not in severities):
+      raise errors.DamagedInputError(
+          f"Unexpected member {name!r} in {archive}: expected "
+          f"'<corruption>/<severity>/<wnid>/<file>' with corruption one of "
+          f"{', '.join(expected_corruptions)}. Is this the released "
+          f"{archive_name}?")
+    return not name.startswith(prefix)
+
+  found = 0
+  for name, data in archives.iter_selected_members(archive, is_other_config):
+    _, _, wnid, file_name = name.split("/")
+    found += 1
+    yield wnid, file_name, archives.ensure_rgb_jpeg(
+        data, f"member {name!r} of {archive}")
+  if not found:
+    raise errors.DamagedInputError(
+        f"{archive} has no images under {prefix!r}: is it the released "
+        f"{archive_name} (which holds {', '.join(expected_corruptions)})?")
+
+
+# --- on the fly ------------------------------------------------------------------
+
+def _release_crop_and_seed(image_bytes: bytes, file_name: bytes, base_seed: int):
+  """numpy side of `generate_on_the_fly`: PIL release crop, per-image seed."""
+  name = file_name.decode()
+  return (release_preprocess(image_bytes, name),
+          np.int64(common.image_seed(base_seed, name)))
+
+
+def corrupt_on_the_fly(dataset, corruption: str, severity: int,
+                       base_seed: int = common.DEFAULT_BASE_SEED):
+  """ImageNet val examples -> ImageNet-C examples, inside tf.data.
+
+  Each element's ``image`` (encoded val image bytes) goes through exactly the
+  builder's generation: PIL resize 256 / center crop 224 (`release_preprocess`,
+  in a ``tf.numpy_function``), the corruption engine with the image's own seed
+  (`common.image_seed`, as a tensor), and a JPEG quality-85 round trip;
+  ``label`` and ``file_name`` pass through. The output ``image`` is the
+  encoded JPEG, so the rest of the input pipeline is unchanged, and no
+  corrupted copy of the val set is ever written to disk.
+  """
+  parse_config_name(config_name(corruption, severity))  # validates both
+  return generate_on_the_fly(
+      dataset, base_seed,
+      lambda crop, seed: corruptions.apply(crop, corruption, severity, seed=seed))
+
+
+def generate_on_the_fly(dataset, base_seed: int = common.DEFAULT_BASE_SEED,
+                        corrupt_fn: Optional[Callable] = None):
+  """`corrupt_on_the_fly`'s tf.data map; ``corrupt_fn(crop, seed)``, None = crop only.
+
+  Crop only is the generation cost without a corruption
+  (benchmarks/imagenet_c_on_the_fly.py's baseline row).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  def generate(example):
+    crop, seed = tf.numpy_function(
+        lambda data, name: _release_crop_and_seed(data, name, base_seed),
+        [example["image"], example["file_name"]], [tf.uint8, tf.int64], stateful=False)
+    crop.set_shape([common.CROP_SIZE, common.CROP_SIZE, 3])
+    seed.set_shape([])
+    image = crop if corrupt_fn is None else corrupt_fn(crop, seed)
+    out = {k: v for k, v in example.items() if k != "image"}
+    # TF's libjpeg at quality 85 decodes to the same pixels as PIL's quality-85
+    # file (optimize=True only changes the Huffman tables, which is lossless).
+    out["image"] = tf.io.encode_jpeg(image, quality=JPEG_QUALITY)
+    return out
+
+  return dataset.map(generate, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -1,0 +1,153 @@
+"""ImageNet-C scoring: top-1 error per config and corruption, mCE, relative mCE.
+
+Normalised by AlexNet's errors with `tfds_bench.metrics.mce` /
+`relative_mce` (Hendrycks & Dietterich 2019); the clean error they are
+relative to is reported beside them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+
+import numpy as np
+
+from tfds_bench import errors, metrics
+from tfds_bench.benchmark_types import Result
+from tfds_bench.predictions import Predictions
+from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, parse_config_name
+
+BENCHMARK_ID = "imagenet_c"
+
+# Figures `score_imagenet_c` reports, for the benchmark table's `metrics`.
+METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
+
+
+def _top1_error(benchmark: str, what: str, predictions: Predictions
+                ) -> Tuple[float, int]:
+  """(top-1 error, n) of labelled predictions; raises on missing labels."""
+  label = np.asarray(predictions.label)
+  if len(label) == 0:
+    raise errors.UserError(f"{benchmark}: no predictions for {what}")
+  if (label < 0).any():
+    raise errors.UserError(
+        f"{benchmark}: {int((label < 0).sum())} of {len(label)} images of "
+        f"{what} have no label")
+  top1 = np.asarray(predictions.top5)[:, 0]
+  return float(np.mean(top1 != label)), len(label)
+
+
+def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
+                     clean: Predictions,
+                     benchmark: str = BENCHMARK_ID) -> List[Result]:
+  """ImageNet-C figures from per-config predictions and clean predictions.
+
+  Reported (values are fractions; `n` as stated):
+    * `error/<corruption>_<severity>`: top-1 error; n = images of the config.
+    * `error/<corruption>`: mean of the 5 severities' errors (only when all
+      5 are given); n = image evaluations averaged over (sum over severities,
+      250,000 for a full corruption).
+    * `mce`, `relative_mce`: over the 15 test corruptions, AlexNet-normalised
+      with the shipped numbers (only when all 15 x 5 configs are given);
+      n = corrupted-image evaluations they average over (750,000 in full; the
+      clean images are counted in `clean_error`'s n instead).
+    * `clean_error`, `clean_top1`: of `clean`, which relative mCE uses;
+      n = its images.
+
+  Args:
+    predictions_by_config: `{"<corruption>_<severity>": Predictions}`.
+    clean: predictions on the clean images (ImageNet val) of the same files.
+    benchmark: benchmark name written into the results.
+
+  Raises:
+    UserError: unknown config, missing labels, or a config whose images are
+      not the clean set's images.
+  """
+  clean_error, clean_n = _top1_error(benchmark, "the clean images", clean)
+  clean_files = set(np.asarray(clean.file_name).astype(str).tolist())
+  per_config: Dict[str, Dict[int, Tuple[float, int]]] = {}
+  results = []
+  for name in sorted(predictions_by_config, key=_config_sort_key):
+    try:
+      corruption, severity = parse_config_name(name)
+    except ValueError as e:
+      raise errors.UserError(f"{benchmark}: {e}") from None
+    predictions = predictions_by_config[name]
+    files = set(np.asarray(predictions.file_name).astype(str).tolist())
+    if files != clean_files:
+      raise errors.UserError(
+          f"{benchmark}: {name} has {len(files)} images, "
+          f"{len(files - clean_files)} of them not among the "
+          f"{len(clean_files)} clean images (and {len(clean_files - files)} "
+          "clean images missing): errors relative to the clean error need the "
+          "same images")
+    error, n = _top1_error(benchmark, name, predictions)
+    per_config.setdefault(corruption, {})[severity] = (error, n)
+    results.append(Result(benchmark, f"error/{name}", error, n))
+
+  complete: Dict[str, List[float]] = {}
+  for corruption in NAMES:
+    by_severity = per_config.get(corruption, {})
+    if set(by_severity) != set(SEVERITIES):
+      continue
+    severity_errors = [by_severity[s][0] for s in SEVERITIES]
+    complete[corruption] = severity_errors
+    results.append(Result(benchmark, f"error/{corruption}",
+                          float(np.mean(severity_errors)),
+                          sum(by_severity[s][1] for s in SEVERITIES)))
+
+  if all(c in complete for c in TEST_NAMES):
+    n = sum(per_config[c][s][1] for c in TEST_NAMES for s in SEVERITIES)
+    test_errors = {c: complete[c] for c in TEST_NAMES}
+    results.append(Result(benchmark, "mce", metrics.mce(test_errors), n))
+    results.append(Result(benchmark, "relative_mce",
+                          metrics.relative_mce(test_errors, clean_error), n))
+  results.append(Result(benchmark, "clean_error", clean_error, clean_n))
+  results.append(Result(benchmark, "clean_top1", 1.0 - clean_error, clean_n))
+  return results
+
+
+def _config_sort_key(name: str):
+  # Paper order of corruptions, then severity; unknown names last (they raise).
+  try:
+    corruption, severity = parse_config_name(name)
+  except ValueError:
+    return (len(NAMES), 0, name)
+  return (NAMES.index(corruption), severity, name)
+
+
+def benchmark_scorer(config_names: Sequence[str], benchmark: str = BENCHMARK_ID
+                     ) -> Callable[..., List[Result]]:
+  """`Benchmark.score` for sources `(clean val source,) + one per config`.
+
+  The returned function receives one Predictions per source, in order: the
+  clean ImageNet val predictions first, then one per ImageNet-C config
+  (`config_names`, e.g. `gaussian_noise_3`); and optionally the table's
+  scoring context, which it does not need.
+  """
+  names = list(config_names)
+
+  def score(predictions: Sequence[Predictions], context: object = None) -> List[Result]:
+    del context  # Everything needed is in the predictions.
+    if len(predictions) != len(names) + 1:
+      raise ValueError(
+          f"{benchmark}: expected {len(names) + 1} predictions (clean + "
+          f"{len(names)} configs), got {len(predictions)}")
+    clean, *corrupted = predictions
+    return score_imagenet_c(dict(zip(names, corrupted)), clean, benchmark)
+
+  return score
+
+
+def score_sample_c(predictions: Sequence[Predictions], context=None) -> List[Result]:
+  """ImageNet-C figures on the sample photos (`bench_sample_c`, whose file
+  names are `<config>/<photo>`): per-corruption error, mCE and relative mCE
+  against the clean sample, with the AlexNet normaliser."""
+  del context
+  clean, corrupted = predictions
+  config, photo = np.array([name.split("/", 1) for name in corrupted.file_name]).T
+  by_config = {}
+  for name in np.unique(config):
+    rows = config == name
+    by_config[str(name)] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
+  return score_imagenet_c(by_config, clean, "sample_c")

@@ -1,0 +1,178 @@
+"""ImageNet-P scoring: flip probability and top-5 distance, mFP and mT5D.
+
+Per perturbation, with the definitions of `tfds_bench.metrics.perturbation`
+(hendrycks/robustness `ImageNet-P/test.py`, difficulty 1):
+  * `flip_probability/<p>`, `top5_distance/<p>`; n = videos.
+  * over the 10 test perturbations (only when all 10 are given):
+    `mfp` and `mt5d`, each perturbation's value divided by AlexNet's, when the
+    AlexNet values are given (the paper's mFR / mT5D). No public file has
+    AlexNet's values; they are never invented. Without them the unnormalised
+    means are reported as `mean_flip_probability` and `mean_top5_distance`.
+    The benchmark scorer reads them from `<manual_dir>/imagenet_p_alexnet.json`
+    (`{"flip_probability": {p: v}, "top5_distance": {p: v}}`) when present.
+
+Predictions arrive per frame (`tfds_bench.release.imagenet_p`: file names
+`<video_id>/<frame>`); `videos_from_predictions` regroups them by video.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from tfds_bench import errors
+from tfds_bench.benchmark_types import Result
+from tfds_bench.metrics import perturbation as perturbation_metrics
+from tfds_bench.predictions import Predictions
+from tfds_bench.release.imagenet_p import NAMES, TEST_NAMES, parse_frame_file_name
+
+BENCHMARK_ID = "imagenet_p"
+SAMPLE_BENCHMARK_ID = "sample_p"
+ALEXNET_FILE = "imagenet_p_alexnet.json"
+
+METRICS = ("mfp", "mt5d", "mean_flip_probability", "mean_top5_distance",
+           "flip_probability/<perturbation>", "top5_distance/<perturbation>")
+
+Videos = Tuple[np.ndarray, np.ndarray]  # (top1 [V, F], top5 [V, F, 5])
+
+
+def videos_from_predictions(predictions: Predictions, what: str = "predictions"
+                            ) -> Videos:
+  """Regroups per-frame predictions into (top1 [V, F], top5 [V, F, 5]).
+
+  Videos are ordered by id; frames by number. Every video must have frames
+  0..F-1 exactly once, with the same F for all.
+
+  Raises:
+    UserError: a file name that is not `<video_id>/<frame>`, a duplicate or
+      missing frame, or videos of different lengths.
+  """
+  by_video: Dict[str, Dict[int, int]] = {}
+  for row, file_name in enumerate(np.asarray(predictions.file_name).astype(str)):
+    try:
+      video_id, frame = parse_frame_file_name(file_name)
+    except ValueError as e:
+      raise errors.UserError(f"{what}: {e}") from None
+    frames = by_video.setdefault(video_id, {})
+    if frame in frames:
+      raise errors.UserError(f"{what}: frame {file_name!r} occurs twice")
+    frames[frame] = row
+  if not by_video:
+    raise errors.UserError(f"{what}: no frames")
+  lengths = {}
+  for video_id, frames in by_video.items():
+    if set(frames) != set(range(len(frames))):
+      missing = sorted(set(range(max(frames) + 1)) - set(frames))
+      raise errors.UserError(
+          f"{what}: video {video_id!r} lacks frames {missing[:5]}")
+    lengths.setdefault(len(frames), video_id)
+  if len(lengths) > 1:
+    raise errors.UserError(
+        f"{what}: videos differ in length: "
+        + ", ".join(f"{v!r} has {n} frames" for n, v in sorted(lengths.items())))
+  rows = np.array([[frames[f] for f in range(len(frames))]
+                   for _, frames in sorted(by_video.items())])
+  top5 = np.asarray(predictions.top5)[rows]
+  return top5[..., 0], top5
+
+
+def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
+                     alexnet_fp: Optional[Mapping[str, float]] = None,
+                     alexnet_t5d: Optional[Mapping[str, float]] = None,
+                     benchmark: str = BENCHMARK_ID) -> List[Result]:
+  """ImageNet-P figures from per-perturbation video predictions.
+
+  Args:
+    predictions_by_perturbation: `{perturbation: (top1 [V, F], top5 [V, F,
+      5])}`, top-5 best first (ties to the lower class index).
+    alexnet_fp: AlexNet's flip probability per test perturbation, to
+      normalise `mfp`; without it `mean_flip_probability` is reported instead.
+    alexnet_t5d: likewise for `mt5d` / `mean_top5_distance`.
+    benchmark: benchmark name written into the results.
+
+  Returns:
+    Result rows (values as defined in the module doc; n = videos for
+    per-perturbation figures, summed over the 10 test perturbations for the
+    means).
+  """
+  fp, t5d, n = {}, {}, {}
+  results = []
+  for name in sorted(predictions_by_perturbation, key=_perturbation_sort_key):
+    if name not in NAMES:
+      raise errors.UserError(
+          f"{benchmark}: unknown perturbation {name!r}; known: {', '.join(NAMES)}")
+    top1, top5 = predictions_by_perturbation[name]
+    top1, top5 = np.asarray(top1), np.asarray(top5)
+    if top1.ndim != 2 or top5.shape[:2] != top1.shape or top5.ndim != 3:
+      raise errors.UserError(
+          f"{benchmark}: {name} needs top1 [V, F] and top5 [V, F, 5], got "
+          f"{top1.shape} and {top5.shape}")
+    fp[name] = perturbation_metrics.flip_probability(top1, name, 1)
+    t5d[name] = perturbation_metrics.top5_distance(top5, name, 1)
+    n[name] = int(top1.shape[0])
+    results.append(Result(benchmark, f"flip_probability/{name}", fp[name], n[name]))
+    results.append(Result(benchmark, f"top5_distance/{name}", t5d[name], n[name]))
+  if all(p in fp for p in TEST_NAMES):
+    total = sum(n[p] for p in TEST_NAMES)
+    for values, alexnet, normalised, plain in (
+        (fp, alexnet_fp, "mfp", "mean_flip_probability"),
+        (t5d, alexnet_t5d, "mt5d", "mean_top5_distance")):
+      if alexnet is not None:
+        missing = [p for p in TEST_NAMES if p not in alexnet]
+        if missing:
+          raise errors.UserError(
+              f"{benchmark}: AlexNet values for {normalised} lack {missing}")
+        results.append(Result(benchmark, normalised, float(np.mean(
+            [values[p] / alexnet[p] for p in TEST_NAMES])), total))
+      results.append(Result(benchmark, plain, float(np.mean(
+          [values[p] for p in TEST_NAMES])), total))
+  return results
+
+
+def _perturbation_sort_key(name: str):
+  return (NAMES.index(name), name) if name in NAMES else (len(NAMES), name)
+
+
+def load_alexnet(path: os.PathLike | str
+                 ) -> Tuple[Dict[str, float], Dict[str, float]]:
+  """(flip probabilities, top-5 distances) of AlexNet from a JSON file.
+
+  Format: `{"flip_probability": {perturbation: value}, "top5_distance":
+  {perturbation: value}}`; either key may be absent ({} then).
+  """
+  try:
+    with open(path) as f:
+      table = json.load(f)
+    return ({str(k): float(v) for k, v in table.get("flip_probability", {}).items()},
+            {str(k): float(v) for k, v in table.get("top5_distance", {}).items()})
+  except (OSError, ValueError, AttributeError, TypeError) as e:
+    raise errors.UserError(f"cannot read AlexNet values from {path}: {e}") from None
+
+
+def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMARK_ID
+                     ) -> Callable[..., List[Result]]:
+  """`Benchmark.score` for one source per perturbation, in the given order.
+
+  The returned function receives one Predictions per source and the table's
+  ScoringContext; AlexNet normalisers are read from
+  `<context.manual_dir>/imagenet_p_alexnet.json` when that file exists.
+  """
+  names = list(perturbation_names)
+
+  def score(predictions: Sequence[Predictions], context: object = None) -> List[Result]:
+    if len(predictions) != len(names):
+      raise ValueError(f"{benchmark}: expected {len(names)} predictions (one "
+                       f"per perturbation), got {len(predictions)}")
+    videos = {name: videos_from_predictions(p, f"{benchmark}/{name}")
+              for name, p in zip(names, predictions)}
+    alexnet_fp = alexnet_t5d = None
+    manual_dir = getattr(context, "manual_dir", None)
+    if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
+      alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
+      alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
+    return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark)
+
+  return score

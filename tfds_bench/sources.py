@@ -1,0 +1,135 @@
+"""Sources: the image sets benchmarks run the model on, and how each loads itself.
+
+A source is what one forward pass reads: a TFDS builder split, the user's
+image folder, or an ImageNet-C config, which can also be made on the fly from
+the val images. Benchmarks that share a source key share one forward pass
+(ImageNet val feeds val, ReaL, multi-label, calibration, ImageNet-O and
+ImageNet-C's clean error).
+
+Loading needs TensorFlow, scoring does not: `load` imports the input pipeline
+when it is called, so the benchmark table (and `--list`, `--predictions`)
+stays free of TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Mapping, Optional
+
+import numpy as np
+
+from tfds_bench import errors, labels
+from tfds_bench.predictions import Predictions
+from tfds_bench.release import imagenet_c as imagenet_c_release
+
+
+@dataclasses.dataclass
+class DataOptions:
+  """Where the data lives: TFDS ``data_dir``, archives in ``manual_dir``, or a folder."""
+  data_dir: Optional[str] = None
+  manual_dir: Optional[str] = None
+  image_folder: Optional[str] = None
+  real_threshold: Optional[float] = None
+  # ImageNet-C from the val images through the corruption engine inside
+  # tf.data, instead of reading bench_imagenet_c's prepared configs.
+  corrupt_on_the_fly: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+  """Images a benchmark needs the model to see.
+
+  Attributes:
+    key: unique id; benchmarks with the same key share one forward pass.
+    label_lists: variable-length label features to carry, name -> padding width.
+  """
+  key: str
+  label_lists: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+  def load(self, data: DataOptions):
+    """The source's examples as a tf.data.Dataset with images left encoded."""
+    raise NotImplementedError
+
+  def describe(self) -> Dict[str, Optional[str]]:
+    """What the results' provenance records about the source."""
+    return {"builder": None, "split": None}
+
+  def with_labels(self, predictions: Predictions, benchmark_id: str) -> Predictions:
+    """Fills labels a saved predictions file need not carry (default: none)."""
+    del benchmark_id
+    return predictions
+
+
+@dataclasses.dataclass(frozen=True)
+class TfdsSource(Source):
+  """A split of a TFDS builder (ours or TFDS's), prepared on first use."""
+  builder: str = ""
+  split: str = "test"
+
+  def load(self, data: DataOptions):
+    from tfds_bench import input_pipeline  # lazy: tensorflow
+    return input_pipeline.load_split(self.builder, self.split, data_dir=data.data_dir,
+                                     manual_dir=data.manual_dir)
+
+  def describe(self) -> Dict[str, Optional[str]]:
+    return {"builder": self.builder, "split": self.split}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageNetValSource(TfdsSource):
+  """ImageNet val through TFDS's `imagenet2012`; its labels follow from file names."""
+
+  def with_labels(self, predictions: Predictions, benchmark_id: str) -> Predictions:
+    try:
+      numbers = labels.val_file_numbers(predictions.file_name)
+    except ValueError as e:
+      raise errors.UserError(f"{benchmark_id}: {e}") from None
+    val_labels = labels.val_labels()
+    if numbers.min() < 1 or numbers.max() > len(val_labels):
+      raise errors.UserError(f"{benchmark_id}: val file numbers must be 1..50000")
+    val = val_labels[numbers - 1]
+    given = predictions.label >= 0
+    if (predictions.label[given] != val[given]).any():
+      first = predictions.file_name[given][predictions.label[given] != val[given]][0]
+      raise errors.UserError(f"{benchmark_id}: the file's 'label' disagrees with the "
+                             f"ImageNet val label of {first!r}")
+    return dataclasses.replace(predictions, label=val.astype(np.int64))
+
+
+IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagenet2012",
+                                 split="validation")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFolderSource(Source):
+  """The user's folder in ImageNet layout (``--image_folder``)."""
+
+  def load(self, data: DataOptions):
+    if not data.image_folder:
+      raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
+    from tfds_bench import input_pipeline  # lazy: tensorflow
+    return input_pipeline.load_image_folder(data.image_folder)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageNetCSource(TfdsSource):
+  """One ImageNet-C config: `bench_imagenet_c/<corruption>_<severity>`, or,
+  with ``DataOptions.corrupt_on_the_fly``, the val images corrupted inside
+  tf.data exactly as the builder generates them."""
+  corruption: str = ""
+  severity: int = 0
+
+  def load(self, data: DataOptions):
+    if not data.corrupt_on_the_fly:
+      return super().load(data)
+    return imagenet_c_release.corrupt_on_the_fly(
+        IMAGENET_VAL.load(data), self.corruption, self.severity)
+
+
+def imagenet_c_source(corruption: str, severity: int) -> ImageNetCSource:
+  """The source of `bench_imagenet_c/<corruption>_<severity>`; raises on unknown names."""
+  config = imagenet_c_release.config_name(corruption, severity)
+  imagenet_c_release.parse_config_name(config)  # validates both
+  builder = f"{imagenet_c_release.BUILDER_NAME}/{config}"
+  return ImageNetCSource(key=f"{builder}:test", builder=builder, split="test",
+                         corruption=corruption, severity=severity)
