@@ -21,12 +21,14 @@ class SubsetArchiveBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
   Subclasses set ARCHIVE_NAME, ARCHIVE_URL, TOP_FOLDER, SUBSET, HOMEPAGE and
   ``pkg_dir_path`` (README.md, CITATIONS.bib and checksums.tsv live next to
   the subclass's module; TFDS's inference from the module name fails under
-  setup.py's package_dir mapping in editable installs, see DESIGN.md).
+  setup.py's package_dir mapping in editable installs, see
+  docs/architecture.md, "Installed layout").
   """
 
   VERSION = tfds.core.Version("1.0.0")
   ARCHIVE_NAME: str
   ARCHIVE_URL: str
+  ARCHIVE_NAMES: tuple  # (ARCHIVE_NAME,): the files read from manual_dir
   TOP_FOLDER: str
   SUBSET: str
   HOMEPAGE: str
@@ -34,6 +36,7 @@ class SubsetArchiveBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tr
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     cls.RELEASE_NOTES = {"1.0.0": f"Initial release, read from {cls.ARCHIVE_NAME}."}
+    cls.ARCHIVE_NAMES = (cls.ARCHIVE_NAME,)
     cls.MANUAL_DOWNLOAD_INSTRUCTIONS = (
         f"Download {cls.ARCHIVE_URL} and put it, unextracted and unrenamed, in\n"
         f"manual_dir: `<manual_dir>/{cls.ARCHIVE_NAME}`.\n")

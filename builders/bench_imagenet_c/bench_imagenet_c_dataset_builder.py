@@ -96,9 +96,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   from {common.VAL_ARCHIVE_URL} (needs an ImageNet account).
   The released archive is used when present.
   """
+  # The files this builder reads from manual_dir (README tables are checked against it).
+  ARCHIVE_NAMES = tuple(imagenet_c.ARCHIVE_CORRUPTIONS) + (common.VAL_ARCHIVE_NAME,)
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
   # inference from the module name fails under setup.py's package_dir mapping
-  # in editable installs (see DESIGN.md).
+  # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -95,6 +95,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     <manual_dir>/{common.VAL_ARCHIVE_NAME}
   from {common.VAL_ARCHIVE_URL} (needs an ImageNet account).
   """
+  # The files this builder reads from manual_dir (README tables are checked against it).
+  ARCHIVE_NAMES = imagenet_p.ARCHIVES + (common.VAL_ARCHIVE_NAME,)
   # See bench_imagenet_c: TFDS cannot infer this under the package_dir mapping.
   pkg_dir_path = epath.Path(__file__).parent
 

@@ -35,9 +35,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   Download {ARCHIVE_NAME} from {ARCHIVE_URL} and put it, unextracted and
   unrenamed, in manual_dir: `<manual_dir>/{ARCHIVE_NAME}`.
   """
+  # The files this builder reads from manual_dir (README tables are checked against it).
+  ARCHIVE_NAMES = (ARCHIVE_NAME,)
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
   # inference from the module name fails under setup.py's package_dir mapping
-  # in editable installs (see DESIGN.md).
+  # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -111,9 +111,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Initial release, read from the released archives."}
   BUILDER_CONFIGS = BUILDER_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = _instructions()
+  # The files this builder reads from manual_dir (README tables are checked against it).
+  ARCHIVE_NAMES = tuple(config.archive_name for config in BUILDER_CONFIGS)
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
   # inference from the module name fails under setup.py's package_dir mapping
-  # in editable installs (see DESIGN.md).
+  # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:
