@@ -51,7 +51,7 @@ _KERAS_NAMES = (
 def __getattr__(name):
   # PEP 562: load TensorFlow/Keras only when a Keras class is asked for.
   if name in _KERAS_NAMES:
-    from tfds_bench.metrics import keras_metrics  # pylint: disable=g-import-not-at-top
+    from tfds_bench.metrics import keras_metrics  # lazy: tensorflow
     return getattr(keras_metrics, name)
   raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
