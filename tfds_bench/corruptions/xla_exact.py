@@ -1,13 +1,32 @@
-"""Keeping numpy's rounding inside XLA-compiled corruption helpers.
+"""Always-XLA-compiled helpers that keep numpy's rounding.
 
-XLA:CPU lets LLVM contract ``a * b + c`` into one fused multiply-add (a single
-rounding), which numpy and TF's kernels never do; on float64 sums that moves
-about a third of the results by an ulp (measured on random data), and after
-the reference's uint8 truncation a value sitting on an integer -- every pixel
-of a flat region under a blur -- can come out one grey level apart.
+The corruptions run their arithmetic in functions compiled by `xla_function`:
+XLA fuses elementwise chains and gathers into a few loops without
+reassociating, and being always compiled, a helper gives the same bytes
+eagerly, in graphs and in tf.data. Two things are written around:
+
+* XLA:CPU lets LLVM contract ``a * b + c`` into one fused multiply-add (a
+  single rounding), which numpy and TF's kernels never do; on float64 sums that
+  moves about a third of the results by an ulp (measured on random data), and
+  after the reference's uint8 truncation a value sitting on an integer -- every
+  pixel of a flat region under a blur -- can come out one grey level apart.
+  `no_contract` keeps such products separately rounded.
+* division by a constant (XLA, like grappler, may turn it into a
+  multiplication by the reciprocal): use the lookup of `ops.to_unit`, or pass
+  the divisor in as a tensor argument. Large float64 matmuls and reductions,
+  whose summation order would change, stay in TF's kernels.
 """
 
 import tensorflow as tf
+
+
+def xla_function(fn):
+  """``fn`` as an always-XLA-compiled ``tf.function`` (no autograph).
+
+  Python arguments (severities, flags) are trace-time constants: Python
+  ``if``/``for`` over them unroll while tracing.
+  """
+  return tf.function(fn, jit_compile=True, autograph=False)
 
 
 def negzero() -> tf.Tensor:

@@ -1,0 +1,86 @@
+"""Colour conversions of the corruptions: skimage's HSV, OpenCV's grey.
+
+Float64 (HSV) and float32 (grey) as the references; ``nz``/``six`` arguments
+make them usable inside XLA (`no_contract`; a division by 6 passed in as a
+tensor).
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from tfds_bench.corruptions import ops
+from tfds_bench.corruptions.xla_exact import negzero
+from tfds_bench.corruptions.xla_exact import no_contract
+from tfds_bench.corruptions.xla_exact import xla_function
+
+
+def rgb_to_hsv(rgb: tf.Tensor, six=None) -> tf.Tensor:
+  """skimage.color.rgb2hsv, float64.
+
+  Differs from tf.image.rgb_to_hsv in tie-breaking: skimage assigns the hue
+  for red, then green, then blue maxima, so blue wins ties, then green.
+  """
+  r, g, b = tf.unstack(rgb, axis=-1)
+  v = tf.reduce_max(rgb, axis=-1)
+  delta = v - tf.reduce_min(rgb, axis=-1)  # np.ptp
+  one, zero = tf.ones_like(v), tf.zeros_like(v)
+  safe_delta = tf.where(delta == 0., one, delta)
+  safe_v = tf.where(v == 0., one, v)
+  s = tf.where(delta == 0., zero, delta / safe_v)
+  h = tf.where(
+      b == v, 4. + (r - g) / safe_delta,
+      tf.where(g == v, 2. + (b - r) / safe_delta, (g - b) / safe_delta))
+  # Inside XLA `six` is a tensor argument, so the division stays a division.
+  h = ops.divide_exact(h, 6.) if six is None else h / six
+  h = tf.math.floormod(h, 1.)  # numpy % on floats
+  h = tf.where(delta == 0., zero, h)
+  return tf.stack([h, s, v], axis=-1)
+
+
+def hsv_to_rgb(hsv: tf.Tensor, nz=None) -> tf.Tensor:
+  """skimage.color.hsv2rgb, float64 (`nz`: inside XLA, see `no_contract`)."""
+  h, s, v = tf.unstack(hsv, axis=-1)
+  h6 = no_contract(h * 6., nz)
+  hi = tf.floor(h6)
+  f = h6 - hi
+  p = v * (1. - s)
+  q = v * (1. - no_contract(f * s, nz))
+  t = v * (1. - no_contract((1. - f) * s, nz))
+  hi = tf.cast(tf.math.floormod(hi, 6.), tf.int32)
+
+  def pick(*by_hi):  # skimage's choose over hi = 0..5, as selects
+    out = by_hi[5]
+    for k in range(4, -1, -1):
+      out = tf.where(hi == k, by_hi[k], out)
+    return out
+
+  return tf.stack([pick(v, q, p, p, t, v), pick(t, v, v, q, p, p),
+                   pick(p, p, t, v, v, q)], axis=-1)
+
+
+def gray_cv2(x: tf.Tensor, nz=None) -> tf.Tensor:
+  """cv2.cvtColor(x, COLOR_RGB2GRAY) for float32 [B, H, W, 3]."""
+  r, g, b = tf.unstack(x, axis=-1)
+  return (no_contract(r * 0.299, nz) + no_contract(g * 0.587, nz) +
+          no_contract(b * 0.114, nz))[..., tf.newaxis]
+
+
+def hsv_adjust(images: tf.Tensor, channel: int, scale: float, offset: float) -> tf.Tensor:
+  """uint8 -> skimage HSV, ``hsv[channel] = clip(hsv[channel] * scale + offset, 0, 1)`` -> uint8.
+
+  ``np.uint8(np.clip(hsv2rgb(hsv), 0, 1) * 255)``: brightness (V += c) and
+  saturate (S = S * c0 + c1).
+  """
+  return _hsv_adjust_xla(images, tf.constant(6., tf.float64), negzero(), channel, scale, offset)
+
+
+@xla_function
+def _hsv_adjust_xla(images, six, nz, channel, scale, offset):
+  hsv = rgb_to_hsv(ops.to_unit(images), six)
+  chans = tf.unstack(hsv, axis=-1)
+  adj = chans[channel]
+  if scale != 1:
+    adj = no_contract(adj * scale, nz)
+  chans[channel] = tf.clip_by_value(adj + offset, 0., 1.)
+  return ops.unit_to_uint8(hsv_to_rgb(tf.stack(chans, axis=-1), nz))

@@ -1,0 +1,94 @@
+"""Small ops shared by every corruption: seeds, unit range, uint8, shapes.
+
+Seeds (one rule for the whole package, `stateless_seed`): every random draw
+uses ``tf.random.stateless_*`` with the seed pair ``[seed mod 2**31,
+crc32(key) mod 2**31]``. ``seed`` is the user's seed (a Python int or a scalar
+integer tensor, e.g. a per-image seed inside tf.data; both give the same draws)
+and ``key`` names the stream of draws: the corruption's name
+(``"gaussian_noise"``), ``"<name>/<k>"`` for the k-th draw of a corruption
+that takes several (``"snow/1"``), ``"imagenet_p/<name>/<k>"`` for the
+ImageNet-P sequences. Different keys give independent draws for one user seed.
+The package's seeds are in [0, 2**31) (`tfds_bench.corruptions.apply` checks
+Python ints), where the reduction mod 2**31 is the identity.
+
+Conversions: the references divide by 255 in numpy and store ``np.uint8(x)``
+(truncation) of a float image; `to_unit`, `to_uint8` and `unit_to_uint8` are
+those steps bit for bit, eagerly, in graphs and inside XLA.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Tuple
+
+import numpy as np
+import tensorflow as tf
+
+_SEED_BITS = 0x7FFFFFFF
+
+
+def stateless_seed(seed, key: str) -> tf.Tensor:
+  """int64 ``[seed mod 2**31, crc32(key) mod 2**31]``: see the module docstring."""
+  salt = zlib.crc32(key.encode()) & _SEED_BITS
+  if isinstance(seed, int):
+    return tf.constant([seed & _SEED_BITS, salt], dtype=tf.int64)
+  seed = tf.bitwise.bitwise_and(tf.cast(seed, tf.int64), tf.constant(_SEED_BITS, tf.int64))
+  return tf.stack([seed, tf.constant(salt, tf.int64)])
+
+
+def to_unit(x: tf.Tensor, dtype=tf.float64) -> tf.Tensor:
+  """``np.array(x) / 255.`` (float64) or ``float32(x) / 255`` of uint8 values.
+
+  ``x``: integer values 0..255 (uint8, or a float tensor holding integers).
+  A 256-entry table of the correctly rounded quotients, so immune to rewrites
+  of ``x / 255.`` into ``x * (1 / 255.)`` (grappler inside ``tf.function``,
+  XLA), which differ in the last bit for some values and then flip a later
+  uint8 truncation. In float32, rounding the float64 quotient gives the same
+  256 values as dividing in float32 (torch's ``ToTensor``).
+  """
+  np_dtype = tf.as_dtype(dtype).as_numpy_dtype
+  table = np.arange(256, dtype=np_dtype) / np_dtype(255)
+  return tf.gather(tf.constant(table), tf.cast(x, tf.int32))
+
+
+def to_uint8(x255: tf.Tensor) -> tf.Tensor:
+  """``np.uint8(x)`` of a float image in [0, 255]: truncation, not rounding.
+
+  The clip only guards against NaN/ulp excursions. On [0, 255] truncation and
+  floor agree, so this is also torch's ``.byte()`` and ``astype(np.uint8)``.
+  """
+  return tf.cast(tf.floor(tf.clip_by_value(x255, 0., 255.)), tf.uint8)
+
+
+def unit_to_uint8(x: tf.Tensor) -> tf.Tensor:
+  """``np.uint8(np.clip(x, 0, 1) * 255)`` in the dtype of x."""
+  return to_uint8(tf.clip_by_value(x, 0., 1.) * 255.)
+
+
+def divide_exact(x: tf.Tensor, c: float) -> tf.Tensor:
+  """x / c, correctly rounded, also inside tf.function.
+
+  Grappler's constant folding rewrites Div/RealDiv by a constant into a
+  multiplication by its reciprocal (ReduceDivToReciprocalMul), which is off
+  by one ulp for some inputs and then flips np.uint8 truncations; DivNoNan
+  is not rewritten. (Inside XLA pass the divisor in as a tensor instead.)
+  """
+  return tf.math.divide_no_nan(x, tf.constant(c, x.dtype))
+
+
+def zero_where(cond: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """``x[cond] = 0`` (a bare 0. would be float32 inside tf.function)."""
+  return tf.where(cond, tf.zeros_like(x), x)
+
+
+def static_hw(images: tf.Tensor) -> Tuple[int, int]:
+  """Static height and width of ``[B, H, W, ...]``; filters are built from them."""
+  h, w = images.shape[1], images.shape[2]
+  if h is None or w is None:
+    raise ValueError(f"corruptions need a static image size, got {images.shape}")
+  return int(h), int(w)
+
+
+def batch_size(images: tf.Tensor) -> tf.Tensor:
+  """The (dynamic) batch size of ``[B, ...]``."""
+  return tf.shape(images)[0]
