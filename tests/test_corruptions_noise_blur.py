@@ -1,4 +1,4 @@
-"""Fidelity tests of tfds_bench.corruptions.noise_blur against `imagecorruptions`.
+"""Fidelity tests of tfds_bench.corruptions.noise and .blur against `imagecorruptions`.
 
 Images: skimage's chelsea, coffee and astronaut, resized (shorter side 256,
 bilinear) and centre-cropped to 224x224 like make_imagenet_c.py. The reference
@@ -16,9 +16,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tfds_bench.corruptions import noise_blur
+from tfds_bench.corruptions import blur
+from tfds_bench.corruptions import noise
+from tfds_bench.corruptions import ops
 
-NAMES = tuple(noise_blur.CORRUPTIONS)
+CORRUPTIONS = {**noise.CORRUPTIONS, **blur.CORRUPTIONS}
+NAMES = tuple(CORRUPTIONS)
 
 
 def _release_crop(array):
@@ -69,7 +72,7 @@ def _eager_and_graph(fn, *args):
 @pytest.mark.parametrize("name", NAMES)
 def test_shape_dtype_determinism_and_tf_function(name):
   images = tf.constant(np.random.RandomState(0).randint(0, 256, (2, 64, 64, 3)), tf.uint8)
-  fn = noise_blur.CORRUPTIONS[name]
+  fn = CORRUPTIONS[name]
   eager = fn(images, 2, 7)
   assert eager.dtype == tf.uint8 and eager.shape == images.shape
   graph = tf.function(lambda x: fn(x, 2, 7))(images)
@@ -83,7 +86,7 @@ def test_shape_dtype_determinism_and_tf_function(name):
                                   "speckle_noise", "glass_blur", "motion_blur"])
 def test_seed_changes_random_corruptions(name):
   images = tf.constant(np.random.RandomState(1).randint(0, 256, (1, 64, 64, 3)), tf.uint8)
-  fn = noise_blur.CORRUPTIONS[name]
+  fn = CORRUPTIONS[name]
   assert not np.array_equal(fn(images, 3, 0).numpy(), fn(images, 3, 1).numpy())
 
 
@@ -93,7 +96,7 @@ def test_seed_changes_random_corruptions(name):
 @pytest.mark.parametrize("name", ["defocus_blur", "gaussian_blur", "zoom_blur"])
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
 def test_deterministic_match_reference(ref, photos, name, severity):
-  ours = noise_blur.CORRUPTIONS[name](tf.constant(photos), severity, 0).numpy()
+  ours = CORRUPTIONS[name](tf.constant(photos), severity, 0).numpy()
   theirs = np.stack([np.uint8(getattr(ref, name)(im, severity)) for im in photos])
   diff = np.abs(ours.astype(int) - theirs)
   # Only float32 (ours) vs float64 (reference) round-off at the uint8 truncation:
@@ -105,8 +108,8 @@ def test_deterministic_match_reference(ref, photos, name, severity):
 
 
 def test_disk_kernel_matches_cv2(ref):
-  for radius, alias_blur in noise_blur._DEFOCUS_BLUR:
-    np.testing.assert_allclose(noise_blur._disk(radius, alias_blur),
+  for radius, alias_blur in blur._DEFOCUS_BLUR:
+    np.testing.assert_allclose(blur._disk(radius, alias_blur),
                                ref.disk(radius, alias_blur), rtol=0, atol=1e-7)
 
 
@@ -116,14 +119,14 @@ def test_disk_kernel_matches_cv2(ref):
 @pytest.mark.parametrize("severity", [1, 3, 5])
 def test_gaussian_and_speckle_noise_exact(ref, photos, severity):
   x = photos[0]
-  for name, scale in (("gaussian_noise", noise_blur._GAUSSIAN_NOISE),
-                      ("speckle_noise", noise_blur._SPECKLE_NOISE)):
+  for name, scale in (("gaussian_noise", noise._GAUSSIAN_NOISE),
+                      ("speckle_noise", noise._SPECKLE_NOISE)):
     np.random.seed(severity)
-    noise = np.random.normal(size=x.shape, scale=scale[severity - 1])
+    draws = np.random.normal(size=x.shape, scale=scale[severity - 1])
     np.random.seed(severity)
     theirs = np.uint8(getattr(ref, name)(x, severity))
-    fn = getattr(noise_blur, f"_{name}_from_draws")
-    for ours in _eager_and_graph(lambda a, n: fn(a, severity, n), x[None], noise[None]):
+    fn = getattr(noise, f"_{name}_from_draws")
+    for ours in _eager_and_graph(lambda a, n: fn(a, severity, n), x[None], draws[None]):
       np.testing.assert_array_equal(ours[0], theirs)
 
 
@@ -131,10 +134,10 @@ def test_gaussian_and_speckle_noise_exact(ref, photos, severity):
 def test_shot_noise_exact(ref, photos, severity):
   x = photos[1]
   np.random.seed(severity)
-  counts = np.random.poisson(x / 255. * noise_blur._SHOT_NOISE[severity - 1])
+  counts = np.random.poisson(x / 255. * noise._SHOT_NOISE[severity - 1])
   np.random.seed(severity)
   theirs = np.uint8(ref.shot_noise(x, severity))
-  fn = lambda a, k: noise_blur._shot_noise_from_draws(a, severity, k)
+  fn = lambda a, k: noise._shot_noise_from_draws(a, severity, k)
   for ours in _eager_and_graph(fn, x[None], counts[None]):
     np.testing.assert_array_equal(ours[0], theirs)
 
@@ -155,14 +158,14 @@ def test_impulse_noise_exact(ref, photos, severity, monkeypatch):
   x = photos[2]
   theirs = np.uint8(ref.impulse_noise(x, severity))
   flipped, salted = masks
-  fn = lambda a, f, s: noise_blur._impulse_noise_from_draws(a, severity, f, s)
+  fn = lambda a, f, s: noise._impulse_noise_from_draws(a, severity, f, s)
   for ours in _eager_and_graph(fn, x[None], flipped[None], salted[None]):
     np.testing.assert_array_equal(ours[0], theirs)
 
 
 @pytest.mark.parametrize("severity", [1, 2, 3, 4, 5])
 def test_glass_blur_exact_with_reference_offsets(ref, photos, severity, monkeypatch):
-  _, d, iterations = noise_blur._GLASS_BLUR[severity - 1]
+  _, d, iterations = blur._GLASS_BLUR[severity - 1]
   offsets = np.random.RandomState(severity).randint(
       -d, d, size=(1, iterations, 224 - 2 * d, 224 - 2 * d, 2))
   stream = iter(offsets.reshape(-1, 2))
@@ -171,7 +174,7 @@ def test_glass_blur_exact_with_reference_offsets(ref, photos, severity, monkeypa
   x = photos[severity % 3]
   theirs = np.uint8(ref.glass_blur(x, severity))
   monkeypatch.undo()
-  fn = lambda a, o: noise_blur._glass_blur_from_draws(a, severity, o)
+  fn = lambda a, o: blur._glass_blur_from_draws(a, severity, o)
   for ours in _eager_and_graph(fn, x[None], offsets):
     diff = np.abs(ours[0].astype(int) - theirs)
     # Only the float32 (ours) vs float64 (reference) blur before the intermediate
@@ -186,7 +189,7 @@ def test_motion_blur_exact_with_reference_angle(ref, photos, severity):
   angle = np.random.uniform(-45, 45)
   np.random.seed(severity)
   theirs = np.uint8(ref.motion_blur(x, severity))
-  fn = lambda a, t: noise_blur._motion_blur_from_draws(a, severity, t)
+  fn = lambda a, t: blur.motion_blur_from_angles(a, severity, t)
   for ours in _eager_and_graph(fn, x[None], np.array([angle])):
     diff = np.abs(ours[0].astype(int) - theirs)
     # Same float64 taps summed in the same order: identical.
@@ -211,7 +214,7 @@ def test_motion_blur_exact_on_flat_regions(ref, severity):
   angle = np.random.uniform(-45, 45)
   np.random.seed(severity)
   theirs = np.uint8(ref.motion_blur(x, severity))
-  ours = noise_blur._motion_blur_from_draws(x[None], severity, np.array([angle]))[0].numpy()
+  ours = blur.motion_blur_from_angles(x[None], severity, np.array([angle]))[0].numpy()
   # Before the taps were shielded from FMA contraction, severity 3 differed
   # in 5,376 values here.
   np.testing.assert_array_equal(ours, theirs)
@@ -234,7 +237,7 @@ def test_noise_distribution_matches_reference(ref, photos, name, monkeypatch):
   x = photos
   random_noise = ref.sk.util.random_noise
   for severity in range(1, 6):
-    ours = noise_blur.CORRUPTIONS[name](tf.constant(x), severity, 0).numpy().astype(float)
+    ours = CORRUPTIONS[name](tf.constant(x), severity, 0).numpy().astype(float)
     np.random.seed(severity)
     # skimage's random_noise (impulse_noise) draws from its own unseeded
     # generator: seed it too, so the reference side is the same every run.
@@ -257,14 +260,14 @@ def test_glass_blur_distribution_matches_reference(ref, photos):
   for severity in (1, 5):  # Reference ~1 s/image: two severities only.
     np.random.seed(severity)
     theirs = np.uint8(ref.glass_blur(x, severity)).astype(float)
-    ours = noise_blur.glass_blur(tf.constant(x[None]), severity, 0).numpy()[0].astype(float)
+    ours = blur.glass_blur(tf.constant(x[None]), severity, 0).numpy()[0].astype(float)
     # Mean absolute change from the clean image: same to within 3%.
     np.testing.assert_allclose(np.abs(ours - x).mean(), np.abs(theirs - x).mean(), rtol=0.03)
 
 
 def test_motion_blur_angles_in_range():
   images = tf.zeros([64, 48, 48, 3], tf.uint8)
-  seed = noise_blur._stateless_seed(0, "motion_blur")
+  seed = ops.stateless_seed(0, "motion_blur")
   angles = tf.random.stateless_uniform([64], seed, -45.0, 45.0, dtype=tf.float64).numpy()
   assert angles.min() >= -45 and angles.max() < 45 and angles.std() > 20
-  assert noise_blur.motion_blur(images, 1, 0).shape == images.shape
+  assert blur.motion_blur(images, 1, 0).shape == images.shape

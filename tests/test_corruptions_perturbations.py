@@ -13,8 +13,6 @@ engine's approximation (checked there).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 
 import numpy as np
@@ -22,22 +20,25 @@ import PIL.Image
 import pytest
 import skimage.color
 import skimage.filters
-import tensorflow_datasets as tfds
 
-from tfds_bench import benchmarks
-from tfds_bench import errors
-from tfds_bench import imagenet_p
 from tfds_bench import metrics
-from tfds_bench.corruptions import perturbations
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import PHOTOS
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import read_photo
-from tfds_bench.predictions import Predictions
+from tfds_bench.corruptions import blur
+from tfds_bench.corruptions import perturbations
 
 
 @pytest.fixture(scope="module")
 def resized() -> np.ndarray:
-  """chelsea, Resize(256) as the release: 256 x 384 (not square: crop offsets)."""
-  return imagenet_p.resize_shorter_side(read_photo(PHOTOS[0]))
+  """chelsea, Resize(256) as the release: 256 x 384 (not square: crop offsets).
+
+  torchvision ``Resize(256)``: shorter side to 256, longer side
+  ``int(256 * long / short)``, PIL bilinear.
+  """
+  image = PIL.Image.fromarray(read_photo(PHOTOS[0]))
+  w, h = image.size
+  size = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+  return np.asarray(image.resize(size, PIL.Image.BILINEAR))
 
 
 def _crop(image: np.ndarray) -> np.ndarray:
@@ -260,10 +261,9 @@ def test_gaussian_blur_is_the_reference(resized, sequences):
 
 
 def test_motion_blur_frames_are_the_engine_at_the_reference_angles(resized, sequences):
-  from tfds_bench.corruptions import noise_blur  # pylint: disable=g-import-not-at-top
   crop = _crop(resized)
   for i in (0, 22, 30):  # angle (i - 30) * 4
-    expected = noise_blur._motion_blur_from_draws(crop[None], 1, np.array([(i - 30) * 4.]))
+    expected = blur.motion_blur_from_angles(crop[None], 1, np.array([(i - 30) * 4.]))
     np.testing.assert_array_equal(sequences["motion_blur"][i], expected.numpy()[0])
 
 

@@ -19,7 +19,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfds_bench.corruptions import weather_digital as wd
+from tfds_bench.corruptions import color
+from tfds_bench.corruptions import digital
+from tfds_bench.corruptions import filters
+from tfds_bench.corruptions import opencv
+from tfds_bench.corruptions import ops
+from tfds_bench.corruptions import resample
+from tfds_bench.corruptions import weather
+
+CORRUPTIONS = {**weather.CORRUPTIONS, **digital.CORRUPTIONS}
 
 SEVERITIES = (1, 2, 3, 4, 5)
 
@@ -121,7 +129,7 @@ def _diff(a, b):
 
 def _release_pixelate(im, severity):
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  c = wd._PIXELATE[severity - 1]
+  c = digital._PIXELATE[severity - 1]
   im = im.resize((int(224 * c), int(224 * c)), Image.BOX)
   return np.asarray(im.resize((224, 224), Image.BOX))
 
@@ -132,10 +140,10 @@ def _frost_path(name):
 
 def _release_frost(cv2, x, severity, idx=None, crop=None):
   """make_imagenet_c.py frost; idx / crop override the np.random draws."""
-  c = wd._FROST[severity - 1]
+  c = weather._FROST[severity - 1]
   if idx is None:
     idx = np.random.randint(5)
-  frost = cv2.imread(_frost_path(wd._FROST_FILES[idx]))
+  frost = cv2.imread(_frost_path(weather._FROST_FILES[idx]))
   if crop is None:
     crop = (np.random.randint(0, frost.shape[0] - 224),
             np.random.randint(0, frost.shape[1] - 224))
@@ -162,7 +170,7 @@ def _release_snow(ref, cv2, x, severity):
   ImageMagick's MotionBlurImage -> ref._motion_blur on the uint8 layer,
   rounded back to 8 bits as ImageMagick's PNG output is.
   """
-  c = wd._SNOW[severity - 1]
+  c = weather._SNOW[severity - 1]
   x = np.array(x, dtype=np.float32) / 255.
   layer = np.random.normal(size=x.shape[:2], loc=c[0], scale=c[1])
   layer = _release_clipped_zoom(layer[..., np.newaxis], c[2])
@@ -181,7 +189,7 @@ def _release_elastic(cv2, image, severity):
   # pylint: disable-next=g-import-not-at-top
   from scipy.ndimage import map_coordinates
   from skimage.filters import gaussian  # pylint: disable=g-import-not-at-top
-  c = wd._ELASTIC[severity - 1]
+  c = digital._ELASTIC[severity - 1]
   image = np.array(image, dtype=np.float32) / 255.
   shape = image.shape
   shape_size = shape[:2]
@@ -215,17 +223,17 @@ def _release_elastic(cv2, image, severity):
 
 
 def test_hsv_matches_skimage_including_ties():
-  color = pytest.importorskip("skimage.color")
+  skcolor = pytest.importorskip("skimage.color")
   rng = np.random.default_rng(0)
   rgb = rng.integers(0, 256, (64, 64, 3)).astype(np.float64)
   rgb[:8, :, 1] = rgb[:8, :, 0]  # red/green ties
   rgb[8:16, :, 2] = rgb[8:16, :, 1]  # green/blue ties
   rgb[16:24] = rgb[16:24, :, :1]  # grays
   rgb /= 255.
-  hsv = wd._rgb_to_hsv(tf.constant(rgb)).numpy()
-  np.testing.assert_array_equal(hsv, color.rgb2hsv(rgb))
-  back = wd._hsv_to_rgb(tf.constant(hsv)).numpy()
-  np.testing.assert_array_equal(back, color.hsv2rgb(hsv))
+  hsv = color.rgb_to_hsv(tf.constant(rgb)).numpy()
+  np.testing.assert_array_equal(hsv, skcolor.rgb2hsv(rgb))
+  back = color.hsv_to_rgb(tf.constant(hsv)).numpy()
+  np.testing.assert_array_equal(back, skcolor.hsv2rgb(hsv))
 
 
 @pytest.mark.parametrize("size", [(224, 134), (224, 89), (67, 224), (31, 17)])
@@ -234,20 +242,20 @@ def test_pil_box_resize_exact(size):
   rng = np.random.default_rng(1)
   img = rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)
   want = np.asarray(Image.fromarray(img).resize(size[::-1], Image.BOX))
-  got = wd._pil_box_resize(tf.constant(img[None], tf.float64), *size)
+  got = resample.pil_box_resize(tf.constant(img[None], tf.int32), *size)
   np.testing.assert_array_equal(got.numpy()[0], want)
 
 
 @pytest.mark.parametrize("sigma,mode", [(4., "nearest"), (170.8, "reflect"),
                                         (2.44, "reflect")])
 def test_gaussian_matches_skimage(sigma, mode):
-  filters = pytest.importorskip("skimage.filters")
+  skfilters = pytest.importorskip("skimage.filters")
   rng = np.random.default_rng(2)
   img = rng.uniform(-1, 1, (2, 50, 40))
   truncate = 3. if mode == "reflect" else 4.
-  got = wd._gaussian_2d(tf.constant(img), sigma, truncate, mode).numpy()
+  got = filters.gaussian_2d(tf.constant(img), sigma, truncate, mode).numpy()
   for i in range(2):
-    want = filters.gaussian(img[i], sigma, mode=mode, truncate=truncate)
+    want = skfilters.gaussian(img[i], sigma, mode=mode, truncate=truncate)
     np.testing.assert_allclose(got[i], want, rtol=0, atol=1e-12)
 
 
@@ -262,7 +270,7 @@ def test_map_coordinates_reflect_matches_scipy():
             np.tile(np.arange(3), 600).reshape(-1, 1))
   want = ndimage.map_coordinates(img, coords, order=1,
                                  mode="reflect").reshape(img.shape)
-  got = wd._map_coordinates_reflect(tf.constant(img[None]),
+  got = resample.map_coordinates_reflect(tf.constant(img[None]),
                                     tf.constant(yy[None]),
                                     tf.constant(xx[None])).numpy()[0]
   np.testing.assert_array_equal(got, want)
@@ -275,31 +283,31 @@ def test_quantized_warp_snaps_to_1_32_pixel():
                     tf.float32)
   shift = tf.constant([[1., 0., -0.01, 0., 1., 0.]], tf.float64)
   np.testing.assert_array_equal(
-      wd._warp_affine(img, shift, quantize=True).numpy(), img.numpy())
+      resample.cv2_warp_affine(img, shift, quantize=True).numpy(), img.numpy())
   assert not np.array_equal(
-      wd._warp_affine(img, shift, quantize=False).numpy(), img.numpy())
+      resample.cv2_warp_affine(img, shift, quantize=False).numpy(), img.numpy())
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_water_pipeline_matches_cv2(cv2, seed):
   """Canny, distanceTransform(L2, 5), equalizeHist of spatter's water branch."""
-  filters = pytest.importorskip("skimage.filters")
+  skfilters = pytest.importorskip("skimage.filters")
   rng = np.random.default_rng(seed)
-  liquid = filters.gaussian(rng.normal(0.65, 0.3, (224, 224)), sigma=2 + seed)
+  liquid = skfilters.gaussian(rng.normal(0.65, 0.3, (224, 224)), sigma=2 + seed)
   liquid[liquid < 0.68] = 0
   liquid = (liquid * 255).astype(np.uint8)
   edges = cv2.Canny(liquid, 50, 150)
-  got = wd._canny(tf.constant(liquid[None]), 50, 150).numpy()[0]
+  got = opencv.canny(tf.constant(liquid[None]), 50, 150).numpy()[0]
   np.testing.assert_array_equal(got, edges > 0)
   dist = cv2.distanceTransform(255 - edges, cv2.DIST_L2, 5)
-  got = wd._distance_transform_l2_5(tf.constant(edges[None] > 0), 20.)
+  got = opencv.distance_transform_l2_5(tf.constant(edges[None] > 0), 20.)
   # IPP's raster two-pass adds float32 weights in scan order; the min-plus
   # relaxation may find an equal-length path whose float sum is an ulp lower.
   np.testing.assert_allclose(np.minimum(got.numpy()[0], 20),
                              np.minimum(dist, 20), rtol=0, atol=4e-6)
   img = np.minimum(dist, 20).astype(np.uint8)
   np.testing.assert_array_equal(
-      wd._equalize_hist(tf.constant(img[None])).numpy()[0],
+      opencv.equalize_hist(tf.constant(img[None])).numpy()[0],
       cv2.equalizeHist(img))
 
 
@@ -312,7 +320,7 @@ def test_water_pipeline_matches_cv2(cv2, seed):
 @pytest.mark.parametrize(
     "name", ["brightness", "contrast", "saturate", "jpeg_compression"])
 def test_deterministic_exact(ref, photos, batch, name, severity):
-  got = wd.CORRUPTIONS[name](tf.constant(batch), severity, 0).numpy()
+  got = CORRUPTIONS[name](tf.constant(batch), severity, 0).numpy()
   for i, im in enumerate(photos):
     want = np.uint8(getattr(ref, name)(im, severity))
     assert _psnr(got[i], want) >= 40
@@ -322,7 +330,7 @@ def test_deterministic_exact(ref, photos, batch, name, severity):
 @pytest.mark.parametrize("severity", SEVERITIES)
 def test_pixelate_exact_release(photos, batch, severity):
   # Release: BOX down, BOX up (imagecorruptions upsamples with NEAREST).
-  got = wd.pixelate(tf.constant(batch), severity).numpy()
+  got = digital.pixelate(tf.constant(batch), severity).numpy()
   for i, im in enumerate(photos):
     np.testing.assert_array_equal(got[i], _release_pixelate(im, severity))
 
@@ -337,7 +345,7 @@ def test_fog_same_draws_exact(ref, photos, severity):
   im = photos[severity % 3]
   with _recorded_draws(severity) as rec:
     want = np.uint8(ref.fog(im, severity))
-  got = wd._fog_from_draws(np.asarray(im)[None], severity,
+  got = weather._fog_from_draws(np.asarray(im)[None], severity,
                            [u[None] for u in rec["uniform"]])
   np.testing.assert_array_equal(got.numpy()[0], want)
 
@@ -348,10 +356,10 @@ def test_frost_same_draws_exact(cv2, photos, severity):
   x = np.asarray(photos[severity % 3])
   rng = np.random.RandomState(severity)
   for idx in range(5):  # every frost image the release can pick
-    h, w = cv2.imread(_frost_path(wd._FROST_FILES[idx])).shape[:2]
+    h, w = cv2.imread(_frost_path(weather._FROST_FILES[idx])).shape[:2]
     crop = (rng.randint(0, h - 224), rng.randint(0, w - 224))
     want = _release_frost(cv2, x, severity, idx, crop)
-    got = wd._frost_from_draws(x[None], severity, tf.constant([idx]),
+    got = weather._frost_from_draws(x[None], severity, tf.constant([idx]),
                                tf.constant([crop[0]]), tf.constant([crop[1]]))
     np.testing.assert_array_equal(got.numpy()[0], want)
 
@@ -363,7 +371,7 @@ def test_snow_same_draws(ref, cv2, photos, severity):
   with _recorded_draws(severity) as rec:
     want = _release_snow(ref, cv2, im, severity)
   angle = tf.constant([-135. + 90. * rec["uniform"][0]])
-  got = wd._snow_from_draws(x, severity, rec["normal"][0][None], angle)
+  got = weather._snow_from_draws(x, severity, rec["normal"][0][None], angle)
   got = got.numpy()[0]
   np.testing.assert_array_equal(got, want)
   # imagecorruptions' own snow blurs the float layer (no uint8 step) and
@@ -378,7 +386,7 @@ def test_spatter_same_draws(ref, photos, severity):
   im = photos[severity % 3]
   with _recorded_draws(severity) as rec:
     want = np.uint8(ref.spatter(im, severity))
-  got = wd._spatter_from_draws(np.asarray(im)[None], severity,
+  got = weather._spatter_from_draws(np.asarray(im)[None], severity,
                                rec["normal"][0][None]).numpy()[0]
   diff = _diff(got, want)
   if severity <= 3:  # water: cv2 Canny/distance/equalizeHist pipeline
@@ -395,12 +403,12 @@ def test_elastic_same_draws(cv2, photos, severity):
   u = [v[None] for v in rec["uniform"]]
   x = np.asarray(im)[None]
   # Float-coordinate warp == the installed OpenCV (>= 4.11): near exact.
-  got = wd._elastic_from_draws(x, severity, *u, quantize=False).numpy()[0]
+  got = digital._elastic_from_draws(x, severity, *u, quantize=False).numpy()[0]
   diff = _diff(got, want)
   assert diff.max() <= 1 and np.mean(diff > 0) < 1e-3
   # Default (release-era warp, source coordinates rounded to 1/32 px): at most
   # 1/64 px from today's OpenCV, a few levels on sharp edges only.
-  got = wd._elastic_from_draws(x, severity, *u).numpy()[0]
+  got = digital._elastic_from_draws(x, severity, *u).numpy()[0]
   assert _diff(got, want).max() <= 6 and _psnr(got, want) > 50
 
 
@@ -409,11 +417,11 @@ def test_elastic_same_draws(cv2, photos, severity):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(wd.CORRUPTIONS))
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
 def test_seeded_deterministic_and_graph_equal(batch, name):
   if name == "frost":  # frost images are imagecorruptions' package data
     pytest.importorskip("imagecorruptions")
-  fn = wd.CORRUPTIONS[name]
+  fn = CORRUPTIONS[name]
   eager = fn(tf.constant(batch), 3, 7).numpy()
   assert eager.dtype == np.uint8 and eager.shape == batch.shape
   np.testing.assert_array_equal(fn(tf.constant(batch), 3, 7).numpy(), eager)
@@ -446,7 +454,7 @@ def test_seeded_distribution(ref, cv2, photos, name):
   # fog and frost vary a lot from draw to draw (fractal, frost image choice).
   n = 24 if name in ("fog", "frost") else 6
   for severity in SEVERITIES:
-    ours = wd.CORRUPTIONS[name](tf.constant(np.stack([x] * n)), severity,
+    ours = CORRUPTIONS[name](tf.constant(np.stack([x] * n)), severity,
                                 severity).numpy().reshape(n, -1)
     theirs = np.stack([
         _reference_sample(name, ref, cv2, im, severity, 10 * severity + k)
@@ -464,13 +472,13 @@ def test_frost_missing_package_message(monkeypatch):
   def files(name):
     raise ModuleNotFoundError(f"No module named {name!r}")
 
-  wd._frost_images.cache_clear()
+  weather._frost_images.cache_clear()
   monkeypatch.setattr(importlib.resources, "files", files)
   try:
     with pytest.raises(ImportError, match="pip install imagecorruptions"):
-      wd._frost_images()
+      weather._frost_images()
   finally:
-    wd._frost_images.cache_clear()
+    weather._frost_images.cache_clear()
 
 
 @pytest.mark.parametrize("severity", SEVERITIES)
@@ -480,15 +488,15 @@ def test_xla_hsv_equals_plain_tf_on_random_pixels(severity):
   img = rng.integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
   img[0, :16, :, 1] = img[0, :16, :, 0]  # ties and grays
   img[0, 16:32] = img[0, 16:32, :, :1]
-  x = wd._to_unit(tf.constant(img))
-  h, s, v = tf.unstack(wd._rgb_to_hsv(x), axis=-1)
-  c = wd._BRIGHTNESS[severity - 1]
-  want = wd._unit_to_uint8(wd._hsv_to_rgb(
+  x = ops.to_unit(tf.constant(img))
+  h, s, v = tf.unstack(color.rgb_to_hsv(x), axis=-1)
+  c = weather._BRIGHTNESS[severity - 1]
+  want = ops.unit_to_uint8(color.hsv_to_rgb(
       tf.stack([h, s, tf.clip_by_value(v + c, 0., 1.)], axis=-1)))
-  np.testing.assert_array_equal(wd.brightness(tf.constant(img), severity),
+  np.testing.assert_array_equal(weather.brightness(tf.constant(img), severity),
                                 want.numpy())
-  c = wd._SATURATE[severity - 1]
-  want = wd._unit_to_uint8(wd._hsv_to_rgb(
+  c = digital._SATURATE[severity - 1]
+  want = ops.unit_to_uint8(color.hsv_to_rgb(
       tf.stack([h, tf.clip_by_value(s * c[0] + c[1], 0., 1.), v], axis=-1)))
-  np.testing.assert_array_equal(wd.saturate(tf.constant(img), severity),
+  np.testing.assert_array_equal(digital.saturate(tf.constant(img), severity),
                                 want.numpy())

@@ -1,7 +1,16 @@
 """ImageNet-C / -P image corruptions as TensorFlow ops.
 
-Public interface: ``apply(images, corruption, severity, seed=0)`` and ``NAMES``.
-Each corruption module exports ``CORRUPTIONS``: a dict name -> function
+Public interface: ``apply(images, corruption, severity, seed=0)``, the names
+(`names`: ``NAMES``, ``TEST_NAMES``, ``HELDOUT_NAMES``, ``SEVERITIES`` and the
+ImageNet-P ``PERTURBATIONS``) and the ImageNet-P sequences (`perturbations`).
+Importing this package does not load TensorFlow (the corruption modules are
+imported on first use).
+
+The corruptions follow the ImageNet-C paper's categories: `noise`, `blur`,
+`weather` and `digital`, built from shared helpers: `ops` (seeds, unit range,
+uint8), `xla_exact` (XLA compilation keeping numpy's rounding), `filters`,
+`resample`, `color`, `opencv` and `plasma`. Each corruption module exports
+``CORRUPTIONS``: a dict name -> function
 ``fn(images, severity, seed) -> images`` where ``images`` is a uint8 tensor
 ``[B, H, W, 3]``, ``severity`` a Python int in 1..5 and ``seed`` a Python int;
 the function returns a uint8 tensor of the same shape, deterministic for a seed.
@@ -11,21 +20,22 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
-# The 15 test corruptions in the ImageNet-C paper's order, then the 4 held-out ones.
-TEST_NAMES = (
-    "gaussian_noise", "shot_noise", "impulse_noise",
-    "defocus_blur", "glass_blur", "motion_blur", "zoom_blur",
-    "snow", "frost", "fog", "brightness",
-    "contrast", "elastic_transform", "pixelate", "jpeg_compression",
-)
-HELDOUT_NAMES = ("speckle_noise", "gaussian_blur", "spatter", "saturate")
-NAMES = TEST_NAMES + HELDOUT_NAMES
-SEVERITIES = (1, 2, 3, 4, 5)
+from tfds_bench.corruptions.names import HELDOUT_NAMES
+from tfds_bench.corruptions.names import HELDOUT_PERTURBATIONS
+from tfds_bench.corruptions.names import NAMES
+from tfds_bench.corruptions.names import PERTURBATIONS
+from tfds_bench.corruptions.names import SEVERITIES
+from tfds_bench.corruptions.names import TEST_NAMES
+from tfds_bench.corruptions.names import TEST_PERTURBATIONS
 
 
 def _registry() -> Dict[str, Callable]:
-  from tfds_bench.corruptions import noise_blur, weather_digital  # pylint: disable=g-import-not-at-top
-  table = {**noise_blur.CORRUPTIONS, **weather_digital.CORRUPTIONS}
+  from tfds_bench.corruptions import blur  # lazy: tensorflow
+  from tfds_bench.corruptions import digital  # lazy: tensorflow
+  from tfds_bench.corruptions import noise  # lazy: tensorflow
+  from tfds_bench.corruptions import weather  # lazy: tensorflow
+  table = {**noise.CORRUPTIONS, **blur.CORRUPTIONS, **weather.CORRUPTIONS,
+           **digital.CORRUPTIONS}
   missing = set(NAMES) - set(table)
   if missing:
     raise RuntimeError(f"corruptions not implemented: {sorted(missing)}")

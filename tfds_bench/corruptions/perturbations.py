@@ -32,7 +32,7 @@ shear             31      crop(affine(img, shear=i - 15)) (bilinear)
 "crop" is torchvision ``CenterCrop(224)``. The geometric perturbations (zoom_blur,
 translate, rotate, tilt, scale, shear) transform the whole resized image and
 crop afterwards, so content from outside the crop moves in: pass the
-``Resize(256)`` image (shorter side 256; `tfds_bench.imagenet_p.release_resize`)
+``Resize(256)`` image (shorter side 256, bilinear, as torchvision)
 for fidelity. A 224x224 image is accepted too (then zeros move in instead).
 
 Difficulty: for every non-noise perturbation there is one set of sequences and
@@ -66,18 +66,21 @@ Known, documented differences from the release:
 from __future__ import annotations
 
 import math
-import zlib
 from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
-from tfds_bench.corruptions import noise_blur
-from tfds_bench.corruptions import weather_digital
-from tfds_bench.metrics.perturbation import HELDOUT_PERTURBATIONS
-from tfds_bench.metrics.perturbation import TEST_PERTURBATIONS
+from tfds_bench.corruptions import blur
+from tfds_bench.corruptions import color
+from tfds_bench.corruptions import filters
+from tfds_bench.corruptions import noise
+from tfds_bench.corruptions import ops
+from tfds_bench.corruptions import resample
+from tfds_bench.corruptions import weather
+from tfds_bench.corruptions.names import PERTURBATIONS
 
-NAMES = TEST_PERTURBATIONS + HELDOUT_PERTURBATIONS
+NAMES = PERTURBATIONS
 NOISE_NAMES = ("gaussian_noise", "shot_noise", "speckle_noise")
 CROP_SIZE = 224
 DIFFICULTIES = (1, 2, 3)
@@ -110,9 +113,8 @@ def _check_name(name: str) -> None:
 
 
 def _seed(seed: int, name: str, k: int = 0) -> tf.Tensor:
-  """Stateless seed from the user seed, the perturbation name and a stream k."""
-  salt = zlib.crc32(f"imagenet_p/{name}/{k}".encode()) & 0x7FFFFFFF
-  return tf.constant([int(seed) & 0x7FFFFFFF, salt], dtype=tf.int64)
+  """`ops.stateless_seed` with key ``imagenet_p/<name>/<k>`` (k: the stream)."""
+  return ops.stateless_seed(int(seed), f"imagenet_p/{name}/{k}")
 
 
 def _crop_offsets(h: int, w: int, size: int = CROP_SIZE) -> Tuple[int, int]:
@@ -144,10 +146,9 @@ def _gaussian_noise_from_draws(crop: tf.Tensor, normals, sigma: float) -> tf.Ten
   Reference (torch, float32): ``ToPILImage()(clamp(ToTensor()(x) + sigma *
   randn_like(x), 0, 1))``; ToPILImage is ``mul(255).byte()`` (truncation).
   """
-  x = noise_blur._unit_float32(crop)  # pylint: disable=protected-access
-  noise = tf.constant(sigma, tf.float32) * tf.cast(normals, tf.float32)
-  z = tf.clip_by_value(x[tf.newaxis] + noise, 0.0, 1.0)
-  return _with_first(crop, tf.cast(z * 255.0, tf.uint8))
+  x = ops.to_unit(crop, tf.float32)
+  scaled = tf.constant(sigma, tf.float32) * tf.cast(normals, tf.float32)
+  return _with_first(crop, ops.unit_to_uint8(x[tf.newaxis] + scaled))
 
 
 def _shot_noise_from_draws(crop: tf.Tensor, counts, c: int) -> tf.Tensor:
@@ -156,10 +157,8 @@ def _shot_noise_from_draws(crop: tf.Tensor, counts, c: int) -> tf.Tensor:
   Reference: ``np.uint8(255 * np.clip(np.random.poisson(x / 255. * c) / c, 0,
   1))``; the output depends on the count only through min(count, c).
   """
-  byte_of_count = tf.constant(
-      np.uint8(255 * np.clip(np.arange(c + 1) / float(c), 0, 1)))
   counts = tf.minimum(tf.cast(counts, tf.int32), c)
-  return _with_first(crop, tf.gather(byte_of_count, counts))
+  return _with_first(crop, tf.gather(tf.constant(noise.shot_noise_levels(c)), counts))
 
 
 def _speckle_noise_from_draws(crop: tf.Tensor, noise) -> tf.Tensor:
@@ -167,9 +166,8 @@ def _speckle_noise_from_draws(crop: tf.Tensor, noise) -> tf.Tensor:
 
   Reference: ``np.uint8(255 * np.clip(x + x * noise, 0, 1))``, x = crop / 255.
   """
-  x = noise_blur._unit_float64(crop)[tf.newaxis]  # pylint: disable=protected-access
-  z = tf.clip_by_value(x + x * tf.cast(noise, tf.float64), 0.0, 1.0)
-  return _with_first(crop, tf.cast(255.0 * z, tf.uint8))
+  x = ops.to_unit(crop)[tf.newaxis]
+  return _with_first(crop, ops.unit_to_uint8(x + x * tf.cast(noise, tf.float64)))
 
 
 def _gaussian_noise(image: tf.Tensor, seed: int, difficulty: int) -> tf.Tensor:
@@ -188,8 +186,7 @@ def _shot_noise(image: tf.Tensor, seed: int, difficulty: int) -> tf.Tensor:
   u = tf.random.stateless_uniform([frames, CROP_SIZE, CROP_SIZE, 3],
                                   _seed(seed, "shot_noise", difficulty),
                                   dtype=tf.float64)
-  # Same per-value table of clipped outputs as _shot_noise_from_draws.
-  noisy = noise_blur._shot_noise_alias_xla(_repeat(crop, frames), u, c)  # pylint: disable=protected-access
+  noisy = noise.shot_noise_from_uniforms(_repeat(crop, frames), u, c)
   return _with_first(crop, noisy)
 
 
@@ -331,14 +328,11 @@ def _zoom_blur(image: tf.Tensor) -> tf.Tensor:
   n = num_frames("zoom_blur")
   crop = _center_crop(image)
   zooms = _affine_sequence(image, [dict(scale=1 + 0.004 * i) for i in range(1, n)])
-  unit = noise_blur._unit_float32  # pylint: disable=protected-access
-  avg = unit(crop)
+  avg = ops.to_unit(crop, tf.float32)
   frames = [crop]
   for i in range(1, n):
-    avg = avg + unit(zooms[i - 1])
-    # divide_no_nan: grappler does not turn it into a reciprocal multiply.
-    mean = tf.math.divide_no_nan(avg, tf.constant(float(i + 1), tf.float32))
-    frames.append(tf.cast(mean * 255.0, tf.uint8))
+    avg = avg + ops.to_unit(zooms[i - 1], tf.float32)
+    frames.append(ops.unit_to_uint8(ops.divide_exact(avg, float(i + 1))))
   return tf.stack(frames)
 
 
@@ -418,8 +412,7 @@ def _motion_blur(image: tf.Tensor) -> tf.Tensor:
   """
   n = num_frames("motion_blur")
   angles = tf.constant([(i - 30) * 4.0 for i in range(n)], tf.float64)
-  return noise_blur._motion_blur_from_draws(  # pylint: disable=protected-access
-      _repeat(_center_crop(image), n), 1, angles)
+  return blur.motion_blur_from_angles(_repeat(_center_crop(image), n), 1, angles)
 
 
 def _gaussian_blur(image: tf.Tensor) -> tf.Tensor:
@@ -428,24 +421,23 @@ def _gaussian_blur(image: tf.Tensor) -> tf.Tensor:
   skimage ``gaussian`` (multichannel) is scipy's gaussian_filter per channel,
   mode 'nearest'.
   """
-  crop = tf.transpose(weather_digital._to_unit(_center_crop(image)), [2, 0, 1])  # pylint: disable=protected-access
+  crop = tf.transpose(ops.to_unit(_center_crop(image)), [2, 0, 1])
   frames = []
   for i in range(num_frames("gaussian_blur")):
-    blurred = weather_digital._gaussian_2d(crop, 0.25 + 0.035 * i, 6.0, "nearest")  # pylint: disable=protected-access
-    frames.append(tf.cast(tf.clip_by_value(255.0 * blurred, 0.0, 255.0), tf.uint8))
+    blurred = filters.gaussian_2d(crop, 0.25 + 0.035 * i, 6.0, "nearest")
+    frames.append(ops.unit_to_uint8(blurred))
   return tf.transpose(tf.stack(frames), [0, 2, 3, 1])
 
 
 def _brightness(image: tf.Tensor) -> tf.Tensor:
   """skimage HSV: V = clip(V + (i - 15) * 2 / 100, 0, 1); ``np.uint8(x * 255)``."""
   n = num_frames("brightness")
-  hsv = weather_digital._rgb_to_hsv(weather_digital._to_unit(_center_crop(image)))  # pylint: disable=protected-access
+  hsv = color.rgb_to_hsv(ops.to_unit(_center_crop(image)))
   h, s, v = tf.unstack(hsv, axis=-1)
   shift = tf.constant([(i - 15) * 2 / 100. for i in range(n)], tf.float64)
   v = tf.clip_by_value(v[tf.newaxis] + shift[:, tf.newaxis, tf.newaxis], 0.0, 1.0)
   hsv = tf.stack([_repeat(h, n), _repeat(s, n), v], axis=-1)
-  rgb = weather_digital._hsv_to_rgb(hsv)  # pylint: disable=protected-access
-  return tf.cast(tf.clip_by_value(rgb * 255.0, 0.0, 255.0), tf.uint8)
+  return ops.unit_to_uint8(color.hsv_to_rgb(hsv))
 
 
 # --- snow, spatter -------------------------------------------------------------------
@@ -461,21 +453,22 @@ def _snow_from_draws(image: tf.Tensor, normals) -> tf.Tensor:
   """
   loc, scale, zoom, threshold, radius, sigma, blend = _SNOW
   n = num_frames("snow")
-  wd = weather_digital
   layer = loc + scale * tf.cast(normals, tf.float64)
-  zoom_matrix = tf.constant(wd._clipped_zoom_matrix(CROP_SIZE, zoom))  # pylint: disable=protected-access
+  zoom_matrix = tf.constant(resample.clipped_zoom_matrix(CROP_SIZE, zoom))
   layer = tf.einsum("ij,jk,lk->il", zoom_matrix, layer, zoom_matrix)
   layer = tf.where(layer < threshold, tf.zeros_like(layer), layer)
   layer = tf.floor(tf.clip_by_value(layer, 0.0, 1.0) * 255.0)
   angles = tf.constant([i * 4.0 - 150 for i in range(n)], tf.float64)
-  layers = wd._motion_blur(_repeat(layer, n), radius, sigma, angles)  # pylint: disable=protected-access
-  layers = wd._div_const(tf.clip_by_value(tf.round(layers), 0., 255.), 255.)[..., tf.newaxis]  # pylint: disable=protected-access
-  x = wd._to_unit(_center_crop(image))  # pylint: disable=protected-access
-  gray = tf.cast(wd._gray_cv2(tf.cast(x, tf.float32)[tf.newaxis])[0] * 1.5 + 0.5,  # pylint: disable=protected-access
+  dy, dx = filters.motion_shifts(angles, 2 * radius + 1)
+  layers = filters.motion_blur(_repeat(layer, n), filters.motion_blur_kernel(radius, sigma),
+                               dy, dx)
+  layers = ops.to_unit(tf.clip_by_value(tf.round(layers), 0., 255.))[..., tf.newaxis]
+  x = ops.to_unit(_center_crop(image))
+  gray = tf.cast(color.gray_cv2(tf.cast(x, tf.float32)[tf.newaxis])[0] * 1.5 + 0.5,
                  tf.float64)
   z = blend * x + (1 - blend) * tf.maximum(x, gray)
   z = z[tf.newaxis] + layers + tf.reverse(layers, axis=[1, 2])
-  return wd._unit_to_uint8(z)  # pylint: disable=protected-access
+  return ops.unit_to_uint8(z)
 
 
 def _snow(image: tf.Tensor, seed: int) -> tf.Tensor:
@@ -514,19 +507,18 @@ def _spatter_from_draws(image: tf.Tensor, normals) -> tf.Tensor:
   then the liquid is smeared down (`spatter_liquid_layers`).
   """
   loc, scale, sigma, threshold, weight = _SPATTER
-  wd = weather_digital
   n = num_frames("spatter")
   liquid = loc + scale * tf.cast(normals, tf.float64)
-  liquid = wd._gaussian_2d(liquid[tf.newaxis], sigma, 4.0, "nearest")[0]  # pylint: disable=protected-access
+  liquid = filters.gaussian_2d(liquid[tf.newaxis], sigma, 4.0, "nearest")[0]
   liquid = tf.where(liquid < threshold, tf.zeros_like(liquid), liquid)
   layers = spatter_liquid_layers(liquid, n)
-  m = wd._water_mask(layers)  # pylint: disable=protected-access
+  m = weather.water_mask(layers)
   # A frame without liquid has m = 0 everywhere (the reference divides 0 by 0).
   m = tf.math.divide_no_nan(m, tf.reduce_max(m, axis=(1, 2), keepdims=True))
   m = (m * weight)[..., tf.newaxis]
-  color = tf.constant([175 / 255., 238 / 255., 238 / 255.], tf.float32)
-  x = wd._to_unit(_center_crop(image), tf.float32)  # pylint: disable=protected-access
-  return wd._unit_to_uint8(tf.clip_by_value(x[tf.newaxis] + m * color, 0., 1.))  # pylint: disable=protected-access
+  water = tf.constant(weather.WATER_RGB, tf.float32)
+  x = ops.to_unit(_center_crop(image), tf.float32)
+  return ops.unit_to_uint8(x[tf.newaxis] + m * water)
 
 
 def _spatter(image: tf.Tensor, seed: int) -> tf.Tensor:
@@ -562,7 +554,7 @@ def sequence(image, name: str, seed: int = 0, difficulty: int = 1) -> tf.Tensor:
 
   Args:
     image: uint8 ``[H, W, 3]`` with min(H, W) >= 224: the val image after
-      ``Resize(256)`` (as the release; `tfds_bench.imagenet_p.release_resize`),
+      ``Resize(256)`` (as the release: shorter side 256, bilinear),
       or an already cropped 224x224 image.
     name: one of `NAMES`.
     seed: seeds the random perturbations (noise, snow, spatter); the others
