@@ -30,10 +30,11 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-TEST_PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur", "snow",
-                      "brightness", "translate", "rotate", "tilt", "scale")
-HELDOUT_PERTURBATIONS = ("speckle_noise", "gaussian_blur", "spatter", "shear")
-ALL_PERTURBATIONS = TEST_PERTURBATIONS + HELDOUT_PERTURBATIONS
+# The perturbation names are the engine's (tfds_bench.corruptions.names: one
+# list for the engine and the metrics; importing it does not load TensorFlow).
+from tfds_bench.corruptions.names import HELDOUT_PERTURBATIONS
+from tfds_bench.corruptions.names import PERTURBATIONS as ALL_PERTURBATIONS
+from tfds_bench.corruptions.names import TEST_PERTURBATIONS
 
 Videos = Union[np.ndarray, Sequence[np.ndarray]]
 
