@@ -17,7 +17,7 @@ from typing import List
 
 from absl import app, flags
 
-from tfds_bench import benchmark_table, errors, predictions, reports
+from tfds_bench import audit, benchmark_table, errors, predictions, reports
 
 FLAGS = flags.FLAGS
 
@@ -134,7 +134,6 @@ def _run() -> int:
 
 def _audit() -> int:
   """--audit: near-duplicate candidates between two image sets (ImageNetV2's check)."""
-  from tfds_bench import audit  # lazy: tensorflow
   parts = FLAGS.audit.split(",")
   if len(parts) != 2 or not all(parts):
     raise UsageError("--audit wants TEST_SOURCE,REFERENCE_SOURCE")
