@@ -468,19 +468,16 @@ def package_modules() -> dict[str, Module]:
   return modules
 
 
-@pytest.mark.xfail(strict=False, reason="restructuring in progress")
 def test_no_import_cycles(package_modules):
   problems = find_cycles(package_modules)
   assert not problems, _report("imports close a cycle", problems)
 
 
-@pytest.mark.xfail(strict=False, reason="restructuring in progress")
 def test_deferred_imports_of_our_modules_defer_a_heavy_library(package_modules):
   problems = find_lazy_problems(package_modules)
   assert not problems, _report("deferred imports lack a true `# lazy:` reason", problems)
 
 
-@pytest.mark.xfail(strict=False, reason="restructuring in progress")
 def test_builders_do_not_import_scoring_or_the_table(package_modules):
   problems = find_builder_problems(package_modules)
   assert not problems, _report("builder imports of the scoring side", problems)

@@ -28,13 +28,13 @@ import numpy as np
 
 from tfds_bench import archives
 from tfds_bench import errors
-from tfds_bench.metrics import perturbation as perturbation_names
+from tfds_bench.corruptions import names as perturbation_names
 from tfds_bench.release import common
 
 BUILDER_NAME = "bench_imagenet_p"
 SAMPLE_BUILDER_NAME = "bench_sample_p"
 
-NAMES = perturbation_names.ALL_PERTURBATIONS
+NAMES = perturbation_names.PERTURBATIONS
 TEST_NAMES = perturbation_names.TEST_PERTURBATIONS
 HELDOUT_NAMES = perturbation_names.HELDOUT_PERTURBATIONS
 
