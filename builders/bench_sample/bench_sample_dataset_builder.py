@@ -75,6 +75,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Seven photos from scikit-image, scikit-learn and matplotlib."}
   # Editable installs map tfds_bench.builders to ./builders: tell TFDS where
   # README.md / CITATIONS.bib live instead of letting it guess from the module.
+  ARCHIVE_NAMES = ()  # Reads nothing from manual_dir: everything ships with the package.
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:
