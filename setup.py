@@ -29,7 +29,7 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*"],
+        "tfds_bench": ["data/*", "data/published/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
                                 "*/dummy_data/**/*", "*/*.txt", "*/*.json"],
     },
@@ -43,6 +43,8 @@ setuptools.setup(
         "importlib_resources",
         "dill",
         "scikit-learn",
+        # Exact binomial intervals and McNemar's test (tfds_bench/metrics/intervals.py).
+        "scipy",
         "scikit-image",
         "matplotlib",
         "tqdm",
