@@ -125,10 +125,13 @@ def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors, bounds) ->
             label="linear fit (logit space)")
   metric = robustness.ACCURACY_METRIC
   for model, (x, y) in fit.points.items():
-    ax.errorbar([x], [y], fmt="o", markersize=7, color=colors[model], capsize=3, zorder=3,
-                xerr=_error_bar(x, bounds.get((model, robustness.REFERENCE_BENCHMARK, metric))),
-                yerr=_error_bar(y, bounds.get((model, fit.shifted_benchmark, metric))),
-                label=model)
+    ax.scatter([x], [y], color=colors[model], s=45, zorder=3, edgecolors="white",
+               linewidths=0.5, label=model)
+    x_bar = _error_bar(x, bounds.get((model, robustness.REFERENCE_BENCHMARK, metric)))
+    y_bar = _error_bar(y, bounds.get((model, fit.shifted_benchmark, metric)))
+    if x_bar is not None or y_bar is not None:
+      ax.errorbar([x], [y], xerr=x_bar, yerr=y_bar, fmt="none", ecolor=colors[model],
+                  capsize=3, zorder=2)
   _set_logit_axes(ax, x_limits, y_limits)
   ax.set_xlabel(f"{robustness.REFERENCE_BENCHMARK} top-1 (%)")
   ax.set_ylabel(f"{fit.shifted_benchmark} top-1 (%)")
@@ -191,7 +194,7 @@ def published_context_figure(contexts: Sequence) -> Optional[Figure]:
     ys = np.concatenate([dots.shifted, [p.shifted for p in context.points]])
     x_limits, y_limits = _logit_limits(xs), _logit_limits(ys)
     ax.scatter(dots.reference, dots.shifted, s=6, color="0.6", alpha=0.5, linewidths=0,
-               label=f"published models ({len(dots.keys)} rows)")
+               label="published models (one dot per model and image size)")
     grid = robustness.expit(np.linspace(robustness.logit(x_limits[0]),
                                         robustness.logit(x_limits[1]), 200))
     ax.plot(grid, grid, linestyle="--", color="0.4", linewidth=1, label="y = x")

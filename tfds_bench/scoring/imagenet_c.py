@@ -94,11 +94,12 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
               if set(per_config.get(c, {})) == set(SEVERITIES)}
   images = len(clean_names)
   for corruption, by_severity in complete.items():
-    # Every severity has the clean images, so the mean of the 5 errors is the
-    # share of wrong (image, severity) pairs: a proportion over 5 n.
-    results.append(proportion_result(
-        benchmark, f"error/{corruption}", np.concatenate([by_severity[s] for s in SEVERITIES]),
-        np.concatenate([[f"{s}:{f}" for f in clean_names] for s in SEVERITIES])))
+    # The 5 severities corrupt the same images, so their (image, severity)
+    # pairs are not independent trials: the interval resamples images (the
+    # bootstrap), not pairs (Clopper-Pearson over 5 n would be too narrow).
+    results.append(statistic_result(
+        benchmark, f"error/{corruption}", _mean_error(by_severity), clean_names,
+        len(SEVERITIES) * images))
 
   if all(c in complete for c in TEST_NAMES):
     n = len(TEST_NAMES) * len(SEVERITIES) * images
@@ -115,6 +116,11 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
   results.append(proportion_result(benchmark, "clean_error", clean_wrong, clean_names))
   results.append(proportion_result(benchmark, "clean_top1", ~clean_wrong, clean_names))
   return results
+
+
+def _mean_error(by_severity: Mapping[int, np.ndarray]) -> Callable[[np.ndarray], float]:
+  """Mean over the severities of the top-1 error on the images at the indices."""
+  return lambda i: float(np.mean([by_severity[s][i].mean() for s in SEVERITIES]))
 
 
 def _config_sort_key(name: str):
