@@ -9,12 +9,12 @@ testbed code, modestyachts/imagenet-testbed ``plotting/plotter.py``, use
 model's effective robustness is its shifted accuracy minus the baseline's
 prediction at its ImageNet accuracy, mapped back to accuracy: ``acc_shift -
 expit(slope * logit(acc_val) + intercept)``, a difference of fractions (shown
-in percentage points). Two deliberate differences from the paper: the fit
-runs over the models in the records given (the paper fits over its ~200
-"standard" models only, so with few models the baseline is the models' own
-trend, and with exactly two it passes through both and every value is 0); and
-the x axis is 1000-class ImageNet val top-1 for every shift (the paper uses
-val accuracy on the 200 classes for ImageNet-A/-R).
+in percentage points). `robustness_fit` fits over the models in the records
+given (the report's ``robustness_baseline="models"`` option; with exactly two
+models the line passes through both and every value is 0) with 1000-class
+ImageNet val top-1 as the x axis for every shift; the report's default fits
+`logit_line` over timm's 1,556 published rows instead, with A and R against
+val top-1 on their 200 classes (`tfds_bench.reports.context`).
 
 Records are flat results records (``model``, ``benchmark``, ``metric``,
 ``value`` as a fraction), as in ``results.json``; when a (model, benchmark)

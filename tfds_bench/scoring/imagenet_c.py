@@ -66,7 +66,7 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
   clean_error = float(clean_wrong.mean())
   clean_names = np.asarray(clean.file_name).astype(str)
   clean_files = set(clean_names.tolist())
-  clean_row = {name: row for row, name in enumerate(clean_names)}
+  clean_sorted = np.argsort(clean_names)
   # Per config, top-1 wrong per image in the clean images' order, so that the
   # bootstrap of the means resamples the same images in every config.
   per_config: Dict[str, Dict[int, np.ndarray]] = {}
@@ -86,9 +86,11 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
           "clean images missing): errors relative to the clean error need the "
           "same images")
     wrong = _top1_wrong(benchmark, name, predictions)
-    order = np.argsort([clean_row[f] for f in np.asarray(predictions.file_name).astype(str)])
-    per_config.setdefault(corruption, {})[severity] = wrong[order]
-    results.append(proportion_result(benchmark, f"error/{name}", wrong[order], clean_names))
+    # Same unique names: the k-th name in sorted order is the same image in both.
+    aligned = np.empty_like(wrong)
+    aligned[clean_sorted] = wrong[np.argsort(np.asarray(predictions.file_name).astype(str))]
+    per_config.setdefault(corruption, {})[severity] = aligned
+    results.append(proportion_result(benchmark, f"error/{name}", aligned, clean_names))
 
   complete = {c: per_config[c] for c in NAMES
               if set(per_config.get(c, {})) == set(SEVERITIES)}
