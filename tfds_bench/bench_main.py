@@ -5,6 +5,7 @@
   bench_main --model=resnet50 --weights=W.h5 --benchmarks=imagenet2012,imagenet2012_real \
       --manual_dir=~/imagenet --output_dir=out
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
+  bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 """
 
@@ -17,7 +18,7 @@ from typing import List
 
 from absl import app, flags
 
-from tfds_bench import audit, benchmark_table, errors, predictions, reports
+from tfds_bench import audit, benchmark_table, compare, errors, predictions, reports
 
 FLAGS = flags.FLAGS
 
@@ -49,6 +50,9 @@ flags.DEFINE_float("real_threshold", None,
 flags.DEFINE_string("audit", None,
                     "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
                     "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
+flags.DEFINE_list("compare", None,
+                  "RUN_A,RUN_B: paired comparison of two --output_dir folders on the same "
+                  "images (exact McNemar for proportions, paired bootstrap otherwise).")
 flags.DEFINE_enum("strategy", "none", ["none", "mirrored"],
                   "Distribution: 'mirrored' runs the forward pass on all local GPUs "
                   "(tf.distribute.MirroredStrategy); counts equal a single device's.")
@@ -104,6 +108,12 @@ def _run() -> int:
     return 0
   if FLAGS.audit:
     return _audit()
+  if FLAGS.compare:
+    if len(FLAGS.compare) != 2:
+      raise UsageError("--compare wants RUN_A,RUN_B (two --output_dir folders)")
+    print(compare.format_comparison(*compare.compare_runs(*FLAGS.compare,
+                                                          manual_dir=FLAGS.manual_dir)))
+    return 0
   benchmark_ids = _default_benchmarks()
   if FLAGS.predictions:
     loaded = predictions.load_npz(FLAGS.predictions)
@@ -129,6 +139,8 @@ def _run() -> int:
   if FLAGS.output_dir:
     for path in reports.write_results(FLAGS.output_dir, records, run.provenance):
       print(f"wrote {path}")
+    *_, index = reports.write_predictions(FLAGS.output_dir, run.predictions)
+    print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
   return 0
 
 
