@@ -76,7 +76,7 @@ def find_in_manual_dir(dl_manager, url_infos: Optional[Mapping[str, Any]],
   An archive whose (url, size, sha256, file name) row is in the builder's
   checksums.tsv is handed to `dl_manager.download(url)`: TFDS finds it in
   manual_dir under the recorded name, computes its size and sha256 and raises
-  `tfds.download.NonMatchingChecksumError` for a wrong file; nothing is
+  TFDS's `NonMatchingChecksumError` for a wrong file; nothing is
   downloaded. An archive without a recorded row is read as it is, and a
   warning says how to record the row once (the builder's README).
 
@@ -109,7 +109,7 @@ def get_archive(dl_manager, url_infos: Optional[Mapping[str, Any]], url: str,
   With a recorded checksum (a row in the builder's checksums.tsv) this is
   `dl_manager.download(url)`: TFDS takes `<manual_dir>/<file_name>` if it is
   there, else downloads the URL, and verifies size and sha256 either way (a
-  wrong file raises `tfds.download.NonMatchingChecksumError`). Without one the
+  wrong file raises TFDS's `NonMatchingChecksumError`). Without one the
   archive is read from manual_dir only (`find_in_manual_dir`).
 
   Raises:

@@ -31,6 +31,9 @@ class Builder(subset_builder.SubsetArchiveBuilder):
   SUBSET = "imagenet_o"
   HOMEPAGE = "https://github.com/hendrycks/natural-adv-examples"
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
 
 def in_distribution_indices() -> np.ndarray:

@@ -95,6 +95,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   ARCHIVE_NAMES = imagenet_p.ARCHIVES + (common.VAL_ARCHIVE_NAME,)
   # See bench_imagenet_c: TFDS cannot infer this under the package_dir mapping.
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(

@@ -119,6 +119,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   # inference from the module name fails under setup.py's package_dir mapping
   # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(

@@ -76,6 +76,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   # Editable installs map tfds_bench.builders to ./builders: tell TFDS where
   # README.md / CITATIONS.bib live instead of letting it guess from the module.
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     class_label = tfds.features.ClassLabel(names=list(labels.wnids()))
