@@ -8,6 +8,8 @@ size and sha256 verification) is TFDS's own download manager.
 import contextlib
 import hashlib
 import shutil
+import subprocess
+import sys
 from unittest import mock
 
 from etils import epath
@@ -175,3 +177,31 @@ def test_builder_prepares_from_a_non_local_filesystem(name, archive, tmp_path):
     assert fetched == []
     examples = list(tfds.as_numpy(builder.as_dataset(split="test")))
     assert len(examples) == builder.info.splits["test"].num_examples > 0
+
+
+def _python(code: str) -> str:
+  result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          text=True, check=True, timeout=300)
+  return result.stdout.strip()
+
+
+def test_import_tfds_bench_alone_loads_neither_tfds_nor_tensorflow():
+  assert _python(
+      "import sys, tfds_bench; print('tensorflow_datasets' in sys.modules, "
+      "'tensorflow' in sys.modules)") == "False False"
+
+
+@pytest.mark.parametrize("imports", [
+    "import tfds_bench; import tensorflow_datasets as tfds",
+    "import tensorflow_datasets as tfds; import tfds_bench",
+])
+def test_import_tfds_bench_registers_every_builder(imports):
+  # What a notebook does, and what `tfds build --imports=tfds_bench` does
+  # (import the module, then look the builder up by name).
+  registered = _python(
+      f"{imports}; print(*sorted(n for n in tfds.list_builders("
+      "with_community_datasets=False) if n.startswith('bench_')), "
+      "tfds.builder('bench_imagenet_v2/matched-frequency').info.config_name)")
+  folders = sorted(p.parent.name for p in V2.pkg_dir_path.parent.glob(
+      "bench_*/*_dataset_builder.py"))
+  assert registered.split() == folders + ["matched-frequency"]
