@@ -43,7 +43,6 @@ from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, T
 from absl import logging
 from etils import epath
 import PIL.Image
-import tensorflow_datasets as tfds
 
 from tfds_bench.errors import DamagedInputError
 from tfds_bench.errors import MissingArchiveError
@@ -176,7 +175,13 @@ def check_member_name(member_name: str, archive: os.PathLike | str) -> str:
   return normalized
 
 
-def _extract_method(archive: epath.Path) -> tfds.download.ExtractMethod:
+# How an archive is read: TFDS's ExtractMethod names, looked up only where
+# TFDS iterates (importing TFDS here would load it, and register our builders,
+# for every importer of this module, bench_main included).
+_ZIP, _TAR, _TAR_STREAM = "ZIP", "TAR", "TAR_STREAM"
+
+
+def _extract_method(archive: epath.Path) -> str:
   """How TFDS iterates the archive, from its content (not its name).
 
   Some "tar.gz" releases are plain tars, so the name is not trusted. A
@@ -185,12 +190,12 @@ def _extract_method(archive: epath.Path) -> tfds.download.ExtractMethod:
   """
   with archive.open("rb") as f:
     if zipfile.is_zipfile(f):
-      return tfds.download.ExtractMethod.ZIP
+      return _ZIP
     f.seek(0)
     head = f.read(8)
   if any(head.startswith(magic) for magic in _COMPRESSION_MAGIC):
-    return tfds.download.ExtractMethod.TAR_STREAM
-  return tfds.download.ExtractMethod.TAR
+    return _TAR_STREAM
+  return _TAR
 
 
 def _check_tar_member(member: tarfile.TarInfo, archive: epath.Path) -> bool:
@@ -230,7 +235,7 @@ def _check_unique(names_and_members: Iterable[tuple], archive: epath.Path):
     seen.add(name)
 
 
-def _list_members(archive: epath.Path, method: tfds.download.ExtractMethod
+def _list_members(archive: epath.Path, method: str
                   ) -> List[Tuple[str, int, int]]:
   """(checked name, data offset, size) of the regular files, headers only.
 
@@ -241,13 +246,13 @@ def _list_members(archive: epath.Path, method: tfds.download.ExtractMethod
   costs a few seeks; a compressed tar one decompression.
   """
   with archive.open("rb") as f:
-    if method == tfds.download.ExtractMethod.ZIP:
+    if method == _ZIP:
       with zipfile.ZipFile(f) as zf:
         entries = [(check_member_name(info.filename, archive),
                     info.header_offset, info.file_size)
                    for info in zf.infolist() if not info.is_dir()]
     else:
-      plain = method == tfds.download.ExtractMethod.TAR
+      plain = method == _TAR
       with tarfile.open(fileobj=f, mode="r:" if plain else "r|*") as tar:
         entries = [(check_member_name(member.name, archive),
                     member.offset_data, member.size)
@@ -279,6 +284,8 @@ def iter_members(
     MissingArchiveError: the archive does not exist.
     DamagedInputError: the archive or a member is unreadable or unsafe.
   """
+  # Imported here, not at the top: see _ZIP.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   archive = epath.Path(archive_path)
   if not archive.exists():
     raise MissingArchiveError(f"Archive {archive} does not exist.")
@@ -287,7 +294,8 @@ def iter_members(
     sizes = {name: size for name, _, size in _list_members(archive, method)}
     skipped = sum(is_os_metadata(name) for name in sizes)
     read = set()
-    for path, member in tfds.download.iter_archive(archive, method):
+    for path, member in tfds.download.iter_archive(
+        archive, tfds.download.ExtractMethod[method]):
       name = path.replace(os.sep, "/")
       if is_os_metadata(name):
         continue
@@ -458,11 +466,11 @@ def index_uncompressed_tar(archive: os.PathLike | str
     DamagedInputError: an unsafe or duplicate member, or a truncated tar.
   """
   path = epath.Path(archive)
-  if _extract_method(path) != tfds.download.ExtractMethod.TAR:
+  if _extract_method(path) != _TAR:
     raise NotPlainTarError(
         f"Cannot index {path}: it is not an uncompressed tar as released.")
   try:
-    entries = _list_members(path, tfds.download.ExtractMethod.TAR)
+    entries = _list_members(path, _TAR)
   except tarfile.ReadError as e:
     raise NotPlainTarError(
         f"Cannot index {path} ({e}): it is not an uncompressed tar as "
