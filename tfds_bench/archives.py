@@ -112,10 +112,17 @@ def get_archive(dl_manager, url_infos: Optional[Mapping[str, Any]], url: str,
   archive is read from manual_dir only (`find_in_manual_dir`).
 
   Raises:
-    MissingArchiveError: no recorded checksum and not in manual_dir.
+    MissingArchiveError: not in manual_dir, and no recorded checksum or the
+      download failed (no network, say): names the file, the folder and URL.
   """
   if url in (url_infos or {}):
-    return epath.Path(dl_manager.download(url))
+    try:
+      return epath.Path(dl_manager.download(url))
+    except OSError as e:  # requests' errors are OSErrors; a bad checksum is not.
+      raise missing_archive_error(
+          dl_manager, f"{file_name} not found, and downloading it from {url} failed "
+          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}): download it "
+          "yourself.") from None
   path = find_in_manual_dir(dl_manager, url_infos, url, file_name)
   if path is None:
     raise missing_archive_error(
