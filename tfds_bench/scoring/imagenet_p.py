@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors
+from tfds_bench import errors, progress
 from tfds_bench.benchmark_types import Result
 from tfds_bench.metrics import perturbation as perturbation_metrics
 from tfds_bench.predictions import Predictions
@@ -82,7 +82,9 @@ def videos_from_predictions(predictions: Predictions, what: str = "predictions"
 def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
                      alexnet_fp: Optional[Mapping[str, float]] = None,
                      alexnet_t5d: Optional[Mapping[str, float]] = None,
-                     benchmark: str = BENCHMARK_ID) -> List[Result]:
+                     benchmark: str = BENCHMARK_ID,
+                     on_perturbation_scored: Optional[Callable[[int], None]] = None
+                     ) -> List[Result]:
   """ImageNet-P figures from per-perturbation video predictions.
 
   Args:
@@ -92,6 +94,7 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
       normalise `mfp`; without it `mean_flip_probability` is reported instead.
     alexnet_t5d: likewise for `mt5d` / `mean_top5_distance`.
     benchmark: benchmark name written into the results.
+    on_perturbation_scored: called with 1 after each perturbation (progress).
 
   Returns:
     Result rows (values as defined in the module doc; n = videos for
@@ -115,6 +118,8 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
     n[name] = int(top1.shape[0])
     results.append(Result(benchmark, f"flip_probability/{name}", fp[name], n[name]))
     results.append(Result(benchmark, f"top5_distance/{name}", t5d[name], n[name]))
+    if on_perturbation_scored is not None:
+      on_perturbation_scored(1)
   if all(p in fp for p in TEST_NAMES):
     total = sum(n[p] for p in TEST_NAMES)
     for values, alexnet, normalised, plain in (
@@ -166,13 +171,20 @@ def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMA
     if len(predictions) != len(names):
       raise ValueError(f"{benchmark}: expected {len(names)} predictions (one "
                        f"per perturbation), got {len(predictions)}")
-    videos = {name: videos_from_predictions(p, f"{benchmark}/{name}")
-              for name, p in zip(names, predictions)}
     alexnet_fp = alexnet_t5d = None
     manual_dir = getattr(context, "manual_dir", None)
     if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
       alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
       alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
-    return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark)
+    # Regrouping frames into videos, then the metrics: two steps per perturbation.
+    with progress.progress(getattr(context, "progress_factory", None),
+                           f"{benchmark}: scoring", 2 * len(names),
+                           unit="step") as update:
+      videos = {}
+      for name, p in zip(names, predictions):
+        videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
+        update(1)
+      return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark,
+                              on_perturbation_scored=update)
 
   return score
