@@ -7,9 +7,9 @@
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
   bench_main --list
 
-Exit codes: 0 success; 1 a flag that cannot be parsed (absl); 2 a user mistake
-(a path, a flag combination, a bad input file), reported on one line
-`bench_main: error: ...`; 130 interrupted (Ctrl-C).
+Exit codes: 0 success; 1 a flag that cannot be parsed, or --help (absl's
+convention); 2 a user mistake (a path, a flag combination, a bad input file),
+reported on one line `bench_main: error: ...`; 130 interrupted (Ctrl-C).
 
 Logging: WARNING and above unless --verbosity / --logtostderr say otherwise
 (--verbosity=0 shows INFO).
@@ -25,7 +25,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from absl import app, flags
+from absl import app, flags, logging
 
 from tfds_bench import audit, benchmark_table, errors, models, predictions, reports
 
@@ -212,12 +212,12 @@ def _listing() -> str:
   return "\n".join(lines)
 
 
-def _tqdm_progress(description, total, unit="img"):
-  """A `tfds_bench.progress` factory: a tqdm bar on stderr (rate and ETA when
-  the total is known)."""
+def _tqdm_progress(description, total):
+  """A `tfds_bench.progress` factory: a tqdm bar on stderr, ETA when the total
+  is known; counts scaled (k, M) as the audit counts millions of pairs."""
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  bar = tqdm(total=total, desc=description, unit=unit, unit_scale=unit != "img",
-             file=sys.stderr, leave=False)
+  bar = tqdm(total=total, desc=description, unit="", unit_scale=True, file=sys.stderr,
+             leave=False)
   return bar.update, bar.close
 
 
@@ -240,6 +240,9 @@ def _run() -> int:
     return 0
   checked = check_flags()
   command = " ".join(shlex.quote(a) for a in sys.argv)
+  logging.info("bench_main: model %s, benchmarks %s, data_dir %s, output_dir %s",
+               checked.model, ",".join(checked.benchmark_ids), checked.data_dir,
+               checked.output_dir)
   progress_factory = _tqdm_progress if FLAGS.progress else None
   if checked.report:
     records = [r for path in checked.report for r in reports.load_results(path)]
@@ -305,7 +308,6 @@ def _quiet_libraries() -> None:
   # would otherwise bury the table).
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   if not (FLAGS["verbosity"].present or FLAGS["logtostderr"].present):
-    from absl import logging  # pylint: disable=g-import-not-at-top
     logging.set_verbosity(logging.WARNING)
 
 

@@ -139,9 +139,10 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
     data: where the data lives.
     batch_size: images per forward pass (the last batch is padded, not dropped).
     strategy: optional ``tf.distribute`` strategy (e.g. MirroredStrategy).
-    progress_factory: ``factory(description, total, unit="img") -> (update(n),
-      close())`` for progress display (`tfds_bench.progress`), of dataset
-      preparation, each source's forward pass and slow scorers; None for silence.
+    progress_factory: ``factory(description, total) -> (update(n), close())``
+      for progress display (`tfds_bench.progress`) of each source's forward
+      pass and of slow scorers, and TFDS's bars while a dataset is prepared;
+      None for silence.
     command: the command line, recorded in the provenance.
 
   Returns:

@@ -53,6 +53,10 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
       read_config=tfds.ReadConfig(try_autocache=False))
 
 
+# Under the data_dir: one lock file per dataset version being prepared.
+LOCK_FOLDER = ".tfds_bench_locks"
+
+
 def _builder(name: str, data_dir: Optional[str]):
   try:
     return tfds.builder(name, data_dir=data_dir)
@@ -66,12 +70,15 @@ def _preparation_lock(builder) -> Iterator[None]:
 
   TFDS has none: two runs preparing the same dataset each write an
   ``incomplete.*`` folder and the second rename fails with FileExistsError.
-  The lock file sits beside the dataset's version folders (TFDS ignores names
-  that are not versions); flock is released by the kernel if the holder dies.
+  The lock files live in ``<data_dir>/.tfds_bench_locks/``, outside the
+  dataset folders TFDS reads; flock is released by the kernel if the holder
+  dies, so a killed run never leaves a stale lock.
   """
   version_dir = epath.Path(builder.data_dir)
-  version_dir.parent.mkdir(parents=True, exist_ok=True)
-  lock_path = version_dir.parent / f"{version_dir.name}.tfds_bench.lock"
+  lock_dir = epath.Path(builder.data_dir_root) / LOCK_FOLDER
+  lock_dir.mkdir(parents=True, exist_ok=True)
+  relative = version_dir.relative_to(builder.data_dir_root)
+  lock_path = lock_dir / (str(relative).replace(os.sep, "-") + ".lock")
   with open(lock_path, "a") as lock_file:
     try:
       fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -284,4 +291,4 @@ def load_image_folder(root: str) -> tf.data.Dataset:
       "file_name": file_names,
   })
   return dataset.map(lambda e: {IMAGE_KEY: tf.io.read_file(e["path"]), "label": e["label"],
-                                "file_name": e["file_name"]}, deterministic=True)
+                                "file_name": e["file_name"]})

@@ -186,9 +186,9 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
     skip_same_file_name: ignore pairs whose file names are equal (auditing a
       set against itself).
     progress_factory: ``factory(description, total) -> (update(n), close())``
-      (as `evaluate.evaluate`'s): test images featurized, then pairs compared
-      out of test x reference (the hours-long part at ImageNet scale); None
-      for silence.
+      (`tfds_bench.progress`): test images featurized, then pairs compared out
+      of test x reference (the hours-long part at ImageNet scale); None for
+      silence.
 
   Returns:
     AuditResult: the candidate pairs, closest first within each test image.
@@ -196,8 +196,8 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
   from tfds_bench import input_pipeline  # lazy: tensorflow
   if isinstance(embedder, str):
     embedder = Embedder.from_registry(embedder)
-  with progress.progress(progress_factory, "audit: test images",
-                 input_pipeline.dataset_size(test_ds)) as update:
+  with progress.progress(progress_factory, "audit: test images featurized",
+                         input_pipeline.dataset_size(test_ds)) as update:
     test_batches = []
     for batch in featurize(test_ds, embedder, batch_size):
       test_batches.append(batch)
@@ -219,8 +219,8 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
   offset = 0
   num_reference = input_pipeline.dataset_size(reference_ds)
   with progress.progress(progress_factory, "audit: pairs compared",
-                 None if num_reference is None else num_test * num_reference,
-                 unit="pair") as update:
+                         None if num_reference is None else num_test * num_reference
+                         ) as update:
     for block in reblock(featurize(reference_ds, embedder, batch_size), reference_block):
       _compare_block(block, offset, test, test_pixels, test_norms, test_row_of_name,
                      by_pixel, by_embedding, top_k, test_block, thresholds, pool)

@@ -178,8 +178,7 @@ def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMA
       alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
     # Regrouping frames into videos, then the metrics: two steps per perturbation.
     with progress.progress(getattr(context, "progress_factory", None),
-                           f"{benchmark}: scoring", 2 * len(names),
-                           unit="step") as update:
+                           f"{benchmark}: scoring steps", 2 * len(names)) as update:
       videos = {}
       for name, p in zip(names, predictions):
         videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
