@@ -207,14 +207,27 @@ def test_unparsable_flag_exits_1_user_mistake_exits_2(tmp_path, quiet_tf_env):
   assert run_bench_main(["--benchmarks="], quiet_tf_env, tmp_path).returncode == 2
 
 
-def test_ctrl_c_is_one_line_and_exit_130(cat_and_coffee_folder, tmp_path, quiet_tf_env):
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, quiet_tf_env):
   import signal
-  import time
-  proc = subprocess.Popen(BENCH_MAIN + [f"--image_folder={cat_and_coffee_folder}"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=quiet_tf_env, cwd=tmp_path)
-  time.sleep(4)  # past flag parsing, while TensorFlow or the model loads
+  import numpy as np
+  from tests.conftest import write_jpeg
+  # Enough images that the run is still going when the signal lands.
+  for i in range(200):
+    write_jpeg(tmp_path / "images" / "n02123159" / f"{i}.JPEG",
+               np.random.default_rng(i).integers(0, 256, (64, 64, 3), np.uint8))
+  proc = subprocess.Popen(BENCH_MAIN + [f"--image_folder={tmp_path / 'images'}",
+                                        "--batch_size=1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=quiet_tf_env,
+                          cwd=tmp_path)
+  # Interrupted during the forward pass: once its progress bar shows.
+  before = b""
+  while b"on image_folder" not in before:
+    chunk = os.read(proc.stderr.fileno(), 4096)
+    assert chunk, before.decode()[-3000:]
+    before += chunk
   proc.send_signal(signal.SIGINT)
-  _, stderr = proc.communicate(timeout=120)
-  assert proc.returncode == 130, stderr[-3000:]
-  assert stderr.strip().splitlines() == ["bench_main: interrupted (Ctrl-C)"]
+  stdout, after = proc.communicate(timeout=120)
+  assert proc.returncode == 130, after.decode()[-3000:]
+  lines = [line.strip() for line in after.decode().replace("\r", "\n").splitlines()]
+  assert [line for line in lines if line] == ["bench_main: interrupted (Ctrl-C)"]
+  assert stdout == b""

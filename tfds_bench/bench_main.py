@@ -214,10 +214,10 @@ def _listing() -> str:
 
 def _tqdm_progress(description, total):
   """A `tfds_bench.progress` factory: a tqdm bar on stderr, ETA when the total
-  is known; counts scaled (k, M) as the audit counts millions of pairs."""
+  is known; large counts scaled (k, M: the audit counts billions of pairs)."""
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  bar = tqdm(total=total, desc=description, unit="", unit_scale=True, file=sys.stderr,
-             leave=False)
+  bar = tqdm(total=total, desc=description, unit="", unit_scale=bool(total and total >= 10**5),
+             file=sys.stderr, leave=False)
   return bar.update, bar.close
 
 

@@ -212,6 +212,7 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
   """
   results: List[Result] = []
+  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
   for benchmark_id in benchmark_ids:
     benchmark = benchmark_table.get(benchmark_id)
     if len(benchmark.sources) != 1:
