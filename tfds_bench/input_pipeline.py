@@ -40,12 +40,13 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
   ``show_progress``: TFDS's preparation progress bars on stderr.
   """
   builder = _builder(name, data_dir)
-  if not builder.is_prepared():
+  if not _is_prepared(builder):
     with _preparation_lock(builder):
-      # Another run may have prepared it while this one waited for the lock;
-      # a new builder re-reads the data_dir.
-      builder = _builder(name, data_dir)
-      if not builder.is_prepared():
+      if _is_prepared(builder):
+        # Another run prepared it while this one waited for the lock: a new
+        # builder reads what that run wrote.
+        builder = _builder(name, data_dir)
+      else:
         _prepare(builder, name, manual_dir, show_progress)
   return builder.as_dataset(
       split=split, shuffle_files=False,
@@ -55,6 +56,13 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
 
 # Under the data_dir: one lock file per dataset version being prepared.
 LOCK_FOLDER = ".tfds_bench_locks"
+
+
+def _is_prepared(builder) -> bool:
+  # TFDS's is_prepared() logs a WARNING ("Variant folder ... has no
+  # dataset_info.json") each time the answer is no, which on a first run reads
+  # like damage; it is asked only once that file exists.
+  return (epath.Path(builder.data_dir) / "dataset_info.json").exists() and builder.is_prepared()
 
 
 def _builder(name: str, data_dir: Optional[str]):
