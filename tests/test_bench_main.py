@@ -141,6 +141,7 @@ MISTAKES = [
     (["--model=efficientnet", "--weights=a_file"],
      "efficientnet_lite0 reads its weights from a .pth / .pt file"),
     (["--model=resnet_9000"], "unknown model 'resnet_9000'"),
+    (["--model=resnet50"], "needs its ImageNet weights as a local file"),
     (["--benchmarks=imagenet_z"], "unknown benchmark 'imagenet_z'"),
     (["--image_folder=~/no_such_folder"], "image folder not found: {home}/no_such_folder"),
     (["--predictions=$NO_SUCH/p.npz", "--benchmarks=imagenet2012"],

@@ -177,6 +177,8 @@ def _check_input_paths(checked: CheckedFlags) -> None:
   spec = models.get(checked.model, preprocessing=FLAGS.preprocessing)
   if checked.weights:
     spec.check_weights(checked.weights)
+  elif spec.weights_help:  # a model whose weights do not ship with the package
+    raise errors.UserError(spec.weights_help)
 
 
 def check_flags() -> CheckedFlags:
