@@ -28,8 +28,21 @@ def test_image_folder_with_chelsea_and_coffee_scores_top1_one(cat_and_coffee_fol
   assert by_metric["top1"]["model"] == "efficientnet_lite0"
   assert "efficientnet_lite0  image_folder  top1" in proc.stdout
   csv_lines = (out / "results.csv").read_text().splitlines()
-  assert csv_lines[0] == "model,benchmark,metric,value,n,suite_version"
+  # The first six columns stay where existing readers expect them.
+  assert csv_lines[0] == "model,benchmark,metric,value,n,suite_version,ci_low,ci_high,ci_method"
   assert "efficientnet_lite0,image_folder,top1,1.0,2," in csv_lines[1]
+  # 2 of 2 right: the exact binomial interval is [(0.025)^(1/2), 1].
+  assert by_metric["top1"]["ci_method"] == "clopper_pearson"
+  assert by_metric["top1"]["ci_low"] == pytest.approx(0.025 ** 0.5)
+  assert by_metric["top1"]["ci_high"] == 1.0
+  index = json.loads((out / "predictions" / "index.json").read_text())
+  assert index == {"image_folder": "image_folder.npz"}
+  # The kept predictions rescore to the same figures, and a run compared with
+  # itself differs by nothing.
+  proc = run_bench_main([f"--compare={out},{out}"], quiet_tf_env, tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "| image_folder | top1 | 100.00% | 100.00% | +0.00 | 0 vs 0 discordant | 1 |" in (
+      proc.stdout)
   provenance = payload["provenance"]
   assert provenance["weights_sha256"] and len(provenance["weights_sha256"]) == 64
   assert provenance["preprocessing"]["input_size"] == 224

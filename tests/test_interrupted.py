@@ -122,7 +122,7 @@ def test_ctrl_c_during_evaluation_writes_no_results(had_results, folder_and_mode
   assert _bench_main(args + ["--progress=false"]) == 0
   records = json.loads((out / "results.json").read_text())["results"]
   assert {r["n"] for r in records} == {3}
-  assert sorted(os.listdir(out)) == ["results.csv", "results.json"]
+  assert sorted(os.listdir(out)) == ["predictions", "results.csv", "results.json"]
 
 
 def test_interrupted_tfds_preparation_is_redone_on_the_next_run(tmp_path, monkeypatch):

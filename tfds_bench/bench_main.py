@@ -5,6 +5,7 @@
   bench_main --model=resnet50 --weights=W.h5 --manual_dir=~/imagenet --output_dir=out
       --benchmarks=imagenet2012,imagenet2012_real
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
+  bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 
 Exit codes: 0 success; 1 a flag that cannot be parsed, or --help (absl's
@@ -27,7 +28,7 @@ from typing import List, Optional
 
 from absl import app, flags, logging
 
-from tfds_bench import audit, benchmark_table, errors, models, predictions, reports
+from tfds_bench import audit, benchmark_table, compare, errors, models, predictions, reports
 
 FLAGS = flags.FLAGS
 
@@ -59,6 +60,9 @@ flags.DEFINE_float("real_threshold", None,
 flags.DEFINE_string("audit", None,
                     "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
                     "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
+flags.DEFINE_list("compare", None,
+                  "RUN_A,RUN_B: paired comparison of two --output_dir folders on the same "
+                  "images (exact McNemar for proportions, paired bootstrap otherwise).")
 flags.DEFINE_enum("strategy", "none", ["none", "mirrored"],
                   "Distribution: 'mirrored' runs the forward pass on all local GPUs "
                   "(tf.distribute.MirroredStrategy); counts equal a single device's.")
@@ -80,9 +84,11 @@ _MODEL_RUN_FLAGS = ("model", "weights", "preprocessing", "image_folder", "batch_
                     "strategy", "corrupt_on_the_fly")
 _IGNORED_BY_MODE = {
     "list": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "manual_dir", "output_dir",
-                                "report", "audit", "real_threshold"),
+                                "report", "compare", "audit", "real_threshold"),
     "report": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "manual_dir", "audit",
-                                  "real_threshold"),
+                                  "real_threshold", "compare"),
+    "compare": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "output_dir", "audit",
+                                   "real_threshold"),
     "audit": ("weights", "preprocessing", "image_folder", "batch_size", "strategy",
               "corrupt_on_the_fly", "benchmarks", "predictions", "real_threshold"),
     "predictions": _MODEL_RUN_FLAGS,
@@ -101,6 +107,7 @@ class CheckedFlags:
   data_dir: Optional[str]
   output_dir: Optional[str]
   report: List[str]
+  compare: List[str]
   benchmark_ids: List[str]
 
 
@@ -112,7 +119,7 @@ def expand_path(path: Optional[str]) -> Optional[str]:
 
 
 def _mode() -> Optional[str]:
-  for mode in ("list", "report", "audit", "predictions"):
+  for mode in ("list", "report", "compare", "audit", "predictions"):
     if FLAGS[mode].value:
       return mode
   return None
@@ -170,7 +177,7 @@ def _check_input_paths(checked: CheckedFlags) -> None:
     raise app.UsageError(f"--data_dir={checked.data_dir} is a file; give a folder")
   if checked.output_dir:
     _check_output_dir(checked.output_dir)
-  if checked.predictions or checked.report or FLAGS.list:
+  if checked.predictions or checked.report or checked.compare or FLAGS.list:
     return
   # The model's own checks (name, .keras path, weights file) need no
   # TensorFlow: `models` loads it only to build.
@@ -190,10 +197,11 @@ def check_flags() -> CheckedFlags:
   if model.endswith((".keras", ".h5")) or os.sep in model:
     model = expand_path(model)
   checked = CheckedFlags(model=model, report=[expand_path(p) for p in FLAGS.report or []],
+                         compare=[expand_path(p) for p in FLAGS.compare or []],
                          benchmark_ids=_default_benchmarks(paths["image_folder"],
                                                            paths["predictions"]),
                          **paths)
-  if not FLAGS.list and not FLAGS.report and not FLAGS.audit:
+  if not (FLAGS.list or FLAGS.report or FLAGS.compare or FLAGS.audit):
     for benchmark_id in checked.benchmark_ids:
       benchmark_table.get(benchmark_id)  # an unknown id fails here, before TensorFlow
   _check_input_paths(checked)
@@ -255,6 +263,12 @@ def _run() -> int:
     return 0
   if FLAGS.audit:
     return _audit(checked, progress_factory)
+  if checked.compare:
+    if len(checked.compare) != 2:
+      raise app.UsageError("--compare wants RUN_A,RUN_B (two --output_dir folders)")
+    print(compare.format_comparison(*compare.compare_runs(*checked.compare,
+                                                          manual_dir=checked.manual_dir)))
+    return 0
   if not checked.predictions:
     _start_tensorflow_quietly()
   from tfds_bench import evaluate  # lazy: tensorflow
@@ -283,6 +297,8 @@ def _run() -> int:
   if checked.output_dir:
     for path in reports.write_results(checked.output_dir, records, run.provenance):
       print(f"wrote {os.path.abspath(path)}")
+    *_, index = reports.write_predictions(checked.output_dir, run.predictions)
+    print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
   return 0
 
 

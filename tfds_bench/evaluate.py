@@ -24,7 +24,7 @@ from tfds_bench.predictions import Predictions
 from tfds_bench.sources import DataOptions, Source
 
 __all__ = ["DataOptions", "Run", "evaluate", "make_predict_step", "predict_source",
-           "score_predictions"]
+           "score_predictions", "score_with_intervals"]
 
 
 @dataclasses.dataclass
@@ -35,12 +35,23 @@ class Run:
   provenance: Dict[str, object]
   # One line per offline fallback taken (e.g. sample_p for imagenet_p).
   notices: List[str] = dataclasses.field(default_factory=list)
+  # Source key -> the compact per-image predictions the results came from
+  # (written beside results.json, see predictions.save_npz).
+  predictions: Dict[str, Predictions] = dataclasses.field(default_factory=dict)
 
   def records(self) -> List[Dict[str, object]]:
-    """Flat records: model, benchmark, metric, value, n, suite_version."""
+    """Flat records: model, benchmark, metric, value, n, suite_version and the
+    95 % interval (ci_low, ci_high, ci_method; None where there is none)."""
     return [{"model": self.model, "benchmark": r.benchmark, "metric": r.metric,
-             "value": r.value, "n": r.n, "suite_version": tfds_bench.__version__}
+             "value": r.value, "n": r.n, "suite_version": tfds_bench.__version__,
+             "ci_low": r.ci_low, "ci_high": r.ci_high, "ci_method": r.ci_method}
             for r in self.results]
+
+
+def score_with_intervals(benchmark, predictions: Sequence[Predictions],
+                         context: ScoringContext) -> List[Result]:
+  """The row's results, each with its 95 % interval (`Result.with_interval`)."""
+  return [r.with_interval() for r in benchmark.score(predictions, context)]
 
 
 def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
@@ -175,11 +186,11 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
 
   results: List[Result] = []
   for benchmark in chosen:
-    results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
-                                   ScoringContext(data.manual_dir, data.real_threshold,
-                                                  progress_factory)))
+    results.extend(score_with_intervals(
+        benchmark, [by_source[s.key] for s in benchmark.sources],
+        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
   return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command),
-             notices)
+             notices, by_source)
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -213,6 +224,7 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   """
   results: List[Result] = []
   benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
+  by_source: Dict[str, Predictions] = {}
   for benchmark_id in benchmark_ids:
     benchmark = benchmark_table.get(benchmark_id)
     if len(benchmark.sources) != 1:
@@ -220,12 +232,13 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
                              "scored from one predictions file")
     if benchmark.needs_scores and not p.has_scores:
       raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
-    results.extend(benchmark.score(
-        [benchmark.sources[0].with_labels(p, benchmark_id)],
-        ScoringContext(manual_dir, real_threshold)))
+    labelled = benchmark.sources[0].with_labels(p, benchmark_id)
+    by_source[benchmark.sources[0].key] = labelled
+    results.extend(score_with_intervals(benchmark, [labelled],
+                                        ScoringContext(manual_dir, real_threshold)))
   provenance = {
       "suite_version": tfds_bench.__version__, "model": model,
       "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
   }
-  return Run(model, results, provenance)
+  return Run(model, results, provenance, predictions=by_source)
