@@ -145,6 +145,7 @@ MISTAKES = [
     (["--benchmarks=sample,sample_c,sample"], "--benchmarks names sample more than once"),
     (["--list", "--output_dir=out"], "--output_dir has no effect with --list"),
     (["--report=r.json", "--model=resnet50"], "--model has no effect with --report"),
+    (["--compare=a,b", "--benchmarks=sample"], "--benchmarks has no effect with --compare"),
     (["--real_threshold=1.5"], "--real_threshold=1.5: a Dawid-Skene score threshold"),
     (["--batch_size=0"], "--batch_size=0: must be positive"),
     (["--output_dir=a_file"], "--output_dir=a_file is a file, not a folder"),
