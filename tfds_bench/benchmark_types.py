@@ -95,9 +95,11 @@ def statistic_result(benchmark: str, metric: str, statistic: intervals.Statistic
 @dataclasses.dataclass(frozen=True)
 class ScoringContext:
   """What a scorer may need beyond predictions: files from ``--manual_dir``,
-  and a ReaL operating point (Dawid-Skene score threshold) to report."""
+  a ReaL operating point (Dawid-Skene score threshold) to report, and a
+  progress display for slow scorers (`tfds_bench.progress`; None: silent)."""
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
+  progress_factory: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)

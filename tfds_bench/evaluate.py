@@ -17,7 +17,8 @@ import numpy as np
 
 import tfds_bench
 from tfds_bench import benchmark_table
-from tfds_bench import errors, image_checks, input_pipeline, models, predictions as predictions_lib
+from tfds_bench import errors, image_checks, input_pipeline, models, progress
+from tfds_bench import predictions as predictions_lib
 from tfds_bench.benchmark_types import Result, ScoringContext
 from tfds_bench.predictions import Predictions
 from tfds_bench.sources import DataOptions, Source
@@ -114,7 +115,9 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
             for k in ["file_name", input_pipeline.MASK_KEY, *label_lists,
                       *(["label"] if "label" in batch else [])]}
     keep = host[input_pipeline.MASK_KEY] > 0
-    file_name = host["file_name"][keep].astype(str)
+    # tf.string arrives as bytes; UTF-8 is how TF encodes any file name
+    # (astype(str) would decode ASCII only and fail on "猫.jpg").
+    file_name = np.array([n.decode("utf-8") for n in host["file_name"][keep]], dtype=str)
     finite = out.pop("finite")[keep]
     if not finite.all():
       raise errors.UserError(f"model {spec.name} produced NaN or inf scores for "
@@ -129,12 +132,6 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
   if not parts:
     raise errors.UserError(f"no images to evaluate for {spec.name}: the input is empty")
   return Predictions.concatenate(parts)
-
-
-def _source_size(dataset) -> Optional[int]:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  size = int(dataset.cardinality())
-  return size if size >= 0 and size != tf.data.INFINITE_CARDINALITY else None
 
 
 def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
@@ -154,7 +151,9 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
     batch_size: images per forward pass (the last batch is padded, not dropped).
     strategy: optional ``tf.distribute`` strategy (e.g. MirroredStrategy).
     progress_factory: ``factory(description, total) -> (update(n), close())``
-      for progress display; None for silence.
+      for progress display (`tfds_bench.progress`) of each source's forward
+      pass and of slow scorers, and TFDS's bars while a dataset is prepared;
+      None for silence.
     command: the command line, recorded in the provenance.
 
   Returns:
@@ -179,27 +178,19 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
   by_source: Dict[str, Predictions] = {}
   step = make_predict_step(keras_model, spec, strategy)  # traced once, for every source
   for key, source in sources.items():
-    dataset = source.load(data)
-    update, close = _progress(progress_factory, f"{spec.name} on {key}", _source_size(dataset))
-    try:
+    dataset = source.load(data, show_progress=progress_factory is not None)
+    with progress.progress(progress_factory, f"{spec.name} on {key}",
+                           input_pipeline.dataset_size(dataset)) as update:
       by_source[key] = predict_source(dataset, keras_model, spec, batch_size,
                                       source.label_lists, strategy, update, step)
-    finally:
-      close()
 
   results: List[Result] = []
   for benchmark in chosen:
     results.extend(score_with_intervals(
         benchmark, [by_source[s.key] for s in benchmark.sources],
-        ScoringContext(data.manual_dir, data.real_threshold)))
+        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
   return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command),
              notices, by_source)
-
-
-def _progress(factory, description, total):
-  if factory is None:
-    return None, lambda: None
-  return factory(description, total)
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -232,6 +223,7 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
   """
   results: List[Result] = []
+  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
   by_source: Dict[str, Predictions] = {}
   for benchmark_id in benchmark_ids:
     benchmark = benchmark_table.get(benchmark_id)

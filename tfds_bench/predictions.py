@@ -19,6 +19,8 @@ import numpy as np
 from tfds_bench import errors, labels
 
 TOP_K = 5
+# |sum - 1| allowed for a row of saved probabilities (float16 keeps ~3 digits).
+PROBABILITY_SUM_TOLERANCE = 1e-2
 SUBSETS = ("imagenet_a", "imagenet_o", "imagenet_r")
 
 
@@ -167,11 +169,11 @@ def load_npz(path: str) -> Predictions:
   """Reads a saved predictions file (see README: ``--predictions``).
 
   The ``.npz`` holds ``file_name`` (str [N]) and one of ``logits`` /
-  ``probs`` ([N, 1000] floats) or ``top5`` ([N, k] int, best first, k >= 1),
-  optionally ``label`` (int [N]). With ``top5``, the compact arrays of
-  `save_npz` are read too when present (``confidence``, ``<subset>_top5``,
-  ``<subset>_confidence``, ``extra_<name>``). Wrong shapes, NaN/inf scores,
-  duplicate or empty file names are errors naming the file.
+  ``probs`` ([N, 1000] floats, rows summing to 1) or ``top5`` ([N, k] int, best
+  first, k >= 5), optionally ``label`` (int [N]). With ``top5``, the compact
+  arrays of `save_npz` are read too when present (``confidence``,
+  ``<subset>_top5``, ``<subset>_confidence``, ``extra_<name>``). Wrong shapes,
+  NaN/inf scores, duplicate or empty file names are errors naming the file.
   """
   if not os.path.isfile(path):
     raise errors.UserError(f"predictions file not found: {path}")
@@ -199,7 +201,7 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
     keys = set(data.files)
     if "file_name" not in keys:
       raise errors.UserError(f"{path}: no 'file_name' array (found: {sorted(keys)})")
-    file_name = np.asarray(data["file_name"]).astype(str)
+    file_name = _file_names_as_text(path, np.asarray(data["file_name"]))
     n = len(file_name)
     if file_name.ndim != 1 or n == 0:
       raise errors.UserError(f"{path}: 'file_name' must be a non-empty 1-D array of str")
@@ -236,8 +238,27 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
   if kind == "probs":
     if (values < 0).any():
       raise errors.UserError(f"{path}: 'probs' has negative values; did you mean 'logits'?")
+    # Probabilities sum to 1 per image; the tolerance allows float16 storage.
+    row_sums = values.sum(axis=1)
+    off = np.abs(row_sums - 1.0) > PROBABILITY_SUM_TOLERANCE
+    if off.any():
+      raise errors.UserError(
+          f"{path}: 'probs' rows must sum to 1, but {off.sum()} do not, e.g. "
+          f"{file_name[off][0]!r} sums to {row_sums[off][0]:.4g}; save softmax outputs as "
+          "'probs', or raw scores as 'logits'")
     values = np.log(np.maximum(values, np.finfo(np.float64).tiny))
   return from_summaries(file_name, label, summarize_scores_np(values))
+
+
+def _file_names_as_text(path: str, file_name: np.ndarray) -> np.ndarray:
+  """str file names; a bytes array is UTF-8 (numpy's astype(str) reads ASCII only)."""
+  if file_name.dtype.kind != "S":
+    return file_name.astype(str)
+  try:
+    return np.char.decode(file_name, "utf-8")
+  except UnicodeDecodeError:
+    raise errors.UserError(f"{path}: 'file_name' holds bytes that are not UTF-8; save the "
+                           "names as a str array, np.array(names, dtype=str)") from None
 
 
 def _from_top_k(path, file_name, label, top_k) -> Predictions:
@@ -245,11 +266,13 @@ def _from_top_k(path, file_name, label, top_k) -> Predictions:
     raise errors.UserError(f"{path}: 'top5' must hold integer class indices, got {top_k.dtype}")
   if top_k.min() < 0 or top_k.max() >= labels.NUM_CLASSES:
     raise errors.UserError(f"{path}: 'top5' has class indices outside 0..999")
-  k = top_k.shape[1]
-  # Fewer than 5 columns: pad with -1, which never equals a label.
-  top5 = np.full((len(file_name), TOP_K), -1, np.int64)
-  top5[:, :min(k, TOP_K)] = top_k[:, :TOP_K]
-  return Predictions(file_name=file_name, label=label, top5=top5,
+  if top_k.shape[1] < TOP_K:
+    # Padded, a k < 5 array would be reported as "top5" while being top-k.
+    raise errors.UserError(
+        f"{path}: 'top5' has {top_k.shape[1]} column(s), so top-5 accuracy cannot be "
+        f"computed from it: save the {TOP_K} best classes per image, best first, or "
+        "'logits' / 'probs'")
+  return Predictions(file_name=file_name, label=label, top5=top_k[:, :TOP_K].astype(np.int64),
                      confidence=np.full(len(file_name), np.nan))
 
 

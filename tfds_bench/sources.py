@@ -46,8 +46,11 @@ class Source:
   key: str
   label_lists: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
-  def load(self, data: DataOptions):
-    """The source's examples as a tf.data.Dataset with images left encoded."""
+  def load(self, data: DataOptions, show_progress: bool = False):
+    """The source's examples as a tf.data.Dataset with images left encoded.
+
+    ``show_progress``: progress bars while a dataset is prepared on first use.
+    """
     raise NotImplementedError
 
   def describe(self) -> Dict[str, Optional[str]]:
@@ -66,10 +69,10 @@ class TfdsSource(Source):
   builder: str = ""
   split: str = "test"
 
-  def load(self, data: DataOptions):
+  def load(self, data: DataOptions, show_progress: bool = False):
     from tfds_bench import input_pipeline  # lazy: tensorflow
     return input_pipeline.load_split(self.builder, self.split, data_dir=data.data_dir,
-                                     manual_dir=data.manual_dir)
+                                     manual_dir=data.manual_dir, show_progress=show_progress)
 
   def describe(self) -> Dict[str, Optional[str]]:
     return {"builder": self.builder, "split": self.split}
@@ -104,7 +107,8 @@ IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagene
 class ImageFolderSource(Source):
   """The user's folder in ImageNet layout (``--image_folder``)."""
 
-  def load(self, data: DataOptions):
+  def load(self, data: DataOptions, show_progress: bool = False):
+    del show_progress  # read in place, nothing to prepare
     if not data.image_folder:
       raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
     from tfds_bench import input_pipeline  # lazy: tensorflow
@@ -119,11 +123,11 @@ class ImageNetCSource(TfdsSource):
   corruption: str = ""
   severity: int = 0
 
-  def load(self, data: DataOptions):
+  def load(self, data: DataOptions, show_progress: bool = False):
     if not data.corrupt_on_the_fly:
-      return super().load(data)
+      return super().load(data, show_progress)
     return imagenet_c_release.corrupt_on_the_fly(
-        IMAGENET_VAL.load(data), self.corruption, self.severity)
+        IMAGENET_VAL.load(data, show_progress), self.corruption, self.severity)
 
 
 def imagenet_c_source(corruption: str, severity: int) -> ImageNetCSource:

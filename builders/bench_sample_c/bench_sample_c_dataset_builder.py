@@ -34,6 +34,9 @@ def split_file_name(file_name: str):
   return config, photo
 
 
+NUM_EXAMPLES = len(sample.PHOTOS) * len(corruptions.NAMES) * len(corruptions.SEVERITIES)
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Sample photos corrupted as ImageNet-C was made."""
 
@@ -54,6 +57,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=("image", "label"),
         homepage="https://github.com/hendrycks/robustness",
+        # The split's size, known before generation, gives TFDS's progress
+        # bar its total (TFDS replaces it with the counted one when done).
+        split_dict=tfds.core.SplitDict([tfds.core.SplitInfo(
+            name="test", shard_lengths=[NUM_EXAMPLES], num_bytes=0)]),
     )
 
   def _split_generators(self, dl_manager):

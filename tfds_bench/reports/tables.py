@@ -129,12 +129,14 @@ def _rows(records: Sequence[Mapping]) -> List[List[str]]:
            format_interval(r), str(r["n"])] for r in ordered]
 
 
-def format_table(records: Sequence[Mapping], per_severity: bool = False) -> str:
+def format_table(records: Sequence[Mapping], per_severity: bool = False,
+                 results_written: bool = True) -> str:
   """Aligned plain-text table for the console.
 
   Per-severity corruption errors (95 rows per model for ImageNet-C) and the
   ReaL accuracy-vs-threshold points are left out unless ``per_severity``; a
-  footer says where they are.
+  footer says where they are: the results files when ``results_written``,
+  else how to get them (``--output_dir``).
   """
   shown = [r for r in records if per_severity or not is_detail(r["metric"])]
   hidden = len(records) - len(shown)
@@ -149,8 +151,9 @@ def format_table(records: Sequence[Mapping], per_severity: bool = False) -> str:
     if j == 0:
       lines.append("  ".join("-" * w for w in widths))
   if hidden:
-    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) are in "
-                 "results.json / results.csv)")
+    where = ("are in results.json / results.csv" if results_written
+             else "are written to results.json / results.csv with --output_dir=DIR")
+    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) {where})")
   if any(r.get("ci_method") for r in shown):
     lines.append(INTERVAL_NOTE)
   return "\n".join(lines)

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors
+from tfds_bench import errors, progress
 from tfds_bench.benchmark_types import Result, statistic_result
 from tfds_bench.metrics import perturbation as perturbation_metrics
 from tfds_bench.predictions import Predictions
@@ -83,7 +83,9 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
                      alexnet_fp: Optional[Mapping[str, float]] = None,
                      alexnet_t5d: Optional[Mapping[str, float]] = None,
                      benchmark: str = BENCHMARK_ID,
-                     video_ids: Optional[Mapping[str, np.ndarray]] = None) -> List[Result]:
+                     video_ids: Optional[Mapping[str, np.ndarray]] = None,
+                     on_perturbation_scored: Optional[Callable[[int], None]] = None
+                     ) -> List[Result]:
   """ImageNet-P figures from per-perturbation video predictions.
 
   Args:
@@ -97,6 +99,7 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
       bootstrap intervals resample and paired tests pair on); default
       positions. The means over perturbations get an interval only when all
       test perturbations have the same videos.
+    on_perturbation_scored: called with 1 after each perturbation (progress).
 
   Returns:
     Result rows (values as defined in the module doc; n = videos for
@@ -125,6 +128,8 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
                                     videos[name]))
     results.append(statistic_result(benchmark, f"top5_distance/{name}", t5d[name],
                                     videos[name]))
+    if on_perturbation_scored is not None:
+      on_perturbation_scored(1)
   if all(p in fp for p in TEST_NAMES):
     total = sum(n[p] for p in TEST_NAMES)
     same_videos = all(np.array_equal(videos[p], videos[TEST_NAMES[0]]) for p in TEST_NAMES)
@@ -204,14 +209,20 @@ def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMA
     if len(predictions) != len(names):
       raise ValueError(f"{benchmark}: expected {len(names)} predictions (one "
                        f"per perturbation), got {len(predictions)}")
-    videos = {name: videos_from_predictions(p, f"{benchmark}/{name}")
-              for name, p in zip(names, predictions)}
-    ids = {name: video_ids(p) for name, p in zip(names, predictions)}
     alexnet_fp = alexnet_t5d = None
     manual_dir = getattr(context, "manual_dir", None)
     if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
       alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
       alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
-    return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark, ids)
+    # Regrouping frames into videos, then the metrics: two steps per perturbation.
+    with progress.progress(getattr(context, "progress_factory", None),
+                           f"{benchmark}: scoring steps", 2 * len(names)) as update:
+      videos, ids = {}, {}
+      for name, p in zip(names, predictions):
+        videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
+        ids[name] = video_ids(p)
+        update(1)
+      return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark, ids,
+                              on_perturbation_scored=update)
 
   return score
