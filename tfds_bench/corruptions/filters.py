@@ -22,6 +22,7 @@ from typing import Callable, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench.corruptions.xla_exact import dynamic_slice
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import xla_function
@@ -317,7 +318,10 @@ def motion_blur_planes(image: tf.Tensor, kernel: np.ndarray, dy: tf.Tensor,
   size = image.shape[:lead].as_list() + [h, w]
   out = tf.zeros_like(image)
   for i in range(p):
-    tap = tf.slice(xp, tf.stack([0] * lead + [p - dy[i], p - dx[i]]), size)
+    begin = tf.stack([0] * lead + [p - dy[i], p - dx[i]])
+    # Inside XLA a tf.slice's begin is a compile-time constant (one program per
+    # drawn angle); XLA's dynamic slice takes it at run time.
+    tap = tf.slice(xp, begin, size) if nz is None else dynamic_slice(xp, begin, size)
     out = out + no_contract(float(kernel[i]) * tap, nz)
   return out
 

@@ -18,6 +18,8 @@ eagerly, in graphs and in tf.data. Two things are written around:
 """
 
 import tensorflow as tf
+# TF's wrappers of the XLA ops (tf.raw_ops does not list XlaDynamicSlice).
+from tensorflow.compiler.tf2xla.python import xla as tf2xla
 
 
 def xla_function(fn):
@@ -43,3 +45,14 @@ def no_contract(p: tf.Tensor, nz) -> tf.Tensor:
   alone.
   """
   return p if nz is None else p + tf.cast(nz, p.dtype)
+
+
+def dynamic_slice(x: tf.Tensor, begin: tf.Tensor, size) -> tf.Tensor:
+  """``tf.slice(x, begin, size)`` with ``begin`` a run-time value, inside XLA only.
+
+  tf2xla compiles ``tf.slice``'s begin as a compile-time constant, so a begin
+  computed from a random draw would compile one program per drawn value; XLA's
+  DynamicSlice takes it as a run-time operand (the size stays static). Starts
+  are clamped into range like ``xla::DynamicSlice`` (callers keep them in range).
+  """
+  return tf2xla.dynamic_slice(x, begin, tf.constant(size, tf.int32))
