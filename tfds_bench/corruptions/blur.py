@@ -40,6 +40,7 @@ from tfds_bench.corruptions import filters
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions.xla_exact import negzero
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 _GAUSSIAN_BLUR = (1, 2, 3, 4, 6)
@@ -254,14 +255,16 @@ def motion_blur_from_angles(images, severity: int, angles) -> tf.Tensor:
   if min(h, w) <= width:
     raise ValueError(f"motion_blur needs images larger than {width} pixels, got {h}x{w}")
   dy, dx = filters.motion_shifts(angles, width)  # [B, width]; |dy|, |dx| < width.
-  return _motion_blur_xla(images, dy, dx, severity, negzero())
+  # The taps' weights are a run-time operand: one program per kernel width
+  # (severities 2-4 share one), not one per severity.
+  kernel = operand(filters.motion_blur_kernel(*_MOTION_BLUR[severity - 1]))
+  return _motion_blur_xla(images, dy, dx, kernel, negzero())
 
 
 @xla_function
-def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: int,
+def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, kernel: tf.Tensor,
                      nz: tf.Tensor) -> tf.Tensor:
   """Per image, channel-planar (rows contiguous): `filters.motion_blur_planes`."""
-  kernel = filters.motion_blur_kernel(*_MOTION_BLUR[severity - 1])
 
   def one(args):
     image, dy, dx = args

@@ -31,6 +31,19 @@ def xla_function(fn):
   return tf.function(fn, jit_compile=True, autograph=False)
 
 
+def operand(value, dtype=tf.float64) -> tf.Tensor:
+  """A per-severity parameter as a run-time operand of an XLA helper.
+
+  Python numbers given to an `xla_function` are trace-time constants: one
+  compiled program per value, i.e. per severity, which costs more than the
+  work itself when a builder corrupts a few images per severity. Passed as a
+  tensor, one program serves every severity. The arithmetic is the same IEEE
+  operations either way (XLA only rewrites divisions by constants, see above),
+  so the bytes do not change.
+  """
+  return tf.constant(value, dtype)
+
+
 def negzero() -> tf.Tensor:
   """-0.0 as a runtime argument of the XLA helpers (see `no_contract`)."""
   return tf.constant(-0., tf.float64)
