@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
-import os
+import multiprocessing
 
 from etils import epath
 import tensorflow_datasets as tfds
@@ -83,6 +83,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # configs run on a thread per core. TFDS orders examples by key, so the
     # order they arrive in does not matter.
     configs = [(c, s) for c in corruptions.NAMES for s in corruptions.SEVERITIES]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:
       for examples in pool.map(config_examples, configs):
         yield from examples
