@@ -292,10 +292,19 @@ def zoom_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   del seed
   factors = _ZOOM_BLUR[severity - 1]
   x = ops.to_unit(images, tf.float32)
+  zooms = [resample.clipped_zoom_bilinear(x, float(z)) for z in factors]
+  return _zoom_mean_xla(x, zooms, operand(float(len(factors) + 1), tf.float32))
+
+
+@xla_function
+def _zoom_mean_xla(x, zooms, count):
+  # In XLA, not TF ops: in a graph (tf.function, tf.data) grappler would
+  # regroup the sum into an AddN and turn "/ n" into "* (1 / n)", off by an
+  # ulp, which flips truncations; XLA keeps the order and the division.
   out = tf.zeros_like(x)
-  for z in factors:
-    out += resample.clipped_zoom_bilinear(x, float(z))
-  return ops.unit_to_uint8((x + out) / float(len(factors) + 1))
+  for zoomed in zooms:
+    out += zoomed
+  return ops.unit_to_uint8((x + out) / count)
 
 CORRUPTIONS: Dict[str, Callable[..., tf.Tensor]] = {
     "defocus_blur": defocus_blur,
