@@ -66,6 +66,9 @@ setuptools.setup(
         "beam": ["apache-beam>=2.50"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
+        # The peers that benchmarks/corruption_speed.py times beside the engine
+        # (imagecorruptions is already a runtime dependency: frost's images).
+        "benchmark": ["corrupt-tta"],
     },
     entry_points={"console_scripts": ["bench_main=tfds_bench.bench_main:run"]},
 )

@@ -10,7 +10,9 @@ shows a corruption figure with no data on the machine. One config holds every
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import multiprocessing
 
 from etils import epath
 import tensorflow_datasets as tfds
@@ -68,16 +70,30 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return {"test": self._generate_examples()}
 
   def _generate_examples(self):
-    for number, photo in enumerate(sample.PHOTOS, start=1):
-      # The release pipeline of imagenet_c.corrupt_and_encode, with the photo's
-      # position as its seed (its seeds come from val file numbers).
-      image = imagenet_c.release_preprocess(photo_png_bytes(photo), photo.file_name)
-      for corruption in corruptions.NAMES:
-        for severity in corruptions.SEVERITIES:
-          key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
-          corrupted = imagenet_c.corrupt(image, corruption, severity, seed=number)
-          yield key, {
-              "image": imagenet_c.encode_jpeg(corrupted),
-              "label": photo.label,
-              "file_name": key,
-          }
+    # The release pipeline of imagenet_c.corrupt_and_encode, with the photo's
+    # position as its seed (its seeds come from val file numbers).
+    crops = [(number, photo, imagenet_c.release_preprocess(photo_png_bytes(photo),
+                                                           photo.file_name))
+             for number, photo in enumerate(sample.PHOTOS, start=1)]
+
+    def config_examples(config):
+      corruption, severity = config
+      examples = []
+      for number, photo, crop in crops:
+        key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
+        corrupted = imagenet_c.corrupt(crop, corruption, severity, seed=number)
+        examples.append((key, {
+            "image": imagenet_c.encode_jpeg(corrupted),
+            "label": photo.label,
+            "file_name": key,
+        }))
+      return examples
+
+    # Seven photos per config: compiling each config's XLA programs costs more
+    # than corrupting its photos, and a compilation runs on one core, so the
+    # configs run on a thread per core. TFDS orders examples by key, so the
+    # order they arrive in does not matter.
+    configs = [(c, s) for c in corruptions.NAMES for s in corruptions.SEVERITIES]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:
+      for examples in pool.map(config_examples, configs):
+        yield from examples
