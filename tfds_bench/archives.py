@@ -246,7 +246,7 @@ def _iter_zip(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
 
 def _check_unique(names_and_members: Iterable[tuple], archive: epath.Path):
   seen = set()
-  for name, _ in names_and_members:
+  for name, *_ in names_and_members:  # (name, member) or (name, offset, size)
     if name in seen:
       raise DamagedInputError(
           f"Member {name!r} occurs twice in {archive}; refusing to guess which "

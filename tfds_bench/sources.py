@@ -33,6 +33,9 @@ class DataOptions:
   # ImageNet-C from the val images through the corruption engine inside
   # tf.data, instead of reading bench_imagenet_c's prepared configs.
   corrupt_on_the_fly: bool = False
+  # grpc://HOST:PORT of a tf.data service dispatcher (tfds_bench.data_service):
+  # decode, preprocessing and on-the-fly corruption run on its workers.
+  data_service: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +51,18 @@ class Source:
 
   def load(self, data: DataOptions):
     """The source's examples as a tf.data.Dataset with images left encoded."""
+    return self.prepare(self.read(data), data)
+
+  def read(self, data: DataOptions):
+    """The examples as stored, before any per-example work (cheap to read twice)."""
     raise NotImplementedError
+
+  def prepare(self, examples, data: DataOptions):
+    """Per-example work after `read` (default: none). Evaluation slices the
+    examples between the two, so each host or tf.data service worker does
+    this work for its own slice only."""
+    del data
+    return examples
 
   def describe(self) -> Dict[str, Optional[str]]:
     """What the results' provenance records about the source."""
@@ -66,7 +80,7 @@ class TfdsSource(Source):
   builder: str = ""
   split: str = "test"
 
-  def load(self, data: DataOptions):
+  def read(self, data: DataOptions):
     from tfds_bench import input_pipeline  # lazy: tensorflow
     return input_pipeline.load_split(self.builder, self.split, data_dir=data.data_dir,
                                      manual_dir=data.manual_dir)
@@ -104,7 +118,7 @@ IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagene
 class ImageFolderSource(Source):
   """The user's folder in ImageNet layout (``--image_folder``)."""
 
-  def load(self, data: DataOptions):
+  def read(self, data: DataOptions):
     if not data.image_folder:
       raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
     from tfds_bench import input_pipeline  # lazy: tensorflow
@@ -119,11 +133,15 @@ class ImageNetCSource(TfdsSource):
   corruption: str = ""
   severity: int = 0
 
-  def load(self, data: DataOptions):
+  def read(self, data: DataOptions):
     if not data.corrupt_on_the_fly:
-      return super().load(data)
-    return imagenet_c_release.corrupt_on_the_fly(
-        IMAGENET_VAL.load(data), self.corruption, self.severity)
+      return super().read(data)
+    return IMAGENET_VAL.read(data)
+
+  def prepare(self, examples, data: DataOptions):
+    if not data.corrupt_on_the_fly:
+      return examples
+    return imagenet_c_release.corrupt_on_the_fly(examples, self.corruption, self.severity)
 
 
 def imagenet_c_source(corruption: str, severity: int) -> ImageNetCSource:

@@ -110,6 +110,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         metadata=tfds.core.MetadataDict(),
     )
 
+  def _download_and_prepare(self, dl_manager, download_config):
+    # As bench_imagenet_c: Beam when the DownloadConfig names a runner or options.
+    self._beam_requested = common.beam_requested(download_config)
+    return super()._download_and_prepare(dl_manager, download_config)
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     source, paths = self._find_source(archives.manual_dir_of(dl_manager))
     self.info.metadata["source"] = source
@@ -127,6 +132,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     """Frame examples of the released videos, or generated from val."""
     if source == SOURCE_RELEASED:
       return self._released_examples(paths)
+    if getattr(self, "_beam_requested", False):
+      # One Beam element per val image; the writer orders frames by key
+      # (disable_shuffling), the plain generator's order.
+      beam = tfds.core.lazy_imports.apache_beam
+      entries = archives.index_uncompressed_tar(paths[0])
+      for name, _, _ in entries:
+        common.check_val_member(name, paths[0])  # Fail fast, before Beam runs.
+      return (
+          beam.Create(sorted(entries))
+          | beam.FlatMap(imagenet_p.generate_sequence, archive=str(paths[0]),
+                         perturbation=self.builder_config.name,
+                         base_seed=imagenet_p.DEFAULT_BASE_SEED))
     return self._generated_examples(paths[0])
 
   def _find_source(self, manual_dir: Optional[epath.Path]):
@@ -189,8 +206,5 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _generated_examples(self, val_archive: epath.Path):
     name = self.builder_config.name
     for file_name, label, data in common.iter_val_images(val_archive):
-      resized = imagenet_p.release_resize(
-          data, where=f"member {file_name!r} of {val_archive}")
-      seed = common.image_seed(imagenet_p.DEFAULT_BASE_SEED, file_name)
-      yield from imagenet_p.sequence_examples(
-          resized, imagenet_p.video_id_of(file_name), label, name, seed)
+      yield from imagenet_p.member_sequence_examples(
+          file_name, label, data, f"member {file_name!r} of {val_archive}", name)
