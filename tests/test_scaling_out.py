@@ -188,3 +188,41 @@ def test_two_worker_processes_give_the_single_process_predictions(sample_data_di
     assert out["top5"] == single.top5.tolist()
     assert out["real_label"] == single.extras["real_label"].tolist()
     np.testing.assert_allclose(out["confidence"], single.confidence, rtol=0, atol=1e-6)
+
+
+# --- the command line -------------------------------------------------------------
+
+def _bench_main(env, *args):
+  proc = subprocess.run([sys.executable, "-m", "tfds_bench.bench_main", "--progress=false",
+                         *args], capture_output=True, text=True, env=env, timeout=600,
+                        check=False)
+  return proc
+
+
+def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
+                                                        quiet_tf_env):
+  for index in range(2):
+    proc = _bench_main(quiet_tf_env, f"--data_dir={sample_data_dir}", "--benchmarks=sample",
+                       f"--shard={index}/2", f"--output_dir={tmp_path}", "--batch_size=3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+  proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz",
+                     f"--output_dir={tmp_path / 'merged'}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+  direct = evaluate.score_sources(unsharded.spec.name, ["sample"], unsharded.by_source)
+  # The results file's records: model, benchmark, metric, value, n, suite_version.
+  assert [(r["metric"], r["n"]) for r in merged["results"]] == \
+      [(r.metric, r.n) for r in direct.results]
+  np.testing.assert_allclose([r["value"] for r in merged["results"]],
+                             [r.value for r in direct.results], rtol=0, atol=1e-9)
+
+  (tmp_path / shards.shard_file_name(1, 2)).unlink()
+  proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz")
+  assert proc.returncode == 2 and "missing shards: 1/2" in proc.stderr
+
+
+def test_remote_data_service_with_corruption_on_the_fly_is_refused(quiet_tf_env):
+  proc = _bench_main(quiet_tf_env, "--data_service=grpc://localhost:1",
+                     "--corrupt_on_the_fly", "--benchmarks=sample")
+  assert proc.returncode == 2
+  assert "--data_service=local:N" in proc.stderr and "PIL" in proc.stderr

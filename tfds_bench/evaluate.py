@@ -370,13 +370,8 @@ def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str,
                              "which the predictions files do not hold")
     results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
                                    ScoringContext(manual_dir, real_threshold)))
-  provenance = {
-      "suite_version": tfds_bench.__version__, "model": model,
-      "benchmarks": list(benchmark_ids), "predictions_file": True, "merged_shards": True,
-      "command": command,
-      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-  }
-  return Run(model, results, provenance)
+  return Run(model, results, _saved_provenance(model, benchmark_ids, command,
+                                               merged_shards=True))
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
@@ -397,9 +392,14 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
     results.extend(benchmark.score(
         [benchmark.sources[0].with_labels(p, benchmark_id)],
         ScoringContext(manual_dir, real_threshold)))
-  provenance = {
+  return Run(model, results, _saved_provenance(model, benchmark_ids, command))
+
+
+def _saved_provenance(model, benchmark_ids, command, **extra) -> Dict[str, object]:
+  """Provenance of results scored from saved predictions (no model run)."""
+  return {
       "suite_version": tfds_bench.__version__, "model": model,
-      "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,
+      "benchmarks": list(benchmark_ids), "predictions_file": True, **extra,
+      "command": command,
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
   }
-  return Run(model, results, provenance)
