@@ -98,13 +98,12 @@ def source_examples(source: Source, data: DataOptions, strategy=None,
   workers' slice are taken, all before the source's per-example work
   (decode, on-the-fly corruption), so each image is made once.
   """
-  from tfds_bench import input_pipeline as pipeline  # lazy: tensorflow
-  examples = pipeline.with_example_ids(source.read(data))
+  examples = input_pipeline.with_example_ids(source.read(data))
   for index, count in (shard, host_slice(strategy)):
     if count > 1:
       examples = examples.shard(count, index)
   if data.data_service:
-    examples = pipeline.service_slice(examples)
+    examples = input_pipeline.service_slice(examples)
   return source.prepare(examples, data)
 
 
