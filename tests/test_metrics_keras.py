@@ -1,5 +1,7 @@
 """Keras metric classes: equal to the pure functions, in compile/evaluate too."""
 
+import copy
+
 import keras
 import numpy as np
 import pytest
@@ -52,13 +54,18 @@ def test_are_tf_keras_metrics():
   assert metrics.TopKAccuracy is keras_metrics.TopKAccuracy
 
 
-def test_empty_metric_is_nan_and_reset():
+def test_empty_metric_is_zero_and_reset():
   metric = keras_metrics.TopKAccuracy(1)
-  assert np.isnan(float(metric.result()))
+  assert float(metric.result()) == 0.0
   metric.update_state(tf.constant([1]), tf.constant([[0.0, 1.0]]))
   assert float(metric.result()) == 1.0
   metric.reset_state()
-  assert int(metric.total) == 0 and np.isnan(float(metric.result()))
+  assert int(metric.total) == 0 and float(metric.result()) == 0.0
+  # All weights zero: nothing counted, for every metric.
+  for metric in _all_metrics():
+    targets = _targets_for(metric, np.array([1, 2]))
+    metric.update_state(targets, tf.constant(_data(0, 2, 1000)[0]), sample_weight=tf.zeros([2]))
+    assert float(metric.result()) == 0.0, metric.name
 
 
 @pytest.mark.parametrize("k", [1, 5])
@@ -209,3 +216,97 @@ def test_compile_evaluate_matches_pure(mask_by):
   result = evaluate(real, [keras_metrics.ReaLAccuracy(1)])
   correct, valid = metrics.real_correct(logits, real, 1)
   assert result["real_top1"] == correct.sum() / valid.sum()
+
+
+def _all_metrics(dtype="float64"):
+  _, subset = labels_lib.subset("imagenet_o")
+  return [
+      keras_metrics.TopKAccuracy(1, dtype=dtype),
+      keras_metrics.TopKAccuracy(5, name="top5_r", class_subset=subset, dtype=dtype),
+      keras_metrics.ReaLAccuracy(1, dtype=dtype),
+      keras_metrics.MultiLabelAccuracy("class_mean", dtype=dtype),
+      keras_metrics.ExpectedCalibrationError(from_logits=True, dtype=dtype),
+      keras_metrics.OODAveragePrecision(from_logits=True, class_subset=subset, num_bins=512,
+                                        dtype=dtype),
+      keras_metrics.OODAUROC(from_logits=True, class_subset=subset, num_bins=512, dtype=dtype),
+  ]
+
+
+def _targets_for(metric, labels):
+  """Targets in the metric's format for class labels (an int array)."""
+  if isinstance(metric, keras_metrics.ReaLAccuracy):
+    return np.stack([labels, np.full_like(labels, -1)], axis=1)
+  if isinstance(metric, keras_metrics.MultiLabelAccuracy):
+    return metrics.encode_multilabel_targets(labels, labels % 5 == 0, labels[:, None],
+                                             np.full((len(labels), 1), -1), width=4)
+  if isinstance(metric, keras_metrics._OODHistogramMetric):  # pylint: disable=protected-access
+    return (labels % 3 == 0).astype(np.int64)
+  return labels
+
+
+def test_doctest_examples_run():
+  import doctest  # pylint: disable=g-import-not-at-top
+  failures, tried = doctest.testmod(keras_metrics, verbose=False)
+  assert tried >= 6 and failures == 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_result_dtype_is_the_metric_dtype(dtype):
+  logits, labels = _data(9, 40)
+  for metric in _all_metrics(dtype):
+    metric.update_state(_targets_for(metric, labels), logits)
+    assert metric.result().dtype == dtype, metric.name
+    assert metric.dtype == dtype
+
+
+def test_config_round_trip_deepcopy_and_registration():
+  logits, labels = _data(10, 60)
+  for metric in _all_metrics():
+    name = keras.saving.get_registered_name(type(metric))
+    assert name == f"tfds_bench>{type(metric).__name__}"
+    clone = type(metric).from_config(metric.get_config())
+    assert clone.get_config() == metric.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert type(restored) is type(metric)
+    metric.update_state(_targets_for(metric, labels), logits)
+    value = float(metric.result())
+    copied = copy.deepcopy(metric)
+    assert float(copied.result()) == value and copied.get_config() == metric.get_config()
+    copied.reset_state()  # the copy's counts are its own
+    assert float(copied.result()) == 0.0 and float(metric.result()) == value
+
+
+def test_one_hot_targets_are_refused_with_the_fix():
+  logits, labels = _data(11, 8, 10)
+  one_hot = np.eye(10, dtype=np.float32)[labels]
+  for metric in (keras_metrics.TopKAccuracy(1),
+                 keras_metrics.ExpectedCalibrationError(from_logits=True),
+                 keras_metrics.OODAUROC(from_logits=True)):
+    with pytest.raises(ValueError, match="one-hot.*keras.ops.argmax"):
+      metric.update_state(one_hot, logits)
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench_tests")
+def zero_loss(y_true, y_pred):
+  """A loss for evaluate() that ignores targets of any shape (registered by
+  the test, so the metrics alone decide whether custom_objects is needed)."""
+  del y_true
+  return tf.reduce_sum(y_pred, axis=-1) * 0.0
+
+
+def test_saved_model_loads_without_custom_objects(tmp_path):
+  logits, labels = _data(12, 70)
+  results = {}
+  for metric in _all_metrics():
+    targets = _targets_for(metric, labels)
+    model = keras.Sequential([keras.Input((1000,)), keras.layers.Identity()])
+    model.compile(loss=zero_loss, metrics=[metric])
+    dataset = tf.data.Dataset.from_tensor_slices((logits, targets)).batch(BATCH)
+    before = model.evaluate(dataset, return_dict=True, verbose=0)
+    path = tmp_path / f"{metric.name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)  # no custom_objects
+    after = loaded.evaluate(dataset, return_dict=True, verbose=0)
+    assert after == before, metric.name
+    results[metric.name] = after
+  assert len(results) == 7

@@ -208,7 +208,7 @@ def _iter_tar(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
         if _check_tar_member(member, archive):
           names_and_members.append(
               (check_member_name(member.name, archive), member))
-      _check_unique(names_and_members, archive)
+      _check_unique((name for name, _ in names_and_members), archive)
       _check_tar_end(tar, archive)
       names_and_members.sort(key=lambda pair: pair[0])
       for name, member in names_and_members:
@@ -232,7 +232,7 @@ def _iter_zip(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
   with zipfile.ZipFile(archive) as zf:
     names_and_infos = [(check_member_name(info.filename, archive), info)
                        for info in zf.infolist() if not info.is_dir()]
-    _check_unique(names_and_infos, archive)
+    _check_unique((name for name, _ in names_and_infos), archive)
     names_and_infos.sort(key=lambda pair: pair[0])
     for name, info in names_and_infos:
       try:
@@ -244,9 +244,9 @@ def _iter_zip(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
       yield name, data
 
 
-def _check_unique(names_and_members: Iterable[tuple], archive: epath.Path):
+def _check_unique(names: Iterable[str], archive: epath.Path):
   seen = set()
-  for name, *_ in names_and_members:  # (name, member) or (name, offset, size)
+  for name in names:
     if name in seen:
       raise DamagedInputError(
           f"Member {name!r} occurs twice in {archive}; refusing to guess which "
@@ -447,7 +447,7 @@ def index_uncompressed_tar(archive: os.PathLike | str
     raise NotPlainTarError(
         f"Cannot index {path} ({e}): it is not an uncompressed tar as "
         "released.") from e
-  _check_unique(entries, path)
+  _check_unique((name for name, _, _ in entries), path)
   return entries
 
 

@@ -1,16 +1,16 @@
-"""bench_sample: real photos of ImageNet classes that ship with our dependencies.
+"""bench_sample: real photos of ImageNet classes shipped with this builder.
 
-The offline default of ``bench_main``: a handful of photographs found inside
-installed packages (scikit-image, scikit-learn, matplotlib), each with an
-ImageNet label and a ReaL-style list of every class that is a correct answer.
-Nothing is downloaded and no image is copied into this package: the builder
-reads the photos from the installed dependencies when it is prepared.
+The offline default of ``bench_main``: a handful of photographs (copied from
+scikit-image, scikit-learn and matplotlib; provenance and licences in
+``photos/LICENSE.md``), each with an ImageNet label and a ReaL-style list of
+every class that is a correct answer. Nothing is downloaded and no other
+package is needed: the builder reads ``photos/``, checksums checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from importlib import resources
+import io
 from typing import Tuple
 
 from etils import epath
@@ -18,13 +18,15 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from tfds_bench import labels
+from tfds_bench import shipped_files
+
+PHOTOS_DIR = epath.Path(__file__).parent / "photos"
 
 
 @dataclasses.dataclass(frozen=True)
 class SamplePhoto:
-  file_name: str
-  package: str        # the installed package holding the photo
-  path: str           # path inside that package
+  file_name: str      # the file in photos/
+  source: str         # where the copy in photos/ came from (photos/LICENSE.md)
   label: int          # 1000-class index of the main object
   real_label: Tuple[int, ...]  # every class a careful annotator would accept
   note: str
@@ -32,40 +34,33 @@ class SamplePhoto:
 
 # Labels were chosen by looking at each photo, not from any model's output.
 PHOTOS = (
-    SamplePhoto("chelsea.png", "skimage", "data/chelsea.png", 282, (281, 282, 285),
+    SamplePhoto("chelsea.png", "scikit-image data/chelsea.png", 282, (281, 282, 285),
                 "a tabby-striped cat's face: tiger cat; tabby and Egyptian cat also fit"),
-    SamplePhoto("coffee.png", "skimage", "data/coffee.png", 967, (967, 968),
+    SamplePhoto("coffee.png", "scikit-image data/coffee.png", 967, (967, 968),
                 "an espresso in a cup on a saucer: espresso; cup also fits"),
-    SamplePhoto("rocket.jpg", "skimage", "data/rocket.jpg", 657, (657, 744),
+    SamplePhoto("rocket.jpg", "scikit-image data/rocket.jpg", 657, (657, 744),
                 "a rocket on its launch pad: missile; projectile also fits"),
-    SamplePhoto("motorcycle_left.png", "skimage", "data/motorcycle_left.png", 665, (665, 670),
+    SamplePhoto("motorcycle_left.png", "scikit-image data/motorcycle_left.png", 665, (665, 670),
                 "a motorcycle in a garage; ImageNet-1k has no motorcycle class: "
                 "moped is the nearest, motor scooter also fits"),
-    SamplePhoto("camera.png", "skimage", "data/camera.png", 872, (759, 872),
+    SamplePhoto("camera.png", "scikit-image data/camera.png", 872, (759, 872),
                 "grayscale: a photographer behind a camera on a tripod: tripod; "
                 "reflex camera also fits"),
-    SamplePhoto("grace_hopper.jpg", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg",
+    SamplePhoto("grace_hopper.jpg", "matplotlib mpl-data/sample_data/grace_hopper.jpg",
                 652, (457, 652),
                 "Grace Hopper in US Navy dress uniform: military uniform; bow tie also fits"),
-    SamplePhoto("china.jpg", "sklearn", "datasets/images/china.jpg", 698, (663, 698, 832),
+    SamplePhoto("china.jpg", "scikit-learn datasets/images/china.jpg", 698, (663, 698, 832),
                 "the Tower of Buddhist Incense, Summer Palace, Beijing: palace; "
                 "monastery and stupa also fit"),
 )
 
 
 def read_photo(photo: SamplePhoto) -> np.ndarray:
-  """The photo as uint8 RGB [H, W, 3]."""
+  """The photo as uint8 RGB [H, W, 3], its bytes checked against photos/SHA256SUMS."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  try:
-    with resources.files(photo.package).joinpath(photo.path).open("rb") as f:
-      image = Image.open(f)
-      image.load()
-  except (ModuleNotFoundError, FileNotFoundError) as e:
-    raise FileNotFoundError(
-        f"sample photo {photo.path} of package {photo.package} is missing ({e}); "
-        "reinstall tfds_bench's dependencies: pip install scikit-image scikit-learn matplotlib"
-    ) from None
-  return np.asarray(image.convert("RGB"), dtype=np.uint8)
+  data = shipped_files.read_checked(PHOTOS_DIR, photo.file_name)
+  with Image.open(io.BytesIO(data)) as image:
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -75,6 +70,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Seven photos from scikit-image, scikit-learn and matplotlib."}
   # Editable installs map tfds_bench.builders to ./builders: tell TFDS where
   # README.md / CITATIONS.bib live instead of letting it guess from the module.
+  ARCHIVE_NAMES = ()  # Reads nothing from manual_dir: everything ships with the package.
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -39,6 +39,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "7 photos x 19 corruptions x 5 severities."}
+  ARCHIVE_NAMES = ()  # Reads nothing from manual_dir: everything ships with the package.
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:

@@ -46,6 +46,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           description=f"{name} sequences of {len(SAMPLE_PHOTOS)} sample photos.")
       for name in imagenet_p.NAMES
   ]
+  ARCHIVE_NAMES = ()  # Reads nothing from manual_dir: everything ships with the package.
   pkg_dir_path = epath.Path(__file__).parent
 
   def _info(self) -> tfds.core.DatasetInfo:

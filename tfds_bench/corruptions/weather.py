@@ -6,8 +6,13 @@ follow PyPI `imagecorruptions` 1.1.2 (`imagecorruptions/corruptions.py`),
 which is the same code for most transforms; where the two differ for 224x224
 inputs this module follows the release:
 
-* frost: crop of the frost image at its native size (imagecorruptions first
-  rescales it by 1.1 with cv2 INTER_CUBIC).
+* frost: on images smaller than every frost texture (315x527; the release's
+  224x224), a crop of the texture at its native size (imagecorruptions first
+  rescales it by 1.1 with cv2 INTER_CUBIC). On larger images, which the
+  release cannot corrupt, imagecorruptions' rule: each texture rescaled by 1.1
+  times the factor that makes it cover the image (OpenCV's own INTER_CUBIC,
+  `resample.cv2_resize_cubic_uint8`; pip OpenCV's default IPP path differs
+  from it by one level on a few percent of texture pixels).
 * spatter (mud, severities 4-5): the release computes in float32,
   imagecorruptions in float64 (1 level apart on < 0.05% of pixels).
 * snow: the release quantises the zoomed snow layer to uint8 (truncation,
@@ -38,19 +43,22 @@ are banded taps summed in the matmul's order (`filters.banded_pass`). Chains
 whose later stage gathers from an earlier one (gaussian -> gaussian) are
 separate XLA calls: fused, XLA recomputes the producer per gathered tap.
 
-Runtime dependency: frost needs the frost images shipped inside the PyPI
-package `imagecorruptions` (package data only; none of its code is used).
+Frost's textures are shipped in `corruptions/frost/` (byte-identical copies
+of imagecorruptions' files; provenance in its LICENSE.md, checksums checked on
+load), so no other package is needed.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.resources
+import math
 from typing import Callable, Dict, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench import shipped_files
 from tfds_bench.corruptions import color
 from tfds_bench.corruptions import filters
 from tfds_bench.corruptions import opencv
@@ -127,29 +135,54 @@ def fog(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
 
 
 @functools.lru_cache(maxsize=None)
-def _frost_images() -> Tuple[np.ndarray, np.ndarray]:
-  """The 5 usable frost images, zero-padded into one array, and their sizes.
+def frost_textures() -> Tuple[np.ndarray, ...]:
+  """The 5 usable frost textures, uint8 RGB ``[h, w, 3]``, as shipped.
 
-  Read from the installed `imagecorruptions` package (package data). Decoded
-  like the release's cv2.imread(IMREAD_COLOR): alpha dropped, libjpeg ISLOW.
+  Read from ``corruptions/frost/`` with their checksums checked; decoded like
+  the reference's cv2.imread(IMREAD_COLOR): alpha dropped, libjpeg ISLOW.
   """
-  try:
-    root = importlib.resources.files("imagecorruptions") / "frost"
-  except ModuleNotFoundError as e:
-    raise ImportError(
-        "the frost corruption needs the frost images shipped in the PyPI "
-        "package imagecorruptions: pip install imagecorruptions") from e
+  root = importlib.resources.files("tfds_bench.corruptions") / "frost"
   arrays = []
   # First use may be while tracing a tf.function / tf.data map: decode eagerly.
   with tf.init_scope():
     for name in _FROST_FILES:
-      data = (root / name).read_bytes()
+      data = shipped_files.read_checked(root, name)
       if name.endswith(".png"):
         img = tf.io.decode_png(data, channels=4)[..., :3]
       else:
         img = tf.io.decode_jpeg(data, channels=3,
                                 dct_method="INTEGER_ACCURATE")
       arrays.append(img.numpy())
+  return tuple(arrays)
+
+
+def frost_rescaled_size(texture_hw: Tuple[int, int],
+                        image_hw: Tuple[int, int]) -> Tuple[int, int]:
+  """imagecorruptions' rescaled texture size: cover the image, then x 1.1."""
+  (th, tw), (h, w) = texture_hw, image_hw
+  scale = 1.0
+  if th < h or tw < w:
+    scale = max(h / th if th < h else 0.0, w / tw if tw < w else 0.0)
+  scale *= 1.1
+  return int(math.ceil(th * scale)), int(math.ceil(tw * scale))
+
+
+def _frost_fits_natively(h: int, w: int) -> bool:
+  # The release's np.random.randint(0, size - H) needs size > H in each axis.
+  return all(h < t.shape[0] and w < t.shape[1] for t in frost_textures())
+
+
+@functools.lru_cache(maxsize=8)
+def _frost_images(h: int, w: int) -> Tuple[np.ndarray, np.ndarray]:
+  """The frost textures for ``h x w`` images, zero-padded into one array, and sizes.
+
+  Native size where every texture is larger than the image (the release);
+  otherwise each rescaled as imagecorruptions does (`frost_rescaled_size`).
+  """
+  arrays = frost_textures()
+  if not _frost_fits_natively(h, w):
+    arrays = [resample.cv2_resize_cubic_uint8(
+        t, *frost_rescaled_size(t.shape[:2], (h, w))) for t in arrays]
   sizes = np.array([a.shape[:2] for a in arrays], np.int32)
   padded = np.zeros((len(arrays),) + tuple(sizes.max(0)) + (3,), np.uint8)
   for i, a in enumerate(arrays):
@@ -159,15 +192,15 @@ def _frost_images() -> Tuple[np.ndarray, np.ndarray]:
 
 def _frost_from_draws(images: tf.Tensor, severity: int, idx: tf.Tensor,
                       x_start: tf.Tensor, y_start: tf.Tensor) -> tf.Tensor:
-  """`frost` of make_imagenet_c.py with injected draws.
+  """`frost` of make_imagenet_c.py (imagecorruptions on larger images) with
+  injected draws.
 
   idx: [B] int, frost image index (np.random.randint(5));
-  x_start/y_start: [B] int, crop origin row/col
+  x_start/y_start: [B] int, crop origin row/col in the (rescaled) texture
   (np.random.randint(0, frost.shape[0] - H), ...(0, frost.shape[1] - W)).
   """
-  c = _FROST[severity - 1]
   h, w = images.shape[1], images.shape[2]
-  padded, _ = _frost_images()
+  padded, _ = _frost_images(h, w)
   n, ph, pw = padded.shape[:3]
   # Only the crop's pixels are gathered (a whole frost image is 1.6 MB).
   rows = (tf.cast(idx, tf.int32)[:, tf.newaxis] * ph +
@@ -188,12 +221,11 @@ def _frost_blend_xla(images, frost, nz, severity):
 
 
 def frost(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
-  """Seeded `frost`: one of frost1..5 at a random crop, no rescaling."""
+  """Seeded `frost`: one of frost1..5 at a random crop; any image size (the
+  texture rescaled as imagecorruptions does when the image is not smaller
+  than every texture)."""
   h, w = images.shape[1], images.shape[2]
-  _, sizes = _frost_images()
-  if h >= sizes[:, 0].min() or w >= sizes[:, 1].min():
-    raise ValueError(f"frost supports images smaller than {sizes.min(0)}, "
-                     f"got {h}x{w} (the release crops 224x224)")
+  _, sizes = _frost_images(h, w)
   b = ops.batch_size(images)
   u = tf.random.stateless_uniform([3, b], ops.stateless_seed(seed, "frost/0"),
                                   dtype=tf.float64)

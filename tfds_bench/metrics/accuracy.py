@@ -1,7 +1,8 @@
 """Top-k, ReaL, 200-class-subset and multi-label accuracy on numpy arrays.
 
-These pure functions are the single definition of the accuracy metrics; the
-Keras classes in ``keras_metrics`` keep integer counts that reproduce them.
+The formulas live once in ``formulas`` (shared with the Keras classes in
+``keras_metrics``, which keep integer counts); these functions check and shape
+numpy inputs and apply them.
 
 Conventions:
   * Class indices live in the 1000-class space of sorted wnids
@@ -24,6 +25,8 @@ from typing import Dict, Sequence, Union
 import numpy as np
 
 from tfds_bench.labels import NUM_CLASSES, pad_label_lists
+from tfds_bench.metrics import formulas
+from tfds_bench.metrics.formulas import NUMPY
 
 ArrayOrLists = Union[np.ndarray, Sequence[Sequence[int]]]
 
@@ -55,11 +58,7 @@ def top_k_indices(scores: np.ndarray, k: int) -> np.ndarray:
     raise ValueError(f"scores must be [N, C], got shape {scores.shape}")
   if not 1 <= k <= scores.shape[1]:
     raise ValueError(f"k={k} must be in [1, {scores.shape[1]}]")
-  if k == 1:
-    # argmax returns the first (lowest-index) maximum: the same tie rule.
-    return np.argmax(scores, axis=1).astype(np.int64)[:, None]
-  order = np.argsort(-scores, axis=1, kind="stable")
-  return order[:, :k].astype(np.int64)
+  return NUMPY.top_k(scores, k)
 
 
 def as_top_k(predictions: np.ndarray, k: int) -> np.ndarray:
@@ -101,7 +100,7 @@ def topk_correct(topk: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
   labels = _labels_1d(labels)
   if topk.shape[0] != labels.shape[0]:
     raise ValueError(f"{topk.shape[0]} predictions but {labels.shape[0]} labels")
-  return np.any(topk == labels[:, None], axis=1)
+  return formulas.in_label_sets(NUMPY, topk, labels[:, None])
 
 
 def _padded(label_sets: ArrayOrLists) -> np.ndarray:
@@ -135,11 +134,8 @@ def real_correct(topk: np.ndarray, label_sets: ArrayOrLists,
   label_sets = _padded(label_sets)
   if topk.shape[0] != label_sets.shape[0]:
     raise ValueError(f"{topk.shape[0]} predictions but {label_sets.shape[0]} label lists")
-  present = label_sets >= 0
-  valid = np.any(present, axis=1)
-  hits = (topk[:, :, None] == label_sets[:, None, :]) & present[:, None, :]
-  correct = np.any(hits, axis=(1, 2)) & valid
-  return correct, valid
+  valid = np.any(label_sets >= 0, axis=1)
+  return formulas.in_label_sets(NUMPY, topk, label_sets), valid
 
 
 def subset_top_k(scores: np.ndarray, subset_indices: np.ndarray, k: int) -> np.ndarray:
@@ -160,8 +156,11 @@ def subset_top_k(scores: np.ndarray, subset_indices: np.ndarray, k: int) -> np.n
     int64 ``[N, k]`` 1000-class indices.
   """
   subset_indices = np.asarray(subset_indices, dtype=np.int64)
-  subset_scores = np.asarray(scores)[:, subset_indices]
-  return subset_indices[top_k_indices(subset_scores, k)]
+  scores = np.asarray(scores)
+  if scores.ndim != 2 or not 1 <= k <= subset_indices.size:
+    raise ValueError(f"scores must be [N, C] and k in [1, {subset_indices.size}], "
+                     f"got {scores.shape} and k={k}")
+  return formulas.top_k_in(NUMPY, scores, k, subset_indices)
 
 
 def encode_multilabel_targets(original_labels: np.ndarray,
@@ -246,8 +245,8 @@ def multilabel_accuracy(top1: np.ndarray, correct_sets: ArrayOrLists,
     if arr.shape[0] != n_rows:
       raise ValueError(f"{name} has {arr.shape[0]} rows, predictions have {n_rows}")
 
-  in_correct = np.any((correct_sets == top1[:, None]) & (correct_sets >= 0), axis=1)
-  in_unclear = np.any((unclear_sets == top1[:, None]) & (unclear_sets >= 0), axis=1)
+  in_correct = formulas.in_label_sets(NUMPY, top1[:, None], correct_sets)
+  in_unclear = formulas.in_label_sets(NUMPY, top1[:, None], unclear_sets)
   return multilabel_accuracy_from_counts(
       *_per_class_counts(original_labels, ~is_problematic, in_correct | in_unclear),
       correct_only_counts=_per_class_counts(
@@ -264,12 +263,8 @@ def _per_class_counts(original_labels: np.ndarray, keep: np.ndarray,
 
 def class_mean_accuracy(correct: np.ndarray, total: np.ndarray) -> float:
   """Mean over classes with ``total > 0`` of ``correct / total`` (NaN if none)."""
-  correct = np.asarray(correct, dtype=np.float64)
-  total = np.asarray(total)
-  present = total > 0
-  if not present.any():
-    return float("nan")
-  return float(np.mean(correct[present] / total[present]))
+  return float(formulas.class_mean(NUMPY, np.asarray(correct), np.asarray(total),
+                                   float("nan")))
 
 
 def multilabel_accuracy_from_counts(correct: np.ndarray, total: np.ndarray,

@@ -34,6 +34,9 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from tfds_bench.metrics import formulas
+from tfds_bench.metrics.formulas import NUMPY
+
 DEFAULT_NUM_BINS = 15
 DEFAULT_ADAPTIVE_BIN_SIZE = 100
 
@@ -60,20 +63,14 @@ def softmax_confidence(scores: np.ndarray, *, from_logits: bool,
   scores = np.asarray(scores, dtype=np.float64)
   if scores.ndim != 2:
     raise ValueError(f"scores must be [N, C], got {scores.shape}")
-  index_map = np.arange(scores.shape[1])
   if class_subset is not None:
-    index_map = np.asarray(class_subset, dtype=np.int64)
-    scores = scores[:, index_map]
-  top = np.argmax(scores, axis=1)
-  if from_logits:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    # max softmax = exp(0) / sum exp(shifted): no division of two roundings.
-    confidence = 1.0 / np.sum(np.exp(shifted), axis=1)
-  elif class_subset is not None:
-    confidence = scores.max(axis=1) / scores.sum(axis=1)
-  else:
-    confidence = scores.max(axis=1)
-  return confidence, index_map[top].astype(np.int64)
+    class_subset = np.asarray(class_subset, dtype=np.int64)
+  top1 = formulas.top_k_in(NUMPY, scores, 1, class_subset)[:, 0]
+  if class_subset is not None:
+    scores = scores[:, class_subset]
+  confidence = formulas.max_softmax(NUMPY, scores, from_logits=from_logits,
+                                    renormalise=class_subset is not None)
+  return confidence, top1
 
 
 def _check(confidence: np.ndarray, correct: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -89,8 +86,8 @@ def _check(confidence: np.ndarray, correct: np.ndarray) -> Tuple[np.ndarray, np.
 
 def equal_width_bin_index(confidence: np.ndarray, num_bins: int = DEFAULT_NUM_BINS) -> np.ndarray:
   """Bin of each confidence: ``min(floor(num_bins * c), num_bins - 1)``."""
-  confidence = np.asarray(confidence, dtype=np.float64)
-  return np.clip(np.floor(confidence * num_bins), 0, num_bins - 1).astype(np.int64)
+  return formulas.equal_width_bins(NUMPY, np.asarray(confidence, dtype=np.float64),
+                                  num_bins)
 
 
 def reliability_diagram(confidence: np.ndarray, correct: np.ndarray,
@@ -130,15 +127,9 @@ def reliability_from_sums(count: np.ndarray, num_correct: np.ndarray,
 def ece_from_sums(count: np.ndarray, num_correct: np.ndarray,
                   confidence_sum: np.ndarray) -> float:
   """ECE from per-bin counts, correct counts and confidence sums."""
-  count = np.asarray(count, dtype=np.int64)
-  total = int(count.sum())
-  if total == 0:
-    return float("nan")
-  nonempty = count > 0
-  n_b = count[nonempty].astype(np.float64)
-  accuracy = np.asarray(num_correct, dtype=np.float64)[nonempty] / n_b
-  mean_confidence = np.asarray(confidence_sum, dtype=np.float64)[nonempty] / n_b
-  return float(np.sum(n_b / total * np.abs(accuracy - mean_confidence)))
+  return float(formulas.ece_from_sums(NUMPY, np.asarray(count, dtype=np.int64),
+                                      np.asarray(num_correct), np.asarray(confidence_sum),
+                                      float("nan")))
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,

@@ -21,7 +21,16 @@ example counts only if both say so:
 
 The multi-label metric also skips problematic images (the definition).
 
-Results are float64; a metric that has counted nothing returns NaN.
+Results are computed in float64 and returned in the metric's ``dtype``
+(default ``"float64"``, so results equal the numpy functions exactly); a
+metric that has counted nothing returns 0.0, as Keras's own metrics do.
+Targets are class indices (``[B]`` or ``[B, 1]``); a one-hot ``[B, C]``
+target is refused with a message saying how to convert it.
+
+Every formula is the one in ``formulas`` (shared with the numpy functions),
+run here on the `TENSORFLOW` namespace. Every class is registered with
+``keras.saving.register_keras_serializable(package="tfds_bench")``, so a
+saved model compiled with them loads without ``custom_objects``.
 
 Tie rule: ``tf.math.top_k`` puts the lower index first among equal scores,
 the same as `accuracy.top_k_indices`.
@@ -43,11 +52,54 @@ from tfds_bench.metrics.accuracy import (MULTILABEL_FIRST_CODE_COLUMN,
                                          MULTILABEL_ORIGINAL_COLUMN,
                                          MULTILABEL_PROBLEMATIC_COLUMN,
                                          MULTILABEL_VARIANTS, UNCLEAR_OFFSET)
+from tfds_bench.metrics import formulas
 from tfds_bench.metrics.calibration import DEFAULT_NUM_BINS
 
 DEFAULT_OOD_HISTOGRAM_BINS = 2**16
 # Default row width of the packed multi-label target (2 header columns).
 MULTILABEL_TARGET_WIDTH = 32
+
+
+class TensorFlowOps:
+  """The primitives of `formulas` on tensors, with numpy's semantics."""
+
+  float64 = staticmethod(lambda x: tf.cast(x, tf.float64))
+  int64 = staticmethod(lambda x: tf.cast(x, tf.int64))
+  exp = staticmethod(tf.exp)
+  abs = staticmethod(tf.abs)
+  maximum = staticmethod(tf.maximum)
+  cumsum = staticmethod(lambda x: tf.cumsum(x, axis=0))
+  reverse = staticmethod(lambda x: tf.reverse(x, [0]))
+  concat = staticmethod(lambda xs: tf.concat(xs, axis=0))
+  mask = staticmethod(tf.boolean_mask)
+
+  @staticmethod
+  def any(x, axis=None):
+    return tf.reduce_any(x, axis=axis)
+
+  @staticmethod
+  def sum(x, axis=None):
+    return tf.reduce_sum(x, axis=axis)
+
+  @staticmethod
+  def max(x, axis=None, keepdims=False):
+    return tf.reduce_max(x, axis=axis, keepdims=keepdims)
+
+  @staticmethod
+  def where(condition, x, y):
+    return tf.where(condition, x, y)
+
+  @staticmethod
+  def take(x, indices, axis):
+    return tf.gather(x, indices, axis=axis)
+
+  @staticmethod
+  def top_k(scores, k):
+    # tf.math.top_k puts the lower index first among equal scores.
+    return tf.cast(tf.math.top_k(scores, k=k, sorted=True).indices, tf.int64)
+
+
+TENSORFLOW = TensorFlowOps()
 
 
 def _example_mask(sample_weight, batch_size) -> tf.Tensor:
@@ -67,58 +119,63 @@ def _subset_constant(class_subset) -> Optional[tf.Tensor]:
   return tf.constant(np.asarray(class_subset, dtype=np.int64))
 
 
+def _class_indices(y_true, metric) -> tf.Tensor:
+  """int64 [B] class indices from ``[B]`` / ``[B, 1]``; one-hot refused."""
+  y_true = tf.convert_to_tensor(y_true)
+  if y_true.shape.rank == 2 and y_true.shape[1] is not None and y_true.shape[1] > 1:
+    raise ValueError(
+        f"{type(metric).__name__} ({metric.name}) takes class indices [B] or "
+        f"[B, 1] as y_true (-1 for padding), got shape {y_true.shape}: a "
+        "one-hot target? Pass keras.ops.argmax(y_true, axis=-1) instead.")
+  return tf.reshape(tf.cast(y_true, tf.int64), [-1])
+
+
 def _top_k(y_pred, k: int, class_subset: Optional[Sequence[int]]) -> tf.Tensor:
   """int64 [B, k] class indices (1000-class space), best first."""
   y_pred = tf.convert_to_tensor(y_pred)
   if y_pred.dtype.is_integer:
     # Already top-k indices, best first.
     return tf.cast(y_pred[:, :k], tf.int64)
-  subset = _subset_constant(class_subset)
-  if subset is not None:
-    y_pred = tf.gather(y_pred, subset, axis=1)
-  indices = tf.cast(tf.math.top_k(y_pred, k=k, sorted=True).indices, tf.int64)
-  if subset is not None:
-    indices = tf.gather(subset, indices)
-  return indices
+  return formulas.top_k_in(TENSORFLOW, y_pred, k, _subset_constant(class_subset))
 
 
 def _confidence_and_top1(y_pred, from_logits: bool, class_subset):
-  """float64 max-softmax confidence [B] and int64 top-1 [B]; see
-  `calibration.softmax_confidence` (same formulas)."""
+  """float64 max-softmax confidence [B] and int64 top-1 [B]
+  (`calibration.softmax_confidence`, the same `formulas`)."""
   scores = tf.cast(tf.convert_to_tensor(y_pred), tf.float64)
   subset = _subset_constant(class_subset)
+  top1 = formulas.top_k_in(TENSORFLOW, scores, 1, subset)[:, 0]
   if subset is not None:
     scores = tf.gather(scores, subset, axis=1)
-  top1 = tf.cast(tf.math.top_k(scores, k=1).indices[:, 0], tf.int64)
-  if subset is not None:
-    top1 = tf.gather(subset, top1)
-  if from_logits:
-    shifted = scores - tf.reduce_max(scores, axis=1, keepdims=True)
-    confidence = 1.0 / tf.reduce_sum(tf.exp(shifted), axis=1)
-  elif subset is not None:
-    confidence = tf.reduce_max(scores, axis=1) / tf.reduce_sum(scores, axis=1)
-  else:
-    confidence = tf.reduce_max(scores, axis=1)
+  confidence = formulas.max_softmax(TENSORFLOW, scores, from_logits=from_logits,
+                                    renormalise=subset is not None)
   return confidence, top1
-
-
-def _equal_width_bins(confidence, num_bins: int) -> tf.Tensor:
-  bins = tf.floor(confidence * tf.constant(num_bins, tf.float64))
-  return tf.cast(tf.clip_by_value(bins, 0.0, num_bins - 1.0), tf.int64)
-
-
-def _ratio(numerator, denominator) -> tf.Tensor:
-  numerator = tf.cast(numerator, tf.float64)
-  denominator = tf.cast(denominator, tf.float64)
-  return tf.where(denominator > 0, numerator / tf.maximum(denominator, 1.0),
-                  tf.constant(np.nan, tf.float64))
 
 
 def _int_count(flags) -> tf.Tensor:
   return tf.reduce_sum(tf.cast(flags, tf.int64))
 
 
-class _CountMetric(keras.metrics.Metric):
+class _Float64Metric(keras.metrics.Metric):
+  """Base: float64 results by default, cast to the metric's ``dtype``."""
+
+  def __init__(self, name: str, dtype="float64", **kwargs):
+    super().__init__(name=name, dtype=dtype, **kwargs)
+
+  def _out(self, value) -> tf.Tensor:
+    return tf.cast(value, self.dtype)
+
+  def __deepcopy__(self, memo):
+    # Keras's generic copy rebuilds the metric with empty state: copy the
+    # counts too, so a copy reports what the original reports.
+    clone = type(self).from_config(self.get_config())
+    for target, source in zip(clone.variables, self.variables):
+      target.assign(source)
+    memo[id(self)] = clone
+    return clone
+
+
+class _CountMetric(_Float64Metric):
   """Base: integer ``correct`` and ``total`` counters; result correct/total."""
 
   def __init__(self, name: str, **kwargs):
@@ -133,9 +190,10 @@ class _CountMetric(keras.metrics.Metric):
     self.total.assign_add(_int_count(counted))
 
   def result(self):
-    return _ratio(self.correct, self.total)
+    return self._out(formulas.ratio(TENSORFLOW, self.correct, self.total, 0.0))
 
 
+@keras.saving.register_keras_serializable(package="tfds_bench")
 class TopKAccuracy(_CountMetric):
   """Top-k accuracy; `accuracy.topk_correct` as counts.
 
@@ -143,6 +201,13 @@ class TopKAccuracy(_CountMetric):
   ``[B, C]`` or int top-k indices ``[B, >=k]``. With ``class_subset`` (the
   200 1000-class indices of ImageNet-A/-R/-O) only those scores are ranked
   (`accuracy.subset_top_k`).
+
+  >>> metric = TopKAccuracy(k=1)
+  >>> metric.update_state([1, 0, -1], [[0.1, 0.9], [0.2, 0.8], [0.5, 0.5]])
+  >>> float(metric.result())  # the -1 target is padding
+  0.5
+  >>> metric.reset_state(); float(metric.result())
+  0.0
   """
 
   def __init__(self, k: int = 1, name: Optional[str] = None,
@@ -153,19 +218,26 @@ class TopKAccuracy(_CountMetric):
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     topk = _top_k(y_pred, self.k, self.class_subset)
-    labels = tf.reshape(tf.cast(y_true, tf.int64), [-1])
-    hit = tf.reduce_any(tf.equal(topk, labels[:, None]), axis=1)
+    labels = _class_indices(y_true, self)
+    hit = formulas.in_label_sets(TENSORFLOW, topk, labels[:, None])
     self._add(hit, _example_mask(sample_weight, tf.shape(topk)[0]) & (labels >= 0))
 
   def get_config(self):
     return {**super().get_config(), "k": self.k, "class_subset": self.class_subset}
 
 
+@keras.saving.register_keras_serializable(package="tfds_bench")
 class ReaLAccuracy(_CountMetric):
   """ReaL top-k accuracy; `accuracy.real_correct` as counts.
 
   ``y_true``: int ``[B, L]`` ReaL label lists padded with -1 (an all -1 row
   has no ReaL label and is not counted). ``y_pred``: scores or top-k indices.
+
+  >>> metric = ReaLAccuracy(k=1)
+  >>> metric.update_state([[1, 2], [0, -1], [-1, -1]],
+  ...                     [[0.1, 0.9, 0.0], [0.2, 0.8, 0.0], [1.0, 0.0, 0.0]])
+  >>> float(metric.result())  # the third image has no ReaL label
+  0.5
   """
 
   def __init__(self, k: int = 1, name: Optional[str] = None, **kwargs):
@@ -177,8 +249,7 @@ class ReaLAccuracy(_CountMetric):
     label_sets = tf.cast(y_true, tf.int64)
     label_sets = tf.reshape(label_sets, [tf.shape(topk)[0], -1])
     has_labels = tf.reduce_any(label_sets >= 0, axis=1)
-    # -1 padding never equals a predicted index (>= 0).
-    hit = tf.reduce_any(tf.equal(topk[:, :, None], label_sets[:, None, :]), axis=[1, 2])
+    hit = formulas.in_label_sets(TENSORFLOW, topk, label_sets)
     counted = tf.logical_and(_example_mask(sample_weight, tf.shape(topk)[0]), has_labels)
     self._add(hit, counted)
 
@@ -208,7 +279,8 @@ def encode_multilabel_target(original_label, is_problematic, correct_multi_label
   return tf.ensure_shape(tf.concat([header, codes], axis=0), [width])
 
 
-class MultiLabelAccuracy(keras.metrics.Metric):
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class MultiLabelAccuracy(_Float64Metric):
   """Multi-label accuracy (Shankar et al. 2020); `accuracy.multilabel_accuracy`.
 
   ``y_true``: int ``[B, W]`` packed rows ``[original_label, is_problematic,
@@ -223,6 +295,12 @@ class MultiLabelAccuracy(keras.metrics.Metric):
     variant: ``class_mean`` (right if in correct or unclear; mean of per-class
       accuracies), ``image_mean`` (same rule, mean over images) or
       ``correct_only_class_mean`` (right only if in correct).
+
+  >>> metric = MultiLabelAccuracy("image_mean")
+  >>> metric.update_state([[3, 0, 3, -1], [5, 0, 1005, -1], [7, 1, 7, -1]],
+  ...                     [[3], [5], [0]])  # top-1 indices
+  >>> float(metric.result())  # 5 is an unclear label; image 3 is problematic
+  1.0
   """
 
   def __init__(self, variant: str = "class_mean", name: Optional[str] = None, **kwargs):
@@ -246,7 +324,7 @@ class MultiLabelAccuracy(keras.metrics.Metric):
     else:
       # floormod would map the -1 padding to 999: keep it -1.
       accepted = tf.where(codes >= 0, tf.math.floormod(codes, UNCLEAR_OFFSET), -1)
-    right = tf.reduce_any(tf.equal(accepted, top1[:, None]), axis=1)
+    right = formulas.in_label_sets(TENSORFLOW, top1[:, None], accepted)
     keep = (_example_mask(sample_weight, tf.shape(top1)[0]) & ~problematic
             & (original >= 0) & (original < NUM_CLASSES))
     kept_classes = tf.boolean_mask(original, keep)
@@ -257,18 +335,17 @@ class MultiLabelAccuracy(keras.metrics.Metric):
 
   def result(self):
     if self.variant == "image_mean":
-      return _ratio(tf.reduce_sum(self.correct), tf.reduce_sum(self.total))
-    present = self.total > 0
-    per_class = tf.boolean_mask(self.correct, present)
-    per_class = tf.cast(per_class, tf.float64) / tf.cast(tf.boolean_mask(self.total, present),
-                                                        tf.float64)
-    return _ratio(tf.reduce_sum(per_class), tf.size(per_class))
+      return self._out(formulas.ratio(TENSORFLOW, tf.reduce_sum(self.correct),
+                                      tf.reduce_sum(self.total), 0.0))
+    return self._out(formulas.class_mean(TENSORFLOW, tf.convert_to_tensor(self.correct),
+                                         tf.convert_to_tensor(self.total), 0.0))
 
   def get_config(self):
     return {**super().get_config(), "variant": self.variant}
 
 
-class ExpectedCalibrationError(keras.metrics.Metric):
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class ExpectedCalibrationError(_Float64Metric):
   """ECE with equal-width bins; `calibration.expected_calibration_error`.
 
   ``y_true``: int class ``[B]`` / ``[B, 1]``. ``y_pred``: logits
@@ -276,6 +353,11 @@ class ExpectedCalibrationError(keras.metrics.Metric):
   softmax (over ``class_subset`` only when given), correct = top-1 == label.
   State per bin: int64 count, int64 number correct, float64 confidence sum
   (exact up to the order of float64 summation).
+
+  >>> metric = ExpectedCalibrationError(from_logits=False, num_bins=2)
+  >>> metric.update_state([1, 1], [[0.2, 0.8], [0.4, 0.6]])
+  >>> round(float(metric.result()), 6)  # right twice at mean confidence 0.7
+  0.3
   """
 
   def __init__(self, *, from_logits: bool, num_bins: int = DEFAULT_NUM_BINS,
@@ -293,11 +375,11 @@ class ExpectedCalibrationError(keras.metrics.Metric):
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     confidence, top1 = _confidence_and_top1(y_pred, self.from_logits, self.class_subset)
-    labels = tf.reshape(tf.cast(y_true, tf.int64), [-1])
+    labels = _class_indices(y_true, self)
     keep = _example_mask(sample_weight, tf.shape(top1)[0]) & (labels >= 0)
     confidence = tf.boolean_mask(confidence, keep)
     correct = tf.boolean_mask(tf.equal(top1, labels), keep)
-    bins = _equal_width_bins(confidence, self.num_bins)
+    bins = formulas.equal_width_bins(TENSORFLOW, confidence, self.num_bins)
     self.bin_count.assign_add(tf.math.unsorted_segment_sum(
         tf.ones_like(bins), bins, self.num_bins))
     self.bin_correct.assign_add(tf.math.unsorted_segment_sum(
@@ -306,20 +388,17 @@ class ExpectedCalibrationError(keras.metrics.Metric):
         confidence, bins, self.num_bins))
 
   def result(self):
-    count = tf.cast(self.bin_count, tf.float64)
-    total = tf.reduce_sum(count)
-    safe = tf.maximum(count, 1.0)
-    gap = tf.abs(tf.cast(self.bin_correct, tf.float64) / safe - self.bin_confidence_sum / safe)
-    # Empty bins contribute 0 (count 0); NaN when nothing was counted.
-    ece = tf.reduce_sum(count / tf.maximum(total, 1.0) * gap)
-    return tf.where(total > 0, ece, tf.constant(np.nan, tf.float64))
+    return self._out(formulas.ece_from_sums(
+        TENSORFLOW, tf.convert_to_tensor(self.bin_count),
+        tf.convert_to_tensor(self.bin_correct),
+        tf.convert_to_tensor(self.bin_confidence_sum), 0.0))
 
   def get_config(self):
     return {**super().get_config(), "from_logits": self.from_logits,
             "num_bins": self.num_bins, "class_subset": self.class_subset}
 
 
-class _OODHistogramMetric(keras.metrics.Metric):
+class _OODHistogramMetric(_Float64Metric):
   """Histogram of max-softmax confidence for OOD (row 1) and in-dist (row 0).
 
   ``y_true``: 1 for an OOD (ImageNet-O) image, 0 for in-distribution, -1
@@ -342,10 +421,11 @@ class _OODHistogramMetric(keras.metrics.Metric):
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     confidence, _ = _confidence_and_top1(y_pred, self.from_logits, self.class_subset)
-    targets = tf.reshape(tf.cast(y_true, tf.int64), [-1])
+    targets = _class_indices(y_true, self)
     is_ood = tf.cast(tf.greater(targets, 0), tf.int64)
     keep = _example_mask(sample_weight, tf.shape(confidence)[0]) & (targets >= 0)
-    bins = _equal_width_bins(tf.boolean_mask(confidence, keep), self.num_bins)
+    bins = formulas.equal_width_bins(TENSORFLOW, tf.boolean_mask(confidence, keep),
+                                     self.num_bins)
     flat = tf.boolean_mask(is_ood, keep) * self.num_bins + bins
     counts = tf.math.unsorted_segment_sum(tf.ones_like(flat), flat, 2 * self.num_bins)
     self.histogram.assign_add(tf.reshape(counts, [2, self.num_bins]))
@@ -360,39 +440,38 @@ class _OODHistogramMetric(keras.metrics.Metric):
             "num_bins": self.num_bins, "class_subset": self.class_subset}
 
 
+@keras.saving.register_keras_serializable(package="tfds_bench")
 class OODAveragePrecision(_OODHistogramMetric):
-  """AUPR (sklearn average precision, OOD positive); see `ood.aupr`."""
+  """AUPR (sklearn average precision, OOD positive); see `ood.aupr`.
+
+  >>> metric = OODAveragePrecision(from_logits=False, num_bins=100)
+  >>> metric.update_state([1, 0, 0], [[0.5, 0.5], [0.9, 0.1], [0.8, 0.2]])
+  >>> float(metric.result())  # the OOD image is the least confident
+  1.0
+  """
 
   def __init__(self, *, from_logits: bool, name: str = "aupr", **kwargs):
     super().__init__(from_logits=from_logits, name=name, **kwargs)
 
   def result(self):
     positives, negatives = self._ascending_score_counts()
-    # Thresholds from the highest score down, at occupied bins only.
-    positives, negatives = tf.reverse(positives, [0]), tf.reverse(negatives, [0])
-    occupied = (positives + negatives) > 0
-    tps = tf.cast(tf.cumsum(tf.boolean_mask(positives, occupied)), tf.float64)
-    fps = tf.cast(tf.cumsum(tf.boolean_mask(negatives, occupied)), tf.float64)
-    num_pos = tf.reduce_sum(tf.cast(positives, tf.float64))
-    precision = tps / tf.maximum(tps + fps, 1.0)
-    recall = tps / tf.maximum(num_pos, 1.0)
-    # sklearn's order: reversed, with (precision 1, recall 0) appended.
-    precision = tf.concat([tf.reverse(precision, [0]), [1.0]], axis=0)
-    recall = tf.concat([tf.reverse(recall, [0]), [0.0]], axis=0)
-    ap = tf.maximum(0.0, -tf.reduce_sum((recall[1:] - recall[:-1]) * precision[:-1]))
-    return tf.where(num_pos > 0, ap, tf.constant(np.nan, tf.float64))
+    return self._out(formulas.average_precision_from_histogram(
+        TENSORFLOW, positives, negatives, 0.0))
 
 
+@keras.saving.register_keras_serializable(package="tfds_bench")
 class OODAUROC(_OODHistogramMetric):
-  """AUROC (OOD positive, ties count 1/2); see `ood.auroc`."""
+  """AUROC (OOD positive, ties count 1/2); see `ood.auroc`.
+
+  >>> metric = OODAUROC(from_logits=False, num_bins=100)
+  >>> metric.update_state([1, 0, 0], [[0.5, 0.5], [0.9, 0.1], [0.5, 0.5]])
+  >>> float(metric.result())  # one tie counts 1/2
+  0.75
+  """
 
   def __init__(self, *, from_logits: bool, name: str = "auroc", **kwargs):
     super().__init__(from_logits=from_logits, name=name, **kwargs)
 
   def result(self):
     positives, negatives = self._ascending_score_counts()
-    negatives_below = tf.cumsum(negatives, exclusive=True)
-    twice_u = 2 * tf.reduce_sum(positives * negatives_below) + tf.reduce_sum(
-        positives * negatives)
-    pairs = 2 * tf.reduce_sum(positives) * tf.reduce_sum(negatives)
-    return _ratio(twice_u, pairs)
+    return self._out(formulas.auroc_from_histogram(TENSORFLOW, positives, negatives, 0.0))

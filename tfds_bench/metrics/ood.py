@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfds_bench.metrics import formulas
 from tfds_bench.metrics.calibration import softmax_confidence
+from tfds_bench.metrics.formulas import NUMPY
 
 
 def ood_scores(scores: np.ndarray, *, from_logits: bool,
@@ -55,7 +57,7 @@ def confidence_histogram(confidence: np.ndarray, is_ood: np.ndarray,
   """
   confidence = np.asarray(confidence, dtype=np.float64).reshape(-1)
   is_ood = _binary(is_ood, confidence.size)
-  bins = np.clip(np.floor(confidence * num_bins), 0, num_bins - 1).astype(np.int64)
+  bins = formulas.equal_width_bins(NUMPY, confidence, num_bins)
   positives = np.bincount(bins[is_ood], minlength=num_bins)[::-1]
   negatives = np.bincount(bins[~is_ood], minlength=num_bins)[::-1]
   return positives.astype(np.int64), negatives.astype(np.int64)
@@ -88,38 +90,24 @@ def average_precision_from_histogram(positives: np.ndarray, negatives: np.ndarra
   Same arithmetic as sklearn's ``average_precision_score`` (thresholds at the
   distinct scores from high to low; ``AP = sum_t (R_t - R_{t-1}) P_t``).
   """
-  positives = np.asarray(positives, dtype=np.int64)[::-1]
-  negatives = np.asarray(negatives, dtype=np.int64)[::-1]
-  occupied = (positives + negatives) > 0
-  tps = np.cumsum(positives[occupied]).astype(np.float64)
-  fps = np.cumsum(negatives[occupied]).astype(np.float64)
-  if tps.size == 0 or tps[-1] == 0:
+  positives = np.asarray(positives, dtype=np.int64)
+  negatives = np.asarray(negatives, dtype=np.int64)
+  if positives.sum() == 0:
     raise ValueError("average precision needs at least one positive (OOD) example")
-  precision = tps / (tps + fps)
-  recall = tps / tps[-1]
-  # sklearn reverses to increasing threshold and appends (P=1, R=0).
-  precision = np.hstack((precision[::-1], 1.0))
-  recall = np.hstack((recall[::-1], 0.0))
-  # sklearn clips the -0.0 that rounding can give.
-  return float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
+  return float(formulas.average_precision_from_histogram(NUMPY, positives, negatives, np.nan))
 
 
 def auroc_from_histogram(positives: np.ndarray, negatives: np.ndarray) -> float:
   """AUROC from counts per score value (any order along score, ascending here).
 
-  Mann-Whitney form, exact in integers: P(score_pos > score_neg) plus half of
-  P(tie), which is the area under sklearn's ROC curve.
+  Mann-Whitney form: P(score_pos > score_neg) plus half of P(tie), which is
+  the area under sklearn's ROC curve (`formulas.auroc_from_histogram`).
   """
   positives = np.asarray(positives, dtype=np.int64)
   negatives = np.asarray(negatives, dtype=np.int64)
-  num_pos, num_neg = int(positives.sum()), int(negatives.sum())
-  if num_pos == 0 or num_neg == 0:
+  if positives.sum() == 0 or negatives.sum() == 0:
     raise ValueError("AUROC needs both OOD and in-distribution examples")
-  negatives_below = np.concatenate(([0], np.cumsum(negatives)[:-1]))
-  # Python ints: no overflow for any dataset size.
-  twice_u = 2 * int(np.dot(positives.astype(object), negatives_below.astype(object))) + int(
-      np.dot(positives.astype(object), negatives.astype(object)))
-  return twice_u / (2 * num_pos * num_neg)
+  return float(formulas.auroc_from_histogram(NUMPY, positives, negatives, np.nan))
 
 
 def aupr(scores: np.ndarray, is_ood: np.ndarray) -> float:
