@@ -14,9 +14,6 @@ def _version() -> str:
   raise RuntimeError("no __version__ in tfds_bench/__init__.py")
 
 
-# Apache Beam: generation at scale; the tests run it (DirectRunner, 2 processes).
-BEAM = ["apache-beam>=2.50"]
-
 setuptools.setup(
     name="tfds_bench",
     version=_version(),
@@ -64,9 +61,10 @@ setuptools.setup(
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
         # Beam for the Beam generation tests (tests/test_beam_generation.py).
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
-                 "scikit-image", "scikit-learn", "imagecorruptions==1.1.2"] + BEAM,
+                 "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
+                 "apache-beam>=2.50"],
         # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
-        "beam": BEAM,
+        "beam": ["apache-beam>=2.50"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
     },
