@@ -92,9 +92,15 @@ def _read_shard(path: str):
 
 
 def expand(patterns: Sequence[str]) -> List[str]:
-  """Files named by paths or globs, sorted; an error if a pattern matches nothing."""
+  """Files named by paths or globs, sorted; an error if a glob matches nothing.
+
+  A plain path is kept even if missing: its reader names it in the error.
+  """
   paths = []
   for pattern in patterns:
+    if not glob.has_magic(pattern):
+      paths.append(pattern)
+      continue
     matched = sorted(glob.glob(os.path.expanduser(pattern)))
     if not matched:
       raise errors.UserError(f"--predictions: no file matches {pattern!r}")
