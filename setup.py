@@ -29,7 +29,7 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*", "corruptions/frost/*"],
+        "tfds_bench": ["data/*", "data/published/*", "corruptions/frost/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
                                 "*/dummy_data/**/*", "*/*.txt", "*/*.json",
                                 "*/photos/*"],
@@ -47,6 +47,7 @@ setuptools.setup(
         "etils[epath]",
         "importlib_resources",
         "Pillow",
+        # Also the exact binomial intervals and McNemar's test (metrics/intervals.py).
         "scipy",
         "matplotlib",
         "tqdm",
@@ -67,6 +68,9 @@ setuptools.setup(
         "beam": ["apache-beam>=2.50"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
+        # The peers that benchmarks/corruption_speed.py times beside the engine
+        # (imagecorruptions is already a runtime dependency: frost's images).
+        "benchmark": ["corrupt-tta"],
     },
     entry_points={"console_scripts": ["bench_main=tfds_bench.bench_main:run"]},
 )

@@ -1,27 +1,45 @@
-"""Speed and fidelity of tfds_bench's TF corruptions vs the numpy `imagecorruptions` reference.
+"""Speed and fidelity of the corruption engine on the paths users run, beside its peers.
 
-Usage:
-  PYTHONPATH=. python benchmarks/corruption_speed.py [--severities 3] [--batch 32]
-      [--ref_images 3] [--repeats 5] [--names gaussian_noise,glass_blur]
+Usage (a few minutes on 2 cores with the defaults; all 19 at severity 3):
+  python benchmarks/corruption_speed.py [--names motion_blur,snow] [--severities 3]
+      [--images 16] [--per_image 8] [--repeats 5] [--peers imagecorruptions,corrupt_tta,tfds]
+  python benchmarks/corruption_speed.py --memory 256   # peak RSS per path, subprocesses
 
-Ours: one tf.function per (corruption, severity), batches of --batch 224x224 images,
-timed after a warm-up call (median of --repeats). Reference: `imagecorruptions`
-1.1.2 per image (as make_imagenet_c.py runs it), on --ref_images of the same
-images, with its numpy-2 crashes (`multichannel=True`, `np.float`) patched here.
+Engine paths, every call with a NEW tensor seed (as users run them; a Python-int
+seed 0 lets TF fold the draws into constants, a case no user runs):
+  * batch: `corruptions.apply` on a batch of --images 224x224 images;
+  * per image: `release.imagenet_c.corrupt`, one image and its own seed per call,
+    as the builders generate (--per_image images per repeat);
+  * on the fly: a tf.data map of `corruptions.apply` with a per-image tensor
+    seed (AUTOTUNE parallel calls), as `release.imagenet_c.corrupt_on_the_fly`
+    runs it, --images per repeat.
+Peers, one image per call, on the same images: `imagecorruptions` 1.1.2 (the
+reference, numpy-2 crashes patched here), `corrupt-tta` (pip install
+'tfds_bench[benchmark]') and TFDS's `image_classification/corruptions.py`;
+a peer or row that cannot run here is skipped and the reason printed.
 
-Fidelity, on the reference's images, per row:
-  * PSNR of our output against the reference's (inf = byte-identical). For the
-    deterministic corruptions this is the match itself; for the random ones the
-    two sides draw different noise, so it is low by design (the tests feed both
-    sides the same draws and check those exactly);
-  * sigma ratio: the standard deviation of (corrupted - clean), ours over the
-    reference's -- the random corruptions' "same statistics" check (1.00 = same).
-Rows marked * are corruptions where imagecorruptions departs from the release
-(make_imagenet_c.py), which the engine follows; the footnote says how. The
-tests check those rows against the release's steps instead.
+Every contender is timed in turn inside each repeat (interleaved, so a change
+in machine load hits all alike); the table gives medians of --repeats (>= 5)
+in images/s. Seconds per image include each call's fixed costs; compilation
+and warm-up are excluded (one untimed call first).
+
+Fidelity, beside each speed: for deterministic corruptions the PSNR (dB) of
+the output against the reference's on the same image (inf = byte-identical);
+for random ones the ratio of residual sigmas, std(corrupted - clean) over the
+reference's (1.00 = same noise spread; the tests check our draws exactly by
+feeding the reference's). A peer is "faithful" on a row at >= 35 dB, or a
+sigma ratio within 10%; unfaithful entries are marked *.
+
+Overall rows: total images / total time over all listed rows (never a single
+row's figure), and the projected hours for all of ImageNet-C (50,000 images x
+19 corruptions x 5 severities) at those per-row rates, on this machine.
 """
 
 import argparse
+import os
+import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -29,9 +47,25 @@ import tensorflow as tf
 from PIL import Image
 
 from tfds_bench import corruptions
+from tfds_bench.release import imagenet_c
 
-def _reference():
-  """imagecorruptions' name -> function table, patched for numpy 2 / skimage >= 0.19."""
+IMAGENET_C_IMAGES = 50_000 * len(corruptions.NAMES) * len(corruptions.SEVERITIES)
+RANDOM = {"gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur",
+          "motion_blur", "snow", "frost", "fog", "spatter", "elastic_transform"}
+# Where imagecorruptions 1.1.2 is not the release's formula and the engine
+# follows the release (its tests check those steps instead).
+NOT_THE_RELEASE = {
+    "elastic_transform": "imagecorruptions dropped the release's random affine warp and "
+                         "rescaled the displacement field, so its residual is smaller and "
+                         "its time cheaper than the release's",
+}
+FAITHFUL_PSNR = 35.0
+FAITHFUL_SIGMA = 0.10
+PATHS = ("batch", "per image", "on the fly")
+
+
+def _imagecorruptions():
+  """imagecorruptions' name -> fn(image, severity), patched for numpy 2 / skimage >= 0.19."""
   import imagecorruptions  # pylint: disable=g-import-not-at-top
   import imagecorruptions.corruptions as ic  # pylint: disable=g-import-not-at-top
   from skimage.filters import gaussian  # pylint: disable=g-import-not-at-top
@@ -50,12 +84,19 @@ def _reference():
   return table
 
 
-# Where imagecorruptions 1.1.2 is not the release's formula (see the footnote).
-_NOT_THE_RELEASE = {
-    "elastic_transform": "imagecorruptions dropped the release's random affine warp and "
-                         "rescaled the displacement field, so its residual is smaller and "
-                         "its time cheaper than the release's",
-}
+def _corrupt_tta():
+  from corrupt_tta import corrupt  # pylint: disable=g-import-not-at-top
+  return {name: (lambda image, severity, n=name: corrupt(image, severity=severity,
+                                                         corruption_name=n))
+          for name in corruptions.NAMES}
+
+
+def _tfds():
+  from tensorflow_datasets.image_classification import corruptions as tc  # pylint: disable=g-import-not-at-top
+  return {name: getattr(tc, name) for name in corruptions.NAMES if hasattr(tc, name)}
+
+
+PEERS = {"imagecorruptions": _imagecorruptions, "corrupt_tta": _corrupt_tta, "tfds": _tfds}
 
 
 def _photos(count):
@@ -64,38 +105,58 @@ def _photos(count):
   out = []
   for f in (skimage.data.chelsea, skimage.data.coffee, skimage.data.astronaut,
             skimage.data.rocket, skimage.data.immunohistochemistry):
-    image = Image.fromarray(f())
-    w, h = image.size
-    s = 256 / min(w, h)
-    image = image.resize((int(round(w * s)), int(round(h * s))), Image.BILINEAR)
-    w, h = image.size
-    left, top = (w - 224) // 2, (h - 224) // 2
-    out.append(np.asarray(image.crop((left, top, left + 224, top + 224))))
+    out.append(imagenet_c.release_preprocess(_png(f()), f.__name__))
   return np.stack([out[i % len(out)] for i in range(count)])
 
 
-def _time_ours(fn, images, severity, repeats):
-  """Seconds per image of fn in a tf.function over a batch, after warm-up.
+def _png(array):
+  import io  # pylint: disable=g-import-not-at-top
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format="PNG")
+  return buffer.getvalue()
 
-  Median over ``repeats`` calls: the machine is shared, so single calls are noisy.
-  """
-  run = tf.function(lambda x: fn(x, severity, 0))
+
+class _Seeds:
+  """A new seed for every call of every contender."""
+
+  def __init__(self):
+    self.next = 1
+
+  def take(self, n=1):
+    first, self.next = self.next, self.next + n
+    return first
+
+
+def _engine(name, severity, images, per_image, seeds):
+  """Path -> fn() that corrupts its images once with new seeds; returns (outputs, count)."""
+  batch_fn = tf.function(lambda x, s: corruptions.apply(x, name, severity, s))
   batch = tf.constant(images)
-  run(batch).numpy()  # Trace + warm-up (and XLA compilation where used).
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    run(batch).numpy()
-    times.append(time.perf_counter() - start)
-  return float(np.median(times)) / len(images)
 
+  def run_batch():
+    return batch_fn(batch, tf.constant(seeds.take(), tf.int64)).numpy(), len(images)
 
-def _run_reference(fn, images, severity):
-  """(outputs, seconds per image) of the reference, one image at a time."""
-  start = time.perf_counter()
-  # The release saved np.uint8(...): float outputs are truncated, as there.
-  outputs = np.stack([np.uint8(fn(image, severity)) for image in images])
-  return outputs, (time.perf_counter() - start) / len(images)
+  def run_per_image():
+    first = seeds.take(per_image)
+    out = [imagenet_c.corrupt(images[i % len(images)], name, severity, first + i)
+           for i in range(per_image)]
+    return np.stack(out), per_image
+
+  # A fresh pipeline per call, built inside a tf.function from a seed tensor
+  # (no retracing): one untimed pipeline running ahead between calls would
+  # hand over images computed while other contenders were being timed.
+  n = len(images)
+
+  @tf.function
+  def on_the_fly(first_seed):
+    dataset = tf.data.Dataset.range(n).map(
+        lambda i: corruptions.apply(tf.gather(batch, i), name, severity, first_seed + i),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(n).get_single_element()
+
+  def run_on_the_fly():
+    return on_the_fly(tf.constant(seeds.take(n), tf.int64)).numpy(), n
+
+  return {"batch": run_batch, "per image": run_per_image, "on the fly": run_on_the_fly}
 
 
 def _psnr(a, b):
@@ -103,46 +164,175 @@ def _psnr(a, b):
   return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def _residual_sigma(corrupted, clean):
+def _sigma(corrupted, clean):
   return float(np.std(corrupted.astype(np.float64) - clean.astype(np.float64)))
+
+
+def _fidelity(name, out, ref, clean):
+  """(text, faithful) of an output against the reference's, on the same images."""
+  if name in RANDOM:
+    ratio = _sigma(out, clean) / max(_sigma(ref, clean), 1e-12)
+    return f"s{ratio:.2f}", abs(ratio - 1) <= FAITHFUL_SIGMA
+  psnr = _psnr(out, ref)
+  return f"{psnr:.0f}dB" if psnr < 1e3 else "exact", psnr >= FAITHFUL_PSNR
+
+
+def _run_peer(fn, image, severity):
+  return np.uint8(np.asarray(fn(image, severity)))
+
+
+def _load():
+  return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def _time(fn):
+  start = time.perf_counter()
+  out = fn()
+  return out, time.perf_counter() - start
+
+
+def benchmark(args):
+  names = args.names.split(",") if args.names else list(corruptions.NAMES)
+  severities = [int(s) for s in args.severities.split(",")]
+  if args.repeats < 5:
+    raise SystemExit("--repeats must be >= 5 (medians of at least 5)")
+  peers, skipped = {}, []
+  for peer in args.peers.split(",") if args.peers else []:
+    try:
+      peers[peer] = PEERS[peer]()
+    except ImportError as e:
+      skipped.append(f"{peer}: not installed ({e})")
+  images = _photos(args.images)
+  print(f"{args.images} images 224x224, per image path {args.per_image}, peers one image per "
+        f"repeat, medians of {args.repeats}; {_load()} at start", flush=True)
+  contenders = list(PATHS) + list(peers)
+  header = f"{'corruption':<18}{'sev':>4}" + "".join(f"{c:>17}" for c in contenders)
+  print(header + "   (images/s; fidelity: PSNR vs reference, or sN.NN residual-sigma ratio)")
+  seeds = _Seeds()
+  seconds = {c: [] for c in contenders}  # per row: seconds per image, None if not run
+  for name in names:
+    for severity in severities:
+      engine = _engine(name, severity, images, args.per_image, seeds)
+      runnable = {}
+      for peer, table in peers.items():
+        if name not in table:
+          skipped.append(f"{peer} {name}: no such corruption")
+          continue
+        try:
+          _run_peer(table[name], images[0], severity)  # warm-up, and can it run here?
+          runnable[peer] = table[name]
+        except Exception as e:  # pylint: disable=broad-except
+          skipped.append(f"{peer} {name}: {type(e).__name__}: {str(e)[:80]}")
+      for fn in engine.values():
+        fn()  # compile + warm up
+      times = {c: [] for c in contenders}
+      outputs = {}
+      for r in range(args.repeats):
+        for path, fn in engine.items():
+          (out, count), t = _time(fn)
+          times[path].append(t / count)
+          outputs.setdefault(path, out[:1])
+        for peer, fn in runnable.items():
+          image = images[r % len(images)]
+          out, t = _time(lambda fn=fn, image=image: _run_peer(fn, image, severity))
+          times[peer].append(t)
+          if r == 0:
+            outputs[peer] = out[np.newaxis]
+      # Fidelity on image 0: against the reference if it ran, else unreported.
+      ref = outputs.get("imagecorruptions")
+      row = f"{name:<18}{severity:>4}"
+      for c in contenders:
+        if not times[c]:
+          seconds[c].append(None)
+          row += f"{'-':>17}"
+          continue
+        t = float(np.median(times[c]))
+        seconds[c].append(t)
+        fid, faithful = ("", True) if ref is None else _fidelity(
+            name, outputs[c], ref, images[:1])
+        row += f"{1 / t:>9.1f}{(fid + ('' if faithful else '*')):>8}"
+      print(row, flush=True)
+  _summary(contenders, seconds)
+  print(_load() + " at end")
+  for name in names:
+    if name in NOT_THE_RELEASE:
+      print(f"{name}: {NOT_THE_RELEASE[name]} (fidelity against it is not the release's)")
+  for line in skipped:
+    print("skipped:", line)
+
+
+def _summary(contenders, seconds):
+  """Overall images/s (total images / total time) and ImageNet-C projections."""
+  rows = len(next(iter(seconds.values())))
+  complete = {c: s for c, s in seconds.items() if all(t is not None for t in s)}
+  print(f"{'overall':<22}" + "".join(
+      f"{(rows / sum(complete[c])) if c in complete else float('nan'):>17.1f}"
+      for c in contenders) + "   (total images / total time, all rows)")
+  print(f"{'ImageNet-C hours':<22}" + "".join(
+      f"{(IMAGENET_C_IMAGES * sum(complete[c]) / rows / 3600) if c in complete else float('nan'):>17.0f}"
+      for c in contenders) + f"   ({IMAGENET_C_IMAGES:,} images at these rates)")
+  ref = complete.get("imagecorruptions")
+  if ref:
+    print(f"{'vs imagecorruptions':<22}" + "".join(
+        f"{(sum(ref) / sum(complete[c])) if c in complete else float('nan'):>16.1f}x"
+        for c in contenders))
+
+
+# --- peak memory ------------------------------------------------------------------
+
+def _memory_child(contender, count, names, severity):
+  images = _photos(count)
+  if contender == "batch":
+    for name in names:
+      corruptions.apply(images, name, severity, tf.constant(1, tf.int64)).numpy()
+  elif contender == "per image":
+    for name in names:
+      for i, image in enumerate(images):
+        imagenet_c.corrupt(image, name, severity, i + 1)
+  else:
+    table = PEERS[contender]()
+    for name in names:
+      if name in table:
+        for image in images:
+          _run_peer(table[name], image, severity)
+  # ru_maxrss is in KiB on Linux.
+  print(f"PEAK {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+
+
+def memory(args):
+  names = args.names or ",".join(corruptions.NAMES)
+  severity = args.severities.split(",")[0]
+  print(f"peak RSS, {args.memory} images 224x224, severity {severity}, one process each:")
+  for contender in ("batch", "per image", *(args.peers.split(",") if args.peers else [])):
+    proc = subprocess.run(
+        [sys.executable, __file__, "--memory_child", contender, "--memory", str(args.memory),
+         "--names", names, "--severities", severity],
+        capture_output=True, text=True, check=False)
+    peak = [l for l in proc.stdout.splitlines() if l.startswith("PEAK")]
+    print(f"  {contender:<18}" + (f"{peak[0].split()[1]} MB" if peak
+                                   else f"failed: {proc.stderr[-200:]}"), flush=True)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--severities", default="3", help="comma-separated, e.g. 1,2,3,4,5")
-  parser.add_argument("--batch", type=int, default=32)
-  parser.add_argument("--ref_images", type=int, default=3)
-  parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--names", default="", help="comma-separated subset of corruptions")
+  parser.add_argument("--severities", default="3", help="comma-separated, e.g. 1,2,3,4,5")
+  parser.add_argument("--images", type=int, default=16, help="batch and on-the-fly images")
+  parser.add_argument("--per_image", type=int, default=8, help="per-image path images")
+  parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--peers", default="imagecorruptions,corrupt_tta,tfds")
+  parser.add_argument("--memory", type=int, default=0,
+                      help="instead: peak RSS of each path and peer on this many images")
+  parser.add_argument("--memory_child", help=argparse.SUPPRESS)
   args = parser.parse_args()
-  severities = [int(s) for s in args.severities.split(",")]
-  names = args.names.split(",") if args.names else list(corruptions.NAMES)
-
-  reference = _reference()
-  images = _photos(args.batch)
-  ref_images = images[:args.ref_images]
-  print(f"{'corruption':<20}{'sev':>4}{'ours img/s':>12}{'ref img/s':>11}{'ratio':>9}"
-        f"{'PSNR dB':>9}{'sigma ratio':>13}")
-  total_ours = total_ref = 0.0
-  for name in names:
-    for severity in severities:
-      ours = lambda x, s, seed, n=name: corruptions.apply(x, n, s, seed)
-      t_ours = _time_ours(ours, images, severity, args.repeats)
-      theirs, t_ref = _run_reference(reference[name], ref_images, severity)
-      mine = ours(tf.constant(ref_images), severity, 0).numpy()
-      sigma_ratio = _residual_sigma(mine, ref_images) / max(_residual_sigma(theirs, ref_images),
-                                                              1e-12)
-      total_ours += t_ours
-      total_ref += t_ref
-      mark = "*" if name in _NOT_THE_RELEASE else ""
-      print(f"{name + mark:<20}{severity:>4}{1 / t_ours:>12.1f}{1 / t_ref:>11.2f}{t_ref / t_ours:>8.1f}x"
-            f"{_psnr(mine, theirs):>9.1f}{sigma_ratio:>13.3f}", flush=True)
-  print(f"{'overall (total time)':<24}{1 / total_ours:>12.1f}{1 / total_ref:>11.2f}"
-        f"{total_ref / total_ours:>8.1f}x   (img/s through all listed corruptions)")
-  for name in names:
-    if name in _NOT_THE_RELEASE:
-      print(f"* {name}: {_NOT_THE_RELEASE[name]}")
+  if args.memory_child:
+    names = args.names.split(",") if args.names else list(corruptions.NAMES)
+    _memory_child(args.memory_child, args.memory, names, int(args.severities.split(",")[0]))
+  elif args.memory:
+    memory(args)
+  else:
+    benchmark(args)
 
 
 if __name__ == "__main__":

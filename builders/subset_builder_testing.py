@@ -1,4 +1,4 @@
-"""Shared test case of the ImageNet-A, -O and -R builders (`subset_builder`).
+"""Shared test code of the builders: the ImageNet-A/-O/-R test case, mixins.
 
 Test code, kept here rather than in ``tfds_bench/``: the package proper must
 not import ``tfds.testing`` (absltest, mocks) on any import path, while this
@@ -24,7 +24,37 @@ import tensorflow_datasets as tfds
 from tfds_bench import labels
 
 
-class SubsetBuilderTestCase(tfds.testing.DatasetBuilderTestCase):
+class RecordedDownloadsMixin:
+  """Serves `dl_manager.download(url)` from dummy_data/ by recorded file name.
+
+  TFDS's DatasetBuilderTestCase answers every download with one
+  DL_DOWNLOAD_RESULT; builders with one archive per config need the archive
+  of the URL asked for. The URL must have a row in the builder's
+  checksums.tsv (with SKIP_CHECKSUMS False, TFDS also checks that).
+  """
+
+  def _get_dl_download_result(self, url):
+    self._add_url(url)
+    return self.dummy_data / self.DATASET_CLASS.url_infos[url].filename
+
+
+class ConfigCountsMixin:
+  """Per-config split sizes (TFDS's SPLITS is one dict for all configs)."""
+
+  COUNTS_BY_CONFIG: ClassVar[dict[str, int]] = {}
+
+  def _assertNumSamples(self, builder):
+    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
+    super()._assertNumSamples(builder)
+
+  def _assertAsDataset(self, builder):
+    # TFDS's checks read SPLITS; set it for the config under test.
+    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
+    super()._assertAsDataset(builder)
+
+
+class SubsetBuilderTestCase(RecordedDownloadsMixin,
+                            tfds.testing.DatasetBuilderTestCase):
   """Prepares a builder's dummy archive and checks counts and labels.
 
   Subclasses set DATASET_CLASS (a `subset_builder.SubsetArchiveBuilder`) and
@@ -32,8 +62,6 @@ class SubsetBuilderTestCase(tfds.testing.DatasetBuilderTestCase):
   """
 
   SPLITS = {"test": 5}
-  # The archive is read from manual_dir (= dummy_data/); nothing is downloaded.
-  SKIP_CHECKSUMS = True
   EXPECTED_COUNTS: ClassVar[dict[str, int]]
 
   @classmethod
@@ -56,3 +84,4 @@ class SubsetBuilderTestCase(tfds.testing.DatasetBuilderTestCase):
       self.assertEqual(example["image"].shape, (32, 32, 3))
       counts[wnid] += 1
     self.assertEqual(dict(counts), self.EXPECTED_COUNTS)
+

@@ -229,11 +229,10 @@ print(reports.format_table(records))"""),
     md("""\
 ## The report
 
-`write_report` always writes `report.md` and `report.csv` (one row per model).
-It draws `effective_robustness.png` when the results include ImageNet val
-(`imagenet2012`) top-1 and a shifted benchmark (ImageNetV2, -Sketch, -A, -R),
-and `corruption_errors.png` when they include ImageNet-C: the sample suite has
-neither, so here the report is the table."""),
+`write_report` always writes `report.md`, `report.csv` (one row per model)
+and `published_context.png` (the models among timm's published results; see
+notebook 04). It draws `corruption_errors.png` when the results include
+ImageNet-C, which the sample suite here does not."""),
     code("""\
 paths = reports.write_report(records, REPORT_DIR)
 print("\\n".join(paths))
@@ -274,10 +273,76 @@ bench_main --report=runs/a/results.json,runs/b/results.json --output_dir=report
 ]
 
 
+PUBLISHED_CONTEXT: List[Cell] = [
+    md("""\
+# 04 — Intervals, a paired test and the published models
+
+Runs EfficientNet-Lite0 and -Lite1 on the sample suite the way `bench_main
+--output_dir` does (results with 95 % intervals, plus each run's per-image
+predictions), compares the two runs image by image (`bench_main
+--compare=RUN_A,RUN_B`) and writes the report (`bench_main --report`), which
+puts the models on the val-vs-shift scatter of timm's 1,556 published rows.
+
+""" + INSTALL_NOTE),
+    code(SETUP_DATA_DIR),
+    code("""\
+import os
+import tempfile
+
+from IPython.display import Image, Markdown, display
+
+from tfds_bench import compare, evaluate, reports
+
+RUNS = tempfile.mkdtemp(prefix="tfds_bench_runs_")
+data = evaluate.DataOptions(data_dir=DATA_DIR)
+folders = []
+for name in ("efficientnet_lite0", "efficientnet_lite1"):
+  run = evaluate.evaluate(name, ["sample"], data=data)
+  folder = os.path.join(RUNS, name)
+  reports.write_results(folder, run.records(), run.provenance)  # what --output_dir writes
+  reports.write_predictions(folder, run.predictions)
+  folders.append(folder)
+  print(reports.format_table(run.records()), "\\n")"""),
+    md("""\
+## How sure is each number
+
+`ci_low`-`ci_high` is a 95 % interval: exact binomial (Clopper-Pearson) for
+proportions such as top-1, a seeded bootstrap over images for ECE. On 7 photos
+it spans tens of points: the sample suite checks that everything runs, it does
+not rank models."""),
+    md("""\
+## Is B better than A on these images?
+
+The paired test looks only at the images where the two models disagree
+(exact McNemar) or resamples the same images for both (paired bootstrap)."""),
+    code("""\
+model_a, model_b, comparisons, notes = compare.compare_runs(*folders)
+display(Markdown(compare.format_comparison(model_a, model_b, comparisons, notes)))"""),
+    md("""\
+## Among the published models
+
+The report places each model on the published scatter for ImageNetV2, Sketch,
+A and R with the line fitted over the published rows. These runs have no
+ImageNet val or shift results, so each model appears as its published
+counterpart's row (a hollow star, marked "not measured"); with full runs
+(`--benchmarks=imagenet2012,imagenet_v2/matched-frequency,...`) the measured
+points appear with their intervals as error bars."""),
+    code("""\
+records = [r for folder in folders
+           for r in reports.load_results(os.path.join(folder, "results.json"))]
+paths = reports.write_report(records, os.path.join(RUNS, "report"))
+with open(paths[0], encoding="utf-8") as f:
+  text = f.read()
+display(Markdown(text[text.index("## Among the published models"):text.index("## Plots")]))
+display(Image(filename=os.path.join(RUNS, "report", reports.PUBLISHED_CONTEXT_PNG)))"""),
+]
+
+
 NOTEBOOKS: Dict[str, List[Cell]] = {
     "01_load_benchmarks.ipynb": LOAD_BENCHMARKS,
     "02_keras_evaluate.ipynb": KERAS_EVALUATE,
     "03_compare_models.ipynb": COMPARE_MODELS,
+    "04_published_context.ipynb": PUBLISHED_CONTEXT,
 }
 
 

@@ -154,6 +154,35 @@ def test_run_audit_on_folders_without_a_model(photo_sets, tmp_path):
   assert all(np.isnan(p.embedding_distance) for p in result.pairs)
 
 
+class RecordingProgress:
+  """A `tfds_bench.progress` factory that records what each display was told."""
+
+  def __init__(self):
+    self.displays = []  # [description, total, counted, closed]
+
+  def __call__(self, description, total):
+    display = [description, total, 0, False]
+    self.displays.append(display)
+
+    def update(n):
+      display[2] += n
+
+    def close():
+      display[3] = True
+    return update, close
+
+
+def test_audit_progress_counts_pairs_against_a_known_total(photo_sets):
+  test, reference = photo_sets
+  recorder = RecordingProgress()
+  result = audit.find_near_duplicates(_dataset(test), _dataset(reference), embedder=None,
+                                      top_k=2, reference_block=5, progress_factory=recorder)
+  pairs = result.num_test * result.num_reference
+  assert recorder.displays == [
+      ["audit: test images featurized", result.num_test, result.num_test, True],
+      ["audit: pairs compared", pairs, pairs, True]]
+
+
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize("k,block", [(5, 97), (7, 3), (1, 1000)])
 def test_blocked_top_k_equals_brute_force(metric, k, block):

@@ -424,3 +424,103 @@ def test_malformed_results_file_for_report_is_a_clear_error(content, message, tm
 def test_report_of_a_folder_is_a_clear_error(tmp_path):
   with pytest.raises(errors.UserError, match=str(tmp_path)):
     reports.load_results(str(tmp_path))
+
+
+# ====================================== issue 14: names, folders, model files
+def test_unicode_file_names_work_end_to_end(tiny_models, tmp_path):
+  files = {f"{RED}/my cät 猫 photo.JPEG": encode(uniform((250, 5, 5))),
+           f"{GREEN}/ü.jpg": encode(uniform((5, 250, 5)))}
+  run = run_folder(tiny_models["logits"], make_folder(tmp_path / "in", files))
+  assert by_metric(run)["top1"] == (1.0, 2)
+  written = reports.write_results(str(tmp_path / "out"), run.records(), run.provenance)
+  assert len(written) == 2
+  # And the names themselves survive the pipeline, as str.
+  dataset = input_pipeline.load_image_folder(str(tmp_path / "in"))
+  names = [ex["file_name"].numpy().decode("utf-8") for ex in dataset]
+  assert names == sorted(files)
+
+
+def test_unicode_names_in_a_predictions_file(tmp_path):
+  names = ["猫/ILSVRC2012_val_00000001.JPEG", "ü.jpg"]
+  for stored in (np.array(names), np.array([n.encode("utf-8") for n in names])):
+    np.savez(tmp_path / "p.npz", file_name=stored, top5=np.zeros((2, 5), np.int64))
+    assert list(predictions_lib.load_npz(str(tmp_path / "p.npz")).file_name) == names
+
+
+def test_images_beside_the_class_folders_are_an_error_not_dropped(tmp_path):
+  files = {**good_images(), "stray.JPEG": encode(uniform((250, 5, 5)))}
+  with pytest.raises(errors.UserError, match=r"1 file\(s\) lie directly in .*stray\.JPEG"):
+    input_pipeline.load_image_folder(make_folder(tmp_path, files))
+
+
+def test_image_folder_leaves_no_temporary_directory(tmp_path, monkeypatch):
+  import tempfile
+  monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+  (tmp_path / "tmp").mkdir()
+  tempfile.tempdir = None  # re-read TMPDIR
+  try:
+    dataset = input_pipeline.load_image_folder(make_folder(tmp_path / "in", good_images()))
+    assert len(list(dataset)) == 2
+    assert os.listdir(tmp_path / "tmp") == []
+  finally:
+    tempfile.tempdir = None
+
+
+def _save_plain(path: pathlib.Path, inputs, outputs, size: int = SIDE) -> str:
+  keras.Model(inputs, outputs).save(str(path))
+  preprocessing = {**PREPROCESSING, "input_size": size}
+  (path.parent / f"{path.name}.json").write_text(json.dumps({"preprocessing": preprocessing}))
+  return str(path)
+
+
+def test_keras_models_of_the_wrong_shape_are_one_line_errors(tmp_path):
+  dense = keras.layers.Dense(1000)
+  square = keras.Input((SIDE, SIDE, 3))
+  pooled = keras.layers.GlobalAveragePooling2D()(square)
+  two_outputs = _save_plain(tmp_path / "two.keras", square, [dense(pooled), pooled])
+  first = keras.Input((3, SIDE, SIDE))
+  channels_first = _save_plain(
+      tmp_path / "cf.keras", first,
+      keras.layers.Dense(1000)(keras.layers.GlobalAveragePooling2D("channels_first")(first)))
+  big = keras.Input((32, 32, 3))
+  wrong_size = _save_plain(tmp_path / "size.keras", big,
+                           keras.layers.Dense(1000)(keras.layers.GlobalAveragePooling2D()(big)))
+  garbage = tmp_path / "garbage.keras"
+  garbage.write_bytes(b"not a zip at all")
+  (tmp_path / "garbage.keras.json").write_text(json.dumps({"preprocessing": PREPROCESSING}))
+  from tfds_bench import models
+  for path, match in ((two_outputs, r"1 input\(s\) and 2 output\(s\)"),
+                      (channels_first, "not channels-last"),
+                      (wrong_size, "input shape .*32, 32, 3.* gives 8x8"),
+                      (str(garbage), "garbage.keras: not a loadable .keras model")):
+    with pytest.raises(errors.UserError, match=match):
+      models.get(path).build()
+
+
+@pytest.mark.parametrize("sidecar,match", [
+    ({"output": "softmax"}, r"\"output\" must be"),
+    ({"num_classes": "1000"}, r"\"num_classes\" must be the number"),
+    ({"num_classes": 10}, r"\"num_classes\" must be the number"),
+])
+def test_sidecar_values_of_the_wrong_type_are_one_line_errors(tmp_path, sidecar, match):
+  from tfds_bench import models
+  model = tmp_path / "m.keras"
+  model.write_bytes(b"")
+  (tmp_path / "m.keras.json").write_text(json.dumps({"preprocessing": PREPROCESSING,
+                                                     **sidecar}))
+  with pytest.raises(errors.UserError, match=match):
+    models.get(str(model))
+  (tmp_path / "m.keras.json").write_text("[1, 2]")
+  with pytest.raises(errors.UserError, match="expected a JSON object"):
+    models.get(str(model))
+
+
+def test_weights_of_the_wrong_kind_are_refused_before_loading(tmp_path):
+  from tfds_bench import models
+  weights = tmp_path / "x.keras"
+  weights.write_bytes(b"zip")
+  with pytest.raises(errors.UserError, match=r"efficientnet_lite0 reads its weights from a "
+                                             r"\.pth / \.pt file"):
+    models.get("efficientnet").build(str(weights))
+  with pytest.raises(errors.UserError, match=r"only registered names .* \.keras files"):
+    models.get("model.h5")

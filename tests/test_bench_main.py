@@ -28,8 +28,21 @@ def test_image_folder_with_chelsea_and_coffee_scores_top1_one(cat_and_coffee_fol
   assert by_metric["top1"]["model"] == "efficientnet_lite0"
   assert "efficientnet_lite0  image_folder  top1" in proc.stdout
   csv_lines = (out / "results.csv").read_text().splitlines()
-  assert csv_lines[0] == "model,benchmark,metric,value,n,suite_version"
+  # The first six columns stay where existing readers expect them.
+  assert csv_lines[0] == "model,benchmark,metric,value,n,suite_version,ci_low,ci_high,ci_method"
   assert "efficientnet_lite0,image_folder,top1,1.0,2," in csv_lines[1]
+  # 2 of 2 right: the exact binomial interval is [(0.025)^(1/2), 1].
+  assert by_metric["top1"]["ci_method"] == "clopper_pearson"
+  assert by_metric["top1"]["ci_low"] == pytest.approx(0.025 ** 0.5)
+  assert by_metric["top1"]["ci_high"] == 1.0
+  index = json.loads((out / "predictions" / "index.json").read_text())
+  assert index == {"image_folder": "image_folder.npz"}
+  # The kept predictions rescore to the same figures, and a run compared with
+  # itself differs by nothing.
+  proc = run_bench_main([f"--compare={out},{out}"], quiet_tf_env, tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "| image_folder | top1 | 100.00% | 100.00% | +0.00 | 0 vs 0 discordant | 1 |" in (
+      proc.stdout)
   provenance = payload["provenance"]
   assert provenance["weights_sha256"] and len(provenance["weights_sha256"]) == 64
   assert provenance["preprocessing"]["input_size"] == 224
@@ -104,3 +117,132 @@ def test_a_benchmark_named_twice_runs_once():
   from tfds_bench.sources import DataOptions
   rows, _ = benchmark_table.resolve(["sample", "sample_p", "sample"], DataOptions())
   assert [r.id for r in rows] == ["sample", "sample_p"]
+
+
+# ------------------------------------------------- issue 14/16: the command line
+CHECK_FLAGS_SCRIPT = """
+import json, sys
+from absl import app, flags
+from tfds_bench import bench_main, errors
+outcomes = []
+for args in json.loads(sys.argv[1]):
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(["bench_main", *args])
+  try:
+    bench_main.check_flags()
+    outcomes.append("ok")
+  except (app.UsageError, errors.UserError) as e:
+    outcomes.append(str(e))
+print(json.dumps({"outcomes": outcomes, "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+MISTAKES = [
+    (["--predictions=p.npz", "--benchmarks=imagenet2012", "--model=resnet50"],
+     "--model has no effect with --predictions"),
+    (["--image_folder=.", "--benchmarks=sample"],
+     "--image_folder is only read by the image_folder benchmark"),
+    (["--benchmarks="], "--benchmarks is empty"),
+    (["--benchmarks=sample,sample_c,sample"], "--benchmarks names sample more than once"),
+    (["--list", "--output_dir=out"], "--output_dir has no effect with --list"),
+    (["--report=r.json", "--model=resnet50"], "--model has no effect with --report"),
+    (["--compare=a,b", "--benchmarks=sample"], "--benchmarks has no effect with --compare"),
+    (["--real_threshold=1.5"], "--real_threshold=1.5: a Dawid-Skene score threshold"),
+    (["--batch_size=0"], "--batch_size=0: must be positive"),
+    (["--output_dir=a_file"], "--output_dir=a_file is a file, not a folder"),
+    (["--output_dir=a_file/sub"], "--output_dir=a_file/sub cannot be written"),
+    (["--data_dir=a_file"], "--data_dir=a_file is a file"),
+    (["--model=model.h5"], "only registered names (see --list) and .keras files"),
+    (["--model=efficientnet", "--weights=a_file"],
+     "efficientnet_lite0 reads its weights from a .pth / .pt file"),
+    (["--model=resnet_9000"], "unknown model 'resnet_9000'"),
+    (["--model=resnet50"], "needs its ImageNet weights as a local file"),
+    (["--benchmarks=imagenet_z"], "unknown benchmark 'imagenet_z'"),
+    (["--image_folder=~/no_such_folder"], "image folder not found: {home}/no_such_folder"),
+    (["--predictions=$NO_SUCH/p.npz", "--benchmarks=imagenet2012"],
+     "predictions file not found: {tmp}/nothing/p.npz"),
+]
+
+
+def test_flag_mistakes_are_found_before_tensorflow_loads(tmp_path, quiet_tf_env):
+  # Principles: a flag its mode would ignore is an error naming both flags; a
+  # repeated id is an error; paths expand ~ and $VARS; every path and flag
+  # mistake is found without loading TensorFlow (so in about a second).
+  (tmp_path / "a_file").write_text("x")
+  home = tmp_path / "home"
+  home.mkdir()
+  env = dict(quiet_tf_env, HOME=str(home), NO_SUCH=str(tmp_path / "nothing"))
+  proc = subprocess.run([sys.executable, "-c", CHECK_FLAGS_SCRIPT,
+                         json.dumps([args for args, _ in MISTAKES])],
+                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  result = json.loads(proc.stdout.splitlines()[-1])
+  for (args, expected), outcome in zip(MISTAKES, result["outcomes"]):
+    assert expected.format(home=home, tmp=tmp_path) in outcome, (args, outcome)
+  assert not result["tensorflow"]
+
+
+def test_path_flags_expand_home_and_environment_variables(tmp_path, quiet_tf_env):
+  home = tmp_path / "home"
+  (home / "runs").mkdir(parents=True)
+  (home / "runs" / "results.json").write_text(json.dumps(
+      [{"model": "m", "benchmark": "sample", "metric": "top1", "value": 0.5, "n": 2}]))
+  env = dict(quiet_tf_env, HOME=str(home), OUT_ROOT=str(tmp_path / "reports"))
+  proc = run_bench_main(["--report=~/runs/results.json", "--output_dir=$OUT_ROOT/r"], env,
+                        tmp_path)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert os.listdir(tmp_path / "reports" / "r")
+  assert not os.path.exists(tmp_path / "~") and not os.path.exists(tmp_path / "$OUT_ROOT")
+
+
+def _console_script():
+  return os.path.join(os.path.dirname(sys.executable), "bench_main")
+
+
+def test_help_of_the_console_script_lists_the_flags_and_exit_codes(tmp_path, quiet_tf_env):
+  proc = subprocess.run([_console_script(), "--help"], capture_output=True, text=True,
+                        env=quiet_tf_env, cwd=tmp_path, timeout=120)
+  assert proc.returncode == 1  # absl's --help exits 1, as documented
+  assert "--benchmarks: Benchmark ids" in proc.stdout
+  assert "Exit codes: 0 success; 1 a flag that cannot be parsed" in proc.stdout
+
+
+def test_absl_verbosity_is_honoured_and_warning_is_the_default(tmp_path, quiet_tf_env):
+  (tmp_path / "results.json").write_text(json.dumps(
+      [{"model": "m", "benchmark": "sample", "metric": "top1", "value": 0.5, "n": 2}]))
+  info_line = "bench_main: model efficientnet, benchmarks"
+  quiet = run_bench_main(["--report=results.json"], quiet_tf_env, tmp_path)
+  chatty = run_bench_main(["--report=results.json", "--verbosity=0"], quiet_tf_env, tmp_path)
+  assert quiet.returncode == chatty.returncode == 0
+  assert info_line not in quiet.stderr
+  assert info_line in chatty.stderr
+
+
+def test_unparsable_flag_exits_1_user_mistake_exits_2(tmp_path, quiet_tf_env):
+  assert run_bench_main(["--batch_size=many"], quiet_tf_env, tmp_path).returncode == 1
+  assert run_bench_main(["--benchmarks="], quiet_tf_env, tmp_path).returncode == 2
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, quiet_tf_env):
+  import signal
+  import numpy as np
+  from tests.conftest import write_jpeg
+  # Enough images that the run is still going when the signal lands.
+  for i in range(200):
+    write_jpeg(tmp_path / "images" / "n02123159" / f"{i}.JPEG",
+               np.random.default_rng(i).integers(0, 256, (64, 64, 3), np.uint8))
+  proc = subprocess.Popen(BENCH_MAIN + [f"--image_folder={tmp_path / 'images'}",
+                                        "--batch_size=1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=quiet_tf_env,
+                          cwd=tmp_path)
+  # Interrupted during the forward pass: once its progress bar shows.
+  before = b""
+  while b"on image_folder" not in before:
+    chunk = os.read(proc.stderr.fileno(), 4096)
+    assert chunk, before.decode()[-3000:]
+    before += chunk
+  proc.send_signal(signal.SIGINT)
+  stdout, after = proc.communicate(timeout=120)
+  assert proc.returncode == 130, after.decode()[-3000:]
+  lines = [line.strip() for line in after.decode().replace("\r", "\n").splitlines()]
+  assert [line for line in lines if line] == ["bench_main: interrupted (Ctrl-C)"]
+  assert stdout == b""

@@ -2,7 +2,10 @@
 
 Builds small archives in a temporary folder, prepares the builders from them
 with TFDS (no network: archives come from manual_dir) and checks labels,
-conversions and the errors on damaged, unsafe or missing input.
+conversions and the errors on damaged, unsafe or missing input. The rows
+recorded for the real archives are set aside here (`_no_recorded_rows`), so
+the hand-made archives are read as unverified manual_dir files;
+tests/test_tfds_native.py covers download and verification.
 """
 
 import io
@@ -31,6 +34,12 @@ import make_builder_dummy_data as dummy  # pylint: disable=g-import-not-at-top
 V2_TOP = "imagenetv2-matched-frequency-format-val"
 V2_ARCHIVE = "imagenetv2-matched-frequency.tar.gz"
 A_WNIDS = labels.subset("imagenet_a")[0]
+
+
+@pytest.fixture(autouse=True)
+def _no_recorded_rows(monkeypatch):
+  for name in tfds_bench.builders.BUILDER_NAMES:
+    monkeypatch.setattr(tfds.builder_cls(name), "url_infos", {})
 
 
 def _prepare(name, tmp_path, manual_dir):
@@ -189,7 +198,7 @@ def test_member_with_dotdot_is_refused_by_the_builder(tmp_path):
     ("bench_imagenet_o", "imagenet-o.tar",
      "https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar"),
     ("bench_imagenet_sketch", "ImageNet-Sketch.zip",
-     "https://drive.google.com/open?id=1Mj0i5HBthqH1p_yeXzsg22gZduvgoNeA"),
+     "https://drive.google.com/u/0/uc?id=1Mj0i5HBthqH1p_yeXzsg22gZduvgoNeA"),
 ])
 @pytest.mark.parametrize("manual_dir_state", ["other_file", "empty", "absent"])
 def test_missing_archive_fails_fast_naming_file_folder_and_url(
@@ -224,7 +233,8 @@ def test_check_member_name_normalises():
 
 
 @pytest.mark.parametrize("kind", ["tar", "tar.gz", "zip"])
-def test_iter_members_sorted_skips_folders_and_os_metadata(tmp_path, kind):
+def test_iter_members_in_archive_order_skips_folders_and_os_metadata(
+    tmp_path, kind):
   members = {"top/b/2.jpg": b"2", "top/a/1.jpg": b"1",
              "top/a/._1.jpg": b"apple", "__MACOSX/top/x": b"m",
              "top/.DS_Store": b"d"}
@@ -233,12 +243,23 @@ def test_iter_members_sorted_skips_folders_and_os_metadata(tmp_path, kind):
     dummy.write_zip(path, members)
   else:
     dummy.write_tar(path, members, compress=kind == "tar.gz")
-  expected = [("top/a/1.jpg", b"1"), ("top/b/2.jpg", b"2")]
-  if kind == "tar.gz":
-    # A compressed stream is read in archive order (random access would
-    # decompress from the start for every member); still deterministic.
-    expected = expected[::-1]
+  # Archive order, as TFDS's iteration reads it (deterministic).
+  expected = [("top/b/2.jpg", b"2"), ("top/a/1.jpg", b"1")]
   assert list(archives.iter_members(path)) == expected
+
+
+@pytest.mark.parametrize("kind", ["tar", "tar.gz", "zip"])
+def test_member_tfds_would_skip_silently_is_an_error(tmp_path, kind):
+  # TFDS's iteration drops dot-files that are not OS metadata; nothing is
+  # lost silently.
+  members = {"top/a/1.jpg": b"1", "top/a/.hidden.jpg": b"h"}
+  path = tmp_path / f"x.{kind}"
+  if kind == "zip":
+    dummy.write_zip(path, members)
+  else:
+    dummy.write_tar(path, members, compress=kind == "tar.gz")
+  with pytest.raises(DamagedInputError, match=r"top/a/\.hidden\.jpg"):
+    list(archives.iter_members(path))
 
 
 def test_iter_members_refuses_links_and_duplicates(tmp_path):
@@ -267,15 +288,6 @@ def test_truncated_archive_is_a_damaged_input_error(tmp_path):
   path.write_bytes(path.read_bytes()[:1800])
   with pytest.raises(DamagedInputError, match="cut.tar"):
     list(archives.iter_members(path))
-
-
-def test_find_archive_messages(tmp_path):
-  with pytest.raises(MissingArchiveError, match="x.tar not found in"):
-    archives.find_archive(tmp_path, "x.tar", "https://example.org/x.tar")
-  with pytest.raises(MissingArchiveError, match="no manual_dir"):
-    archives.find_archive(None, "x.tar", "https://example.org/x.tar")
-  (tmp_path / "x.tar").write_bytes(b"")
-  assert archives.find_archive(tmp_path, "x.tar", "u") == tmp_path / "x.tar"
 
 
 # Metadata and helpers ---------------------------------------------------------

@@ -20,7 +20,8 @@ nbclient = pytest.importorskip(
 pytest.importorskip("ipykernel", reason="notebook tests need the test extra: pip install ipykernel")
 
 COLAB = pathlib.Path(__file__).resolve().parent.parent / "colab"
-NOTEBOOKS = ("01_load_benchmarks.ipynb", "02_keras_evaluate.ipynb", "03_compare_models.ipynb")
+NOTEBOOKS = ("01_load_benchmarks.ipynb", "02_keras_evaluate.ipynb", "03_compare_models.ipynb",
+             "04_published_context.ipynb")
 KERNEL_NAME = "tfds-bench-test-python"
 CELL_TIMEOUT_S = 120
 

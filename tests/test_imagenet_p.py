@@ -121,6 +121,21 @@ def test_score_on_a_hand_made_fixture():
   assert not {r.metric for r in results} & {"mfp", "mean_flip_probability"}
 
 
+def test_imagenet_p_scoring_reports_progress_with_a_total():
+  displays = []
+
+  def factory(description, total):
+    display = [description, total, 0]
+    displays.append(display)
+    return (lambda n: display.__setitem__(2, display[2] + n)), (lambda: None)
+
+  names = ["gaussian_noise", "shot_noise"]
+  videos = {"v1": _top5([1, 1, 2]), "v2": _top5([3, 3, 3])}
+  score = imagenet_p_scoring.benchmark_scorer(names)
+  score([_predictions(videos)] * 2, ScoringContext(progress_factory=factory))
+  assert displays == [["imagenet_p: scoring steps", 4, 4]]
+
+
 def test_mfp_is_normalised_only_with_alexnet_values():
   rng = np.random.default_rng(6)
   by_perturbation = {}

@@ -1,4 +1,9 @@
-"""The input pipeline: padding and masking, determinism, label lists, folders."""
+"""The input pipeline: padding and masking, determinism, label lists, folders,
+preparation shared between runs."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -121,3 +126,36 @@ def test_image_folder_refuses_files_it_would_skip(tmp_path):
 def test_image_folder_missing_dir(tmp_path):
   with pytest.raises(errors.UserError, match="no such directory"):
     input_pipeline.load_image_folder(str(tmp_path / "nope"))
+
+
+PREPARE_SCRIPT = """
+import sys
+from tfds_bench import input_pipeline
+dataset = input_pipeline.load_split("bench_sample", "test", data_dir=sys.argv[1])
+print(len(list(dataset)))
+"""
+
+
+def test_two_runs_sharing_a_data_dir_prepare_once_and_both_succeed(tmp_path):
+  # Without the lock both prepare, and the second rename fails in TFDS with
+  # FileExistsError; with it the second waits and reuses the first's work.
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  runs = [subprocess.Popen([sys.executable, "-c", PREPARE_SCRIPT, str(tmp_path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+          for _ in range(2)]
+  outputs = [run.communicate(timeout=600) for run in runs]
+  for run, (stdout, stderr) in zip(runs, outputs):
+    assert run.returncode == 0, stderr[-3000:]
+    assert stdout.strip() == "7"
+    # TFDS's "Downloading and preparing dataset ..." is not printed: nothing downloads.
+    assert "Downloading" not in stdout + stderr
+  assert not list((tmp_path / "bench_sample").glob("incomplete.*"))
+
+
+def test_sample_c_progress_has_a_total_before_preparation(tmp_path):
+  import tensorflow_datasets as tfds
+  from tfds_bench.builders.bench_sample_c import bench_sample_c_dataset_builder as sample_c
+  builder = tfds.builder("bench_sample_c", data_dir=str(tmp_path))
+  assert not builder.is_prepared()
+  # TFDS's "Generating test examples" bar takes its total from here.
+  assert builder.info.splits["test"].num_examples == sample_c.NUM_EXAMPLES == 7 * 19 * 5

@@ -122,7 +122,7 @@ def test_ctrl_c_during_evaluation_writes_no_results(had_results, folder_and_mode
   assert _bench_main(args + ["--progress=false"]) == 0
   records = json.loads((out / "results.json").read_text())["results"]
   assert {r["n"] for r in records} == {3}
-  assert sorted(os.listdir(out)) == ["results.csv", "results.json"]
+  assert sorted(os.listdir(out)) == ["predictions", "results.csv", "results.json"]
 
 
 def test_interrupted_tfds_preparation_is_redone_on_the_next_run(tmp_path, monkeypatch):
@@ -148,9 +148,11 @@ def test_interrupted_tfds_preparation_is_redone_on_the_next_run(tmp_path, monkey
   # and TFDS removed its temporary folder on the way out.
   leftovers = [p for p in (tmp_path / "bench_sample").rglob("*") if p.is_file()]
   assert leftovers == []
-  # A hard kill (no clean-up) would leave an incomplete.* folder: harmless.
+  # A hard kill (no clean-up) leaves an incomplete.* folder: the next
+  # preparation, holding the lock, removes it and starts clean.
   junk = tmp_path / "bench_sample" / "incomplete.KILLED_1.0.0"
   junk.mkdir(parents=True)
   (junk / "bench_sample-test.tfrecord-00000-of-00001").write_bytes(b"half")
   dataset = input_pipeline.load_split("bench_sample", "test", data_dir=str(tmp_path))
   assert len(list(dataset)) == 7
+  assert not junk.exists()

@@ -38,11 +38,32 @@ def _save(path, **arrays):
     (dict(file_name=_val_names([1, 2]), top5=np.zeros((2, 5)), ), "integer class indices"),
     (dict(file_name=_val_names([1, 2]), top5=np.zeros((2, 5), int), label=np.zeros(3, int)),
      "'label' has shape"),
+    # Inputs that cannot be what they claim: a one-column "top5" (would be
+    # reported as top-5 while being top-1), probabilities that do not sum to 1.
+    (dict(file_name=_val_names([1, 2]), top5=np.zeros((2, 1), int)),
+     "'top5' has 1 column(s), so top-5 accuracy cannot be computed"),
+    (dict(file_name=_val_names([1, 2]), probs=np.full((2, 1000), 0.5)),
+     "'probs' rows must sum to 1, but 2 do not"),
+    (dict(file_name=np.array([b"\xff.jpg", b"b.jpg"])), "bytes that are not UTF-8"),
 ])
 def test_bad_predictions_files_are_clear_errors(tmp_path, arrays, message):
   path = _save(tmp_path / "p.npz", **arrays)
   with pytest.raises(errors.UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
     predictions_lib.load_npz(path)
+
+
+def test_probabilities_stored_as_float16_are_accepted(tmp_path):
+  probs = np.full((2, 1000), 1 / 1000, np.float16)  # rows sum to 1 only within ~1e-3
+  path = _save(tmp_path / "p.npz", file_name=_val_names([1, 2]), probs=probs)
+  assert len(predictions_lib.load_npz(path)) == 2
+
+
+def test_a_benchmark_named_twice_is_scored_once(tmp_path):
+  path = _save(tmp_path / "p.npz", file_name=_val_names([1, 2]), top5=np.zeros((2, 5), int))
+  run = evaluate.score_predictions(predictions_lib.load_npz(path),
+                                   ["imagenet2012", "imagenet2012"], "p")
+  keys = [(r.benchmark, r.metric) for r in run.results]
+  assert len(keys) == len(set(keys)) and run.provenance["benchmarks"] == ["imagenet2012"]
 
 
 def test_unknown_val_file_name_is_an_error(tmp_path):

@@ -197,10 +197,10 @@ def _is_png(path):
 
 def test_write_report_full(tmp_path):
   records = fixture_records() + corruption_records()
-  paths = reports.write_report(records, str(tmp_path / "report"))
+  paths = reports.write_report(records, str(tmp_path / "report"), robustness_baseline="models")
   names = [p.split("/")[-1] for p in paths]
-  assert names == ["report.md", "report.csv", "effective_robustness.png",
-                   "corruption_errors.png"]
+  assert names == ["report.md", "report.csv", "published_context.png",
+                   "effective_robustness.png", "corruption_errors.png"]
   for path in paths[2:]:
     assert _is_png(path)
   text = (tmp_path / "report" / "report.md").read_text()
@@ -213,8 +213,9 @@ def test_write_report_full(tmp_path):
 
 def test_write_report_sample_only_has_tables_and_says_why_no_plot(tmp_path):
   records = [record(m, "sample", "top1", v, n=7) for m, v in (("x", 6 / 7), ("y", 5 / 7))]
-  paths = reports.write_report(records, str(tmp_path))
-  assert [p.split("/")[-1] for p in paths] == ["report.md", "report.csv"]
+  paths = reports.write_report(records, str(tmp_path), robustness_baseline="models")
+  assert [p.split("/")[-1] for p in paths] == ["report.md", "report.csv",
+                                               "published_context.png"]
   text = (tmp_path / "report.md").read_text()
   assert "| x | 85.71 |" in text
   assert "Not computed" in text and "no imagenet2012 top-1" in text
@@ -222,7 +223,7 @@ def test_write_report_sample_only_has_tables_and_says_why_no_plot(tmp_path):
 
 def test_write_report_one_model_skips_the_fit_and_says_so(tmp_path):
   records = [r for r in fixture_records() if r["model"] == "a"]
-  paths = reports.write_report(records, str(tmp_path))
+  paths = reports.write_report(records, str(tmp_path), robustness_baseline="models")
   assert any(p.endswith("effective_robustness.png") for p in paths)
   text = (tmp_path / "report.md").read_text()
   assert "fit skipped, a line needs at least 2 models" in text
@@ -250,7 +251,7 @@ def test_bench_main_report_flag(tmp_path):
       [sys.executable, "-m", "tfds_bench.bench_main", f"--report={results}",
        f"--output_dir={out}"], capture_output=True, text=True, timeout=300, check=False)
   assert completed.returncode == 0, completed.stderr[-2000:]
-  assert (out / "report.md").exists() and _is_png(out / "effective_robustness.png")
+  assert (out / "report.md").exists() and _is_png(out / "published_context.png")
 
 
 def test_report_draws_the_real_curve_from_records(tmp_path):
@@ -300,7 +301,8 @@ def test_failing_rename_leaves_no_temporary_file(tmp_path):
   (tmp_path / "results.json").mkdir()
   with pytest.raises(OSError):
     reports.write_results(str(tmp_path), [record("a", "sample", "top1", 0.5)], {})
-  assert sorted(os.listdir(tmp_path)) == ["report.md", "results.json"]
+  # The figure written before report.md stays; no temporary file does.
+  assert sorted(os.listdir(tmp_path)) == ["published_context.png", "report.md", "results.json"]
   assert not os.listdir(tmp_path / "report.md") and not os.listdir(tmp_path / "results.json")
 
 

@@ -1,21 +1,22 @@
-"""Reads released dataset archives (tar, tar.gz, zip) safely, unextracted.
+"""Finds released dataset archives through TFDS and reads them, unextracted.
 
-Shared by the builders in `builders/`: ImageNetV2, -Sketch, -A, -R, -O (and,
-later, -C). The builders read the archives exactly as released from TFDS's
-`manual_dir`; nothing is written to disk but the prepared TFDS records.
+Shared by the builders in `builders/`: ImageNetV2, -Sketch, -A, -R, -O, -C
+and -P. Archives are found through TFDS's public download manager
+(`dl_manager.download` verifies a recorded checksum, `dl_manager.manual_dir`)
+and read through `tfds.download.iter_archive` and `etils.epath`, so
+manual_dir and data_dir may be on any filesystem tf.io.gfile supports
+(`gs://...`). Nothing is written but the prepared TFDS records.
 
-What this module guarantees:
+What this module adds on top of TFDS's archive iteration:
 
 * A missing archive fails fast, before any work, with one message naming the
   file, the folder it was looked in and where to download it
   (`tfds_bench.errors.MissingArchiveError`).
 * Member names are checked before use: absolute paths, `..` components,
   backslashes, links and device files are refused (`DamagedInputError` naming
-  the member), duplicate names too.
-* Members are yielded in a deterministic order: sorted by member name for zip
-  files and uncompressed tar files (random access is cheap there); in archive
-  order for compressed tar files, where random access would decompress the
-  stream from its start for every member. TFDS orders the prepared examples by
+  the member), duplicate names too; a member TFDS's iteration would skip
+  silently (a dot-file) is an error, and so is a tar cut at a member boundary.
+* Members are yielded in archive order. TFDS orders the prepared examples by
   key anyway, so the prepared dataset does not depend on this order.
 * Image bytes are validated by a full decode; a valid RGB JPEG is kept byte for
   byte as released, any other readable image (CMYK or grayscale JPEG, PNG or
@@ -37,7 +38,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from absl import logging
 from etils import epath
@@ -47,68 +48,101 @@ from tfds_bench.errors import DamagedInputError
 from tfds_bench.errors import MissingArchiveError
 
 # Magic numbers of the compressions Python's tarfile reads (gzip, bzip2, xz).
-_COMPRESSION_MAGIC = (
-    (b"\x1f\x8b", "gz"),
-    (b"BZh", "bz2"),
-    (b"\xfd7zXZ\x00", "xz"),
-)
+_COMPRESSION_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 _OS_METADATA_FILE_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 # Quality TFDS uses when it re-encodes ImageNet's CMYK and PNG images.
 CONVERTED_JPEG_QUALITY = 100
 
 
-def manual_dir_of(dl_manager) -> Optional[epath.Path]:
-  """The manual_dir of a TFDS download manager, even when it is empty.
+def manual_dir_or_reason(dl_manager) -> Tuple[Optional[epath.Path], str]:
+  """(manual_dir, "") if TFDS has a non-empty one, else (None, why not).
 
-  `dl_manager.manual_dir` raises a bare AssertionError when the folder does not
-  exist or is empty; the builders want to raise `MissingArchiveError` naming the
-  archive instead, so this returns the configured path in that case.
-
-  Args:
-    dl_manager: a `tfds.download.DownloadManager`.
-
-  Returns:
-    The manual directory, or None if the download manager has none configured.
+  Only TFDS's public `dl_manager.manual_dir` is asked; it raises an
+  AssertionError naming the folder when it is missing or empty, and that
+  message is what a missing-archive error passes on.
   """
   try:
-    return epath.Path(dl_manager.manual_dir)
-  except AssertionError:
-    # The property refuses missing/empty folders; its backing field still holds
-    # the configured path, which is what the error message must name.
-    configured = getattr(dl_manager, "_manual_dir", None)
-    return epath.Path(configured) if configured else None
+    return epath.Path(dl_manager.manual_dir), ""
+  except AssertionError as e:
+    return None, str(e).splitlines()[0]
 
 
-def find_archive(manual_dir: Optional[os.PathLike | str], file_name: str,
-                 url_hint: str) -> epath.Path:
-  """Returns `<manual_dir>/<file_name>`, or raises if it is not a file.
+def find_in_manual_dir(dl_manager, url_infos: Optional[Mapping[str, Any]],
+                       url: str, file_name: str) -> Optional[epath.Path]:
+  """`<manual_dir>/<file_name>`, verified by TFDS if its checksum is recorded.
 
-  Only the file system is consulted (no network), so this is instant.
+  An archive whose (url, size, sha256, file name) row is in the builder's
+  checksums.tsv is handed to `dl_manager.download(url)`: TFDS finds it in
+  manual_dir under the recorded name, computes its size and sha256 and raises
+  TFDS's `NonMatchingChecksumError` for a wrong file; nothing is
+  downloaded. An archive without a recorded row is read as it is, and a
+  warning says how to record the row once (the builder's README).
 
   Args:
-    manual_dir: the folder the archive should be in (TFDS's manual_dir).
-    file_name: the archive's released file name, e.g. `imagenet-a.tar`.
-    url_hint: where the user downloads the archive (URL or instructions).
+    dl_manager: the builder's `tfds.download.DownloadManager`.
+    url_infos: the builder's recorded checksums (`Builder.url_infos`).
+    url: where the archive is published (the checksums.tsv key).
+    file_name: the archive's released file name.
 
   Returns:
-    The path of the archive.
+    The archive's path, or None if it is not in manual_dir.
+  """
+  manual_dir, _ = manual_dir_or_reason(dl_manager)
+  if manual_dir is None or not (manual_dir / file_name).exists():
+    return None
+  if url in (url_infos or {}):
+    return epath.Path(dl_manager.download(url))
+  logging.warning(
+      "%s is read from %s without checksum verification: no checksum is "
+      "published for it. To verify later runs, record its row once in the "
+      "builder's checksums.tsv (see the builder's README, 'Verifying').",
+      file_name, manual_dir)
+  return manual_dir / file_name
+
+
+def get_archive(dl_manager, url_infos: Optional[Mapping[str, Any]], url: str,
+                file_name: str) -> epath.Path:
+  """An archive a builder downloads like TFDS would, verified when recorded.
+
+  With a recorded checksum (a row in the builder's checksums.tsv) this is
+  `dl_manager.download(url)`: TFDS takes `<manual_dir>/<file_name>` if it is
+  there, else downloads the URL, and verifies size and sha256 either way (a
+  wrong file raises TFDS's `NonMatchingChecksumError`). Without one the
+  archive is read from manual_dir only (`find_in_manual_dir`).
 
   Raises:
-    MissingArchiveError: the archive is not there.
+    MissingArchiveError: not in manual_dir, and no recorded checksum or the
+      download failed (no network, say): names the file, the folder and URL.
   """
-  if manual_dir is None:
-    raise MissingArchiveError(
-        f"{file_name} not found: no manual_dir is configured. Download it from "
-        f"{url_hint} and pass the folder holding it as manual_dir "
-        "(tfds.download.DownloadConfig(manual_dir=...) or --manual_dir).")
-  folder = epath.Path(manual_dir)
-  path = folder / file_name
-  if not path.is_file():
-    raise MissingArchiveError(
-        f"{file_name} not found in {folder}. Download it from {url_hint} and "
-        f"put it, unextracted and unrenamed, at {path}.")
+  if url in (url_infos or {}):
+    try:
+      return epath.Path(dl_manager.download(url))
+    except OSError as e:  # requests' errors are OSErrors; a bad checksum is not.
+      raise missing_archive_error(
+          dl_manager, f"{file_name} not found, and downloading it from {url} failed "
+          f"({type(e).__name__}: {str(e).splitlines()[0][:200]}): download it "
+          "yourself.") from None
+  path = find_in_manual_dir(dl_manager, url_infos, url, file_name)
+  if path is None:
+    raise missing_archive_error(
+        dl_manager, f"{file_name} is needed: download it from {url}.")
   return path
+
+
+def missing_archive_error(dl_manager, needed: str) -> MissingArchiveError:
+  """The error for archives that are not in manual_dir, naming the folder.
+
+  Args:
+    dl_manager: the builder's download manager.
+    needed: what is needed and where to get it, ending with a full stop.
+  """
+  manual_dir, reason = manual_dir_or_reason(dl_manager)
+  where = f"Looked in {manual_dir}." if manual_dir is not None else reason
+  return MissingArchiveError(
+      f"{needed} {where} Put the archive(s) there, unextracted and "
+      "unrenamed, and pass the folder as manual_dir "
+      "(tfds.download.DownloadConfig(manual_dir=...) or --manual_dir).")
 
 
 def is_os_metadata(member_name: str) -> bool:
@@ -148,14 +182,27 @@ def check_member_name(member_name: str, archive: os.PathLike | str) -> str:
   return normalized
 
 
-def _tar_compression(path: epath.Path) -> str:
-  """'' for an uncompressed tar, else the tarfile compression name."""
-  with path.open("rb") as f:
+# How an archive is read: TFDS's ExtractMethod names, looked up only where
+# TFDS iterates (importing TFDS here would load it, and register our builders,
+# for every importer of this module, bench_main included).
+_ZIP, _TAR, _TAR_STREAM = "ZIP", "TAR", "TAR_STREAM"
+
+
+def _extract_method(archive: epath.Path) -> str:
+  """How TFDS iterates the archive, from its content (not its name).
+
+  Some "tar.gz" releases are plain tars, so the name is not trusted. A
+  compressed tar is streamed (random access would decompress it again for
+  every member).
+  """
+  with archive.open("rb") as f:
+    if zipfile.is_zipfile(f):
+      return _ZIP
+    f.seek(0)
     head = f.read(8)
-  for magic, compression in _COMPRESSION_MAGIC:
-    if head.startswith(magic):
-      return compression
-  return ""
+  if any(head.startswith(magic) for magic in _COMPRESSION_MAGIC):
+    return _TAR_STREAM
+  return _TAR
 
 
 def _check_tar_member(member: tarfile.TarInfo, archive: epath.Path) -> bool:
@@ -168,19 +215,6 @@ def _check_tar_member(member: tarfile.TarInfo, archive: epath.Path) -> bool:
   raise DamagedInputError(
       f"Refusing member {member.name!r} of {archive}: it is a {kind}, and only "
       "regular files and folders are expected in this archive.")
-
-
-def _read_tar_member(tar: tarfile.TarFile, member: tarfile.TarInfo,
-                     archive: epath.Path) -> bytes:
-  f = tar.extractfile(member)
-  if f is None:  # Cannot happen for a regular file; guard anyway.
-    raise DamagedInputError(f"Cannot read member {member.name!r} of {archive}.")
-  data = f.read()
-  if len(data) != member.size:
-    raise DamagedInputError(
-        f"Member {member.name!r} of {archive} is truncated ({len(data)} of "
-        f"{member.size} bytes): the archive is damaged, download it again.")
-  return data
 
 
 def _check_tar_end(tar: tarfile.TarFile, archive: epath.Path) -> None:
@@ -198,55 +232,9 @@ def _check_tar_end(tar: tarfile.TarFile, archive: epath.Path) -> None:
         f"{len(tar.members)} members): download it again.")
 
 
-def _iter_tar(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
-  compression = _tar_compression(archive)
-  if not compression:
-    with tarfile.open(archive, mode="r:") as tar:
-      # Reads the headers only; an uncompressed tar seeks past member data.
-      names_and_members = []
-      for member in tar.getmembers():
-        if _check_tar_member(member, archive):
-          names_and_members.append(
-              (check_member_name(member.name, archive), member))
-      _check_unique((name for name, _ in names_and_members), archive)
-      _check_tar_end(tar, archive)
-      names_and_members.sort(key=lambda pair: pair[0])
-      for name, member in names_and_members:
-        yield name, _read_tar_member(tar, member, archive)
-  else:
-    seen = set()
-    with tarfile.open(archive, mode="r|" + compression) as tar:
-      for member in tar:
-        if not _check_tar_member(member, archive):
-          continue
-        name = check_member_name(member.name, archive)
-        if name in seen:
-          raise DamagedInputError(
-              f"Member {name!r} occurs twice in {archive}; refusing to guess "
-              "which copy is meant.")
-        seen.add(name)
-        yield name, _read_tar_member(tar, member, archive)
-
-
-def _iter_zip(archive: epath.Path) -> Iterator[Tuple[str, bytes]]:
-  with zipfile.ZipFile(archive) as zf:
-    names_and_infos = [(check_member_name(info.filename, archive), info)
-                       for info in zf.infolist() if not info.is_dir()]
-    _check_unique((name for name, _ in names_and_infos), archive)
-    names_and_infos.sort(key=lambda pair: pair[0])
-    for name, info in names_and_infos:
-      try:
-        data = zf.read(info)
-      except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
-        raise DamagedInputError(
-            f"Cannot read member {info.filename!r} of {archive}: {e}. The "
-            "archive is damaged; download it again.") from e
-      yield name, data
-
-
-def _check_unique(names: Iterable[str], archive: epath.Path):
+def _check_unique(names_and_members: Iterable[tuple], archive: epath.Path):
   seen = set()
-  for name in names:
+  for name, *_ in names_and_members:
     if name in seen:
       raise DamagedInputError(
           f"Member {name!r} occurs twice in {archive}; refusing to guess which "
@@ -254,35 +242,80 @@ def _check_unique(names: Iterable[str], archive: epath.Path):
     seen.add(name)
 
 
+def _list_members(archive: epath.Path, method: str
+                  ) -> List[Tuple[str, int, int]]:
+  """(checked name, data offset, size) of the regular files, headers only.
+
+  The check before TFDS's iteration: TFDS skips unsafe names (absolute,
+  escaping with `..`) and dot-files silently, and takes a tar cut at a header
+  boundary for a shorter complete one; reading the member list first lets
+  `iter_members` refuse the first and notice the others. A plain tar or a zip
+  costs a few seeks; a compressed tar one decompression.
+  """
+  with archive.open("rb") as f:
+    if method == _ZIP:
+      with zipfile.ZipFile(f) as zf:
+        entries = [(check_member_name(info.filename, archive),
+                    info.header_offset, info.file_size)
+                   for info in zf.infolist() if not info.is_dir()]
+    else:
+      plain = method == _TAR
+      with tarfile.open(fileobj=f, mode="r:" if plain else "r|*") as tar:
+        entries = [(check_member_name(member.name, archive),
+                    member.offset_data, member.size)
+                   for member in tar if _check_tar_member(member, archive)]
+        if plain:
+          _check_tar_end(tar, archive)
+  _check_unique(entries, archive)
+  return entries
+
+
 def iter_members(
     archive_path: os.PathLike | str) -> Iterator[Tuple[str, bytes]]:
   """Yields `(member_name, bytes)` for every regular file of an archive.
 
   Supports .tar, .tar.gz/.tgz (and bz2/xz; detected from the content, not the
-  name: some "tar.gz" releases are plain tars) and .zip. Folders and OS
-  metadata are skipped; names are normalised by `check_member_name`.
+  name: some "tar.gz" releases are plain tars) and .zip, on any filesystem
+  epath / tf.io.gfile reads. The bytes come from TFDS's own archive iteration
+  (`tfds.download.iter_archive`); this adds the member checks around it.
+  Folders and OS metadata are skipped; names are normalised by
+  `check_member_name`.
 
   Args:
     archive_path: the archive.
 
   Yields:
-    (member name, member bytes), in the order described in the module doc.
+    (member name, member bytes), in archive order.
 
   Raises:
     MissingArchiveError: the archive does not exist.
     DamagedInputError: the archive or a member is unreadable or unsafe.
   """
+  # Imported here, not at the top: see _ZIP.
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   archive = epath.Path(archive_path)
-  if not archive.is_file():
+  if not archive.exists():
     raise MissingArchiveError(f"Archive {archive} does not exist.")
-  is_zip = zipfile.is_zipfile(archive)
-  members = _iter_zip(archive) if is_zip else _iter_tar(archive)
-  skipped = 0
   try:
-    for name, data in members:
+    method = _extract_method(archive)
+    sizes = {name: size for name, _, size in _list_members(archive, method)}
+    skipped = sum(is_os_metadata(name) for name in sizes)
+    read = set()
+    for path, member in tfds.download.iter_archive(
+        archive, tfds.download.ExtractMethod[method]):
+      name = path.replace(os.sep, "/")
       if is_os_metadata(name):
-        skipped += 1
         continue
+      if name not in sizes:
+        raise DamagedInputError(
+            f"Member {name!r} of {archive} was not in its member list: the "
+            "archive changed while it was read.")
+      data = member.read()
+      if len(data) != sizes[name]:
+        raise DamagedInputError(
+            f"Member {name!r} of {archive} is truncated ({len(data)} of "
+            f"{sizes[name]} bytes): the archive is damaged, download it again.")
+      read.add(name)
       yield name, data
   except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error,
           OSError) as e:
@@ -291,6 +324,13 @@ def iter_members(
     raise DamagedInputError(
         f"Cannot read {archive}: {type(e).__name__}: {e}. The archive is "
         "damaged or not a tar/zip file; download it again.") from e
+  unread = sorted(name for name in sizes
+                  if name not in read and not is_os_metadata(name))
+  if unread:
+    raise DamagedInputError(
+        f"{len(unread)} member(s) of {archive} were skipped by TFDS's archive "
+        f"iteration, e.g. {unread[0]!r} (it skips names starting with '.' or "
+        "ending with '~'). Is this the released archive?")
   if skipped:
     logging.info("Skipped %d OS metadata files (__MACOSX, ._*, .DS_Store) "
                  "in %s", skipped, archive)
@@ -433,22 +473,16 @@ def index_uncompressed_tar(archive: os.PathLike | str
     DamagedInputError: an unsafe or duplicate member, or a truncated tar.
   """
   path = epath.Path(archive)
-  entries = []
+  if _extract_method(path) != _TAR:
+    raise NotPlainTarError(
+        f"Cannot index {path}: it is not an uncompressed tar as released.")
   try:
-    with path.open("rb") as f, tarfile.open(fileobj=f, mode="r:") as tar:
-      for member in tar:
-        if not _check_tar_member(member, path):
-          continue
-        name = check_member_name(member.name, path)
-        if not is_os_metadata(name):
-          entries.append((name, member.offset_data, member.size))
-      _check_tar_end(tar, path)
+    entries = _list_members(path, _TAR)
   except tarfile.ReadError as e:
     raise NotPlainTarError(
         f"Cannot index {path} ({e}): it is not an uncompressed tar as "
         "released.") from e
-  _check_unique((name for name, _, _ in entries), path)
-  return entries
+  return [entry for entry in entries if not is_os_metadata(entry[0])]
 
 
 def read_member_at(archive: os.PathLike | str, offset: int, size: int,

@@ -2,22 +2,36 @@
 
   bench_main --model=efficientnet                  # offline sample suite
   bench_main --model=efficientnet --image_folder=DIR
-  bench_main --model=resnet50 --weights=W.h5 --benchmarks=imagenet2012,imagenet2012_real \
-      --manual_dir=~/imagenet --output_dir=out
+  bench_main --model=resnet50 --weights=W.h5 --manual_dir=~/imagenet --output_dir=out
+      --benchmarks=imagenet2012,imagenet2012_real
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
+  bench_main --model=efficientnet --shard=0/4 --output_dir=out ...   # one of 4 slices
+  bench_main --predictions='out/predictions-shard-*.npz' --output_dir=merged
+  bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
+
+Exit codes: 0 success; 1 a flag that cannot be parsed, or --help (absl's
+convention); 2 a user mistake (a path, a flag combination, a bad input file),
+reported on one line `bench_main: error: ...`; 130 interrupted (Ctrl-C).
+
+Logging: WARNING and above unless --verbosity / --logtostderr say otherwise
+(--verbosity=0 shows INFO).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shlex
 import sys
-from typing import List
+import tempfile
+from typing import List, Optional, Tuple
 
-from absl import app, flags
+from absl import app, flags, logging
 
-from tfds_bench import audit, benchmark_table, data_service, errors, predictions, reports, shards
+from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
+                        predictions, reports, shards)
 
 FLAGS = flags.FLAGS
 
@@ -51,13 +65,17 @@ flags.DEFINE_float("real_threshold", None,
 flags.DEFINE_string("audit", None,
                     "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
                     "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
+flags.DEFINE_list("compare", None,
+                  "RUN_A,RUN_B: paired comparison of two --output_dir folders on the same "
+                  "images (exact McNemar for proportions, paired bootstrap otherwise).")
 flags.DEFINE_enum("strategy", "none", ["none", "mirrored", "multi_worker", "tpu"],
                   "Distribution: 'mirrored' runs the forward pass on all local GPUs "
                   "(tf.distribute.MirroredStrategy); 'multi_worker' on every host of the "
                   "TF_CONFIG cluster (MultiWorkerMirroredStrategy; run the same command on "
                   "each, the chief writes --output_dir); 'tpu' on the TPU named by --tpu "
                   "(TPUStrategy). Counts equal a single device's.")
-flags.DEFINE_string("tpu", "", "--strategy=tpu: the TPU's name or grpc:// address ('' = local).")
+flags.DEFINE_string("tpu", None, "--strategy=tpu: the TPU's name or grpc:// address "
+                    "(default: the local TPU).")
 flags.DEFINE_string("shard", None,
                     "I/N: evaluate the I-th of N deterministic slices of every source and "
                     "write its predictions file to --output_dir; score the N files together "
@@ -69,12 +87,224 @@ flags.DEFINE_string("data_service", None,
                     "which --corrupt_on_the_fly needs (its PIL crop runs only here).")
 
 
-class UsageError(Exception):
-  pass
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+# Flags naming a file or folder: `~` and $VARS are expanded in each (a shell
+# leaves `--data_dir=~/x` unexpanded, so without this a literal ./~ appears).
+# (--predictions is a comma-separated list: each item is expanded, see
+# `_prediction_files`.)
+_PATH_FLAGS = ("weights", "image_folder", "manual_dir", "data_dir", "output_dir")
+
+# What each mode reads: a flag given on the command line that its mode would
+# ignore is an error naming both, never silently dropped.
+# --data_dir says where prepared data lives, like $TFDS_DATA_DIR, and changes
+# no result, so it may stay in a user's usual command line.
+_SCALING_FLAGS = ("strategy", "tpu", "shard", "data_service")
+_MODEL_RUN_FLAGS = ("model", "weights", "preprocessing", "image_folder", "batch_size",
+                    "corrupt_on_the_fly") + _SCALING_FLAGS
+_IGNORED_BY_MODE = {
+    "list": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "manual_dir", "output_dir",
+                                "report", "compare", "audit", "real_threshold"),
+    "report": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "manual_dir", "audit",
+                                  "real_threshold", "compare"),
+    "compare": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "output_dir", "audit",
+                                   "real_threshold"),
+    "audit": ("weights", "preprocessing", "image_folder", "batch_size",
+              "corrupt_on_the_fly", "benchmarks", "predictions", "real_threshold")
+             + _SCALING_FLAGS,
+    "predictions": _MODEL_RUN_FLAGS,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckedFlags:
+  """The flags after every check that needs no TensorFlow: paths expanded and
+  validated, benchmark ids chosen. Built by `check_flags` before anything slow."""
+  model: str
+  weights: Optional[str]
+  image_folder: Optional[str]
+  predictions: Optional[str]  # the flag, each item expanded
+  manual_dir: Optional[str]
+  data_dir: Optional[str]
+  output_dir: Optional[str]
+  report: List[str]
+  compare: List[str]
+  benchmark_ids: List[str]  # empty for --shard files: they name their own
+  # --predictions: the files (globs matched); whether they are --shard files.
+  prediction_files: List[str] = dataclasses.field(default_factory=list)
+  shard_files: bool = False
+  # --shard=I/N as (I, N); None without it.
+  shard: Optional[Tuple[int, int]] = None
+
+
+def expand_path(path: Optional[str]) -> Optional[str]:
+  """``~`` and environment variables expanded, as a shell would have."""
+  if path is None:
+    return None
+  return os.path.expandvars(os.path.expanduser(path))
+
+
+def _mode() -> Optional[str]:
+  for mode in ("list", "report", "compare", "audit", "predictions"):
+    if FLAGS[mode].value:
+      return mode
+  return None
+
+
+def _check_combinations() -> None:
+  mode = _mode()
+  for name in _IGNORED_BY_MODE.get(mode, ()):
+    if FLAGS[name].present:
+      raise app.UsageError(f"--{name} has no effect with --{mode}; drop one of them")
+  if FLAGS["benchmarks"].present and not FLAGS.benchmarks:
+    raise app.UsageError("--benchmarks is empty; name at least one id (see --list) or "
+                         "leave the flag out for the defaults")
+  ids = FLAGS.benchmarks or []
+  repeated = sorted({b for b in ids if ids.count(b) > 1})
+  if repeated:
+    raise app.UsageError(f"--benchmarks names {', '.join(repeated)} more than once")
+  if FLAGS.image_folder and ids and "image_folder" not in ids:
+    raise app.UsageError("--image_folder is only read by the image_folder benchmark, which "
+                         "--benchmarks leaves out; add image_folder to --benchmarks or drop "
+                         "--image_folder")
+  if FLAGS.real_threshold is not None and not 0.0 <= FLAGS.real_threshold <= 1.0:
+    raise app.UsageError(f"--real_threshold={FLAGS.real_threshold}: a Dawid-Skene score "
+                         "threshold is a probability in [0, 1] (real.json is 0.8)")
+  if FLAGS.batch_size <= 0:
+    raise app.UsageError(f"--batch_size={FLAGS.batch_size}: must be positive")
+  _check_scaling_flags()
+
+
+def _check_scaling_flags() -> None:
+  """--strategy, --tpu, --shard and --data_service, alone and together."""
+  if FLAGS["tpu"].present and FLAGS.strategy != "tpu":
+    raise app.UsageError(f"--tpu has no effect with --strategy={FLAGS.strategy}; add "
+                         "--strategy=tpu or drop --tpu")
+  if FLAGS.strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
+    raise app.UsageError("--strategy=multi_worker reads the cluster from the TF_CONFIG "
+                         "environment variable, which is not set (see README, 'Scaling out')")
+  if FLAGS.shard is not None:
+    try:
+      shards.parse_shard(FLAGS.shard)
+    except errors.UserError as e:
+      raise app.UsageError(str(e)) from None
+    if not FLAGS.output_dir:
+      raise app.UsageError("--shard needs --output_dir for its predictions file")
+  value = FLAGS.data_service
+  if value is None:
+    return
+  if value.startswith(data_service.LOCAL_PREFIX):
+    count = value[len(data_service.LOCAL_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+      raise app.UsageError(f"--data_service={value}: local:N wants N >= 1 workers, "
+                           "e.g. local:2")
+    return
+  if not value.startswith("grpc://") or not value[len("grpc://"):]:
+    raise app.UsageError(f"--data_service={value}: expected grpc://HOST:PORT of a dispatcher "
+                         "(python -m tfds_bench.data_service dispatcher) or local:N")
+  if FLAGS.corrupt_on_the_fly:
+    raise app.UsageError(
+        "--corrupt_on_the_fly with --data_service=grpc://...: the on-the-fly crop is a "
+        "Python (PIL) step that only this process can run, so workers in other processes "
+        "fail on it; use --data_service=local:N, or prepare bench_imagenet_c (on Beam for "
+        "scale) and serve its decode from remote workers")
+
+
+def _prediction_items() -> List[str]:
+  """--predictions split at commas, each item with ``~`` and $VARS expanded."""
+  return [expand_path(p.strip()) for p in (FLAGS.predictions or "").split(",") if p.strip()]
+
+
+def _prediction_files() -> Tuple[List[str], bool]:
+  """--predictions -> (its files, whether they are --shard files), globs matched.
+  A glob matching nothing and shard files mixed with others are errors; a
+  plain path that does not exist is kept (`_check_input_paths` names it)."""
+  items = _prediction_items()
+  if FLAGS.predictions is not None and not items:
+    raise app.UsageError("--predictions is empty; give an .npz (or several, comma-separated)")
+  try:
+    paths = shards.expand(items)
+  except errors.UserError as e:
+    raise app.UsageError(str(e)) from None
+  kinds = {shards.is_shard_file(p) for p in paths if os.path.isfile(p)}
+  if kinds == {True, False}:
+    raise app.UsageError("--predictions mixes --shard files and other predictions files; "
+                         "score each kind on its own")
+  if kinds == {True} and FLAGS["benchmarks"].present:
+    raise app.UsageError("--benchmarks has no effect with --predictions of --shard files "
+                         "(they are scored on the benchmarks they were predicted for); "
+                         "drop --benchmarks")
+  return paths, kinds == {True}
+
+
+def _check_output_dir(path: str) -> None:
+  """An output folder made (if new) and written to now, not after an hour of
+  evaluation: a probe file is created and removed (permission bits alone do
+  not tell, e.g. for root or on a read-only mount)."""
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise app.UsageError(f"--output_dir={path} is a file, not a folder; give a folder")
+  try:
+    os.makedirs(path, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+      pass
+  except OSError as e:
+    raise app.UsageError(f"--output_dir={path} cannot be written ({e.strerror}); give a "
+                         "folder you can write to") from None
+
+
+def _check_input_paths(checked: CheckedFlags) -> None:
+  if checked.image_folder and not os.path.isdir(checked.image_folder):
+    raise app.UsageError(f"image folder not found: {checked.image_folder} (--image_folder "
+                         "wants a folder DIR/<wnid or class index>/*.JPEG)")
+  for path in checked.prediction_files:
+    if not os.path.isfile(path):
+      raise app.UsageError(f"predictions file not found: {path}")
+  for path in checked.report:
+    if not os.path.exists(path):
+      raise app.UsageError(f"results file not found: {path}")
+  if checked.data_dir and os.path.exists(checked.data_dir) and not os.path.isdir(
+      checked.data_dir):
+    raise app.UsageError(f"--data_dir={checked.data_dir} is a file; give a folder")
+  if checked.output_dir:
+    _check_output_dir(checked.output_dir)
+  if checked.predictions or checked.report or checked.compare or FLAGS.list:
+    return
+  # The model's own checks (name, .keras path, weights file) need no
+  # TensorFlow: `models` loads it only to build.
+  spec = models.get(checked.model, preprocessing=FLAGS.preprocessing)
+  if checked.weights:
+    spec.check_weights(checked.weights)
+  elif spec.weights_help:  # a model whose weights do not ship with the package
+    raise errors.UserError(spec.weights_help)
+
+
+def check_flags() -> CheckedFlags:
+  """Every check of the flags that needs no TensorFlow, so that a mistake is
+  reported in about a second rather than after the model has loaded."""
+  _check_combinations()
+  paths = {name: expand_path(FLAGS[name].value) for name in _PATH_FLAGS}
+  model = FLAGS.model
+  if model.endswith((".keras", ".h5")) or os.sep in model:
+    model = expand_path(model)
+  predictions_flag = ",".join(_prediction_items()) or None
+  prediction_files, shard_files = _prediction_files()
+  benchmark_ids = ([] if shard_files else
+                   _default_benchmarks(paths["image_folder"], predictions_flag))
+  checked = CheckedFlags(
+      model=model, report=[expand_path(p) for p in FLAGS.report or []],
+      compare=[expand_path(p) for p in FLAGS.compare or []], benchmark_ids=benchmark_ids,
+      predictions=predictions_flag, prediction_files=prediction_files,
+      shard_files=shard_files,
+      shard=shards.parse_shard(FLAGS.shard) if FLAGS.shard is not None else None, **paths)
+  if not (FLAGS.list or FLAGS.report or FLAGS.compare or FLAGS.audit):
+    for benchmark_id in checked.benchmark_ids:
+      benchmark_table.get(benchmark_id)  # an unknown id fails here, before TensorFlow
+  _check_input_paths(checked)
+  return checked
 
 
 def _listing() -> str:
-  from tfds_bench import models  # lazy: tensorflow
   lines = ["Models:"]
   for name in models.REGISTRY.names():
     lines.append(f"  {name:22s} {models.REGISTRY.get(name).description}")
@@ -89,197 +319,239 @@ def _listing() -> str:
 
 
 def _tqdm_progress(description, total):
+  """A `tfds_bench.progress` factory: a tqdm bar on stderr, ETA when the total
+  is known; large counts scaled (k, M: the audit counts billions of pairs)."""
   from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-  bar = tqdm(total=total, desc=description, unit="img", file=sys.stderr, leave=False)
+  bar = tqdm(total=total, desc=description, unit="", unit_scale=bool(total and total >= 10**5),
+             file=sys.stderr, leave=False)
   return bar.update, bar.close
 
 
-def _default_benchmarks() -> List[str]:
+def _default_benchmarks(image_folder: Optional[str], predictions_file: Optional[str]
+                        ) -> List[str]:
   if FLAGS.benchmarks:
-    return FLAGS.benchmarks
-  if FLAGS.image_folder:
+    return list(FLAGS.benchmarks)
+  if image_folder:
     return ["image_folder"]
-  if FLAGS.predictions:
-    raise UsageError("--predictions needs --benchmarks, e.g. imagenet2012,imagenet2012_real")
+  if predictions_file:
+    raise app.UsageError("--predictions needs --benchmarks, e.g. "
+                         "imagenet2012,imagenet2012_real")
   return list(benchmark_table.DEFAULT_OFFLINE)
 
 
 def _run() -> int:
-  from tfds_bench import evaluate  # lazy: tensorflow
   if FLAGS.list:
+    _check_combinations()
     print(_listing())
     return 0
+  checked = check_flags()
   command = " ".join(shlex.quote(a) for a in sys.argv)
-  if FLAGS.report:
-    records = [r for path in FLAGS.report for r in reports.load_results(path)]
-    print(reports.format_table(records))
-    if FLAGS.output_dir:
-      for path in reports.write_report(records, FLAGS.output_dir):
+  logging.info("bench_main: model %s, benchmarks %s, data_dir %s, output_dir %s",
+               checked.model, ",".join(checked.benchmark_ids), checked.data_dir,
+               checked.output_dir)
+  progress_factory = _tqdm_progress if FLAGS.progress else None
+  if checked.report:
+    records = [r for path in checked.report for r in reports.load_results(path)]
+    print(reports.format_table(records, results_written=bool(checked.output_dir)))
+    if checked.output_dir:
+      for path in reports.write_report(records, checked.output_dir):
         print(f"wrote {path}")
     return 0
   if FLAGS.audit:
-    return _audit()
+    return _audit(checked, progress_factory)
+  if checked.compare:
+    if len(checked.compare) != 2:
+      raise app.UsageError("--compare wants RUN_A,RUN_B (two --output_dir folders)")
+    print(compare.format_comparison(*compare.compare_runs(*checked.compare,
+                                                          manual_dir=checked.manual_dir)))
+    return 0
+  if not checked.predictions:
+    _start_tensorflow_quietly()
+  from tfds_bench import evaluate  # lazy: tensorflow
   writes_outputs = True
-  if FLAGS.predictions:
-    run = _score_saved_predictions(command)
+  if checked.predictions:
+    run = _score_saved_predictions(checked, command)
   else:
-    benchmark_ids = _default_benchmarks()
     strategy = _strategy()
-    writes_outputs = _is_chief(strategy)
+    writes_outputs = evaluate.host_slice(strategy)[0] == 0  # all hosts get the same results
     # The servers of --data_service=local:N live as long as this run.
     service_address, service_servers = _data_service()  # pylint: disable=unused-variable
-    data = _data_options(service_address)
-    if FLAGS.shard:
-      return _predict_shard(benchmark_ids, strategy, data, writes_outputs)
+    data = evaluate.DataOptions(checked.data_dir, checked.manual_dir, checked.image_folder,
+                                FLAGS.real_threshold, FLAGS.corrupt_on_the_fly,
+                                service_address)
+    if checked.shard:
+      return _predict_shard(checked, strategy, data, writes_outputs, progress_factory)
     run = evaluate.evaluate(
-        FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,
-        data=data, batch_size=FLAGS.batch_size, strategy=strategy,
-        progress_factory=_tqdm_progress if FLAGS.progress else None, command=command)
-    for notice in run.notices:
-      print(f"bench_main: {notice}", file=sys.stderr)
+        checked.model, checked.benchmark_ids, weights=checked.weights,
+        preprocessing=FLAGS.preprocessing, data=data,
+        batch_size=FLAGS.batch_size, strategy=strategy,
+        progress_factory=progress_factory, command=command)
+  for notice in run.notices:
+    print(f"bench_main: {notice}", file=sys.stderr)
   records = run.records()
-  print(reports.format_table(records))
-  if FLAGS.output_dir and writes_outputs:
-    for path in reports.write_results(FLAGS.output_dir, records, run.provenance):
-      print(f"wrote {path}")
+  writes_outputs = writes_outputs and bool(checked.output_dir)
+  print(reports.format_table(records, results_written=writes_outputs))
+  if writes_outputs:
+    for path in reports.write_results(checked.output_dir, records, run.provenance):
+      print(f"wrote {os.path.abspath(path)}")
+    *_, index = reports.write_predictions(checked.output_dir, run.predictions)
+    print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
   return 0
 
 
-def _data_options(service_address):
-  from tfds_bench import evaluate  # lazy: tensorflow
-  return evaluate.DataOptions(FLAGS.data_dir, FLAGS.manual_dir, FLAGS.image_folder,
-                              FLAGS.real_threshold, FLAGS.corrupt_on_the_fly,
-                              service_address)
-
-
 def _data_service():
-  """--data_service -> (dispatcher address or None, in-process servers to keep alive)."""
+  """--data_service (checked by `check_flags`) -> (dispatcher address or None,
+  in-process servers to keep alive)."""
   value = FLAGS.data_service
   if not value:
     return None, []
   if value.startswith(data_service.LOCAL_PREFIX):
-    count = value[len(data_service.LOCAL_PREFIX):]
-    if not count.isdigit() or int(count) < 1:
-      raise UsageError(f"--data_service={value}: local:N wants N >= 1 workers, e.g. local:2")
-    return data_service.start_local(int(count))
-  if not value.startswith("grpc://"):
-    raise UsageError(f"--data_service={value}: expected grpc://HOST:PORT of a dispatcher "
-                     "(python -m tfds_bench.data_service dispatcher) or local:N")
-  if FLAGS.corrupt_on_the_fly:
-    raise UsageError(
-        "--corrupt_on_the_fly with --data_service=grpc://...: the on-the-fly crop is a "
-        "Python (PIL) step that only this process can run, so workers in other processes "
-        "fail on it; use --data_service=local:N, or prepare bench_imagenet_c (on Beam for "
-        "scale) and serve its decode from remote workers")
+    return data_service.start_local(int(value[len(data_service.LOCAL_PREFIX):]))
   return value, []
 
 
 def _strategy():
-  """--strategy: None, or the tf.distribute strategy it names."""
+  """--strategy (checked by `check_flags`): None, or the tf.distribute strategy it names."""
   if FLAGS.strategy == "none":
     return None
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if FLAGS.strategy == "mirrored":
     return tf.distribute.MirroredStrategy()
   if FLAGS.strategy == "multi_worker":
-    if "TF_CONFIG" not in os.environ:
-      raise UsageError("--strategy=multi_worker reads the cluster from the TF_CONFIG "
-                       "environment variable, which is not set (see README, 'Scaling out')")
     return tf.distribute.MultiWorkerMirroredStrategy()
-  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=FLAGS.tpu)
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=FLAGS.tpu or "")
   tf.config.experimental_connect_to_cluster(resolver)
   tf.tpu.experimental.initialize_tpu_system(resolver)
   return tf.distribute.TPUStrategy(resolver)
 
 
-def _is_chief(strategy) -> bool:
-  """Whether this process writes the files: all hosts get the same results."""
+def _predict_shard(checked: CheckedFlags, strategy, data, writes_outputs: bool,
+                   progress_factory) -> int:
+  """--shard=I/N: one slice of every source, written as a predictions file
+  (`shards.write_shard`); --predictions on the N files scores them as one run."""
   from tfds_bench import evaluate  # lazy: tensorflow
-  return evaluate.host_slice(strategy)[0] == 0
-
-
-def _predict_shard(benchmark_ids, strategy, data, writes_outputs: bool) -> int:
-  """--shard=I/N: one slice of every source, written as a predictions file."""
-  from tfds_bench import evaluate  # lazy: tensorflow
-  shard = shards.parse_shard(FLAGS.shard)
-  if not FLAGS.output_dir:
-    raise UsageError("--shard needs --output_dir for its predictions file")
   predicted = evaluate.predict_benchmarks(
-      FLAGS.model, benchmark_ids, weights=FLAGS.weights, preprocessing=FLAGS.preprocessing,
-      data=data, batch_size=FLAGS.batch_size, strategy=strategy,
-      progress_factory=_tqdm_progress if FLAGS.progress else None, shard=shard)
+      checked.model, checked.benchmark_ids, weights=checked.weights,
+      preprocessing=FLAGS.preprocessing, data=data, batch_size=FLAGS.batch_size,
+      strategy=strategy, progress_factory=progress_factory, shard=checked.shard)
+  for notice in predicted.notices:
+    print(f"bench_main: {notice}", file=sys.stderr)
   if writes_outputs:
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
-    path = os.path.join(FLAGS.output_dir, shards.shard_file_name(*shard))
+    path = os.path.join(checked.output_dir, shards.shard_file_name(*checked.shard))
     shards.write_shard(path, predicted.spec.name, [b.id for b in predicted.benchmarks],
-                       predicted.by_source, shard)
-    print(f"wrote {path}")
+                       predicted.by_source, checked.shard)
+    print(f"wrote {os.path.abspath(path)}")
   return 0
 
 
-def _score_saved_predictions(command: str):
+def _score_saved_predictions(checked: CheckedFlags, command: str):
   """--predictions: one file, several plain files, or the files of a --shard run."""
   from tfds_bench import evaluate  # lazy: tensorflow
-  paths = shards.expand([p for p in FLAGS.predictions.split(",") if p])
-  kinds = {shards.is_shard_file(p) for p in paths if os.path.isfile(p)}
-  if kinds == {True}:
-    if FLAGS.benchmarks:
-      raise UsageError("--benchmarks: shard files are scored on the benchmarks they were "
-                       "predicted for; leave --benchmarks out")
-    model_name, benchmark_ids, by_source = shards.merge_shards(paths)
+  if checked.shard_files:
+    model_name, benchmark_ids, by_source = shards.merge_shards(checked.prediction_files)
     return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
-                                  manual_dir=FLAGS.manual_dir,
+                                  manual_dir=checked.manual_dir,
                                   real_threshold=FLAGS.real_threshold)
-  if kinds == {True, False}:
-    raise UsageError("--predictions mixes --shard files and other predictions files")
-  benchmark_ids = _default_benchmarks()
+  paths = checked.prediction_files
   loaded = shards.concatenate_files([(p, predictions.load_npz(p)) for p in paths])
   model_name = os.path.splitext(os.path.basename(paths[0]))[0]
-  return evaluate.score_predictions(loaded, benchmark_ids, model_name, command=command,
-                                    manual_dir=FLAGS.manual_dir,
+  return evaluate.score_predictions(loaded, checked.benchmark_ids, model_name,
+                                    command=command, manual_dir=checked.manual_dir,
                                     real_threshold=FLAGS.real_threshold)
 
 
-def _audit() -> int:
+def _audit(checked: CheckedFlags, progress_factory) -> int:
   """--audit: near-duplicate candidates between two image sets (ImageNetV2's check)."""
-  parts = FLAGS.audit.split(",")
+  parts = [expand_path(p) for p in FLAGS.audit.split(",")]
   if len(parts) != 2 or not all(parts):
-    raise UsageError("--audit wants TEST_SOURCE,REFERENCE_SOURCE")
-  if not FLAGS.output_dir:
-    raise UsageError("--audit needs --output_dir for its CSV and contact sheet")
-  result = audit.run_audit(parts[0], parts[1], FLAGS.output_dir, data_dir=FLAGS.data_dir,
-                           manual_dir=FLAGS.manual_dir, model=FLAGS.model)
+    raise app.UsageError("--audit wants TEST_SOURCE,REFERENCE_SOURCE")
+  if not checked.output_dir:
+    raise app.UsageError("--audit needs --output_dir for its CSV and contact sheet")
+  result = audit.run_audit(parts[0], parts[1], checked.output_dir, data_dir=checked.data_dir,
+                           manual_dir=checked.manual_dir, model=checked.model,
+                           progress_factory=progress_factory)
   print(f"{len(result.flagged_test_files())} of {result.num_test} test images flagged as "
-        f"possible near-duplicates; see {os.path.join(FLAGS.output_dir, audit.CSV_NAME)} "
+        f"possible near-duplicates; see {os.path.join(checked.output_dir, audit.CSV_NAME)} "
         f"and {audit.CONTACT_SHEET_NAME}")
   return 0
 
 
 def _quiet_libraries() -> None:
   # TF's C++ start-up chatter (CUDA probing on a CPU machine, oneDNN notes)
-  # and TFDS's INFO lines would bury the table; warnings still show.
+  # would bury the table; it must be set before TensorFlow loads. absl's own
+  # logging follows --verbosity / --logtostderr as in every absl program, and
+  # only when neither is given does the suite pick WARNING (TFDS's INFO lines
+  # would otherwise bury the table).
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-  from absl import logging  # pylint: disable=g-import-not-at-top
-  logging.set_verbosity(logging.WARNING)
+  if not (FLAGS["verbosity"].present or FLAGS["logtostderr"].present):
+    logging.set_verbosity(logging.WARNING)
+
+
+# TensorFlow's start-up notes on a CPU machine, logged by its C++ side to
+# stderr before absl's C++ logging is initialised, so TF_CPP_MIN_LOG_LEVEL
+# does not reach them: the oneDNN note, the CUDA probes and cuInit's failure.
+_TF_STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IWE]\d{4} [\d:.]+ +\d+ (port|cudart_stub|cuda_platform|cuda_dnn|cuda_fft|cuda_blas|"
+    r"cpu_feature_guard|cuda_executor|cuda_diagnostics)\.cc:\d+\])")
+
+
+def _start_tensorflow_quietly() -> None:
+  """Imports TensorFlow and initialises its devices with stderr caught at the
+  file-descriptor level, then passes on every line but the start-up notes.
+
+  Unless --verbosity / --logtostderr are given: then every line shows.
+  """
+  if FLAGS["verbosity"].present or FLAGS["logtostderr"].present:
+    return
+  sys.stderr.flush()
+  saved_stderr = os.dup(2)
+  with tempfile.TemporaryFile(mode="w+b") as caught:
+    os.dup2(caught.fileno(), 2)
+    try:
+      import tensorflow as tf  # pylint: disable=g-import-not-at-top
+      tf.config.list_logical_devices()
+    finally:
+      os.dup2(saved_stderr, 2)
+      os.close(saved_stderr)
+      caught.seek(0)
+      for line in caught.read().decode("utf-8", "replace").splitlines():
+        if not _TF_STARTUP_NOISE.match(line):
+          print(line, file=sys.stderr)
 
 
 def main(argv):
   _quiet_libraries()
-  if len(argv) > 1:
-    _fail(f"unexpected arguments: {' '.join(argv[1:])}")
   try:
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     return _run()
-  except (errors.UserError, UsageError) as e:
+  except (errors.UserError, app.UsageError) as e:
     _fail(str(e))
+  except KeyboardInterrupt:
+    print("bench_main: interrupted (Ctrl-C)", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _fail(message: str) -> None:
   print(f"bench_main: error: {message}", file=sys.stderr)
-  sys.exit(2)
+  sys.exit(EXIT_USER_ERROR)
+
+
+def _show_flags_under_the_console_script() -> None:
+  """absl's --help lists the flags of the module named by sys.argv[0] and shows
+  __main__'s docstring; under the console script those are the pip-made
+  wrapper, so ours are registered under its name too."""
+  main_module = sys.modules["__main__"]
+  if main_module.__doc__ is None:
+    main_module.__doc__ = __doc__
+  for flag in FLAGS.get_flags_for_module(__name__):
+    FLAGS.register_flag_by_module(sys.argv[0], flag)
 
 
 def run():
   """Console-script entry point."""
+  _show_flags_under_the_console_script()
   app.run(main)
 
 

@@ -11,25 +11,95 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, List, Optional, Sequence, Tuple
 
+import numpy as np
+
+from tfds_bench.metrics import intervals
 from tfds_bench.predictions import Predictions
 from tfds_bench.sources import DataOptions, Source
 
 
 @dataclasses.dataclass(frozen=True)
+class PerImage:
+  """What a figure is, image by image: for its interval and for paired tests.
+
+  Exactly one of ``counted`` and ``statistic`` is set.
+
+  Attributes:
+    images: str [n], the units the figure is over (file names; video ids for
+      ImageNet-P), unique. Two runs are paired on these.
+    counted: bool [n] when the figure is a proportion: the figure is
+      ``counted.mean()`` (e.g. top-1 correct; top-1 wrong for an error rate).
+    statistic: ``statistic(indices) -> float``, the figure recomputed on
+      ``images[indices]`` (indices drawn with replacement), for the rest.
+  """
+  images: np.ndarray
+  counted: Optional[np.ndarray] = None
+  statistic: Optional[intervals.Statistic] = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Result:
-  """One figure: ``value`` (a fraction) of ``metric`` over ``n`` examples."""
+  """One figure: ``value`` (a fraction) of ``metric`` over ``n`` examples.
+
+  ``per_image`` (not written to results files) is what the interval and the
+  paired tests are computed from; ``ci_low`` / ``ci_high`` / ``ci_method``
+  are filled by `with_interval`.
+  """
   benchmark: str
   metric: str
   value: float
   n: int
+  per_image: Optional[PerImage] = dataclasses.field(default=None, compare=False, repr=False)
+  ci_low: Optional[float] = None
+  ci_high: Optional[float] = None
+  ci_method: Optional[str] = None
+
+  def with_interval(self) -> "Result":
+    """This result with its 95 % interval: Clopper-Pearson for a proportion,
+    the seeded bootstrap over images otherwise; unchanged without per-image data."""
+    if self.per_image is None or self.ci_method is not None:
+      return self
+    if self.per_image.counted is not None:
+      counted = self.per_image.counted
+      low, high = intervals.clopper_pearson(int(counted.sum()), len(counted))
+      method = intervals.CLOPPER_PEARSON
+    else:
+      low, high = intervals.bootstrap_interval(self.per_image.statistic,
+                                               len(self.per_image.images))
+      method = intervals.BOOTSTRAP
+      if not (np.isfinite(low) and np.isfinite(high)):
+        return self  # undefined on every resample: no interval rather than NaN.
+    return dataclasses.replace(self, ci_low=low, ci_high=high, ci_method=method)
+
+
+def proportion_result(benchmark: str, metric: str, counted: np.ndarray,
+                      images: np.ndarray) -> Result:
+  """A proportion: the share of ``images`` where ``counted`` is True."""
+  counted = np.asarray(counted, bool)
+  return Result(benchmark, metric, float(counted.mean()), len(counted),
+                PerImage(np.asarray(images), counted=counted))
+
+
+def statistic_result(benchmark: str, metric: str, statistic: intervals.Statistic,
+                     images: np.ndarray, n: Optional[int] = None) -> Result:
+  """A figure that is a function of the images: ``statistic(all indices)``.
+
+  ``n`` is the count reported (default: the number of images).
+  """
+  images = np.asarray(images)
+  value = float(statistic(np.arange(len(images))))
+  return Result(benchmark, metric, value, len(images) if n is None else n,
+                PerImage(images, statistic=statistic))
 
 
 @dataclasses.dataclass(frozen=True)
 class ScoringContext:
   """What a scorer may need beyond predictions: files from ``--manual_dir``,
-  and a ReaL operating point (Dawid-Skene score threshold) to report."""
+  a ReaL operating point (Dawid-Skene score threshold) to report, and a
+  progress display for slow scorers (`tfds_bench.progress`; None: silent)."""
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
+  progress_factory: Optional[Callable] = None
 
 
 @dataclasses.dataclass(frozen=True)

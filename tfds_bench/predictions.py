@@ -22,6 +22,8 @@ TOP_K = 5
 # Position of an example in its source, in ``Predictions.extras`` of a model
 # run: shard files are merged back into source order by it.
 EXAMPLE_ID = "example_id"
+# |sum - 1| allowed for a row of saved probabilities (float16 keeps ~3 digits).
+PROBABILITY_SUM_TOLERANCE = 1e-2
 SUBSETS = ("imagenet_a", "imagenet_o", "imagenet_r")
 
 
@@ -140,13 +142,41 @@ def from_summaries(file_name, label, summary: Dict[str, np.ndarray],
       extras=dict(extras or {}))
 
 
+# Keys of the compact arrays `save_npz` writes beside ``top5`` (the subsets'
+# as "<subset>_top5" / "<subset>_confidence", extras as "extra_<name>").
+CONFIDENCE_KEY = "confidence"
+EXTRA_PREFIX = "extra_"
+
+
+def npz_arrays(predictions: Predictions) -> Dict[str, np.ndarray]:
+  """The arrays of the compact ``.npz`` that `load_npz` reads back exactly.
+
+  ``file_name``, ``label``, ``top5`` and, when known, ``confidence``, each
+  200-class subset's top-5 and confidence, and the extras (e.g. ReaL label
+  lists). `tfds_bench.reports.write_predictions` saves them with every run.
+  """
+  arrays = {"file_name": predictions.file_name.astype(str), "label": predictions.label,
+            "top5": predictions.top5}
+  if predictions.has_scores:
+    arrays[CONFIDENCE_KEY] = predictions.confidence
+  for name, top5 in predictions.subset_top5.items():
+    arrays[f"{name}_top5"] = top5
+  for name, confidence in predictions.subset_confidence.items():
+    arrays[f"{name}_{CONFIDENCE_KEY}"] = confidence
+  for name, values in predictions.extras.items():
+    arrays[EXTRA_PREFIX + name] = values
+  return arrays
+
+
 def load_npz(path: str) -> Predictions:
   """Reads a saved predictions file (see README: ``--predictions``).
 
   The ``.npz`` holds ``file_name`` (str [N]) and one of ``logits`` /
-  ``probs`` ([N, 1000] floats) or ``top5`` ([N, k] int, best first, k >= 1),
-  optionally ``label`` (int [N]). Wrong shapes, NaN/inf scores, duplicate or
-  empty file names are errors naming the file.
+  ``probs`` ([N, 1000] floats, rows summing to 1) or ``top5`` ([N, k] int, best
+  first, k >= 5), optionally ``label`` (int [N]). With ``top5``, the compact
+  arrays of `save_npz` are read too when present (``confidence``,
+  ``<subset>_top5``, ``<subset>_confidence``, ``extra_<name>``). Wrong shapes,
+  NaN/inf scores, duplicate or empty file names are errors naming the file.
   """
   if not os.path.isfile(path):
     raise errors.UserError(f"predictions file not found: {path}")
@@ -174,7 +204,7 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
     keys = set(data.files)
     if "file_name" not in keys:
       raise errors.UserError(f"{path}: no 'file_name' array (found: {sorted(keys)})")
-    file_name = np.asarray(data["file_name"]).astype(str)
+    file_name = _file_names_as_text(path, np.asarray(data["file_name"]))
     n = len(file_name)
     if file_name.ndim != 1 or n == 0:
       raise errors.UserError(f"{path}: 'file_name' must be a non-empty 1-D array of str")
@@ -191,13 +221,16 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
     kind = score_keys[0]
     values = np.asarray(data[kind])
     label = np.asarray(data["label"], np.int64) if "label" in keys else np.full(n, -1, np.int64)
+    compact = {k: np.asarray(data[k]) for k in keys if _is_compact_key(k)}
   if label.shape != (n,):
     raise errors.UserError(f"{path}: 'label' has shape {label.shape}, expected ({n},)")
   if values.ndim != 2 or values.shape[0] != n:
     raise errors.UserError(f"{path}: '{kind}' has shape {values.shape}, expected ({n}, ...) "
                            f"to match {n} file names")
   if kind == "top5":
-    return _from_top_k(path, file_name, label, values)
+    return _with_compact(path, _from_top_k(path, file_name, label, values), compact)
+  if compact:
+    raise errors.UserError(f"{path}: {sorted(compact)} go with 'top5' only, not with '{kind}'")
   if values.shape[1] != labels.NUM_CLASSES:
     raise errors.UserError(f"{path}: '{kind}' has {values.shape[1]} columns, expected 1000 "
                            "(drop a background class at index 0 first)")
@@ -208,8 +241,27 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
   if kind == "probs":
     if (values < 0).any():
       raise errors.UserError(f"{path}: 'probs' has negative values; did you mean 'logits'?")
+    # Probabilities sum to 1 per image; the tolerance allows float16 storage.
+    row_sums = values.sum(axis=1)
+    off = np.abs(row_sums - 1.0) > PROBABILITY_SUM_TOLERANCE
+    if off.any():
+      raise errors.UserError(
+          f"{path}: 'probs' rows must sum to 1, but {off.sum()} do not, e.g. "
+          f"{file_name[off][0]!r} sums to {row_sums[off][0]:.4g}; save softmax outputs as "
+          "'probs', or raw scores as 'logits'")
     values = np.log(np.maximum(values, np.finfo(np.float64).tiny))
   return from_summaries(file_name, label, summarize_scores_np(values))
+
+
+def _file_names_as_text(path: str, file_name: np.ndarray) -> np.ndarray:
+  """str file names; a bytes array is UTF-8 (numpy's astype(str) reads ASCII only)."""
+  if file_name.dtype.kind != "S":
+    return file_name.astype(str)
+  try:
+    return np.char.decode(file_name, "utf-8")
+  except UnicodeDecodeError:
+    raise errors.UserError(f"{path}: 'file_name' holds bytes that are not UTF-8; save the "
+                           "names as a str array, np.array(names, dtype=str)") from None
 
 
 def _from_top_k(path, file_name, label, top_k) -> Predictions:
@@ -217,9 +269,35 @@ def _from_top_k(path, file_name, label, top_k) -> Predictions:
     raise errors.UserError(f"{path}: 'top5' must hold integer class indices, got {top_k.dtype}")
   if top_k.min() < 0 or top_k.max() >= labels.NUM_CLASSES:
     raise errors.UserError(f"{path}: 'top5' has class indices outside 0..999")
-  k = top_k.shape[1]
-  # Fewer than 5 columns: pad with -1, which never equals a label.
-  top5 = np.full((len(file_name), TOP_K), -1, np.int64)
-  top5[:, :min(k, TOP_K)] = top_k[:, :TOP_K]
-  return Predictions(file_name=file_name, label=label, top5=top5,
+  if top_k.shape[1] < TOP_K:
+    # Padded, a k < 5 array would be reported as "top5" while being top-k.
+    raise errors.UserError(
+        f"{path}: 'top5' has {top_k.shape[1]} column(s), so top-5 accuracy cannot be "
+        f"computed from it: save the {TOP_K} best classes per image, best first, or "
+        "'logits' / 'probs'")
+  return Predictions(file_name=file_name, label=label, top5=top_k[:, :TOP_K].astype(np.int64),
                      confidence=np.full(len(file_name), np.nan))
+
+
+def _is_compact_key(key: str) -> bool:
+  return (key == CONFIDENCE_KEY or key.startswith(EXTRA_PREFIX)
+          or any(key in (f"{n}_top5", f"{n}_{CONFIDENCE_KEY}") for n in SUBSETS))
+
+
+def _with_compact(path: str, predictions: Predictions,
+                  compact: Dict[str, np.ndarray]) -> Predictions:
+  """``predictions`` with the compact arrays of `save_npz`, shapes checked."""
+  n = len(predictions)
+  for key, values in compact.items():
+    if values.shape[:1] != (n,):
+      raise errors.UserError(f"{path}: '{key}' has shape {values.shape}, expected ({n}, ...)")
+  if CONFIDENCE_KEY in compact:
+    predictions.confidence = compact[CONFIDENCE_KEY].astype(np.float64)
+  for name in SUBSETS:
+    if f"{name}_top5" in compact:
+      predictions.subset_top5[name] = compact[f"{name}_top5"].astype(np.int64)
+    if f"{name}_{CONFIDENCE_KEY}" in compact:
+      predictions.subset_confidence[name] = compact[f"{name}_{CONFIDENCE_KEY}"].astype(np.float64)
+  predictions.extras.update({k[len(EXTRA_PREFIX):]: v for k, v in compact.items()
+                             if k.startswith(EXTRA_PREFIX)})
+  return predictions

@@ -49,12 +49,16 @@ class Source:
   key: str
   label_lists: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
-  def load(self, data: DataOptions):
-    """The source's examples as a tf.data.Dataset with images left encoded."""
-    return self.prepare(self.read(data), data)
+  def load(self, data: DataOptions, show_progress: bool = False):
+    """The source's examples as a tf.data.Dataset with images left encoded.
 
-  def read(self, data: DataOptions):
-    """The examples as stored, before any per-example work (cheap to read twice)."""
+    ``show_progress``: progress bars while a dataset is prepared on first use.
+    """
+    return self.prepare(self.read(data, show_progress), data)
+
+  def read(self, data: DataOptions, show_progress: bool = False):
+    """The examples as stored, before any per-example work (cheap to read twice);
+    ``show_progress`` as in `load`."""
     raise NotImplementedError
 
   def prepare(self, examples, data: DataOptions):
@@ -80,10 +84,10 @@ class TfdsSource(Source):
   builder: str = ""
   split: str = "test"
 
-  def read(self, data: DataOptions):
+  def read(self, data: DataOptions, show_progress: bool = False):
     from tfds_bench import input_pipeline  # lazy: tensorflow
     return input_pipeline.load_split(self.builder, self.split, data_dir=data.data_dir,
-                                     manual_dir=data.manual_dir)
+                                     manual_dir=data.manual_dir, show_progress=show_progress)
 
   def describe(self) -> Dict[str, Optional[str]]:
     return {"builder": self.builder, "split": self.split}
@@ -118,7 +122,8 @@ IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagene
 class ImageFolderSource(Source):
   """The user's folder in ImageNet layout (``--image_folder``)."""
 
-  def read(self, data: DataOptions):
+  def read(self, data: DataOptions, show_progress: bool = False):
+    del show_progress  # read in place, nothing to prepare
     if not data.image_folder:
       raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
     from tfds_bench import input_pipeline  # lazy: tensorflow
@@ -133,10 +138,10 @@ class ImageNetCSource(TfdsSource):
   corruption: str = ""
   severity: int = 0
 
-  def read(self, data: DataOptions):
+  def read(self, data: DataOptions, show_progress: bool = False):
     if not data.corrupt_on_the_fly:
-      return super().read(data)
-    return IMAGENET_VAL.read(data)
+      return super().read(data, show_progress)
+    return IMAGENET_VAL.read(data, show_progress)
 
   def prepare(self, examples, data: DataOptions):
     if not data.corrupt_on_the_fly:

@@ -17,18 +17,13 @@ from etils import epath
 
 from tfds_bench import subset_builder
 
-ARCHIVE_NAME = "imagenet-a.tar"
-ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar"
-TOP_FOLDER = "imagenet-a"
-SUBSET = "imagenet_a"
-
 
 class Builder(subset_builder.SubsetArchiveBuilder):
   """Natural adversarial examples (ImageNet-A) with ImageNet-1k labels."""
 
-  ARCHIVE_NAME = ARCHIVE_NAME
-  ARCHIVE_URL = ARCHIVE_URL
-  TOP_FOLDER = TOP_FOLDER
-  SUBSET = SUBSET
+  SUBSET = "imagenet_a"
   HOMEPAGE = "https://github.com/hendrycks/natural-adv-examples"
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)

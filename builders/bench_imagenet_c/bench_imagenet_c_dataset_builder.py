@@ -20,6 +20,11 @@ Where the images come from is decided by what is in manual_dir, in this order:
    are close to, not identical with, the released set.
 3. Neither: `MissingArchiveError` naming both files and where to get them.
 
+Both are read from manual_dir through TFDS's download manager, on any
+filesystem; no checksum is published for the released archives, so they are
+verified only once the user records their rows in checksums.tsv (README.md,
+"Verifying").
+
 Which one was used is recorded in `builder.info.metadata["source"]`
 ("released" or "generated", plus "base_seed" for generated data).
 
@@ -37,8 +42,6 @@ so ReaL and other per-file labels join; also the example key).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
-
 from absl import logging
 from etils import epath
 import tensorflow_datasets as tfds
@@ -47,11 +50,11 @@ from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_c
 from tfds_bench import labels
+from tfds_bench import subset_builder
 from tfds_bench.errors import DamagedInputError
-from tfds_bench.errors import MissingArchiveError
 
-SOURCE_RELEASED = "released"
-SOURCE_GENERATED = "generated"
+SOURCE_RELEASED = common.SOURCE_RELEASED
+SOURCE_GENERATED = common.SOURCE_GENERATED
 
 
 @dataclasses.dataclass
@@ -102,14 +105,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   # inference from the module name fails under setup.py's package_dir mapping
   # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(encoding_format="jpeg"),
-            "label": tfds.features.ClassLabel(names=list(labels.wnids())),
-            "file_name": tfds.features.Text(),
-        }),
+        features=subset_builder.image_label_features(),
         supervised_keys=("image", "label"),
         homepage="https://github.com/hendrycks/robustness",
         metadata=tfds.core.MetadataDict(),
@@ -123,36 +125,22 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return super()._download_and_prepare(dl_manager, download_config)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    source, path = self._find_source(archives.manual_dir_of(dl_manager))
+    config = self.builder_config
+    released_name = imagenet_c.ARCHIVE_OF[config.corruption]
+    found = common.find_sources(dl_manager, self.url_infos, {
+        released_name: common.release_archive_url(imagenet_c.ZENODO_RECORD,
+                                                  released_name)})
+    if found is None:
+      raise common.missing_sources_error(
+          dl_manager, f"bench_imagenet_c/{config.name}",
+          f"the released ImageNet-C archive {released_name}, from "
+          f"{imagenet_c.ZENODO_RECORD}")
+    source, (path,) = found
     self.info.metadata["source"] = source
     if source == SOURCE_GENERATED:
       self.info.metadata["base_seed"] = common.DEFAULT_BASE_SEED
-    logging.info("bench_imagenet_c/%s: %s from %s", self.builder_config.name,
-                 source, path)
+    logging.info("bench_imagenet_c/%s: %s from %s", config.name, source, path)
     return {"test": self._generate_examples(source, path)}
-
-  def _find_source(self, manual_dir: Optional[epath.Path]):
-    """(source, archive path): released if present, else the val tar."""
-    config = self.builder_config
-    released_name = imagenet_c.ARCHIVE_OF[config.corruption]
-    if manual_dir is not None:
-      for source, name in ((SOURCE_RELEASED, released_name),
-                           (SOURCE_GENERATED, common.VAL_ARCHIVE_NAME)):
-        if (manual_dir / name).is_file():
-          return source, manual_dir / name
-    where = (f"in {manual_dir}" if manual_dir is not None
-             else "(no manual_dir is configured)")
-    folder = manual_dir if manual_dir is not None else "<manual_dir>"
-    raise MissingArchiveError(
-        f"bench_imagenet_c/{config.name} needs one of two archives, and "
-        f"neither is {where}: (1) the released ImageNet-C archive "
-        f"{released_name}, from {imagenet_c.ZENODO_RECORD}, put unextracted "
-        f"and unrenamed at {folder}/{released_name}; or (2) to generate the "
-        f"images, {common.VAL_ARCHIVE_NAME} from "
-        f"{common.VAL_ARCHIVE_URL}, at "
-        f"{folder}/{common.VAL_ARCHIVE_NAME}. Pass the folder as "
-        "manual_dir (tfds.download.DownloadConfig(manual_dir=...) or "
-        "--manual_dir).")
 
   def _generate_examples(self, source: str, path: epath.Path):
     """Examples of the config: a generator, or a Beam PTransform (see doc)."""

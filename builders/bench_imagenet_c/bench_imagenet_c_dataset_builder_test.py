@@ -10,24 +10,17 @@ released source for the first and generates the images for the second.
 import tensorflow_datasets as tfds
 
 from tfds_bench import labels
+from tfds_bench.builders import subset_builder_testing
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
 
 _BUILDER = bench_imagenet_c_dataset_builder.Builder
 _DUMMY_DIR = _BUILDER.pkg_dir_path / "dummy_data"
 
 
-class _ConfigCountsMixin:
-  """Per-config split sizes (TFDS's SPLITS is one dict for all configs)."""
-
-  COUNTS_BY_CONFIG = {}
-
-  def _assertNumSamples(self, builder):
-    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
-    super()._assertNumSamples(builder)
+class _ChecksMixin(subset_builder_testing.ConfigCountsMixin):
+  """Per-config split sizes; labels, shapes and unique names of both sources."""
 
   def _assertAsDataset(self, builder):
-    # TFDS's checks read SPLITS; set it for the config under test.
-    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
     super()._assertAsDataset(builder)
     self.assertEqual(builder.info.metadata["source"], self.SOURCE)
     val_labels = labels.val_labels()
@@ -42,7 +35,7 @@ class _ConfigCountsMixin:
     self.assertLen(set(file_names), len(file_names))
 
 
-class BenchImagenetCReleasedTest(_ConfigCountsMixin,
+class BenchImagenetCReleasedTest(_ChecksMixin,
                                  tfds.testing.DatasetBuilderTestCase):
   """Reads the released-layout archives."""
 
@@ -59,7 +52,7 @@ class BenchImagenetCReleasedTest(_ConfigCountsMixin,
   EXAMPLE_DIR = _DUMMY_DIR / "released"
 
 
-class BenchImagenetCGeneratedTest(_ConfigCountsMixin,
+class BenchImagenetCGeneratedTest(_ChecksMixin,
                                   tfds.testing.DatasetBuilderTestCase):
   """Generates from the val archive (no released archive in manual_dir)."""
 

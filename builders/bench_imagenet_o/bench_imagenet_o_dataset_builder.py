@@ -24,27 +24,21 @@ import tensorflow as tf
 
 from tfds_bench import labels, subset_builder
 
-ARCHIVE_NAME = "imagenet-o.tar"
-ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar"
-TOP_FOLDER = "imagenet-o"
-SUBSET = "imagenet_o"
-
 
 class Builder(subset_builder.SubsetArchiveBuilder):
   """Natural adversarial out-of-distribution examples (ImageNet-O)."""
 
-  ARCHIVE_NAME = ARCHIVE_NAME
-  ARCHIVE_URL = ARCHIVE_URL
-  TOP_FOLDER = TOP_FOLDER
-  SUBSET = SUBSET
+  SUBSET = "imagenet_o"
   HOMEPAGE = "https://github.com/hendrycks/natural-adv-examples"
   pkg_dir_path = epath.Path(__file__).parent
-
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
 
 def in_distribution_indices() -> np.ndarray:
   """1000-class indices of the 200 ImageNet-O classes (sorted-wnid order)."""
-  return np.asarray(labels.subset(SUBSET)[1])
+  return np.asarray(labels.subset(Builder.SUBSET)[1])
 
 
 def in_distribution_filter(label) -> tf.Tensor:

@@ -30,22 +30,18 @@ Where the frames come from is decided by what is in manual_dir, in this order:
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
-
 from absl import logging
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_p
 from tfds_bench import labels
 from tfds_bench.errors import DamagedInputError
-from tfds_bench.errors import MissingArchiveError
 
-SOURCE_RELEASED = "released"
-SOURCE_GENERATED = "generated"
+SOURCE_RELEASED = common.SOURCE_RELEASED
+SOURCE_GENERATED = common.SOURCE_GENERATED
 FRAME_SIZE = common.CROP_SIZE
 
 
@@ -99,6 +95,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   ARCHIVE_NAMES = imagenet_p.ARCHIVES + (common.VAL_ARCHIVE_NAME,)
   # See bench_imagenet_c: TFDS cannot infer this under the package_dir mapping.
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -116,15 +115,25 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return super()._download_and_prepare(dl_manager, download_config)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    source, paths = self._find_source(archives.manual_dir_of(dl_manager))
+    name = self.builder_config.name
+    found = common.find_sources(dl_manager, self.url_infos, {
+        archive: common.release_archive_url(imagenet_p.ZENODO_RECORD, archive)
+        for archive in imagenet_p.ARCHIVES})
+    if found is None:
+      raise common.missing_sources_error(
+          dl_manager, f"bench_imagenet_p/{name}",
+          f"the released ImageNet-P archives (noise.tar, blur.tar, "
+          f"weather.tar, digital.tar; {name} is expected in "
+          f"{imagenet_p.ARCHIVE_OF[name]}) from {imagenet_p.ZENODO_RECORD}, "
+          f"read with PyAV ({imagenet_p.VIDEO_EXTRA_INSTALL})")
+    source, paths = found
     self.info.metadata["source"] = source
     if source == SOURCE_GENERATED:
       self.info.metadata["base_seed"] = imagenet_p.DEFAULT_BASE_SEED
-      logging.info("bench_imagenet_p/%s: generated from %s",
-                   self.builder_config.name, paths[0])
+      logging.info("bench_imagenet_p/%s: generated from %s", name, paths[0])
     else:
-      logging.info("bench_imagenet_p/%s: released, from %s",
-                   self.builder_config.name, ", ".join(map(str, paths)))
+      logging.info("bench_imagenet_p/%s: released, from %s", name,
+                   ", ".join(map(str, paths)))
       imagenet_p.import_av()  # Fail before writing.
     return {"test": self._generate_examples(source, paths)}
 
@@ -145,31 +154,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                          perturbation=self.builder_config.name,
                          base_seed=imagenet_p.DEFAULT_BASE_SEED))
     return self._generated_examples(paths[0])
-
-  def _find_source(self, manual_dir: Optional[epath.Path]):
-    """(source, paths): the released archives present, else the val tar."""
-    name = self.builder_config.name
-    if manual_dir is not None:
-      released = [manual_dir / a for a in imagenet_p.ARCHIVES
-                  if (manual_dir / a).is_file()]
-      if released:
-        return SOURCE_RELEASED, released
-      if (manual_dir / common.VAL_ARCHIVE_NAME).is_file():
-        return SOURCE_GENERATED, [manual_dir / common.VAL_ARCHIVE_NAME]
-    where = (f"in {manual_dir}" if manual_dir is not None
-             else "(no manual_dir is configured)")
-    folder = manual_dir if manual_dir is not None else "<manual_dir>"
-    raise MissingArchiveError(
-        f"bench_imagenet_p/{name} needs one of two sources, and neither is "
-        f"{where}: (1) the released ImageNet-P archives (noise.tar, blur.tar, "
-        f"weather.tar, digital.tar; {name} is expected in "
-        f"{imagenet_p.ARCHIVE_OF[name]}) from {imagenet_p.ZENODO_RECORD}, "
-        f"unextracted at {folder}/, read with PyAV "
-        f"({imagenet_p.VIDEO_EXTRA_INSTALL}); or (2) to generate the "
-        f"sequences, {common.VAL_ARCHIVE_NAME} from "
-        f"{common.VAL_ARCHIVE_URL}, at {folder}/{common.VAL_ARCHIVE_NAME}. "
-        "Pass the folder as manual_dir (tfds.download.DownloadConfig("
-        "manual_dir=...) or --manual_dir).")
 
   def _released_examples(self, paths):
     name = self.builder_config.name

@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 
 from tfds_bench.release import imagenet_p
 from tfds_bench import labels
+from tfds_bench.builders import subset_builder_testing
 from tfds_bench.builders.bench_imagenet_p import bench_imagenet_p_dataset_builder
 
 _BUILDER = bench_imagenet_p_dataset_builder.Builder
@@ -21,18 +22,12 @@ _DUMMY_DIR = _BUILDER.pkg_dir_path / "dummy_data"
 _HAS_AV = importlib.util.find_spec("av") is not None
 
 
-class _FrameChecksMixin:
+class _FrameChecksMixin(subset_builder_testing.ConfigCountsMixin):
   """Per-config split sizes, and frame names / labels / order checks."""
 
-  COUNTS_BY_CONFIG = {}
   FRAMES_PER_VIDEO = 0
 
-  def _assertNumSamples(self, builder):
-    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
-    super()._assertNumSamples(builder)
-
   def _assertAsDataset(self, builder):
-    self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
     super()._assertAsDataset(builder)
     self.assertEqual(builder.info.metadata["source"], self.SOURCE)
     val_labels = labels.val_labels()

@@ -17,18 +17,13 @@ from etils import epath
 
 from tfds_bench import subset_builder
 
-ARCHIVE_NAME = "imagenet-r.tar"
-ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar"
-TOP_FOLDER = "imagenet-r"
-SUBSET = "imagenet_r"
-
 
 class Builder(subset_builder.SubsetArchiveBuilder):
   """ImageNet renditions (ImageNet-R) with ImageNet-1k labels."""
 
-  ARCHIVE_NAME = ARCHIVE_NAME
-  ARCHIVE_URL = ARCHIVE_URL
-  TOP_FOLDER = TOP_FOLDER
-  SUBSET = SUBSET
+  SUBSET = "imagenet_r"
   HOMEPAGE = "https://github.com/hendrycks/imagenet-r"
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)

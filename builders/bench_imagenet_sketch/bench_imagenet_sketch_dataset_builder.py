@@ -17,12 +17,14 @@ import tensorflow_datasets as tfds
 
 from tfds_bench import archives
 from tfds_bench import labels
+from tfds_bench import subset_builder
 from tfds_bench.errors import DamagedInputError
 
 ARCHIVE_NAME = "ImageNet-Sketch.zip"
-ARCHIVE_URL = (
-    "https://drive.google.com/open?id=1Mj0i5HBthqH1p_yeXzsg22gZduvgoNeA"
-    " (linked from https://github.com/HaohanWang/ImageNet-Sketch)")
+# The Google Drive file linked from https://github.com/HaohanWang/ImageNet-Sketch,
+# as TFDS's imagenet_sketch downloads it (checksums.tsv records it).
+ARCHIVE_URL = ("https://drive.google.com/u/0/uc?id=1Mj0i5HBthqH1p_yeXzsg22gZduvgoNeA"
+               "&export=download")
 TOP_FOLDER = "sketch"
 
 
@@ -32,31 +34,32 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": f"Initial release, read from {ARCHIVE_NAME}."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"""\
-  Download {ARCHIVE_NAME} from {ARCHIVE_URL} and put it, unextracted and
-  unrenamed, in manual_dir: `<manual_dir>/{ARCHIVE_NAME}`.
+  Optional (TFDS downloads and verifies the archive otherwise): download
+  {ARCHIVE_NAME} from {ARCHIVE_URL} and put it, unextracted and unrenamed, in
+  manual_dir: `<manual_dir>/{ARCHIVE_NAME}`.
   """
-  # The files this builder reads from manual_dir (README tables are checked against it).
+  # The archives this builder reads (README tables are checked against it).
   ARCHIVE_NAMES = (ARCHIVE_NAME,)
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
   # inference from the module name fails under setup.py's package_dir mapping
   # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(encoding_format="jpeg"),
-            "label": tfds.features.ClassLabel(names=list(labels.wnids())),
-            "file_name": tfds.features.Text(),
-        }),
+        features=subset_builder.image_label_features(),
         supervised_keys=("image", "label"),
         homepage="https://github.com/HaohanWang/ImageNet-Sketch",
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    # Fails fast, before any work, if the archive is not in manual_dir.
-    archive = archives.find_archive(
-        archives.manual_dir_of(dl_manager), ARCHIVE_NAME, ARCHIVE_URL)
+    # TFDS records the archive's checksum: taken from manual_dir or
+    # downloaded, and verified either way.
+    archive = archives.get_archive(dl_manager, self.url_infos, ARCHIVE_URL,
+                                   ARCHIVE_NAME)
     return {"test": self._generate_examples(archive)}
 
   def _generate_examples(self, archive: epath.Path):

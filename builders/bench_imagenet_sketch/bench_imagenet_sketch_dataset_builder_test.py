@@ -4,16 +4,16 @@ import collections
 
 import tensorflow_datasets as tfds
 
+from tfds_bench.builders import subset_builder_testing
 from tfds_bench.builders.bench_imagenet_sketch import bench_imagenet_sketch_dataset_builder
 
 
-class BenchImagenetSketchTest(tfds.testing.DatasetBuilderTestCase):
+class BenchImagenetSketchTest(subset_builder_testing.RecordedDownloadsMixin,
+                 tfds.testing.DatasetBuilderTestCase):
   """Prepares the dummy zip (one member a grayscale JPEG) and checks labels."""
 
   DATASET_CLASS = bench_imagenet_sketch_dataset_builder.Builder
   SPLITS = {"test": 5}
-  # The archive is read from manual_dir (= dummy_data/); nothing is downloaded.
-  SKIP_CHECKSUMS = True
   # TFDS looks for dummy_data/ next to the module path, which the package_dir
   # mapping breaks in editable installs; point at the real folder.
   EXAMPLE_DIR = DATASET_CLASS.pkg_dir_path / "dummy_data"

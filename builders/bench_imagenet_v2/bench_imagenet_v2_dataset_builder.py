@@ -26,6 +26,7 @@ import tensorflow_datasets as tfds
 
 from tfds_bench import archives
 from tfds_bench import labels
+from tfds_bench import subset_builder
 from tfds_bench.errors import DamagedInputError
 
 # The Hugging Face copy is the one the ImageNetV2 authors link now; the S3
@@ -94,8 +95,9 @@ def class_index_of_folder(folder: str, where: str) -> int:
 
 
 def _instructions() -> str:
-  lines = ["Put the released archive of the variant you prepare, unextracted "
-           "and unrenamed, in manual_dir:"]
+  lines = ["Optional (TFDS downloads and verifies the archive otherwise): put "
+           "the released archive of the variant you prepare, unextracted and "
+           "unrenamed, in manual_dir:"]
   for config in BUILDER_CONFIGS:
     lines.append(f"  {config.name}: <manual_dir>/{config.archive_name} "
                  f"from {config.archive_url}")
@@ -111,30 +113,29 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "Initial release, read from the released archives."}
   BUILDER_CONFIGS = BUILDER_CONFIGS
   MANUAL_DOWNLOAD_INSTRUCTIONS = _instructions()
-  # The files this builder reads from manual_dir (README tables are checked against it).
+  # The archives this builder reads (README tables are checked against it).
   ARCHIVE_NAMES = tuple(config.archive_name for config in BUILDER_CONFIGS)
   # README.md, CITATIONS.bib and checksums.tsv live next to this file; TFDS's
   # inference from the module name fails under setup.py's package_dir mapping
   # in editable installs (docs/architecture.md, "Installed layout").
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(encoding_format="jpeg"),
-            "label": tfds.features.ClassLabel(names=list(labels.wnids())),
-            "file_name": tfds.features.Text(),
-        }),
+        features=subset_builder.image_label_features(),
         supervised_keys=("image", "label"),
         homepage="https://github.com/modestyachts/ImageNetV2",
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     config = self.builder_config
-    # Fails fast, before any work, if the archive is not in manual_dir.
-    archive = archives.find_archive(
-        archives.manual_dir_of(dl_manager), config.archive_name,
-        config.archive_url)
+    # TFDS records the archives' checksums: taken from manual_dir or
+    # downloaded, and verified either way.
+    archive = archives.get_archive(dl_manager, self.url_infos,
+                                   config.archive_url, config.archive_name)
     return {"test": self._generate_examples(archive)}
 
   def _generate_examples(self, archive: epath.Path):

@@ -4,18 +4,18 @@ import collections
 
 import tensorflow_datasets as tfds
 
+from tfds_bench.builders import subset_builder_testing
 from tfds_bench.builders.bench_imagenet_v2 import bench_imagenet_v2_dataset_builder
 
 
-class BenchImagenetV2Test(tfds.testing.DatasetBuilderTestCase):
+class BenchImagenetV2Test(subset_builder_testing.RecordedDownloadsMixin,
+                 tfds.testing.DatasetBuilderTestCase):
   """Prepares each variant; class folders map to labels as integers."""
 
   DATASET_CLASS = bench_imagenet_v2_dataset_builder.Builder
   BUILDER_CONFIG_NAMES_TO_TEST = ["matched-frequency", "threshold-0.7",
                                   "top-images"]
   SPLITS = {"test": 8}
-  # The archives are read from manual_dir (= dummy_data/); nothing downloads.
-  SKIP_CHECKSUMS = True
   # TFDS looks for dummy_data/ next to the module path, which the package_dir
   # mapping breaks in editable installs; point at the real folder.
   EXAMPLE_DIR = DATASET_CLASS.pkg_dir_path / "dummy_data"

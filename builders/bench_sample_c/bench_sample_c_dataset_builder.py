@@ -10,7 +10,9 @@ shows a corruption figure with no data on the machine. One config holds every
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import multiprocessing
 
 from etils import epath
 import tensorflow_datasets as tfds
@@ -34,6 +36,9 @@ def split_file_name(file_name: str):
   return config, photo
 
 
+NUM_EXAMPLES = len(sample.PHOTOS) * len(corruptions.NAMES) * len(corruptions.SEVERITIES)
+
+
 class Builder(tfds.core.GeneratorBasedBuilder):
   """Sample photos corrupted as ImageNet-C was made."""
 
@@ -41,6 +46,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "7 photos x 19 corruptions x 5 severities."}
   ARCHIVE_NAMES = ()  # Reads nothing from manual_dir: everything ships with the package.
   pkg_dir_path = epath.Path(__file__).parent
+  # TFDS reads (and --register_checksums writes) checksums.tsv next to
+  # code_path, which it infers wrongly under the mapping too.
+  code_path = epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
@@ -51,6 +59,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=("image", "label"),
         homepage="https://github.com/hendrycks/robustness",
+        # The split's size, known before generation, gives TFDS's progress
+        # bar its total (TFDS replaces it with the counted one when done).
+        split_dict=tfds.core.SplitDict([tfds.core.SplitInfo(
+            name="test", shard_lengths=[NUM_EXAMPLES], num_bytes=0)]),
     )
 
   def _split_generators(self, dl_manager):
@@ -58,16 +70,30 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return {"test": self._generate_examples()}
 
   def _generate_examples(self):
-    for number, photo in enumerate(sample.PHOTOS, start=1):
-      # The release pipeline of imagenet_c.corrupt_and_encode, with the photo's
-      # position as its seed (its seeds come from val file numbers).
-      image = imagenet_c.release_preprocess(photo_png_bytes(photo), photo.file_name)
-      for corruption in corruptions.NAMES:
-        for severity in corruptions.SEVERITIES:
-          key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
-          corrupted = imagenet_c.corrupt(image, corruption, severity, seed=number)
-          yield key, {
-              "image": imagenet_c.encode_jpeg(corrupted),
-              "label": photo.label,
-              "file_name": key,
-          }
+    # The release pipeline of imagenet_c.corrupt_and_encode, with the photo's
+    # position as its seed (its seeds come from val file numbers).
+    crops = [(number, photo, imagenet_c.release_preprocess(photo_png_bytes(photo),
+                                                           photo.file_name))
+             for number, photo in enumerate(sample.PHOTOS, start=1)]
+
+    def config_examples(config):
+      corruption, severity = config
+      examples = []
+      for number, photo, crop in crops:
+        key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
+        corrupted = imagenet_c.corrupt(crop, corruption, severity, seed=number)
+        examples.append((key, {
+            "image": imagenet_c.encode_jpeg(corrupted),
+            "label": photo.label,
+            "file_name": key,
+        }))
+      return examples
+
+    # Seven photos per config: compiling each config's XLA programs costs more
+    # than corrupting its photos, and a compilation runs on one core, so the
+    # configs run on a thread per core. TFDS orders examples by key, so the
+    # order they arrive in does not matter.
+    configs = [(c, s) for c in corruptions.NAMES for s in corruptions.SEVERITIES]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:
+      for examples in pool.map(config_examples, configs):
+        yield from examples

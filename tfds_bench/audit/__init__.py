@@ -70,7 +70,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from tfds_bench import benchmark_table, errors, sources
+from tfds_bench import benchmark_table, errors, progress, sources
 # The submodules' public names, used by callers as `tfds_bench.audit.<name>`.
 from tfds_bench.audit.features import Embedder
 from tfds_bench.audit.features import Features
@@ -165,7 +165,8 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
                          top_k: int = DEFAULT_TOP_K, thresholds: Thresholds = Thresholds(),
                          batch_size: int = 64, reference_block: int = 2048,
                          test_block: int = 4096, sheet_size: int = 24,
-                         skip_same_file_name: bool = True) -> AuditResult:
+                         skip_same_file_name: bool = True,
+                         progress_factory=None) -> AuditResult:
   """Flags test images that nearly duplicate reference images.
 
   Args:
@@ -184,13 +185,24 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
     sheet_size: pairs whose thumbnails are kept for the contact sheet.
     skip_same_file_name: ignore pairs whose file names are equal (auditing a
       set against itself).
+    progress_factory: ``factory(description, total) -> (update(n), close())``
+      (`tfds_bench.progress`): test images featurized, then pairs compared out
+      of test x reference (the hours-long part at ImageNet scale); None for
+      silence.
 
   Returns:
     AuditResult: the candidate pairs, closest first within each test image.
   """
+  from tfds_bench import input_pipeline  # lazy: tensorflow
   if isinstance(embedder, str):
     embedder = Embedder.from_registry(embedder)
-  test = Features.concatenate(list(featurize(test_ds, embedder, batch_size)))
+  with progress.progress(progress_factory, "audit: test images featurized",
+                         input_pipeline.dataset_size(test_ds)) as update:
+    test_batches = []
+    for batch in featurize(test_ds, embedder, batch_size):
+      test_batches.append(batch)
+      update(len(batch))
+  test = Features.concatenate(test_batches)
   num_test = len(test)
   if num_test == 0:
     raise ValueError("the test dataset is empty")
@@ -205,34 +217,48 @@ def find_near_duplicates(test_ds, reference_ds, *, embedder: Union[Embedder, str
   reference_names: List[str] = []
   pool = _SheetPool(sheet_size)
   offset = 0
-  for block in reblock(featurize(reference_ds, embedder, batch_size), reference_block):
-    block_pixels = block.pixels()
-    block_norms = squared_norms(block_pixels)
-    same_name = [(test_row_of_name[n], j) for j, n in enumerate(block.file_name)
-                 if n in test_row_of_name]
-    for start in range(0, num_test, test_block):
-      rows = slice(start, min(start + test_block, num_test))
-      pixel = l2_block(test_pixels[rows], block_pixels, test_norms[rows], block_norms)
-      embedding = cosine_block(test.embedding[rows], block.embedding) if use_embedding else None
-      for i, j in same_name:
-        if rows.start <= i < rows.stop:
-          pixel[i - rows.start, j] = np.inf
-          if embedding is not None:
-            embedding[i - rows.start, j] = np.inf
-      tops = [(by_pixel, pixel)] + ([(by_embedding, embedding)] if use_embedding else [])
-      for top, distance in tops:
-        values, columns = block_candidates(distance, top_k)
-        candidate_payload = {L2_PIXEL: np.take_along_axis(pixel, columns, axis=1)}
-        if use_embedding:
-          candidate_payload[EMBEDDING] = np.take_along_axis(embedding, columns, axis=1)
-        is_new = top.update(rows, values, columns + offset, candidate_payload)
-        _fill_ssim(top, rows, is_new, test.thumbnail, block.thumbnail, offset, thresholds, pool)
-    reference_names.extend(block.file_name.tolist())
-    offset += len(block)
+  num_reference = input_pipeline.dataset_size(reference_ds)
+  with progress.progress(progress_factory, "audit: pairs compared",
+                         None if num_reference is None else num_test * num_reference
+                         ) as update:
+    for block in reblock(featurize(reference_ds, embedder, batch_size), reference_block):
+      _compare_block(block, offset, test, test_pixels, test_norms, test_row_of_name,
+                     by_pixel, by_embedding, top_k, test_block, thresholds, pool)
+      reference_names.extend(block.file_name.tolist())
+      offset += len(block)
+      update(num_test * len(block))
 
   pairs = _collect_pairs(test, reference_names, [t for t in (by_pixel, by_embedding) if t],
                          thresholds, pool)
   return AuditResult(pairs, num_test, offset, thresholds, top_k)
+
+
+def _compare_block(block, offset, test, test_pixels, test_norms, test_row_of_name, by_pixel,
+                   by_embedding, top_k, test_block, thresholds, pool) -> None:
+  """Merges one block of reference images into the running top-k of every test image."""
+  num_test = len(test)
+  use_embedding = by_embedding is not None
+  block_pixels = block.pixels()
+  block_norms = squared_norms(block_pixels)
+  same_name = [(test_row_of_name[n], j) for j, n in enumerate(block.file_name)
+               if n in test_row_of_name]
+  for start in range(0, num_test, test_block):
+    rows = slice(start, min(start + test_block, num_test))
+    pixel = l2_block(test_pixels[rows], block_pixels, test_norms[rows], block_norms)
+    embedding = cosine_block(test.embedding[rows], block.embedding) if use_embedding else None
+    for i, j in same_name:
+      if rows.start <= i < rows.stop:
+        pixel[i - rows.start, j] = np.inf
+        if embedding is not None:
+          embedding[i - rows.start, j] = np.inf
+    tops = [(by_pixel, pixel)] + ([(by_embedding, embedding)] if use_embedding else [])
+    for top, distance in tops:
+      values, columns = block_candidates(distance, top_k)
+      candidate_payload = {L2_PIXEL: np.take_along_axis(pixel, columns, axis=1)}
+      if use_embedding:
+        candidate_payload[EMBEDDING] = np.take_along_axis(embedding, columns, axis=1)
+      is_new = top.update(rows, values, columns + offset, candidate_payload)
+      _fill_ssim(top, rows, is_new, test.thumbnail, block.thumbnail, offset, thresholds, pool)
 
 
 def _fill_ssim(top: TopK, rows: slice, is_new: np.ndarray, test_thumbnails: np.ndarray,

@@ -2,9 +2,9 @@
 
 `featurize` turns a tf.data dataset of encoded images into `Features` blocks
 (64x64 thumbnails, and l2-normalised model embeddings when given an
-`Embedder`); `reblock` regroups them into reference blocks. TensorFlow (and
-the model registry, which loads it) is imported only inside the functions
-that run it.
+`Embedder`); `reblock` regroups them into reference blocks. TensorFlow is
+imported only inside the functions that run it (the model registry loads it
+only to build a model).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-from tfds_bench import errors
+from tfds_bench import errors, models
 from tfds_bench.audit import search
 
 
@@ -74,7 +74,6 @@ class Embedder:
     rebuild).
     """
     import keras  # pylint: disable=g-import-not-at-top
-    from tfds_bench import models  # lazy: tensorflow
     spec = models.get(name)
     model = model if model is not None else spec.build(None)
     try:

@@ -40,6 +40,7 @@ from tfds_bench.corruptions import filters
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions.xla_exact import negzero
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 _GAUSSIAN_BLUR = (1, 2, 3, 4, 6)
@@ -254,14 +255,16 @@ def motion_blur_from_angles(images, severity: int, angles) -> tf.Tensor:
   if min(h, w) <= width:
     raise ValueError(f"motion_blur needs images larger than {width} pixels, got {h}x{w}")
   dy, dx = filters.motion_shifts(angles, width)  # [B, width]; |dy|, |dx| < width.
-  return _motion_blur_xla(images, dy, dx, severity, negzero())
+  # The taps' weights are a run-time operand: one program per kernel width
+  # (severities 2-4 share one), not one per severity.
+  kernel = operand(filters.motion_blur_kernel(*_MOTION_BLUR[severity - 1]))
+  return _motion_blur_xla(images, dy, dx, kernel, negzero())
 
 
 @xla_function
-def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, severity: int,
+def _motion_blur_xla(images: tf.Tensor, dy: tf.Tensor, dx: tf.Tensor, kernel: tf.Tensor,
                      nz: tf.Tensor) -> tf.Tensor:
   """Per image, channel-planar (rows contiguous): `filters.motion_blur_planes`."""
-  kernel = filters.motion_blur_kernel(*_MOTION_BLUR[severity - 1])
 
   def one(args):
     image, dy, dx = args
@@ -289,10 +292,19 @@ def zoom_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   del seed
   factors = _ZOOM_BLUR[severity - 1]
   x = ops.to_unit(images, tf.float32)
+  zooms = [resample.clipped_zoom_bilinear(x, float(z)) for z in factors]
+  return _zoom_mean_xla(x, zooms, operand(float(len(factors) + 1), tf.float32))
+
+
+@xla_function
+def _zoom_mean_xla(x, zooms, count):
+  # In XLA, not TF ops: in a graph (tf.function, tf.data) grappler would
+  # regroup the sum into an AddN and turn "/ n" into "* (1 / n)", off by an
+  # ulp, which flips truncations; XLA keeps the order and the division.
   out = tf.zeros_like(x)
-  for z in factors:
-    out += resample.clipped_zoom_bilinear(x, float(z))
-  return ops.unit_to_uint8((x + out) / float(len(factors) + 1))
+  for zoomed in zooms:
+    out += zoomed
+  return ops.unit_to_uint8((x + out) / count)
 
 CORRUPTIONS: Dict[str, Callable[..., tf.Tensor]] = {
     "defocus_blur": defocus_blur,

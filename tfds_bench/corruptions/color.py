@@ -12,6 +12,7 @@ import tensorflow as tf
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 
@@ -72,7 +73,9 @@ def hsv_adjust(images: tf.Tensor, channel: int, scale: float, offset: float) -> 
   ``np.uint8(np.clip(hsv2rgb(hsv), 0, 1) * 255)``: brightness (V += c) and
   saturate (S = S * c0 + c1).
   """
-  return _hsv_adjust_xla(images, tf.constant(6., tf.float64), negzero(), channel, scale, offset)
+  # scale and offset are run-time operands: one program for all severities.
+  return _hsv_adjust_xla(images, tf.constant(6., tf.float64), negzero(), channel,
+                         None if scale == 1 else operand(scale), operand(offset))
 
 
 @xla_function
@@ -80,7 +83,7 @@ def _hsv_adjust_xla(images, six, nz, channel, scale, offset):
   hsv = rgb_to_hsv(ops.to_unit(images), six)
   chans = tf.unstack(hsv, axis=-1)
   adj = chans[channel]
-  if scale != 1:
+  if scale is not None:
     adj = no_contract(adj * scale, nz)
   chans[channel] = tf.clip_by_value(adj + offset, 0., 1.)
   return ops.unit_to_uint8(hsv_to_rgb(tf.stack(chans, axis=-1), nz))

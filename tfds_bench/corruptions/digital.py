@@ -35,6 +35,7 @@ from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 # Per-severity parameters (make_imagenet_c.py; identical in imagecorruptions
@@ -71,7 +72,7 @@ def contrast(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   c = _CONTRAST[severity - 1]
   # The mean stays TF's reduction (its summation order); the rest is fused.
   means = tf.reduce_mean(ops.to_unit(images), axis=(1, 2), keepdims=True)
-  return _contrast_xla(images, means, negzero(), c)
+  return _contrast_xla(images, means, negzero(), operand(c))
 
 
 def pixelate(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:

@@ -22,6 +22,7 @@ from typing import Callable, Tuple
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench.corruptions.xla_exact import dynamic_slice
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import xla_function
@@ -302,7 +303,7 @@ def motion_blur_planes(image: tf.Tensor, kernel: np.ndarray, dy: tf.Tensor,
 
   Args:
     image: float64 ``[..., H, W]`` (channel planes first, rows contiguous).
-    kernel: float64 ``[width]`` (`motion_blur_kernel`).
+    kernel: float64 ``[width]`` (`motion_blur_kernel`), numpy or a tensor.
     dy: int32 ``[width]`` (one image's row of `motion_shifts`).
     dx: int32 ``[width]``.
     nz: `negzero` inside XLA, else None.
@@ -312,13 +313,16 @@ def motion_blur_planes(image: tf.Tensor, kernel: np.ndarray, dy: tf.Tensor,
   """
   lead = image.shape.rank - 2
   h, w = int(image.shape[-2]), int(image.shape[-1])
-  p = kernel.size
+  p = int(kernel.shape[0])
   xp = edge_pad(edge_pad(image, p, lead), p, lead + 1)
   size = image.shape[:lead].as_list() + [h, w]
   out = tf.zeros_like(image)
   for i in range(p):
-    tap = tf.slice(xp, tf.stack([0] * lead + [p - dy[i], p - dx[i]]), size)
-    out = out + no_contract(float(kernel[i]) * tap, nz)
+    begin = tf.stack([0] * lead + [p - dy[i], p - dx[i]])
+    # Inside XLA a tf.slice's begin is a compile-time constant (one program per
+    # drawn angle); XLA's dynamic slice takes it at run time.
+    tap = tf.slice(xp, begin, size) if nz is None else dynamic_slice(xp, begin, size)
+    out = out + no_contract(tf.cast(kernel[i], image.dtype) * tap, nz)
   return out
 
 

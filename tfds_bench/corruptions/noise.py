@@ -40,6 +40,7 @@ import tensorflow as tf
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 _GAUSSIAN_NOISE = (.08, .12, 0.18, 0.26, 0.38)
@@ -49,12 +50,12 @@ _SPECKLE_NOISE = (.15, .2, 0.35, 0.45, 0.6)
 
 
 @xla_function
-def _gaussian_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float,
+def _gaussian_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale,
                         nz: tf.Tensor) -> tf.Tensor:
   # XLA fuses the lookup and arithmetic into one pass without reassociating;
   # no_contract keeps scale * noise rounded before the add, as numpy does.
   noise = tf.cast(noise, tf.float64)
-  if scale != 1.0:
+  if scale is not None:  # None: the draws are already scaled.
     noise = no_contract(scale * noise, nz)
   return ops.unit_to_uint8(ops.to_unit(images) + noise)
 
@@ -65,7 +66,7 @@ def _gaussian_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   Float64 like the reference so identical draws give identical bytes.
   """
   del severity  # The scale is already in ``noise``.
-  return _gaussian_noise_xla(images, tf.cast(noise, tf.float64), 1.0, negzero())
+  return _gaussian_noise_xla(images, tf.cast(noise, tf.float64), None, negzero())
 
 
 def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
@@ -74,7 +75,7 @@ def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   # float32 draws (half the cost of float64 ones), arithmetic in float64:
   # noise = c * float64(z), as numpy's normal(scale=c) computes it.
   z = tf.random.stateless_normal(tf.shape(images), ops.stateless_seed(seed, "gaussian_noise"))
-  return _gaussian_noise_xla(images, z, c, negzero())
+  return _gaussian_noise_xla(images, z, operand(c), negzero())
 
 
 def shot_noise_levels(c: int) -> np.ndarray:
@@ -208,10 +209,10 @@ def impulse_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
 
 
 @xla_function
-def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float,
+def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale,
                        nz: tf.Tensor) -> tf.Tensor:
   noise = tf.cast(noise, tf.float64)
-  if scale != 1.0:
+  if scale is not None:  # None: the draws are already scaled.
     noise = scale * noise
   x = ops.to_unit(images)
   return ops.unit_to_uint8(x + no_contract(x * noise, nz))
@@ -220,14 +221,14 @@ def _speckle_noise_xla(images: tf.Tensor, noise: tf.Tensor, scale: float,
 def _speckle_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
   """``speckle_noise``: clip(x + x * noise, 0, 1) * 255, noise ~ N(0, c^2)."""
   del severity
-  return _speckle_noise_xla(images, tf.cast(noise, tf.float64), 1.0, negzero())
+  return _speckle_noise_xla(images, tf.cast(noise, tf.float64), None, negzero())
 
 
 def speckle_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``speckle_noise``."""
   c = _SPECKLE_NOISE[severity - 1]
   z = tf.random.stateless_normal(tf.shape(images), ops.stateless_seed(seed, "speckle_noise"))
-  return _speckle_noise_xla(images, z, c, negzero())
+  return _speckle_noise_xla(images, z, operand(c), negzero())
 
 
 CORRUPTIONS: Dict[str, Callable[..., tf.Tensor]] = {

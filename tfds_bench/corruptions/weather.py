@@ -67,6 +67,7 @@ from tfds_bench.corruptions import plasma
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
+from tfds_bench.corruptions.xla_exact import operand
 from tfds_bench.corruptions.xla_exact import xla_function
 
 # Per-severity parameters (make_imagenet_c.py; identical in imagecorruptions
@@ -108,20 +109,21 @@ def _fog_map_size(images: tf.Tensor) -> int:
 def _fog_from_draws(images: tf.Tensor, severity: int,
                     uniforms: Sequence[tf.Tensor]) -> tf.Tensor:
   """`fog` of the reference with injected plasma draws."""
+  c = _FOG[severity - 1]
+  # The severity's (strength, wibble decay) are run-time operands: one program.
   return _fog_xla(tf.convert_to_tensor(images),
                   [tf.convert_to_tensor(u, tf.float64) for u in uniforms],
-                  negzero(), severity)
+                  negzero(), operand(c[0]), operand(c[1]))
 
 
 @xla_function
-def _fog_xla(images, uniforms, nz, severity):
-  c = _FOG[severity - 1]
+def _fog_xla(images, uniforms, nz, strength, wibbledecay):
   h, w = images.shape[1], images.shape[2]
   x = ops.to_unit(images)
   max_val = tf.reduce_max(x, axis=(1, 2, 3), keepdims=True)
-  fractal = plasma.plasma_fractal(uniforms, c[1], nz)
-  x = x + no_contract(c[0] * fractal[:, :h, :w, tf.newaxis], nz)
-  return ops.unit_to_uint8(x * max_val / (max_val + c[0]))
+  fractal = plasma.plasma_fractal(uniforms, wibbledecay, nz)
+  x = x + no_contract(strength * fractal[:, :h, :w, tf.newaxis], nz)
+  return ops.unit_to_uint8(x * max_val / (max_val + strength))
 
 
 def fog(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
@@ -324,12 +326,11 @@ def water_mask(liquid: tf.Tensor) -> tf.Tensor:
 
 
 @xla_function
-def _water_blend_xla(images, liquid_u8, dist, nz, severity):
+def _water_blend_xla(images, liquid_u8, dist, nz, strength):
   """Water branch after equalizeHist: emboss, blur, mask, blend."""
-  c = _SPATTER[severity - 1]
   m = _water_mask_from_equalized(liquid_u8, dist)
   m = m / tf.reduce_max(m, axis=(1, 2), keepdims=True)
-  m = (m * c[4])[..., tf.newaxis]
+  m = (m * strength)[..., tf.newaxis]
   water = tf.constant(WATER_RGB, tf.float32)
   x = ops.to_unit(images, tf.float32)
   return ops.unit_to_uint8(tf.clip_by_value(x + no_contract(m * water, nz), 0., 1.))
@@ -359,7 +360,7 @@ def _spatter_from_draws(images: tf.Tensor, severity: int,
   if c[5] == 0:
     liquid_u8, dist = _water_dist_xla(liquid)
     return _water_blend_xla(images, liquid_u8, opencv.equalize_hist(dist),
-                            negzero(), severity)
+                            negzero(), operand(c[4], tf.float32))
   m = filters.gaussian_2d(tf.cast(liquid > c[3], tf.float32), c[4], 4., "nearest")
   return _mud_blend_xla(images, m, negzero())
 

@@ -18,6 +18,8 @@ eagerly, in graphs and in tf.data. Two things are written around:
 """
 
 import tensorflow as tf
+# TF's wrappers of the XLA ops (tf.raw_ops does not list XlaDynamicSlice).
+from tensorflow.compiler.tf2xla.python import xla as tf2xla
 
 
 def xla_function(fn):
@@ -27,6 +29,19 @@ def xla_function(fn):
   ``if``/``for`` over them unroll while tracing.
   """
   return tf.function(fn, jit_compile=True, autograph=False)
+
+
+def operand(value, dtype=tf.float64) -> tf.Tensor:
+  """A per-severity parameter as a run-time operand of an XLA helper.
+
+  Python numbers given to an `xla_function` are trace-time constants: one
+  compiled program per value, i.e. per severity, which costs more than the
+  work itself when a builder corrupts a few images per severity. Passed as a
+  tensor, one program serves every severity. The arithmetic is the same IEEE
+  operations either way (XLA only rewrites divisions by constants, see above),
+  so the bytes do not change.
+  """
+  return tf.constant(value, dtype)
 
 
 def negzero() -> tf.Tensor:
@@ -43,3 +58,14 @@ def no_contract(p: tf.Tensor, nz) -> tf.Tensor:
   alone.
   """
   return p if nz is None else p + tf.cast(nz, p.dtype)
+
+
+def dynamic_slice(x: tf.Tensor, begin: tf.Tensor, size) -> tf.Tensor:
+  """``tf.slice(x, begin, size)`` with ``begin`` a run-time value, inside XLA only.
+
+  tf2xla compiles ``tf.slice``'s begin as a compile-time constant, so a begin
+  computed from a random draw would compile one program per drawn value; XLA's
+  DynamicSlice takes it as a run-time operand (the size stays static). Starts
+  are clamped into range like ``xla::DynamicSlice`` (callers keep them in range).
+  """
+  return tf2xla.dynamic_slice(x, begin, tf.constant(size, tf.int32))

@@ -1,7 +1,8 @@
 """Benchmark metrics: pure numpy definitions plus thin Keras metric classes.
 
 The numpy functions are the definitions (and what `--predictions` scoring
-uses; ``effective_robustness`` works on results records); the Keras classes
+uses; ``effective_robustness`` works on results records; ``intervals`` has
+the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
 ``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
@@ -27,6 +28,9 @@ from tfds_bench.metrics.corruption import (HELDOUT_CORRUPTIONS, SEVERITIES,
                                            corruption_error_ratios,
                                            corruption_errors, mce,
                                            relative_mce)
+from tfds_bench.metrics.intervals import (PairedTest, bootstrap_interval,
+                                          clopper_pearson, mcnemar_exact,
+                                          paired_bootstrap)
 from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
                                     average_precision_from_histogram,
                                     confidence_histogram, ood_scores)

@@ -9,12 +9,12 @@ testbed code, modestyachts/imagenet-testbed ``plotting/plotter.py``, use
 model's effective robustness is its shifted accuracy minus the baseline's
 prediction at its ImageNet accuracy, mapped back to accuracy: ``acc_shift -
 expit(slope * logit(acc_val) + intercept)``, a difference of fractions (shown
-in percentage points). Two deliberate differences from the paper: the fit
-runs over the models in the records given (the paper fits over its ~200
-"standard" models only, so with few models the baseline is the models' own
-trend, and with exactly two it passes through both and every value is 0); and
-the x axis is 1000-class ImageNet val top-1 for every shift (the paper uses
-val accuracy on the 200 classes for ImageNet-A/-R).
+in percentage points). `robustness_fit` fits over the models in the records
+given (the report's ``robustness_baseline="models"`` option; with exactly two
+models the line passes through both and every value is 0) with 1000-class
+ImageNet val top-1 as the x axis for every shift; the report's default fits
+`logit_line` over timm's 1,556 published rows instead, with A and R against
+val top-1 on their 200 classes (`tfds_bench.reports.context`).
 
 Records are flat results records (``model``, ``benchmark``, ``metric``,
 ``value`` as a fraction), as in ``results.json``; when a (model, benchmark)
@@ -111,18 +111,42 @@ def robustness_fit(records: Iterable[Mapping], shifted_benchmark: str,
   fit = RobustnessFit(shifted_benchmark, points)
   if len(points) < 2:
     return fit
-  xs = logit([p[0] for p in points.values()])
-  ys = logit([p[1] for p in points.values()])
-  if np.ptp(xs) == 0:
+  xs = [p[0] for p in points.values()]
+  if np.ptp(logit(xs)) == 0:
     return fit
-  # Ordinary least squares of y on x, as scipy.stats.linregress in the
-  # paper's testbed code.
-  slope, intercept = np.polyfit(xs, ys, deg=1)
-  fit.slope, fit.intercept = float(slope), float(intercept)
-  predicted = fit.predict([p[0] for p in points.values()])
-  fit.effective_robustness = {model: float(p[1] - pred)
-                              for (model, p), pred in zip(points.items(), predicted)}
+  fit.slope, fit.intercept = logit_line(xs, [p[1] for p in points.values()])
+  gaps = line_effective_robustness(fit.slope, fit.intercept, xs,
+                                   [p[1] for p in points.values()])
+  fit.effective_robustness = {model: float(gap) for model, gap in zip(points, gaps)}
   return fit
+
+
+def logit_line(reference_accuracy, shifted_accuracy) -> Tuple[float, float]:
+  """(slope, intercept) of the least-squares line of logit(shifted) on logit(reference).
+
+  Ordinary least squares of y on x, as scipy.stats.linregress in the paper's
+  testbed code; the baseline of effective robustness, whether fitted over the
+  published models (`tfds_bench.published`) or over the models of a report.
+  """
+  xs, ys = logit(reference_accuracy), logit(shifted_accuracy)
+  if len(xs) != len(ys) or len(xs) < 2 or np.ptp(xs) == 0:
+    raise ValueError(f"a line needs at least 2 points at different x, got {len(xs)}")
+  slope, intercept = np.polyfit(xs, ys, deg=1)
+  return float(slope), float(intercept)
+
+
+def line_effective_robustness(slope: float, intercept: float, reference_accuracy,
+                              shifted_accuracy) -> np.ndarray:
+  """Shifted accuracy minus the line's prediction at the reference accuracy (fractions)."""
+  predicted = expit(slope * logit(reference_accuracy) + intercept)
+  return np.asarray(shifted_accuracy, dtype=np.float64) - predicted
+
+
+def percentile(value: float, population) -> float:
+  """Percent of ``population`` strictly below ``value``, plus half of the ties."""
+  population = np.asarray(population, dtype=np.float64)
+  below = np.sum(population < value) + 0.5 * np.sum(population == value)
+  return float(100.0 * below / len(population))
 
 
 def effective_robustness(records: Iterable[Mapping], shifted_benchmark: str,

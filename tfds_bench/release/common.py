@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Iterator, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
+from etils import epath
 import numpy as np
 import PIL.Image
 
@@ -28,6 +29,12 @@ from tfds_bench import labels
 
 VAL_ARCHIVE_NAME = "ILSVRC2012_img_val.tar"
 VAL_ARCHIVE_URL = "https://image-net.org/challenges/LSVRC/2012/2012-downloads.php"
+# The key of the val tar's row in TFDS's imagenet2012 checksums.tsv (the file
+# itself needs an ImageNet account, so it is never downloaded).
+VAL_ARCHIVE_RECORDED_URL = (
+    "http://www.image-net.org/challenges/LSVRC/2012/nnoupb/" + VAL_ARCHIVE_NAME)
+SOURCE_RELEASED = "released"
+SOURCE_GENERATED = "generated"
 NUM_VAL_IMAGES = 50_000
 
 # torchvision Resize(256) then CenterCrop(224), as both releases.
@@ -148,3 +155,52 @@ def iter_val_images(archive: os.PathLike | str
   for name, data in archives.iter_members(archive):
     file_name, label = check_val_member(name, archive)
     yield file_name, label, data
+
+
+def release_archive_url(zenodo_record: str, archive_name: str) -> str:
+  """Where a released ImageNet-C / -P archive is published on Zenodo."""
+  return f"{zenodo_record}/files/{archive_name}"
+
+
+def find_sources(dl_manager, url_infos: Optional[Mapping[str, Any]],
+                 released_urls: Mapping[str, str]
+                 ) -> Optional[Tuple[str, List[epath.Path]]]:
+  """Where ImageNet-C / -P comes from: released archives, else the val tar.
+
+  Both are read from manual_dir through `archives.find_in_manual_dir`
+  (verified by TFDS where the builder's checksums.tsv records a row).
+
+  Args:
+    dl_manager: the builder's download manager.
+    url_infos: the builder's recorded checksums (`Builder.url_infos`).
+    released_urls: released archive name -> URL, in preference order.
+
+  Returns:
+    (SOURCE_RELEASED, the released archives present) or (SOURCE_GENERATED,
+    [the val tar]); None if neither is in manual_dir.
+  """
+  released = [
+      path for name, url in released_urls.items()
+      if (path := archives.find_in_manual_dir(dl_manager, url_infos, url, name))
+  ]
+  if released:
+    return SOURCE_RELEASED, released
+  val = archives.find_in_manual_dir(dl_manager, url_infos,
+                                    VAL_ARCHIVE_RECORDED_URL, VAL_ARCHIVE_NAME)
+  return (SOURCE_GENERATED, [val]) if val is not None else None
+
+
+def missing_sources_error(dl_manager, config: str, released: str
+                          ) -> errors.MissingArchiveError:
+  """The error of `find_sources` finding nothing: names both options.
+
+  Args:
+    dl_manager: the builder's download manager (its manual_dir is named).
+    config: `<builder>/<config>`.
+    released: which released archive(s) hold the config and where they are.
+  """
+  return archives.missing_archive_error(
+      dl_manager,
+      f"{config} needs one of two sources, and neither is in manual_dir: (1) "
+      f"{released}; or (2) to generate the images, {VAL_ARCHIVE_NAME} from "
+      f"{VAL_ARCHIVE_URL} (needs an ImageNet account).")

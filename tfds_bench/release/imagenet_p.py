@@ -24,6 +24,7 @@ import io
 import os
 from typing import Dict, Iterator, Optional, Tuple
 
+from etils import epath
 import numpy as np
 
 from tfds_bench import archives
@@ -228,5 +229,6 @@ def has_source_archives(manual_dir: Optional[os.PathLike | str]) -> bool:
   """
   if not manual_dir:
     return False
-  return any(os.path.isfile(os.path.join(manual_dir, name))
+  folder = epath.Path(manual_dir)
+  return any((folder / name).exists()
              for name in ARCHIVES + (common.VAL_ARCHIVE_NAME,))

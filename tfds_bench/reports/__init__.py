@@ -1,13 +1,16 @@
 """Reports of results records: files, tables, figures and the comparison report.
 
 * `results_files`: ``results.json`` / ``results.csv`` (`write_results`,
-  `load_results`, `records_to_csv`);
+  `load_results`, `records_to_csv`) and the run's per-image predictions
+  (`write_predictions`, `load_predictions`);
 * `tables`: the console table (`format_table`), Markdown and CSV tables, the
   wide one-row-per-model table (`wide_table`, `compare_table`, `wide_csv`) and
   the one metric order they share;
 * `figures`: the matplotlib figures (effective robustness, corruption errors,
   reliability diagrams via `plot_reliability`, ReaL curves);
 * `report`: `write_report`, report.md + report.csv + the PNGs;
+* `context`: the models among the published ones (`tfds_bench.published`):
+  the published baseline fit, effective robustness against it, percentiles;
 * `atomic`: the temporary-file-and-rename every writer goes through.
 
 The effective-robustness maths lives in `tfds_bench.metrics.robustness`.
@@ -16,8 +19,9 @@ table without it): the names of `figures` and `report` are loaded on first
 use.
 """
 
-from tfds_bench.reports.results_files import (RECORD_FIELDS, load_results,
-                                              records_to_csv, write_results)
+from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
+                                              load_results, records_to_csv,
+                                              write_predictions, write_results)
 from tfds_bench.reports.tables import (WideTable, compare_table,
                                        format_markdown, format_table,
                                        format_value, is_detail,
@@ -25,12 +29,12 @@ from tfds_bench.reports.tables import (WideTable, compare_table,
 
 _FIGURE_NAMES = (
     "corruption_errors_figure", "effective_robustness_figure", "plot_real_curves",
-    "plot_reliability", "real_curves", "reliability_figure", "reliability_file_name",
+    "plot_reliability", "published_context_figure", "real_curves", "reliability_figure", "reliability_file_name",
     "save_figure",
 )
 _REPORT_NAMES = (
     "write_report", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
-    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG",
+    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
 )
 
 

@@ -75,8 +75,9 @@ def effective_robustness_figure(records: Iterable[Mapping]):
   legend_height = 0.25 * legend_rows + 0.2
   figure = _new_figure(5.0 * columns, 4.4 * rows + legend_height + 0.5)
   axes = figure.subplots(rows, columns, squeeze=False).ravel()
+  bounds = tables.intervals_of(records)
   for ax, fit in zip(axes, fits):
-    _draw_robustness_panel(ax, fit, colors)
+    _draw_robustness_panel(ax, fit, colors, bounds)
   for ax in axes[len(fits):]:
     ax.set_visible(False)
   handles, labels = axes[0].get_legend_handles_labels()
@@ -112,7 +113,7 @@ def _logit_limits(values: np.ndarray) -> Tuple[float, float]:
   return float(robustness.expit(low - margin)), float(robustness.expit(high + margin))
 
 
-def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors) -> None:
+def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors, bounds) -> None:
   xs = np.array([p[0] for p in fit.points.values()])
   ys = np.array([p[1] for p in fit.points.values()])
   x_limits, y_limits = _logit_limits(xs), _logit_limits(ys)
@@ -122,20 +123,16 @@ def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors) -> None:
   if fit.has_fit:
     ax.plot(grid, fit.predict(grid), color="tab:red", linewidth=1.5, alpha=0.7,
             label="linear fit (logit space)")
+  metric = robustness.ACCURACY_METRIC
   for model, (x, y) in fit.points.items():
     ax.scatter([x], [y], color=colors[model], s=45, zorder=3, edgecolors="white",
                linewidths=0.5, label=model)
-  ax.set_xscale("logit")
-  ax.set_yscale("logit")
-  ax.set_xlim(*x_limits)
-  ax.set_ylim(*y_limits)
-  for axis, limits in ((ax.xaxis, x_limits), (ax.yaxis, y_limits)):
-    ticks = _logit_ticks(*limits)
-    axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(_percent_formatter())
-    axis.set_minor_locator(NullLocator())
-    axis.set_minor_formatter(NullFormatter())
-  ax.tick_params(axis="both", labelsize=8)
+    x_bar = _error_bar(x, bounds.get((model, robustness.REFERENCE_BENCHMARK, metric)))
+    y_bar = _error_bar(y, bounds.get((model, fit.shifted_benchmark, metric)))
+    if x_bar is not None or y_bar is not None:
+      ax.errorbar([x], [y], xerr=x_bar, yerr=y_bar, fmt="none", ecolor=colors[model],
+                  capsize=3, zorder=2)
+  _set_logit_axes(ax, x_limits, y_limits)
   ax.set_xlabel(f"{robustness.REFERENCE_BENCHMARK} top-1 (%)")
   ax.set_ylabel(f"{fit.shifted_benchmark} top-1 (%)")
   ax.set_title(fit.shifted_benchmark, fontsize=10)
@@ -145,9 +142,95 @@ def _draw_robustness_panel(ax, fit: robustness.RobustnessFit, colors) -> None:
         for model, value in fit.effective_robustness.items())
   else:
     note = f"no fit: {len(fit.points)} model(s)" if len(fit.points) < 2 else "no fit"
-  ax.text(0.03, 0.97, note, transform=ax.transAxes, va="top", ha="left", fontsize=7,
+  _note(ax, note)
+
+
+# --- published context --------------------------------------------------------
+
+def _note(ax, text: str) -> None:
+  """A boxed note in the panel's top-left corner."""
+  ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", ha="left", fontsize=7,
           bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+
+
+def _error_bar(value: float, interval) -> Optional[np.ndarray]:
+  """matplotlib's [[below], [above]] from a (low, high) interval, or None."""
+  if interval is None:
+    return None
+  return np.array([[max(value - interval[0], 0.0)], [max(interval[1] - value, 0.0)]])
+
+
+def _set_logit_axes(ax, x_limits, y_limits) -> None:
+  ax.set_xscale("logit")
+  ax.set_yscale("logit")
+  ax.set_xlim(*x_limits)
+  ax.set_ylim(*y_limits)
+  for axis, limits in ((ax.xaxis, x_limits), (ax.yaxis, y_limits)):
+    axis.set_major_locator(FixedLocator(_logit_ticks(*limits)))
+    axis.set_major_formatter(_percent_formatter())
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+  ax.tick_params(axis="both", labelsize=8)
   ax.grid(True, which="major", color="0.9")
+
+
+def published_context_figure(contexts: Sequence) -> Optional[Figure]:
+  """The user's models on the published models' val-vs-shift scatter.
+
+  One panel per `tfds_bench.reports.context.ShiftContext` (ImageNetV2, Sketch,
+  A, R): the published rows in grey, their logit-axis least-squares line, y =
+  x dashed, and each user's model with its 95 % intervals as error bars (a
+  published counterpart, not measured, as a hollow marker).
+  """
+  if not contexts:
+    return None
+  models = sorted({p.model for c in contexts for p in c.points})
+  colors = _model_colors(models) if models else {}
+  figure = _new_figure(11.0, 10.5)
+  axes = figure.subplots(2, 2, squeeze=False).ravel()
+  for ax, context in zip(axes, contexts):
+    dots = context.published
+    xs = np.concatenate([dots.reference, [p.reference for p in context.points]])
+    ys = np.concatenate([dots.shifted, [p.shifted for p in context.points]])
+    x_limits, y_limits = _logit_limits(xs), _logit_limits(ys)
+    ax.scatter(dots.reference, dots.shifted, s=6, color="0.6", alpha=0.5, linewidths=0,
+               label="published models (one dot per model and image size)")
+    grid = robustness.expit(np.linspace(robustness.logit(x_limits[0]),
+                                        robustness.logit(x_limits[1]), 200))
+    ax.plot(grid, grid, linestyle="--", color="0.4", linewidth=1, label="y = x")
+    ax.plot(grid, robustness.expit(context.slope * robustness.logit(grid) + context.intercept),
+            color="tab:red", linewidth=1.5,
+            label="published linear fit (logit axes)")
+    for point in context.points:
+      ax.errorbar([point.reference], [point.shifted],
+                  xerr=_error_bar(point.reference, point.reference_interval),
+                  yerr=_error_bar(point.shifted, point.shifted_interval),
+                  fmt="o" if point.measured else "*", markersize=9 if point.measured else 13,
+                  color=colors[point.model],
+                  markerfacecolor=colors[point.model] if point.measured else "none",
+                  capsize=3, zorder=4, label=point.label)
+    _set_logit_axes(ax, x_limits, y_limits)
+    ax.set_xlabel(f"{dots.reference_benchmark} top-1 (%)")
+    ax.set_ylabel(f"{dots.shifted_benchmark} top-1 (%)")
+    ax.set_title(f"{dots.shifted_benchmark}: logit(y) = {context.slope:.4f} logit(x) "
+                 f"{context.intercept:+.4f}", fontsize=9)
+    if context.points:
+      note = "effective robustness vs the published fit:\n" + "\n".join(
+          f"{p.model}: {tables.signed_points(p.effective_robustness, 1)} pp"
+          + ("" if p.measured else " (published row)") for p in context.points)
+      _note(ax, note)
+  for ax in axes[len(contexts):]:
+    ax.set_visible(False)
+  seen = {}
+  for ax in axes[:len(contexts)]:
+    for handle, label in zip(*ax.get_legend_handles_labels()):
+      seen.setdefault(label, handle)
+  figure.legend(list(seen.values()), list(seen.keys()), loc="lower center", ncol=2,
+                frameon=False, fontsize=8)
+  figure.suptitle("Among the published models (timm results, each with its own "
+                  "preprocessing); bars: 95% intervals", fontsize=10)
+  figure.tight_layout(rect=(0, 0.09, 1, 0.97))
+  return figure
 
 
 # --- corruption errors --------------------------------------------------------
@@ -168,6 +251,7 @@ def corruption_errors_figure(records: Iterable[Mapping]) -> Optional[Figure]:
   prefix = tables.ERROR_PREFIX
   figure = _new_figure(15.0, 4.8 * len(benchmarks))
   axes = figure.subplots(len(benchmarks), 1, squeeze=False).ravel()
+  bounds = tables.intervals_of(records)
   for ax, benchmark in zip(axes, benchmarks):
     corruptions = [m[len(prefix):] for b, m in table.columns
                    if b == benchmark and tables.is_corruption_error(m)]
@@ -178,8 +262,14 @@ def corruption_errors_figure(records: Iterable[Mapping]) -> Optional[Figure]:
     for i, model in enumerate(models):
       errors = [table.get(model, benchmark, prefix + c) for c in corruptions]
       heights = [np.nan if e is None else 100 * e for e in errors]
+      # 95 % intervals as error bars (0 where a figure has none).
+      spans = [bounds.get((model, benchmark, prefix + c)) for c in corruptions]
+      below = [0.0 if b is None or e is None else 100 * (e - b[0]) for e, b in zip(errors, spans)]
+      above = [0.0 if b is None or e is None else 100 * (b[1] - e) for e, b in zip(errors, spans)]
       ax.bar(positions + (i - (len(models) - 1) / 2) * width, heights, width,
-             color=colors[model], label=_corruption_legend(table, model, benchmark))
+             color=colors[model], label=_corruption_legend(table, model, benchmark),
+             yerr=[below, above], error_kw={"elinewidth": 0.8, "capsize": 1.5,
+                                            "ecolor": "0.2"})
     ax.set_xticks(positions)
     ax.set_xticklabels([c.replace("_", " ") for c in corruptions], rotation=40, ha="right",
                        fontsize=8)

@@ -4,12 +4,18 @@
 writes:
 
 * ``report.md``: one row per model and one column per benchmark/metric
-  (values in %), the per-corruption errors, and the effective robustness of
-  each model on each distribution shift, with how it was computed (see
-  `tfds_bench.metrics.robustness` for the definition, Taori et al. 2020).
+  (values in %), the per-corruption errors, and the models among the
+  published ones (`tfds_bench.reports.context`): effective robustness
+  against the logit-axis line fitted over the published models (Taori et al.
+  2020) and each model's percentile per benchmark. With
+  ``robustness_baseline="models"`` the line is fitted over the report's own
+  models instead (`tfds_bench.metrics.robustness`).
 * ``report.csv``: the same table, wide, with every metric (per-severity
   corruption errors included); values are fractions, like ``results.csv``.
-* ``effective_robustness.png`` when some model has ImageNet val top-1 and
+* ``published_context.png``: the models on the published val-vs-shift
+  scatter (ImageNetV2, Sketch, A, R), always;
+* ``effective_robustness.png`` (fit over the report's models, with
+  ``robustness_baseline="models"``) when some model has ImageNet val top-1 and
   top-1 on a shifted benchmark; ``corruption_errors.png`` when some model has
   per-corruption errors; ``real_accuracy_vs_threshold.png`` when the records
   have ReaL accuracy-vs-threshold points.
@@ -22,8 +28,10 @@ from __future__ import annotations
 import os
 from typing import List, Mapping, Sequence
 
+from tfds_bench import published
 from tfds_bench.metrics import robustness
 from tfds_bench.reports import atomic
+from tfds_bench.reports import context
 from tfds_bench.reports import figures
 from tfds_bench.reports import tables
 
@@ -32,6 +40,10 @@ REPORT_CSV = "report.csv"
 EFFECTIVE_ROBUSTNESS_PNG = "effective_robustness.png"
 CORRUPTION_ERRORS_PNG = "corruption_errors.png"
 REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
+PUBLISHED_CONTEXT_PNG = "published_context.png"
+# Where the effective-robustness line comes from.
+PUBLISHED_BASELINE = "published"
+MODELS_BASELINE = "models"
 
 _REFERENCE = robustness.REFERENCE_BENCHMARK
 
@@ -76,6 +88,44 @@ def _robustness_section(fits: Sequence[robustness.RobustnessFit],
   return lines
 
 
+def _published_section(contexts: Sequence[context.ShiftContext],
+                       standings: Sequence[context.Standing]) -> List[str]:
+  lines = ["## Among the published models", "", published.PREPROCESSING_NOTE, "",
+           "Effective robustness (Taori et al. 2020) against the published baseline: for each "
+           "shift, a least-squares line fitted over the published (model, image size) rows to "
+           "logit(shifted top-1) against logit(reference top-1), logit(p) = log(p / (1 - p)); "
+           "a model's effective robustness is its shifted top-1 minus the line's prediction at "
+           "its reference top-1, in percentage points (above the line is positive). ImageNet-A "
+           "and -R are compared with ImageNet val top-1 over the same 200 classes, as the "
+           "published results are. A model without its own ImageNet val and shift results is "
+           "shown by its published counterpart's row, marked as not measured.", ""]
+  rows = []
+  for shift in contexts:
+    dots = shift.published
+    line = (f"logit(y) = {shift.slope:.4f} logit(x) {shift.intercept:+.4f} over "
+            f"{len(dots.keys)} rows")
+    if not shift.points:
+      rows.append([dots.shifted_benchmark, dots.reference_benchmark, line, "", "", "", ""])
+    for p in shift.points:
+      rows.append([dots.shifted_benchmark, dots.reference_benchmark, line, p.label,
+                   tables.percent(p.reference), tables.percent(p.shifted),
+                   tables.signed_points(p.effective_robustness, 2)])
+  lines += [tables.markdown_table(["shift", "x axis", "published line", "model", "x top-1 (%)",
+                                   "shift top-1 (%)", "effective robustness (pp)"], rows,
+                                  left_columns=4), ""]
+  if standings:
+    lines += ["Percentile: the share of published rows with a lower top-1 (ties count half).",
+              "", tables.markdown_table(
+                  ["model", "benchmark", "top-1 (%)", "percentile", "published rows"],
+                  [[s.label, s.benchmark, tables.percent(s.top1), f"{s.percentile:.1f}",
+                    str(s.published_rows)] for s in standings], left_columns=2), ""]
+  else:
+    lines += ["No percentile: none of these models has top-1 on a benchmark with published "
+              "results (imagenet2012, imagenet2012_real, imagenet_v2/matched-frequency, "
+              "imagenet_sketch, imagenet_a, imagenet_r) nor a published counterpart.", ""]
+  return lines
+
+
 def _corruption_section(records: Sequence[Mapping]) -> List[str]:
   benchmarks = tables.corruption_benchmarks(records)
   if not benchmarks:
@@ -100,7 +150,8 @@ def _corruption_section(records: Sequence[Mapping]) -> List[str]:
 
 
 def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
-                    images: Sequence[str]) -> str:
+                    images: Sequence[str],
+                    robustness_baseline: str = PUBLISHED_BASELINE) -> str:
   """The text of report.md (``images``: PNG file names written beside it)."""
   records = list(records)
   table = tables.wide_table(records)
@@ -117,33 +168,48 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
             f"corruption errors included, is in {REPORT_CSV} (as fractions).", "",
             tables.compare_table(records), ""]
   lines += _corruption_section(records)
-  has_reference = any(r["benchmark"] == _REFERENCE
-                      and r["metric"] == robustness.ACCURACY_METRIC for r in records)
-  lines += _robustness_section(fits, has_reference) + [""]
+  lines += _published_section(context.shift_contexts(records), context.standings(records))
+  if robustness_baseline == MODELS_BASELINE:
+    has_reference = any(r["benchmark"] == _REFERENCE
+                        and r["metric"] == robustness.ACCURACY_METRIC for r in records)
+    lines += _robustness_section(fits, has_reference) + [""]
   if images:
     lines += ["## Plots", ""] + [f"![{os.path.splitext(name)[0]}]({name})" for name in images]
     lines.append("")
   return "\n".join(lines)
 
 
-def write_report(records: Sequence[Mapping], output_dir: str) -> List[str]:
+def write_report(records: Sequence[Mapping], output_dir: str,
+                 robustness_baseline: str = PUBLISHED_BASELINE) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
   Args:
     records: flat results records (``model``, ``benchmark``, ``metric``,
       ``value`` as a fraction, ``n``), e.g. from several results.json files.
     output_dir: created if missing.
+    robustness_baseline: ``"published"`` (default): effective robustness
+      against the line over the published models; ``"models"``: also the
+      line fitted over these records' models (section and
+      effective_robustness.png), as before the published baseline.
 
   Returns:
     The paths written, report.md first.
   """
+  if robustness_baseline not in (PUBLISHED_BASELINE, MODELS_BASELINE):
+    raise ValueError(f"robustness_baseline must be {PUBLISHED_BASELINE!r} or "
+                     f"{MODELS_BASELINE!r}, got {robustness_baseline!r}")
   records = list(records)
   os.makedirs(output_dir, exist_ok=True)
   images = []
-  figure, fits = figures.effective_robustness_figure(records)
-  if figure is not None:
-    figures.save_figure(figure, os.path.join(output_dir, EFFECTIVE_ROBUSTNESS_PNG))
-    images.append(EFFECTIVE_ROBUSTNESS_PNG)
+  figures.save_figure(figures.published_context_figure(context.shift_contexts(records)),
+                      os.path.join(output_dir, PUBLISHED_CONTEXT_PNG))
+  images.append(PUBLISHED_CONTEXT_PNG)
+  fits = []
+  if robustness_baseline == MODELS_BASELINE:
+    figure, fits = figures.effective_robustness_figure(records)
+    if figure is not None:
+      figures.save_figure(figure, os.path.join(output_dir, EFFECTIVE_ROBUSTNESS_PNG))
+      images.append(EFFECTIVE_ROBUSTNESS_PNG)
   figure = figures.corruption_errors_figure(records)
   if figure is not None:
     figures.save_figure(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
@@ -154,6 +220,6 @@ def write_report(records: Sequence[Mapping], output_dir: str) -> List[str]:
     images.append(REAL_CURVE_PNG)
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
-  atomic.write_text(md_path, report_markdown(records, fits, images))
+  atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))
   atomic.write_text(csv_path, tables.wide_csv(records))
   return [md_path, csv_path] + [os.path.join(output_dir, name) for name in images]

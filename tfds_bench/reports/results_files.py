@@ -1,19 +1,30 @@
-"""``results.json`` / ``results.csv``: writing them (atomically) and reading them back."""
+"""``results.json`` / ``results.csv`` and the run's per-image predictions:
+writing them (atomically) and reading them back."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-from typing import Dict, Iterable, List, Sequence
+import re
+from typing import Dict, Iterable, List, Mapping, Sequence
+
+import numpy as np
 
 from tfds_bench import errors
+from tfds_bench import predictions as predictions_lib
 from tfds_bench.reports import atomic
 from tfds_bench.reports import tables
 
-RECORD_FIELDS = ("model", "benchmark", "metric", "value", "n", "suite_version")
+# The first six columns are fixed for existing readers; new ones go at the end.
+RECORD_FIELDS = ("model", "benchmark", "metric", "value", "n", "suite_version",
+                 "ci_low", "ci_high", "ci_method")
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
+# <output_dir>/predictions/: one compact .npz per source, and index.json
+# mapping each source key (e.g. "imagenet_v2/matched-frequency") to its file.
+PREDICTIONS_DIR = "predictions"
+PREDICTIONS_INDEX = "index.json"
 
 
 def write_results(output_dir: str, records: Sequence[Dict], provenance: Dict) -> List[str]:
@@ -35,6 +46,41 @@ def records_to_csv(records: Iterable[Dict]) -> str:
   """The text of ``results.csv``: one row per record, `RECORD_FIELDS` as columns."""
   return tables.csv_text(RECORD_FIELDS, ([record.get(k) for k in RECORD_FIELDS]
                                          for record in records))
+
+
+def write_predictions(output_dir: str, by_source: Mapping[str, predictions_lib.Predictions]
+                      ) -> List[str]:
+  """Writes each source's compact predictions (`predictions.npz_arrays`, the
+  format ``--predictions`` reads) and the index; returns the paths written."""
+  folder = os.path.join(output_dir, PREDICTIONS_DIR)
+  os.makedirs(folder, exist_ok=True)
+  index, paths = {}, []
+  for key, source_predictions in by_source.items():
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", key) + ".npz"
+    if name in index.values():
+      raise ValueError(f"two sources map to the predictions file {name}")
+    index[key] = name
+    path = os.path.join(folder, name)
+    with atomic.replacing(path) as tmp:
+      with open(tmp, "wb") as f:
+        np.savez_compressed(f, **predictions_lib.npz_arrays(source_predictions))
+    paths.append(path)
+  index_path = os.path.join(folder, PREDICTIONS_INDEX)
+  atomic.write_text(index_path, json.dumps(index, indent=1, sort_keys=True) + "\n")
+  return paths + [index_path]
+
+
+def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
+  """Source key -> predictions of a run folder written with ``--output_dir``."""
+  index_path = os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX)
+  if not os.path.isfile(index_path):
+    raise errors.UserError(
+        f"{run_dir}: no {PREDICTIONS_DIR}/{PREDICTIONS_INDEX}; give a folder written by "
+        "bench_main --output_dir, which keeps every run's predictions there")
+  with open(index_path, encoding="utf-8") as f:
+    index = json.load(f)
+  return {key: predictions_lib.load_npz(os.path.join(run_dir, PREDICTIONS_DIR, name))
+          for key, name in index.items()}
 
 
 def load_results(path: str) -> List[Dict]:
@@ -69,4 +115,9 @@ def load_results(path: str) -> List[Dict]:
       if not isinstance(record[key], str):
         raise errors.UserError(f"{path}: result {i}: {key} must be a string, "
                                f"got {record[key]!r:.80}")
+    for key in ("ci_low", "ci_high"):
+      bound = record.get(key)
+      if bound is not None and (isinstance(bound, bool) or not isinstance(bound, (int, float))):
+        raise errors.UserError(f"{path}: result {i}: {key} must be a number or null, "
+                               f"got {bound!r:.80}")
   return records

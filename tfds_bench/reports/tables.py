@@ -15,6 +15,7 @@ import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tfds_bench.corruptions import NAMES as CORRUPTION_NAMES
+from tfds_bench.metrics import intervals
 
 # Headline metrics, in the order tables show them.
 DISPLAY_ORDER = ("top1", "top5", "top1_1000way", "real_top1", "real_top5", "ece",
@@ -22,9 +23,12 @@ DISPLAY_ORDER = ("top1", "top5", "top1_1000way", "real_top1", "real_top5", "ece"
 ERROR_PREFIX = "error/"
 # Metrics that are not fractions: mean top-5 distances (ranks moved, ImageNet-P).
 _NOT_FRACTIONS = ("top5_distance", "mean_top5_distance")
-_HEADER = ("model", "benchmark", "metric", "value", "n")
+_HEADER = ("model", "benchmark", "metric", "value", "95% interval", "n")
 
 Cell = Tuple[str, str]  # (benchmark, metric)
+
+INTERVAL_NOTE = (f"95% intervals: exact binomial (Clopper-Pearson) for proportions, a seeded "
+                 f"bootstrap over images ({intervals.RESAMPLES} resamples) for the other figures.")
 
 
 def is_per_severity(metric: str) -> bool:
@@ -59,11 +63,27 @@ def metric_sort_key(metric: str):
   return (1, 0, metric)
 
 
+def is_fraction(metric: str) -> bool:
+  """Whether the metric's values are fractions (shown in %), not distances."""
+  return metric.split("/")[0] not in _NOT_FRACTIONS
+
+
 def format_value(metric: str, value: float) -> str:
   """Fractions as percentages; distances as plain numbers."""
-  if metric.split("/")[0] in _NOT_FRACTIONS:
+  if not is_fraction(metric):
     return f"{value:.3f}"
   return f"{100 * value:.2f}%"
+
+
+def format_interval(record: Mapping) -> str:
+  """The record's 95 % interval, compactly: "61.90-63.40" (% for fractions);
+  "" without one."""
+  low, high = record.get("ci_low"), record.get("ci_high")
+  if low is None or high is None:
+    return ""
+  if not is_fraction(record["metric"]):
+    return f"{low:.3f}-{high:.3f}"
+  return f"{100 * low:.2f}-{100 * high:.2f}"
 
 
 def percent(value: Optional[float]) -> str:
@@ -106,21 +126,23 @@ def _rows(records: Sequence[Mapping]) -> List[List[str]]:
   ordered = sorted(records, key=lambda r: (r["model"], r["benchmark"],
                                            metric_sort_key(r["metric"])))
   return [[r["model"], r["benchmark"], r["metric"], format_value(r["metric"], r["value"]),
-           str(r["n"])] for r in ordered]
+           format_interval(r), str(r["n"])] for r in ordered]
 
 
-def format_table(records: Sequence[Mapping], per_severity: bool = False) -> str:
+def format_table(records: Sequence[Mapping], per_severity: bool = False,
+                 results_written: bool = True) -> str:
   """Aligned plain-text table for the console.
 
   Per-severity corruption errors (95 rows per model for ImageNet-C) and the
   ReaL accuracy-vs-threshold points are left out unless ``per_severity``; a
-  footer says where they are.
+  footer says where they are: the results files when ``results_written``,
+  else how to get them (``--output_dir``).
   """
   shown = [r for r in records if per_severity or not is_detail(r["metric"])]
   hidden = len(records) - len(shown)
   rows = [list(_HEADER)] + _rows(shown)
   widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-  numeric = {3, 4}
+  numeric = {3, 4, 5}
   lines = []
   for j, row in enumerate(rows):
     cells = [c.rjust(w) if i in numeric else c.ljust(w)
@@ -129,8 +151,11 @@ def format_table(records: Sequence[Mapping], per_severity: bool = False) -> str:
     if j == 0:
       lines.append("  ".join("-" * w for w in widths))
   if hidden:
-    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) are in "
-                 "results.json / results.csv)")
+    where = ("are in results.json / results.csv" if results_written
+             else "are written to results.json / results.csv with --output_dir=DIR")
+    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) {where})")
+  if any(r.get("ci_method") for r in shown):
+    lines.append(INTERVAL_NOTE)
   return "\n".join(lines)
 
 
@@ -201,6 +226,13 @@ def wide_csv(records: Iterable[Mapping]) -> str:
   return csv_text(["model"] + [f"{b}:{m}" for b, m in table.columns],
                   ([model] + [table.get(model, b, m) for b, m in table.columns]
                    for model in table.models))
+
+
+def intervals_of(records: Iterable[Mapping]) -> Dict[Tuple[str, str, str], Tuple[float, float]]:
+  """(model, benchmark, metric) -> (ci_low, ci_high), for records that have one."""
+  return {(str(r["model"]), str(r["benchmark"]), str(r["metric"])):
+          (float(r["ci_low"]), float(r["ci_high"]))
+          for r in records if r.get("ci_low") is not None and r.get("ci_high") is not None}
 
 
 def corruption_benchmarks(records: Iterable[Mapping]) -> List[str]:

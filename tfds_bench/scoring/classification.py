@@ -8,7 +8,8 @@ from typing import Callable, List, Sequence
 import numpy as np
 
 from tfds_bench import errors, labels, metrics, multilabel, real_scores
-from tfds_bench.benchmark_types import Result, ScoringContext
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+                                        statistic_result)
 from tfds_bench.predictions import Predictions
 
 REAL_CURVE_METRIC = "top1_at_threshold"
@@ -25,9 +26,9 @@ def require_labels(benchmark: str, predictions: Predictions) -> np.ndarray:
 
 
 def accuracy_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
-                     prefix: str = "") -> List[Result]:
-  return [Result(benchmark, f"{prefix}top{k}",
-                 float(metrics.topk_correct(top5, label, k).mean()), len(label))
+                     images: np.ndarray, prefix: str = "") -> List[Result]:
+  return [proportion_result(benchmark, f"{prefix}top{k}", metrics.topk_correct(top5, label, k),
+                            images)
           for k in (1, 5)]
 
 
@@ -36,24 +37,28 @@ def calibration_results(benchmark: str, predictions: Predictions,
   if not predictions.has_scores:
     return []  # a top-5-only predictions file carries no confidences.
   correct = metrics.topk_correct(predictions.top5, label, 1)
-  n = len(label)
-  results = [Result(benchmark, "ece", float(
-      metrics.expected_calibration_error(predictions.confidence, correct)), n)]
+  confidence = predictions.confidence
+  results = [statistic_result(
+      benchmark, "ece",
+      lambda i: metrics.expected_calibration_error(confidence[i], correct[i]),
+      predictions.file_name)]
   # The RMS error's adaptive bins hold 100 examples each (Hendrycks et al.);
   # below one full bin it is undefined, so it is left out, not faked.
-  if n >= metrics.calibration.DEFAULT_ADAPTIVE_BIN_SIZE:
-    results.append(Result(benchmark, "rms_calibration_error", float(
-        metrics.rms_calibration_error(predictions.confidence, correct)), n))
+  if len(label) >= metrics.calibration.DEFAULT_ADAPTIVE_BIN_SIZE:
+    results.append(statistic_result(
+        benchmark, "rms_calibration_error",
+        lambda i: metrics.rms_calibration_error(confidence[i], correct[i]),
+        predictions.file_name))
   return results
 
 
 def real_results(benchmark: str, top5: np.ndarray, label_sets: np.ndarray,
-                 prefix: str = "") -> List[Result]:
+                 images: np.ndarray, prefix: str = "") -> List[Result]:
   results = []
   for k in (1, 5):
     correct, valid = metrics.real_correct(top5, label_sets, k)
-    results.append(Result(benchmark, f"{prefix}top{k}", float(correct[valid].mean()),
-                          int(valid.sum())))
+    results.append(proportion_result(benchmark, f"{prefix}top{k}", correct[valid],
+                                     images[valid]))
   return results
 
 
@@ -63,8 +68,32 @@ def score_classification(benchmark: str) -> Callable:
     del context
     (p,) = predictions
     label = require_labels(benchmark, p)
-    return accuracy_results(benchmark, p.top5, label) + calibration_results(benchmark, p, label)
+    return (accuracy_results(benchmark, p.top5, label, p.file_name)
+            + calibration_results(benchmark, p, label))
   return score
+
+
+# ImageNet val top-1 over the 200 classes of ImageNet-A / -R, argmax over
+# those classes' logits: the x axis timm compares A and R with (its
+# *-clean results; tfds_bench.published).
+CLEAN_SUBSET_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
+
+
+def score_imagenet_val(predictions: Sequence[Predictions], context=None) -> List[Result]:
+  """ImageNet val: top-1 / top-5, calibration and, when the predictions have
+  the subsets' scores, the 200-class clean top-1 of ImageNet-A and -R's classes."""
+  (p,) = predictions
+  results = score_classification("imagenet2012")(predictions, context)
+  label = p.label
+  for subset, metric in CLEAN_SUBSET_METRICS.items():
+    if subset not in p.subset_top5:
+      continue  # a top-5-only predictions file has no subset scores.
+    rows = np.isin(label, labels.subset(subset)[1])
+    if rows.any():
+      results.append(proportion_result("imagenet2012", metric,
+                                       p.subset_top5[subset][rows, 0] == label[rows],
+                                       p.file_name[rows]))
+  return results
 
 
 def score_sample(predictions: Sequence[Predictions], context=None) -> List[Result]:
@@ -72,8 +101,8 @@ def score_sample(predictions: Sequence[Predictions], context=None) -> List[Resul
   del context
   (p,) = predictions
   label = require_labels("sample", p)
-  return (accuracy_results("sample", p.top5, label)
-          + real_results("sample", p.top5, p.extras["real_label"], prefix="real_")
+  return (accuracy_results("sample", p.top5, label, p.file_name)
+          + real_results("sample", p.top5, p.extras["real_label"], p.file_name, prefix="real_")
           + calibration_results("sample", p, label))
 
 
@@ -97,10 +126,12 @@ def score_real(predictions: Sequence[Predictions],
   """
   (p,) = predictions
   name = "imagenet2012_real"
-  results = real_results(name, p.top5, real_label_sets(p.file_name))
+  results = real_results(name, p.top5, real_label_sets(p.file_name), p.file_name)
   score, rated = real_scores.soft_correct(p.top5[:, :1], p.file_name)
   if rated.any():
-    results.append(Result(name, "soft_top1", float(score[rated].mean()), int(rated.sum())))
+    rated_score = score[rated]
+    results.append(statistic_result(name, "soft_top1", lambda i: rated_score[i].mean(),
+                                    p.file_name[rated]))
   curve = real_scores.accuracy_curve(p.top5[:, :1], p.file_name)
   for threshold, accuracy, n in zip(curve["thresholds"], curve["accuracy"], curve["n"]):
     if n:
@@ -108,9 +139,9 @@ def score_real(predictions: Sequence[Predictions],
   threshold = getattr(context, "real_threshold", None)
   if threshold is not None:
     correct, valid = real_scores.real_correct_at(p.top5, p.file_name, threshold, k=1)
-    results.append(Result(name, f"top1_threshold_{threshold:g}",
-                          float(correct[valid].mean()) if valid.any() else float("nan"),
-                          int(valid.sum())))
+    metric = f"top1_threshold_{threshold:g}"
+    results.append(proportion_result(name, metric, correct[valid], p.file_name[valid])
+                   if valid.any() else Result(name, metric, float("nan"), 0))
   return results
 
 
@@ -122,10 +153,9 @@ def score_subset(benchmark: str, subset: str) -> Callable:
     (p,) = predictions
     label = require_labels(benchmark, p)
     subset_top5 = p.subset_top5[subset]
-    n = len(label)
-    results = accuracy_results(benchmark, subset_top5, label)
-    results.append(Result(benchmark, "top1_1000way",
-                          float(metrics.topk_correct(p.top5, label, 1).mean()), n))
+    results = accuracy_results(benchmark, subset_top5, label, p.file_name)
+    results.append(proportion_result(benchmark, "top1_1000way",
+                                     metrics.topk_correct(p.top5, label, 1), p.file_name))
     subset_view = dataclasses.replace(p, top5=subset_top5,
                                       confidence=p.subset_confidence[subset])
     return results + calibration_results(benchmark, subset_view, label)
@@ -145,9 +175,19 @@ def score_imagenet_o(predictions: Sequence[Predictions], context=None) -> List[R
                                val.subset_confidence["imagenet_o"][in_classes]])
   is_ood = np.concatenate([np.ones(len(ood), bool), np.zeros(int(in_classes.sum()), bool)])
   scores = -confidence
-  n = len(scores)
-  return [Result("imagenet_o", "aupr", float(metrics.aupr(scores, is_ood)), n),
-          Result("imagenet_o", "auroc", float(metrics.auroc(scores, is_ood)), n)]
+  images = np.concatenate([ood.file_name, val.file_name[in_classes]])
+  return [statistic_result("imagenet_o", name, _ood_statistic(metric, scores, is_ood), images)
+          for name, metric in (("aupr", metrics.aupr), ("auroc", metrics.auroc))]
+
+
+def _ood_statistic(metric: Callable, scores: np.ndarray, is_ood: np.ndarray) -> Callable:
+  def statistic(i: np.ndarray) -> float:
+    # A resample with only one kind of image has no AUPR / AUROC: NaN, which
+    # the bootstrap leaves out.
+    if is_ood[i].all() or not is_ood[i].any():
+      return float("nan")
+    return float(metric(scores[i], is_ood[i]))
+  return statistic
 
 
 def score_multilabel(predictions: Sequence[Predictions],
@@ -169,7 +209,15 @@ def score_multilabel(predictions: Sequence[Predictions],
       p.top5[found, 0], annotations.correct[rows], annotations.unclear[rows], label,
       annotations.is_problematic[rows])
   n = int(accuracy["n"])
-  return [Result("imagenet2012_multilabel", "top1", float(accuracy["class_mean"]), n),
-          Result("imagenet2012_multilabel", "top1_image_mean", float(accuracy["image_mean"]), n),
-          Result("imagenet2012_multilabel", "top1_correct_only",
-                 float(accuracy["correct_only_class_mean"]), n)]
+  arguments = (p.top5[found, 0], annotations.correct[rows], annotations.unclear[rows], label,
+               annotations.is_problematic[rows])
+
+  def statistic(key: str) -> Callable:
+    return lambda i: metrics.multilabel_accuracy(*(a[i] for a in arguments))[key]
+
+  # n counts the images scored (problematic ones skipped); the bootstrap
+  # resamples all the annotated images, as the skipping is part of the figure.
+  return [statistic_result("imagenet2012_multilabel", metric, statistic(key),
+                           p.file_name[found], n)
+          for metric, key in (("top1", "class_mean"), ("top1_image_mean", "image_mean"),
+                              ("top1_correct_only", "correct_only_class_mean"))]

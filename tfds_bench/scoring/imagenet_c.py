@@ -8,12 +8,12 @@ relative to is reported beside them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Sequence
 
 import numpy as np
 
 from tfds_bench import errors, metrics
-from tfds_bench.benchmark_types import Result
+from tfds_bench.benchmark_types import Result, proportion_result, statistic_result
 from tfds_bench.predictions import Predictions
 from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, parse_config_name
 
@@ -23,9 +23,8 @@ BENCHMARK_ID = "imagenet_c"
 METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
 
 
-def _top1_error(benchmark: str, what: str, predictions: Predictions
-                ) -> Tuple[float, int]:
-  """(top-1 error, n) of labelled predictions; raises on missing labels."""
+def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarray:
+  """bool [n]: top-1 wrong, per image of labelled predictions; raises on missing labels."""
   label = np.asarray(predictions.label)
   if len(label) == 0:
     raise errors.UserError(f"{benchmark}: no predictions for {what}")
@@ -34,7 +33,7 @@ def _top1_error(benchmark: str, what: str, predictions: Predictions
         f"{benchmark}: {int((label < 0).sum())} of {len(label)} images of "
         f"{what} have no label")
   top1 = np.asarray(predictions.top5)[:, 0]
-  return float(np.mean(top1 != label)), len(label)
+  return top1 != label
 
 
 def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
@@ -63,9 +62,14 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
     UserError: unknown config, missing labels, or a config whose images are
       not the clean set's images.
   """
-  clean_error, clean_n = _top1_error(benchmark, "the clean images", clean)
-  clean_files = set(np.asarray(clean.file_name).astype(str).tolist())
-  per_config: Dict[str, Dict[int, Tuple[float, int]]] = {}
+  clean_wrong = _top1_wrong(benchmark, "the clean images", clean)
+  clean_error = float(clean_wrong.mean())
+  clean_names = np.asarray(clean.file_name).astype(str)
+  clean_files = set(clean_names.tolist())
+  clean_sorted = np.argsort(clean_names)
+  # Per config, top-1 wrong per image in the clean images' order, so that the
+  # bootstrap of the means resamples the same images in every config.
+  per_config: Dict[str, Dict[int, np.ndarray]] = {}
   results = []
   for name in sorted(predictions_by_config, key=_config_sort_key):
     try:
@@ -81,30 +85,44 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
           f"{len(clean_files)} clean images (and {len(clean_files - files)} "
           "clean images missing): errors relative to the clean error need the "
           "same images")
-    error, n = _top1_error(benchmark, name, predictions)
-    per_config.setdefault(corruption, {})[severity] = (error, n)
-    results.append(Result(benchmark, f"error/{name}", error, n))
+    wrong = _top1_wrong(benchmark, name, predictions)
+    # Same unique names: the k-th name in sorted order is the same image in both.
+    aligned = np.empty_like(wrong)
+    aligned[clean_sorted] = wrong[np.argsort(np.asarray(predictions.file_name).astype(str))]
+    per_config.setdefault(corruption, {})[severity] = aligned
+    results.append(proportion_result(benchmark, f"error/{name}", aligned, clean_names))
 
-  complete: Dict[str, List[float]] = {}
-  for corruption in NAMES:
-    by_severity = per_config.get(corruption, {})
-    if set(by_severity) != set(SEVERITIES):
-      continue
-    severity_errors = [by_severity[s][0] for s in SEVERITIES]
-    complete[corruption] = severity_errors
-    results.append(Result(benchmark, f"error/{corruption}",
-                          float(np.mean(severity_errors)),
-                          sum(by_severity[s][1] for s in SEVERITIES)))
+  complete = {c: per_config[c] for c in NAMES
+              if set(per_config.get(c, {})) == set(SEVERITIES)}
+  images = len(clean_names)
+  for corruption, by_severity in complete.items():
+    # The 5 severities corrupt the same images, so their (image, severity)
+    # pairs are not independent trials: the interval resamples images (the
+    # bootstrap), not pairs (Clopper-Pearson over 5 n would be too narrow).
+    results.append(statistic_result(
+        benchmark, f"error/{corruption}", _mean_error(by_severity), clean_names,
+        len(SEVERITIES) * images))
 
   if all(c in complete for c in TEST_NAMES):
-    n = sum(per_config[c][s][1] for c in TEST_NAMES for s in SEVERITIES)
-    test_errors = {c: complete[c] for c in TEST_NAMES}
-    results.append(Result(benchmark, "mce", metrics.mce(test_errors), n))
-    results.append(Result(benchmark, "relative_mce",
-                          metrics.relative_mce(test_errors, clean_error), n))
-  results.append(Result(benchmark, "clean_error", clean_error, clean_n))
-  results.append(Result(benchmark, "clean_top1", 1.0 - clean_error, clean_n))
+    n = len(TEST_NAMES) * len(SEVERITIES) * images
+
+    def test_errors(i: np.ndarray) -> Dict[str, List[float]]:
+      return {c: [float(complete[c][s][i].mean()) for s in SEVERITIES] for c in TEST_NAMES}
+
+    results.append(statistic_result(benchmark, "mce", lambda i: metrics.mce(test_errors(i)),
+                                    clean_names, n))
+    results.append(statistic_result(
+        benchmark, "relative_mce",
+        lambda i: metrics.relative_mce(test_errors(i), float(clean_wrong[i].mean())),
+        clean_names, n))
+  results.append(proportion_result(benchmark, "clean_error", clean_wrong, clean_names))
+  results.append(proportion_result(benchmark, "clean_top1", ~clean_wrong, clean_names))
   return results
+
+
+def _mean_error(by_severity: Mapping[int, np.ndarray]) -> Callable[[np.ndarray], float]:
+  """Mean over the severities of the top-1 error on the images at the indices."""
+  return lambda i: float(np.mean([by_severity[s][i].mean() for s in SEVERITIES]))
 
 
 def _config_sort_key(name: str):

@@ -23,8 +23,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors
-from tfds_bench.benchmark_types import Result
+from tfds_bench import errors, progress
+from tfds_bench.benchmark_types import Result, statistic_result
 from tfds_bench.metrics import perturbation as perturbation_metrics
 from tfds_bench.predictions import Predictions
 from tfds_bench.release.imagenet_p import NAMES, TEST_NAMES, parse_frame_file_name
@@ -82,7 +82,10 @@ def videos_from_predictions(predictions: Predictions, what: str = "predictions"
 def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
                      alexnet_fp: Optional[Mapping[str, float]] = None,
                      alexnet_t5d: Optional[Mapping[str, float]] = None,
-                     benchmark: str = BENCHMARK_ID) -> List[Result]:
+                     benchmark: str = BENCHMARK_ID,
+                     video_ids: Optional[Mapping[str, np.ndarray]] = None,
+                     on_perturbation_scored: Optional[Callable[[int], None]] = None
+                     ) -> List[Result]:
   """ImageNet-P figures from per-perturbation video predictions.
 
   Args:
@@ -92,6 +95,11 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
       normalise `mfp`; without it `mean_flip_probability` is reported instead.
     alexnet_t5d: likewise for `mt5d` / `mean_top5_distance`.
     benchmark: benchmark name written into the results.
+    video_ids: per perturbation, the ids of its videos in order (what the
+      bootstrap intervals resample and paired tests pair on); default
+      positions. The means over perturbations get an interval only when all
+      test perturbations have the same videos.
+    on_perturbation_scored: called with 1 after each perturbation (progress).
 
   Returns:
     Result rows (values as defined in the module doc; n = videos for
@@ -99,6 +107,7 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
     means).
   """
   fp, t5d, n = {}, {}, {}
+  videos = {}
   results = []
   for name in sorted(predictions_by_perturbation, key=_perturbation_sort_key):
     if name not in NAMES:
@@ -110,13 +119,20 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
       raise errors.UserError(
           f"{benchmark}: {name} needs top1 [V, F] and top5 [V, F, 5], got "
           f"{top1.shape} and {top5.shape}")
-    fp[name] = perturbation_metrics.flip_probability(top1, name, 1)
-    t5d[name] = perturbation_metrics.top5_distance(top5, name, 1)
+    fp[name] = _video_statistic(perturbation_metrics.flip_probability, top1, name)
+    t5d[name] = _video_statistic(perturbation_metrics.top5_distance, top5, name)
     n[name] = int(top1.shape[0])
-    results.append(Result(benchmark, f"flip_probability/{name}", fp[name], n[name]))
-    results.append(Result(benchmark, f"top5_distance/{name}", t5d[name], n[name]))
+    videos[name] = (np.asarray(video_ids[name]) if video_ids is not None
+                    else np.arange(n[name]).astype(str))
+    results.append(statistic_result(benchmark, f"flip_probability/{name}", fp[name],
+                                    videos[name]))
+    results.append(statistic_result(benchmark, f"top5_distance/{name}", t5d[name],
+                                    videos[name]))
+    if on_perturbation_scored is not None:
+      on_perturbation_scored(1)
   if all(p in fp for p in TEST_NAMES):
     total = sum(n[p] for p in TEST_NAMES)
+    same_videos = all(np.array_equal(videos[p], videos[TEST_NAMES[0]]) for p in TEST_NAMES)
     for values, alexnet, normalised, plain in (
         (fp, alexnet_fp, "mfp", "mean_flip_probability"),
         (t5d, alexnet_t5d, "mt5d", "mean_top5_distance")):
@@ -125,11 +141,38 @@ def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
         if missing:
           raise errors.UserError(
               f"{benchmark}: AlexNet values for {normalised} lack {missing}")
-        results.append(Result(benchmark, normalised, float(np.mean(
-            [values[p] / alexnet[p] for p in TEST_NAMES])), total))
-      results.append(Result(benchmark, plain, float(np.mean(
-          [values[p] for p in TEST_NAMES])), total))
+      # divisors: AlexNet's values for the normalised mean, 1 for the plain one.
+      for metric, divisors in ((normalised, alexnet), (plain, None)):
+        if metric == normalised and alexnet is None:
+          continue
+        mean = _mean_over_perturbations(values, divisors)
+        if same_videos:
+          results.append(statistic_result(benchmark, metric, mean, videos[TEST_NAMES[0]],
+                                          total))
+        else:
+          # Different videos per perturbation: no joint resampling unit, no interval.
+          value = np.mean([values[p](np.arange(n[p])) / (divisors[p] if divisors else 1.0)
+                           for p in TEST_NAMES])
+          results.append(Result(benchmark, metric, float(value), total))
   return results
+
+
+def _video_statistic(metric: Callable, predictions: np.ndarray, name: str) -> Callable:
+  """The figure of ``metric`` over the videos at the given indices."""
+  return lambda i: float(metric(predictions[i], name, 1))
+
+
+def _mean_over_perturbations(statistics: Mapping[str, Callable],
+                             divisors: Optional[Mapping[str, float]]) -> Callable:
+  """Mean over the test perturbations of each one's figure (over the same videos)."""
+  return lambda i: float(np.mean([statistics[p](i) / (divisors[p] if divisors else 1.0)
+                                  for p in TEST_NAMES]))
+
+
+def video_ids(predictions: Predictions) -> np.ndarray:
+  """The ids of the videos of per-frame predictions, in `videos_from_predictions` order."""
+  names = np.asarray(predictions.file_name).astype(str)
+  return np.array(sorted({parse_frame_file_name(f)[0] for f in names}))
 
 
 def _perturbation_sort_key(name: str):
@@ -166,13 +209,20 @@ def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMA
     if len(predictions) != len(names):
       raise ValueError(f"{benchmark}: expected {len(names)} predictions (one "
                        f"per perturbation), got {len(predictions)}")
-    videos = {name: videos_from_predictions(p, f"{benchmark}/{name}")
-              for name, p in zip(names, predictions)}
     alexnet_fp = alexnet_t5d = None
     manual_dir = getattr(context, "manual_dir", None)
     if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
       alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
       alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
-    return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark)
+    # Regrouping frames into videos, then the metrics: two steps per perturbation.
+    with progress.progress(getattr(context, "progress_factory", None),
+                           f"{benchmark}: scoring steps", 2 * len(names)) as update:
+      videos, ids = {}, {}
+      for name, p in zip(names, predictions):
+        videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
+        ids[name] = video_ids(p)
+        update(1)
+      return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark, ids,
+                              on_perturbation_scored=update)
 
   return score

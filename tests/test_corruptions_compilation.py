@@ -1,0 +1,110 @@
+"""One compiled program per corruption and severity, whatever the seed.
+
+A new seed must not retrace a tf.function nor recompile an XLA program: the
+builders and the on-the-fly path give every image its own seed, so a program
+per seed would compile once per image (motion_blur and snow did: a drawn
+angle was the start of a ``tf.slice``, which tf2xla compiles as a constant).
+Two checks, over all 19 corruptions:
+
+* tracing: every tf.function of the engine's modules is traced no more after
+  the first seed (`experimental_get_tracing_count`);
+* compilation: XLA's persistent compilation cache
+  (``--tf_xla_persistent_cache_directory``) writes one file per program it
+  compiles; in a fresh interpreter, further seeds must add none. (The HLO of
+  ``experimental_get_compiler_ir`` cannot show this: it lowers tensor
+  arguments as parameters even where the JIT folds them into constants.)
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfds_bench import corruptions
+from tfds_bench.corruptions import blur
+from tfds_bench.corruptions import color
+from tfds_bench.corruptions import digital
+from tfds_bench.corruptions import filters
+from tfds_bench.corruptions import noise
+from tfds_bench.corruptions import opencv
+from tfds_bench.corruptions import plasma
+from tfds_bench.corruptions import resample
+from tfds_bench.corruptions import weather
+
+MODULES = (noise, blur, weather, digital, filters, resample, color, opencv, plasma)
+# Big enough for every kernel (motion blur severity 3: 31 taps), small enough
+# to lower quickly.
+SIZE = 64
+
+
+def _images():
+  return tf.constant(np.random.RandomState(0).randint(0, 256, (2, SIZE, SIZE, 3)),
+                     tf.uint8)
+
+
+def _engine_functions():
+  """(module, attribute name, tf.function) of every tf.function in the engine."""
+  found = []
+  for module in MODULES:
+    for name, value in vars(module).items():
+      if isinstance(value, tf.types.experimental.PolymorphicFunction):
+        found.append((module, name, value))
+  return found
+
+
+def _tracing_counts():
+  return {(m.__name__, n): f.experimental_get_tracing_count()
+          for m, n, f in _engine_functions()}
+
+
+def test_the_engine_has_xla_helpers():
+  # Guards the scan below: if the helpers stopped being module-level
+  # tf.functions, the checks would pass vacuously.
+  names = {n for _, n, _ in _engine_functions()}
+  assert {"_motion_blur_xla", "_snow_xla", "_fog_xla", "_glass_shuffle_xla"} <= names
+
+
+@pytest.mark.parametrize("name", corruptions.NAMES)
+def test_no_retracing_across_seeds(name):
+  images = _images()
+  corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
+  before = _tracing_counts()
+  for seed in (2, 12345, 2**31 - 1):
+    corruptions.apply(images, name, 3, tf.constant(seed, tf.int64))
+  assert _tracing_counts() == before
+
+
+_COUNT_COMPILATIONS = textwrap.dedent("""
+    import json, os, sys
+    import numpy as np
+    import tensorflow as tf
+    from tfds_bench import corruptions
+    cache = os.environ["COMPILATION_CACHE"]
+    images = tf.constant(np.random.RandomState(0).randint(0, 256, (2, 64, 64, 3)), tf.uint8)
+    counts = {}
+    for name in corruptions.NAMES:
+      corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
+      first = len(os.listdir(cache))
+      for seed in (2, 12345, 2**31 - 1):
+        corruptions.apply(images, name, 3, tf.constant(seed, tf.int64))
+      counts[name] = [first, len(os.listdir(cache)) - first]
+    print("RESULT" + json.dumps(counts))
+""")
+
+
+def test_no_recompilation_across_seeds(tmp_path, quiet_tf_env):
+  env = dict(quiet_tf_env, COMPILATION_CACHE=str(tmp_path),
+             TF_XLA_FLAGS=f"--tf_xla_persistent_cache_directory={tmp_path}")
+  proc = subprocess.run([sys.executable, "-c", _COUNT_COMPILATIONS], capture_output=True,
+                        text=True, env=env, timeout=900, check=False)
+  lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")]
+  assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+  counts = json.loads(lines[-1][len("RESULT"):])
+  # The counter works: the engine's XLA programs were written to the cache.
+  assert counts["motion_blur"][0] > 0 and counts["snow"][0] > counts["motion_blur"][0]
+  recompiled = {name: new for name, (_, new) in counts.items() if new}
+  assert not recompiled, f"programs compiled again for a new seed: {recompiled}"
