@@ -35,6 +35,7 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_p
 from tfds_bench import labels
