@@ -215,6 +215,9 @@ def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_di
       [(r.metric, r.n) for r in direct.results]
   np.testing.assert_allclose([r["value"] for r in merged["results"]],
                              [r.value for r in direct.results], rtol=0, atol=1e-9)
+  # Merged shards get intervals and keep their predictions, as any run does.
+  assert all(r["ci_method"] for r in merged["results"] if r["metric"] == "top1")
+  assert json.loads((tmp_path / "merged" / "predictions" / "index.json").read_text())
 
   (tmp_path / shards.shard_file_name(1, 2)).unlink()
   proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz")
