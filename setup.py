@@ -59,10 +59,12 @@ setuptools.setup(
         # nbclient & co execute the colab notebooks; dill is what TFDS's test
         # utilities (tfds.testing) import; scikit-image, scikit-learn and
         # imagecorruptions (which pulls in opencv-python) are the references
-        # the fidelity tests and benchmarks/corruption_speed.py compare with.
+        # the fidelity tests and benchmarks/corruption_speed.py compare with;
+        # Beam for the Beam generation tests (tests/test_beam_generation.py).
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
-                 "scikit-image", "scikit-learn", "imagecorruptions==1.1.2"],
-        # Regenerating ImageNet-C at scale on Apache Beam (Dataflow, Flink, Spark).
+                 "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
+                 "apache-beam>=2.50"],
+        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": ["apache-beam>=2.50"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],

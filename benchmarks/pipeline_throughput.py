@@ -57,13 +57,15 @@ def main():
     dataset = input_pipeline.load_image_folder(root)
 
     # Forward pass alone on the same batches, preprocessed beforehand.
-    batches = [b["image"] for b in input_pipeline.batches(dataset, spec.preprocessing,
-                                                           args.batch_size)]
+    # The step takes what predict_source feeds it: the batch without its strings.
+    batches = [{k: v for k, v in b.items() if k != "file_name"}
+               for b in input_pipeline.batches(input_pipeline.with_example_ids(dataset),
+                                               spec.preprocessing, args.batch_size)]
     step = evaluate.make_predict_step(model, spec)
     step(batches[0])  # trace and warm up
     start, cpu_start = time.perf_counter(), time.process_time()
-    for images in batches:
-      {k: v.numpy() for k, v in step(images).items()}
+    for batch in batches:
+      {k: v.numpy() for k, v in step(batch).items()}
     forward = args.images / (time.perf_counter() - start)
     forward_cpu = (time.process_time() - cpu_start) / args.images
 

@@ -160,6 +160,17 @@ MISTAKES = [
     (["--image_folder=~/no_such_folder"], "image folder not found: {home}/no_such_folder"),
     (["--predictions=$NO_SUCH/p.npz", "--benchmarks=imagenet2012"],
      "predictions file not found: {tmp}/nothing/p.npz"),
+    # issue 17's scaling flags, checked the same way.
+    (["--shard=0/2"], "--shard needs --output_dir"),
+    (["--shard=2/2", "--output_dir=out"], "--shard='2/2': I must be 0..N-1"),
+    (["--tpu=my-tpu"], "--tpu has no effect with --strategy=none"),
+    (["--strategy=multi_worker"], "TF_CONFIG environment variable, which is not set"),
+    (["--data_service=local:0"], "local:N wants N >= 1"),
+    (["--data_service=http://x"], "expected grpc://HOST:PORT"),
+    (["--predictions=p.npz", "--benchmarks=sample", "--shard=0/2"],
+     "--shard has no effect with --predictions"),
+    (["--report=r.json", "--data_service=local:2"], "--data_service has no effect with --report"),
+    (["--predictions=$NO_SUCH/shard-*.npz"], "no file matches"),
 ]
 
 

@@ -1,12 +1,12 @@
 """ImageNet-C: the release pipeline (tfds_bench.release), source selection and
-errors of the builder, Beam generation, the scorer (tfds_bench.scoring).
+errors of the builder, the scorer (tfds_bench.scoring); Beam generation is
+tests/test_beam_generation.py.
 
 The builder is prepared from the shipped dummy data
 (builders/bench_imagenet_c/dummy_data/{released,generated}); preparing each
 config from each source is the builder's own `*_dataset_builder_test.py`.
 """
 
-import importlib.util
 import io
 import json
 import shutil
@@ -190,23 +190,6 @@ def test_configs_cover_all_corruptions_and_severities():
   assert len(names) == 95 == len(set(names))
   assert names[0] == "gaussian_noise_1" and names[-1] == "saturate_5"
   assert set(imagenet_c.ARCHIVE_OF) == set(corruptions.NAMES)
-
-
-# --- Beam -----------------------------------------------------------------------
-
-@pytest.mark.skipif(importlib.util.find_spec("apache_beam") is None,
-                    reason="apache_beam is not installed (optional [beam] "
-                           "extra: pip install apache-beam)")
-def test_beam_generation_equals_plain_generation(tmp_path, generated):
-  import apache_beam as beam  # pylint: disable=g-import-not-at-top
-  (plain, _), _ = generated
-  on_beam, info = _prepare(
-      "gaussian_noise_3", GENERATED_DIR, tmp_path / "beam",
-      beam_runner=beam.runners.DirectRunner(),
-      beam_options=beam.options.pipeline_options.PipelineOptions(
-          ["--direct_num_workers=1"]))
-  assert info.metadata["source"] == "generated"
-  assert on_beam == plain
 
 
 # --- scoring ----------------------------------------------------------------------

@@ -5,6 +5,8 @@
   bench_main --model=resnet50 --weights=W.h5 --manual_dir=~/imagenet --output_dir=out
       --benchmarks=imagenet2012,imagenet2012_real
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
+  bench_main --model=efficientnet --shard=0/4 --output_dir=out ...   # one of 4 slices
+  bench_main --predictions='out/predictions-shard-*.npz' --output_dir=merged
   bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 
@@ -24,11 +26,12 @@ import re
 import shlex
 import sys
 import tempfile
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from absl import app, flags, logging
 
-from tfds_bench import audit, benchmark_table, compare, errors, models, predictions, reports
+from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
+                        predictions, reports, shards)
 
 FLAGS = flags.FLAGS
 
@@ -43,7 +46,9 @@ flags.DEFINE_list("benchmarks", None,
 flags.DEFINE_string("image_folder", None,
                     "Folder in ImageNet layout (DIR/<wnid or class index>/*.JPEG).")
 flags.DEFINE_string("predictions", None,
-                    "Score a saved predictions .npz instead of running a model.")
+                    "Score saved predictions instead of running a model: an .npz, or several "
+                    "(comma-separated paths or globs) scored as one run, e.g. the files of "
+                    "--shard runs: --predictions='out/predictions-shard-*.npz'.")
 flags.DEFINE_string("manual_dir", None, "Folder holding the released archives.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for prepared datasets.")
 flags.DEFINE_string("output_dir", None, "Where to write results.json and results.csv.")
@@ -63,9 +68,23 @@ flags.DEFINE_string("audit", None,
 flags.DEFINE_list("compare", None,
                   "RUN_A,RUN_B: paired comparison of two --output_dir folders on the same "
                   "images (exact McNemar for proportions, paired bootstrap otherwise).")
-flags.DEFINE_enum("strategy", "none", ["none", "mirrored"],
+flags.DEFINE_enum("strategy", "none", ["none", "mirrored", "multi_worker", "tpu"],
                   "Distribution: 'mirrored' runs the forward pass on all local GPUs "
-                  "(tf.distribute.MirroredStrategy); counts equal a single device's.")
+                  "(tf.distribute.MirroredStrategy); 'multi_worker' on every host of the "
+                  "TF_CONFIG cluster (MultiWorkerMirroredStrategy; run the same command on "
+                  "each, the chief writes --output_dir); 'tpu' on the TPU named by --tpu "
+                  "(TPUStrategy). Counts equal a single device's.")
+flags.DEFINE_string("tpu", None, "--strategy=tpu: the TPU's name or grpc:// address "
+                    "(default: the local TPU).")
+flags.DEFINE_string("shard", None,
+                    "I/N: evaluate the I-th of N deterministic slices of every source and "
+                    "write its predictions file to --output_dir; score the N files together "
+                    "with --predictions='DIR/predictions-shard-*.npz'.")
+flags.DEFINE_string("data_service", None,
+                    "grpc://HOST:PORT of a tf.data service dispatcher (start one with "
+                    "python -m tfds_bench.data_service): decode and preprocessing run on its "
+                    "workers; local:N starts a dispatcher and N workers in this process, "
+                    "which --corrupt_on_the_fly needs (its PIL crop runs only here).")
 
 
 EXIT_USER_ERROR = 2
@@ -73,15 +92,17 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 # Flags naming a file or folder: `~` and $VARS are expanded in each (a shell
 # leaves `--data_dir=~/x` unexpanded, so without this a literal ./~ appears).
-_PATH_FLAGS = ("weights", "image_folder", "predictions", "manual_dir", "data_dir",
-               "output_dir")
+# (--predictions is a comma-separated list: each item is expanded, see
+# `_prediction_files`.)
+_PATH_FLAGS = ("weights", "image_folder", "manual_dir", "data_dir", "output_dir")
 
 # What each mode reads: a flag given on the command line that its mode would
 # ignore is an error naming both, never silently dropped.
 # --data_dir says where prepared data lives, like $TFDS_DATA_DIR, and changes
 # no result, so it may stay in a user's usual command line.
+_SCALING_FLAGS = ("strategy", "tpu", "shard", "data_service")
 _MODEL_RUN_FLAGS = ("model", "weights", "preprocessing", "image_folder", "batch_size",
-                    "strategy", "corrupt_on_the_fly")
+                    "corrupt_on_the_fly") + _SCALING_FLAGS
 _IGNORED_BY_MODE = {
     "list": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "manual_dir", "output_dir",
                                 "report", "compare", "audit", "real_threshold"),
@@ -89,8 +110,9 @@ _IGNORED_BY_MODE = {
                                   "real_threshold", "compare"),
     "compare": _MODEL_RUN_FLAGS + ("benchmarks", "predictions", "output_dir", "audit",
                                    "real_threshold"),
-    "audit": ("weights", "preprocessing", "image_folder", "batch_size", "strategy",
-              "corrupt_on_the_fly", "benchmarks", "predictions", "real_threshold"),
+    "audit": ("weights", "preprocessing", "image_folder", "batch_size",
+              "corrupt_on_the_fly", "benchmarks", "predictions", "real_threshold")
+             + _SCALING_FLAGS,
     "predictions": _MODEL_RUN_FLAGS,
 }
 
@@ -102,13 +124,18 @@ class CheckedFlags:
   model: str
   weights: Optional[str]
   image_folder: Optional[str]
-  predictions: Optional[str]
+  predictions: Optional[str]  # the flag, each item expanded
   manual_dir: Optional[str]
   data_dir: Optional[str]
   output_dir: Optional[str]
   report: List[str]
   compare: List[str]
-  benchmark_ids: List[str]
+  benchmark_ids: List[str]  # empty for --shard files: they name their own
+  # --predictions: the files (globs matched); whether they are --shard files.
+  prediction_files: List[str] = dataclasses.field(default_factory=list)
+  shard_files: bool = False
+  # --shard=I/N as (I, N); None without it.
+  shard: Optional[Tuple[int, int]] = None
 
 
 def expand_path(path: Optional[str]) -> Optional[str]:
@@ -146,6 +173,69 @@ def _check_combinations() -> None:
                          "threshold is a probability in [0, 1] (real.json is 0.8)")
   if FLAGS.batch_size <= 0:
     raise app.UsageError(f"--batch_size={FLAGS.batch_size}: must be positive")
+  _check_scaling_flags()
+
+
+def _check_scaling_flags() -> None:
+  """--strategy, --tpu, --shard and --data_service, alone and together."""
+  if FLAGS["tpu"].present and FLAGS.strategy != "tpu":
+    raise app.UsageError(f"--tpu has no effect with --strategy={FLAGS.strategy}; add "
+                         "--strategy=tpu or drop --tpu")
+  if FLAGS.strategy == "multi_worker" and not os.environ.get("TF_CONFIG"):
+    raise app.UsageError("--strategy=multi_worker reads the cluster from the TF_CONFIG "
+                         "environment variable, which is not set (see README, 'Scaling out')")
+  if FLAGS.shard is not None:
+    try:
+      shards.parse_shard(FLAGS.shard)
+    except errors.UserError as e:
+      raise app.UsageError(str(e)) from None
+    if not FLAGS.output_dir:
+      raise app.UsageError("--shard needs --output_dir for its predictions file")
+  value = FLAGS.data_service
+  if value is None:
+    return
+  if value.startswith(data_service.LOCAL_PREFIX):
+    count = value[len(data_service.LOCAL_PREFIX):]
+    if not count.isdigit() or int(count) < 1:
+      raise app.UsageError(f"--data_service={value}: local:N wants N >= 1 workers, "
+                           "e.g. local:2")
+    return
+  if not value.startswith("grpc://") or not value[len("grpc://"):]:
+    raise app.UsageError(f"--data_service={value}: expected grpc://HOST:PORT of a dispatcher "
+                         "(python -m tfds_bench.data_service dispatcher) or local:N")
+  if FLAGS.corrupt_on_the_fly:
+    raise app.UsageError(
+        "--corrupt_on_the_fly with --data_service=grpc://...: the on-the-fly crop is a "
+        "Python (PIL) step that only this process can run, so workers in other processes "
+        "fail on it; use --data_service=local:N, or prepare bench_imagenet_c (on Beam for "
+        "scale) and serve its decode from remote workers")
+
+
+def _prediction_items() -> List[str]:
+  """--predictions split at commas, each item with ``~`` and $VARS expanded."""
+  return [expand_path(p.strip()) for p in (FLAGS.predictions or "").split(",") if p.strip()]
+
+
+def _prediction_files() -> Tuple[List[str], bool]:
+  """--predictions -> (its files, whether they are --shard files), globs matched.
+  A glob matching nothing and shard files mixed with others are errors; a
+  plain path that does not exist is kept (`_check_input_paths` names it)."""
+  items = _prediction_items()
+  if FLAGS.predictions is not None and not items:
+    raise app.UsageError("--predictions is empty; give an .npz (or several, comma-separated)")
+  try:
+    paths = shards.expand(items)
+  except errors.UserError as e:
+    raise app.UsageError(str(e)) from None
+  kinds = {shards.is_shard_file(p) for p in paths if os.path.isfile(p)}
+  if kinds == {True, False}:
+    raise app.UsageError("--predictions mixes --shard files and other predictions files; "
+                         "score each kind on its own")
+  if kinds == {True} and FLAGS["benchmarks"].present:
+    raise app.UsageError("--benchmarks has no effect with --predictions of --shard files "
+                         "(they are scored on the benchmarks they were predicted for); "
+                         "drop --benchmarks")
+  return paths, kinds == {True}
 
 
 def _check_output_dir(path: str) -> None:
@@ -167,8 +257,9 @@ def _check_input_paths(checked: CheckedFlags) -> None:
   if checked.image_folder and not os.path.isdir(checked.image_folder):
     raise app.UsageError(f"image folder not found: {checked.image_folder} (--image_folder "
                          "wants a folder DIR/<wnid or class index>/*.JPEG)")
-  if checked.predictions and not os.path.isfile(checked.predictions):
-    raise app.UsageError(f"predictions file not found: {checked.predictions}")
+  for path in checked.prediction_files:
+    if not os.path.isfile(path):
+      raise app.UsageError(f"predictions file not found: {path}")
   for path in checked.report:
     if not os.path.exists(path):
       raise app.UsageError(f"results file not found: {path}")
@@ -196,11 +287,16 @@ def check_flags() -> CheckedFlags:
   model = FLAGS.model
   if model.endswith((".keras", ".h5")) or os.sep in model:
     model = expand_path(model)
-  checked = CheckedFlags(model=model, report=[expand_path(p) for p in FLAGS.report or []],
-                         compare=[expand_path(p) for p in FLAGS.compare or []],
-                         benchmark_ids=_default_benchmarks(paths["image_folder"],
-                                                           paths["predictions"]),
-                         **paths)
+  predictions_flag = ",".join(_prediction_items()) or None
+  prediction_files, shard_files = _prediction_files()
+  benchmark_ids = ([] if shard_files else
+                   _default_benchmarks(paths["image_folder"], predictions_flag))
+  checked = CheckedFlags(
+      model=model, report=[expand_path(p) for p in FLAGS.report or []],
+      compare=[expand_path(p) for p in FLAGS.compare or []], benchmark_ids=benchmark_ids,
+      predictions=predictions_flag, prediction_files=prediction_files,
+      shard_files=shard_files,
+      shard=shards.parse_shard(FLAGS.shard) if FLAGS.shard is not None else None, **paths)
   if not (FLAGS.list or FLAGS.report or FLAGS.compare or FLAGS.audit):
     for benchmark_id in checked.benchmark_ids:
       benchmark_table.get(benchmark_id)  # an unknown id fails here, before TensorFlow
@@ -272,34 +368,96 @@ def _run() -> int:
   if not checked.predictions:
     _start_tensorflow_quietly()
   from tfds_bench import evaluate  # lazy: tensorflow
+  writes_outputs = True
   if checked.predictions:
-    loaded = predictions.load_npz(checked.predictions)
-    model_name = os.path.splitext(os.path.basename(checked.predictions))[0]
-    run = evaluate.score_predictions(loaded, checked.benchmark_ids, model_name,
-                                     command=command, manual_dir=checked.manual_dir,
-                                     real_threshold=FLAGS.real_threshold)
+    run = _score_saved_predictions(checked, command)
   else:
-    strategy = None
-    if FLAGS.strategy == "mirrored":
-      import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      strategy = tf.distribute.MirroredStrategy()
+    strategy = _strategy()
+    writes_outputs = evaluate.host_slice(strategy)[0] == 0  # all hosts get the same results
+    # The servers of --data_service=local:N live as long as this run.
+    service_address, service_servers = _data_service()  # pylint: disable=unused-variable
+    data = evaluate.DataOptions(checked.data_dir, checked.manual_dir, checked.image_folder,
+                                FLAGS.real_threshold, FLAGS.corrupt_on_the_fly,
+                                service_address)
+    if checked.shard:
+      return _predict_shard(checked, strategy, data, writes_outputs, progress_factory)
     run = evaluate.evaluate(
         checked.model, checked.benchmark_ids, weights=checked.weights,
-        preprocessing=FLAGS.preprocessing,
-        data=evaluate.DataOptions(checked.data_dir, checked.manual_dir, checked.image_folder,
-                                  FLAGS.real_threshold, FLAGS.corrupt_on_the_fly),
+        preprocessing=FLAGS.preprocessing, data=data,
         batch_size=FLAGS.batch_size, strategy=strategy,
         progress_factory=progress_factory, command=command)
   for notice in run.notices:
     print(f"bench_main: {notice}", file=sys.stderr)
   records = run.records()
-  print(reports.format_table(records, results_written=bool(checked.output_dir)))
-  if checked.output_dir:
+  writes_outputs = writes_outputs and bool(checked.output_dir)
+  print(reports.format_table(records, results_written=writes_outputs))
+  if writes_outputs:
     for path in reports.write_results(checked.output_dir, records, run.provenance):
       print(f"wrote {os.path.abspath(path)}")
     *_, index = reports.write_predictions(checked.output_dir, run.predictions)
     print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
   return 0
+
+
+def _data_service():
+  """--data_service (checked by `check_flags`) -> (dispatcher address or None,
+  in-process servers to keep alive)."""
+  value = FLAGS.data_service
+  if not value:
+    return None, []
+  if value.startswith(data_service.LOCAL_PREFIX):
+    return data_service.start_local(int(value[len(data_service.LOCAL_PREFIX):]))
+  return value, []
+
+
+def _strategy():
+  """--strategy (checked by `check_flags`): None, or the tf.distribute strategy it names."""
+  if FLAGS.strategy == "none":
+    return None
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if FLAGS.strategy == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if FLAGS.strategy == "multi_worker":
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=FLAGS.tpu or "")
+  tf.config.experimental_connect_to_cluster(resolver)
+  tf.tpu.experimental.initialize_tpu_system(resolver)
+  return tf.distribute.TPUStrategy(resolver)
+
+
+def _predict_shard(checked: CheckedFlags, strategy, data, writes_outputs: bool,
+                   progress_factory) -> int:
+  """--shard=I/N: one slice of every source, written as a predictions file
+  (`shards.write_shard`); --predictions on the N files scores them as one run."""
+  from tfds_bench import evaluate  # lazy: tensorflow
+  predicted = evaluate.predict_benchmarks(
+      checked.model, checked.benchmark_ids, weights=checked.weights,
+      preprocessing=FLAGS.preprocessing, data=data, batch_size=FLAGS.batch_size,
+      strategy=strategy, progress_factory=progress_factory, shard=checked.shard)
+  for notice in predicted.notices:
+    print(f"bench_main: {notice}", file=sys.stderr)
+  if writes_outputs:
+    path = os.path.join(checked.output_dir, shards.shard_file_name(*checked.shard))
+    shards.write_shard(path, predicted.spec.name, [b.id for b in predicted.benchmarks],
+                       predicted.by_source, checked.shard)
+    print(f"wrote {os.path.abspath(path)}")
+  return 0
+
+
+def _score_saved_predictions(checked: CheckedFlags, command: str):
+  """--predictions: one file, several plain files, or the files of a --shard run."""
+  from tfds_bench import evaluate  # lazy: tensorflow
+  if checked.shard_files:
+    model_name, benchmark_ids, by_source = shards.merge_shards(checked.prediction_files)
+    return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
+                                  manual_dir=checked.manual_dir,
+                                  real_threshold=FLAGS.real_threshold)
+  paths = checked.prediction_files
+  loaded = shards.concatenate_files([(p, predictions.load_npz(p)) for p in paths])
+  model_name = os.path.splitext(os.path.basename(paths[0]))[0]
+  return evaluate.score_predictions(loaded, checked.benchmark_ids, model_name,
+                                    command=command, manual_dir=checked.manual_dir,
+                                    real_threshold=FLAGS.real_threshold)
 
 
 def _audit(checked: CheckedFlags, progress_factory) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import platform
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,8 +23,9 @@ from tfds_bench.benchmark_types import Result, ScoringContext
 from tfds_bench.predictions import Predictions
 from tfds_bench.sources import DataOptions, Source
 
-__all__ = ["DataOptions", "Run", "evaluate", "make_predict_step", "predict_source",
-           "score_predictions", "score_with_intervals"]
+__all__ = ["DataOptions", "Run", "evaluate", "host_slice", "make_predict_step",
+           "predict_benchmarks", "predict_source", "score_predictions", "score_sources",
+           "score_with_intervals", "source_examples"]
 
 
 @dataclasses.dataclass
@@ -55,83 +56,196 @@ def score_with_intervals(benchmark, predictions: Sequence[Predictions],
 
 
 def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
-  """A tf.function: images -> compact predictions (see predictions.py)."""
+  """A tf.function: a batch of numbers -> compact predictions (see predictions.py).
+
+  The batch is a dict of ``image`` plus integer or float per-example keys
+  (``example_id``, ``mask``, labels): no strings, so any strategy, TPUs
+  included, can run it. Those keys come back beside the predictions. Under a
+  strategy the batch is per-replica values and every output is gathered
+  from all replicas of all hosts, in replica order.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
-  def step(images):
-    outputs = model(images, training=False)
-    return predictions_lib.summarize_scores_tf(spec.scores(outputs))
+  def step(batch):
+    outputs = model(batch[input_pipeline.IMAGE_KEY], training=False)
+    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs))
+    # Numbers only: collectives gather no bools.
+    summary = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in summary.items()}
+    return {**summary, **{k: v for k, v in batch.items() if k != input_pipeline.IMAGE_KEY}}
 
   if strategy is None:
     return tf.function(step)
 
   @tf.function
-  def distributed_step(images):
-    per_replica = strategy.run(step, args=(images,))
-    # Each replica got a consecutive slice of the batch: concatenating the
-    # local results in replica order restores the batch order.
-    return tf.nest.map_structure(
-        lambda v: tf.concat(strategy.experimental_local_results(v), axis=0), per_replica)
+  def distributed_step(batch):
+    per_replica = strategy.run(step, args=(batch,))
+    return tf.nest.map_structure(lambda v: strategy.gather(v, axis=0), per_replica)
 
   return distributed_step
 
 
-def _to_host(value, strategy) -> np.ndarray:
-  if strategy is None:
-    return value.numpy()
-  return np.concatenate([v.numpy() for v in strategy.experimental_local_results(value)])
+def host_slice(strategy) -> Tuple[int, int]:
+  """(index, count) of this host among the hosts a strategy feeds input from.
+
+  (0, 1) without a strategy or on one host; under MultiWorkerMirroredStrategy
+  the chief (if any) comes first, then the workers by task id (TF_CONFIG).
+  """
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.cluster_spec().jobs:
+    return 0, 1
+  cluster = resolver.cluster_spec()
+  hosts = [(job, task) for job in ("chief", "worker") if job in cluster.jobs
+           for task in cluster.task_indices(job)]
+  if len(hosts) <= 1:
+    return 0, 1
+  return hosts.index((resolver.task_type, resolver.task_id)), len(hosts)
+
+
+def source_examples(source: Source, data: DataOptions, strategy=None,
+                    shard: Tuple[int, int] = (0, 1), show_progress: bool = False):
+  """The examples of ``source`` this process evaluates, ready for `predict_source`.
+
+  Each example gets its ``example_id`` (position in the whole source); then
+  the ``shard`` slice (``--shard=I/N``), this host's slice under a
+  multi-worker strategy, and with ``data.data_service`` the service
+  workers' slice are taken, all before the source's per-example work
+  (decode, on-the-fly corruption), so each image is made once.
+  ``show_progress``: TFDS's bars while a dataset is prepared on first use.
+  """
+  examples = input_pipeline.with_example_ids(source.read(data, show_progress))
+  for index, count in (shard, host_slice(strategy)):
+    if count > 1:
+      examples = examples.shard(count, index)
+  if data.data_service:
+    examples = input_pipeline.service_slice(examples)
+  return source.prepare(examples, data)
+
+
+def _replica_values(batch: Dict[str, np.ndarray], strategy):
+  """A host batch split into consecutive row blocks, one per local replica."""
+  local = strategy.num_replicas_in_sync // host_slice(strategy)[1]
+  rows = -(-len(batch[input_pipeline.MASK_KEY]) // local)
+  padded = {k: _pad_rows(v, rows * local) for k, v in batch.items()}
+  return strategy.experimental_distribute_values_from_function(
+      lambda ctx: {k: v[(ctx.replica_id_in_sync_group % local) * rows:][:rows]
+                   for k, v in padded.items()})
+
+
+def _pad_rows(values: np.ndarray, rows: int) -> np.ndarray:
+  # Padding rows are masked out (mask 0) and have example id -1.
+  fill = np.zeros((rows - len(values),) + values.shape[1:], values.dtype)
+  if values.dtype.kind == "i":
+    fill -= 1
+  return np.concatenate([values, fill])
 
 
 def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
                    label_lists=None, strategy=None, progress=None,
-                   step: Optional[Callable] = None) -> Predictions:
+                   step: Optional[Callable] = None, data_service: Optional[str] = None,
+                   file_names: Optional[np.ndarray] = None) -> Predictions:
   """Runs the model over a dataset of examples; returns predictions in order.
 
   Padding rows of the last batch are dropped by their mask, so every real
-  example appears exactly once. ``progress(n)`` is called after each batch
-  with the number of real examples in it. ``step`` is a predict step from
-  `make_predict_step` to reuse: each new one traces the model again (seconds),
-  which matters when one model runs over many sources (ImageNet-C has 96).
+  example appears exactly once, ordered by ``example_id`` (added as the
+  position in ``dataset`` when absent; `source_examples` adds them before
+  slicing). ``progress(n)`` is called after each batch with the number of
+  real examples in it. ``step`` is a predict step from `make_predict_step` to
+  reuse: each new one traces the model again (seconds), which matters when
+  one model runs over many sources (ImageNet-C has 96).
+
+  Under a multi-worker strategy ``dataset`` is this host's slice
+  (`source_examples`), every host runs the same number of steps (a host out
+  of examples feeds masked padding until all are) and every host gets all
+  predictions; ``file_names`` (by example id, `input_pipeline.file_names`)
+  names the other hosts' examples. ``data_service``: see
+  `input_pipeline.batches`.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   label_lists = dict(label_lists or {})
-  batched = input_pipeline.batches(dataset, spec.preprocessing, batch_size, label_lists)
-  if strategy is not None:
-    batched = strategy.experimental_distribute_dataset(batched)
+  batched = input_pipeline.batches(input_pipeline.with_example_ids(dataset), spec.preprocessing,
+                                   batch_size, label_lists, data_service)
+  hosts = host_slice(strategy)[1]
+  if hosts > 1 and file_names is None:
+    raise ValueError("a multi-worker strategy needs file_names of the whole source")
   step = step or make_predict_step(model, spec, strategy)
-  parts, consumed, batch_iterator = [], 0, iter(batched)
+  numeric = [input_pipeline.IMAGE_KEY, input_pipeline.MASK_KEY, input_pipeline.EXAMPLE_ID_KEY,
+             *label_lists, *(["label"] if "label" in batched.element_spec else [])]
+  names_here: Dict[int, str] = {}
+  parts, consumed, batch_iterator, exhausted, seen = [], 0, iter(batched), False, None
   while True:
     try:
-      batch = next(batch_iterator)
+      batch = {k: v.numpy() for k, v in next(batch_iterator).items()}
     except StopIteration:
-      break
+      if hosts == 1:
+        break
+      exhausted = True
+      batch = _padding_batch(seen, numeric, batch_size, spec.preprocessing.input_size,
+                             label_lists)
     except tf.errors.InvalidArgumentError as e:
       # A damaged image fails inside tf.data with a message naming no file.
       raise image_checks.explain_decode_error(
           dataset, spec.preprocessing.crop_fraction, e, start=consumed,
           limit=2 * batch_size) from None
-    out = {k: v.numpy() for k, v in step(batch[input_pipeline.IMAGE_KEY]).items()}
-    host = {k: _to_host(batch[k], strategy)
-            for k in ["file_name", input_pipeline.MASK_KEY, *label_lists,
-                      *(["label"] if "label" in batch else [])]}
-    keep = host[input_pipeline.MASK_KEY] > 0
-    # tf.string arrives as bytes; UTF-8 is how TF encodes any file name
-    # (astype(str) would decode ASCII only and fail on "猫.jpg").
-    file_name = np.array([n.decode("utf-8") for n in host["file_name"][keep]], dtype=str)
-    finite = out.pop("finite")[keep]
+    if not exhausted:
+      seen = batch
+      # tf.string arrives as bytes; UTF-8 is how TF encodes any file name
+      # (astype(str) would decode ASCII only and fail on "猫.jpg").
+      names_here.update(zip(batch[input_pipeline.EXAMPLE_ID_KEY].tolist(),
+                            (n.decode("utf-8") for n in batch["file_name"])))
+    inputs = {k: batch[k] for k in numeric}
+    out = {k: v.numpy() for k, v in step(
+        inputs if strategy is None else _replica_values(inputs, strategy)).items()}
+    keep = out.pop(input_pipeline.MASK_KEY) > 0
+    if exhausted and not keep.any():
+      break  # every host is out of examples
+    ids = out.pop(input_pipeline.EXAMPLE_ID_KEY)[keep]
+    file_name = (file_names[ids] if file_names is not None
+                 else np.array([names_here[i] for i in ids.tolist()], dtype=str))
+    finite = out.pop("finite")[keep].astype(bool)
     if not finite.all():
       raise errors.UserError(f"model {spec.name} produced NaN or inf scores for "
                              f"{(~finite).sum()} image(s), e.g. {file_name[~finite][0]!r}")
-    label = host["label"][keep] if "label" in host else np.full(keep.sum(), -1)
-    parts.append(predictions_lib.from_summaries(
-        file_name, label, {k: v[keep] for k, v in out.items()},
-        {k: host[k][keep] for k in label_lists}))
+    label = out.pop("label")[keep] if "label" in out else np.full(keep.sum(), -1)
+    extras = {k: out.pop(k)[keep] for k in label_lists}
+    extras[input_pipeline.EXAMPLE_ID_KEY] = ids  # kept: shard files are merged by it
+    parts.append((ids, predictions_lib.from_summaries(
+        file_name, label, {k: v[keep] for k, v in out.items()}, extras)))
     consumed += int(keep.sum())
     if progress is not None:
       progress(int(keep.sum()))
   if not parts:
     raise errors.UserError(f"no images to evaluate for {spec.name}: the input is empty")
-  return Predictions.concatenate(parts)
+  return _in_example_order(parts)
+
+
+def _padding_batch(seen: Optional[Dict[str, np.ndarray]], keys, batch_size: int,
+                   input_size: int, label_lists) -> Dict[str, np.ndarray]:
+  """An all-padding batch (mask 0, id -1) for a host out of examples.
+
+  Shaped as ``seen``, a batch this host had; a host that had none (fewer
+  examples than hosts) builds the shapes from the model input and label widths.
+  """
+  if seen is None:
+    widths = {input_pipeline.IMAGE_KEY: (input_size, input_size, 3), **{
+        k: (w,) for k, w in label_lists.items()}}
+    seen = {k: np.zeros((0,) + widths.get(k, ()),
+                        np.float32 if k in (input_pipeline.IMAGE_KEY,
+                                            input_pipeline.MASK_KEY) else np.int64)
+            for k in keys}
+  return {k: _pad_rows(seen[k][:0], batch_size) for k in keys}
+
+
+def _in_example_order(parts) -> Predictions:
+  ids = np.concatenate([i for i, _ in parts])
+  merged = Predictions.concatenate([p for _, p in parts])
+  order = np.argsort(ids, kind="stable")
+  if (np.diff(ids[order]) == 0).any():
+    raise errors.UserError(
+        f"example {int(ids[order][np.flatnonzero(np.diff(ids[order]) == 0)[0]])} was "
+        "evaluated twice: under a multi-worker strategy give each host its slice "
+        "(evaluate.source_examples), with a tf.data service mark the workers' slice "
+        "(input_pipeline.service_slice)")
+  return merged.select(order)
 
 
 def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
@@ -147,9 +261,11 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
       cannot be had runs its offline fallback instead (see ``Run.notices``).
     weights: local weights file for models that need one.
     preprocessing: preset name overriding the model's declared preprocessing.
-    data: where the data lives.
+    data: where the data lives (and ``data_service``, a tf.data service).
     batch_size: images per forward pass (the last batch is padded, not dropped).
-    strategy: optional ``tf.distribute`` strategy (e.g. MirroredStrategy).
+    strategy: optional ``tf.distribute`` strategy: MirroredStrategy,
+      MultiWorkerMirroredStrategy (every worker runs this call; each reads its
+      slice of every source and gets all results) or TPUStrategy.
     progress_factory: ``factory(description, total) -> (update(n), close())``
       for progress display (`tfds_bench.progress`) of each source's forward
       pass and of slow scorers, and TFDS's bars while a dataset is prepared;
@@ -159,6 +275,40 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
   Returns:
     A Run: flat results plus provenance.
   """
+  data = data or DataOptions()
+  predicted = predict_benchmarks(model, benchmark_ids, weights=weights,
+                                 preprocessing=preprocessing, data=data,
+                                 batch_size=batch_size, strategy=strategy,
+                                 progress_factory=progress_factory)
+  results: List[Result] = []
+  for benchmark in predicted.benchmarks:
+    results.extend(score_with_intervals(
+        benchmark, [predicted.by_source[s.key] for s in benchmark.sources],
+        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
+  return Run(predicted.spec.name, results,
+             _provenance(predicted.spec, weights, predicted.benchmarks, predicted.sources,
+                         data, command),
+             predicted.notices, predicted.by_source)
+
+
+@dataclasses.dataclass
+class Predicted:
+  """Predictions of every source of some benchmarks (`predict_benchmarks`)."""
+  spec: models.ModelSpec
+  benchmarks: list
+  sources: Dict[str, Source]
+  by_source: Dict[str, Predictions]
+  notices: List[str]
+
+
+def predict_benchmarks(model: str, benchmark_ids: Sequence[str], *,
+                       weights: Optional[str] = None, preprocessing: Optional[str] = None,
+                       data: Optional[DataOptions] = None, batch_size: int = 32,
+                       strategy=None, progress_factory: Optional[Callable] = None,
+                       shard: Tuple[int, int] = (0, 1)) -> Predicted:
+  """The forward passes of `evaluate`, without scoring; ``shard=(i, n)``
+  predicts the i-th of n deterministic slices of every source
+  (``--shard=I/N``; `shards.py` writes and merges them)."""
   data = data or DataOptions()
   chosen, notices = benchmark_table.resolve(benchmark_ids, data)
   if not chosen:
@@ -178,19 +328,16 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
   by_source: Dict[str, Predictions] = {}
   step = make_predict_step(keras_model, spec, strategy)  # traced once, for every source
   for key, source in sources.items():
-    dataset = source.load(data, show_progress=progress_factory is not None)
+    examples = source_examples(source, data, strategy, shard,
+                               show_progress=progress_factory is not None)
+    names = (input_pipeline.file_names(source.read(data))
+             if host_slice(strategy)[1] > 1 else None)
     with progress.progress(progress_factory, f"{spec.name} on {key}",
-                           input_pipeline.dataset_size(dataset)) as update:
-      by_source[key] = predict_source(dataset, keras_model, spec, batch_size,
-                                      source.label_lists, strategy, update, step)
-
-  results: List[Result] = []
-  for benchmark in chosen:
-    results.extend(score_with_intervals(
-        benchmark, [by_source[s.key] for s in benchmark.sources],
-        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
-  return Run(spec.name, results, _provenance(spec, weights, chosen, sources, data, command),
-             notices, by_source)
+                           input_pipeline.dataset_size(examples)) as update:
+      by_source[key] = predict_source(examples, keras_model, spec, batch_size,
+                                      source.label_lists, strategy, update, step,
+                                      data.data_service, names)
+  return Predicted(spec, chosen, sources, by_source, notices)
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -215,6 +362,27 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
   }
 
 
+def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
+                  command: Optional[str] = None, manual_dir: Optional[str] = None,
+                  real_threshold: Optional[float] = None) -> Run:
+  """Scores the predictions of every source of the benchmarks (merged shard files),
+  each result with its 95 % interval."""
+  results: List[Result] = []
+  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
+  used: Dict[str, Predictions] = {}
+  for benchmark_id in benchmark_ids:
+    benchmark = benchmark_table.get(benchmark_id)
+    missing = [s.key for s in benchmark.sources if s.key not in by_source]
+    if missing:
+      raise errors.UserError(f"{benchmark_id} needs predictions of {', '.join(missing)}, "
+                             "which the predictions files do not hold")
+    used.update({s.key: by_source[s.key] for s in benchmark.sources})
+    results.extend(score_with_intervals(benchmark, [by_source[s.key] for s in benchmark.sources],
+                                        ScoringContext(manual_dir, real_threshold)))
+  return Run(model, results, _saved_provenance(model, benchmark_ids, command,
+                                               merged_shards=True), predictions=used)
+
+
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
                       command: Optional[str] = None, manual_dir: Optional[str] = None,
                       real_threshold: Optional[float] = None) -> Run:
@@ -236,9 +404,15 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
     by_source[benchmark.sources[0].key] = labelled
     results.extend(score_with_intervals(benchmark, [labelled],
                                         ScoringContext(manual_dir, real_threshold)))
-  provenance = {
+  return Run(model, results, _saved_provenance(model, benchmark_ids, command),
+             predictions=by_source)
+
+
+def _saved_provenance(model, benchmark_ids, command, **extra) -> Dict[str, object]:
+  """Provenance of results scored from saved predictions (no model run)."""
+  return {
       "suite_version": tfds_bench.__version__, "model": model,
-      "benchmarks": list(benchmark_ids), "predictions_file": True, "command": command,
+      "benchmarks": list(benchmark_ids), "predictions_file": True, **extra,
+      "command": command,
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
   }
-  return Run(model, results, provenance, predictions=by_source)

@@ -16,16 +16,21 @@ from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 from absl import logging
 from etils import epath
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfds_bench import errors, image_checks, labels
+from tfds_bench import errors, image_checks, labels, predictions
 import tfds_bench.builders  # pylint: disable=unused-import  # registers our builders with TFDS
 from tfds_bench.preprocessing import Preprocessing, preprocess
 
 IMAGE_KEY = "image"
 MASK_KEY = "mask"
-PASSED_THROUGH = ("label", "file_name")
+# The example's position in its whole source: the only key of an example that
+# identifies it inside a replica step (no strings there; docs/architecture.md,
+# "Scaling out"). File names stay on the host and are joined back by it.
+EXAMPLE_ID_KEY = predictions.EXAMPLE_ID
+PASSED_THROUGH = ("label", "file_name", EXAMPLE_ID_KEY)
 
 
 def load_split(name: str, split: str, data_dir: Optional[str] = None,
@@ -52,6 +57,30 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
       split=split, shuffle_files=False,
       decoders={IMAGE_KEY: tfds.decode.SkipDecoding()},
       read_config=tfds.ReadConfig(try_autocache=False))
+
+
+def with_example_ids(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """Examples with ``example_id``, their position in ``dataset`` (kept if present)."""
+  if EXAMPLE_ID_KEY in dataset.element_spec:
+    return dataset
+  return dataset.enumerate().map(lambda i, example: {**example, EXAMPLE_ID_KEY: i})
+
+
+def file_names(dataset: tf.data.Dataset) -> np.ndarray:
+  """The ``file_name`` of every example, in order, read on the host (images untouched)."""
+  names = dataset.map(lambda example: example["file_name"])
+  return np.array([n.decode() for n in names.as_numpy_iterator()], dtype=str)
+
+
+def service_slice(dataset: tf.data.Dataset) -> tf.data.Dataset:
+  """The slice of ``dataset`` a tf.data service worker makes (`batches(data_service=)`).
+
+  Apply it before the costly maps (decode, on-the-fly corruption): each
+  worker replaces the placeholders by (its count, its index), so every
+  example is made by one worker only.
+  """
+  hint = tf.data.experimental.SHARD_HINT
+  return dataset.shard(hint, hint)
 
 
 # Under the data_dir: one lock file per dataset version being prepared.
@@ -165,7 +194,8 @@ PREFETCH_BATCHES = 2
 
 
 def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: int,
-            label_lists: Optional[Mapping[str, int]] = None) -> tf.data.Dataset:
+            label_lists: Optional[Mapping[str, int]] = None,
+            data_service: Optional[str] = None) -> tf.data.Dataset:
   """Examples with an encoded ``image`` -> padded, masked, preprocessed batches.
 
   Args:
@@ -174,6 +204,11 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
     batch_size: rows per batch; the last batch is padded to it.
     label_lists: variable-length label features to carry as fixed-width
       -1-padded int tensors, e.g. ``{"real_label": 16}``.
+    data_service: ``grpc://HOST:PORT`` of a tf.data service dispatcher
+      (`tfds_bench.data_service`): decode, preprocessing and everything mapped
+      before run on its workers, each on the slice `service_slice` marked
+      (without one, every worker would make every example). Batches come
+      back in no fixed order; ``example_id`` restores it.
 
   Returns:
     A dataset of dicts: ``image`` float32 [B, S, S, 3], ``mask`` float32 [B]
@@ -207,7 +242,12 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
   # parallelism, which follows the core count.
   options = tf.data.Options()
   options.autotune.enabled = False
-  return dataset.with_options(options).prefetch(PREFETCH_BATCHES)
+  dataset = dataset.with_options(options)
+  if data_service:
+    dataset = dataset.apply(tf.data.experimental.service.distribute(
+        processing_mode=tf.data.experimental.service.ShardingPolicy.HINT,
+        service=data_service))
+  return dataset.prefetch(PREFETCH_BATCHES)
 
 
 def keras_inputs(batched: tf.data.Dataset, target_key: str = "label") -> tf.data.Dataset:

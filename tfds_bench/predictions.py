@@ -19,6 +19,9 @@ import numpy as np
 from tfds_bench import errors, labels
 
 TOP_K = 5
+# Position of an example in its source, in ``Predictions.extras`` of a model
+# run: shard files are merged back into source order by it.
+EXAMPLE_ID = "example_id"
 # |sum - 1| allowed for a row of saved probabilities (float16 keeps ~3 digits).
 PROBABILITY_SUM_TOLERANCE = 1e-2
 SUBSETS = ("imagenet_a", "imagenet_o", "imagenet_r")

@@ -33,6 +33,9 @@ class DataOptions:
   # ImageNet-C from the val images through the corruption engine inside
   # tf.data, instead of reading bench_imagenet_c's prepared configs.
   corrupt_on_the_fly: bool = False
+  # grpc://HOST:PORT of a tf.data service dispatcher (tfds_bench.data_service):
+  # decode, preprocessing and on-the-fly corruption run on its workers.
+  data_service: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,19 @@ class Source:
 
     ``show_progress``: progress bars while a dataset is prepared on first use.
     """
+    return self.prepare(self.read(data, show_progress), data)
+
+  def read(self, data: DataOptions, show_progress: bool = False):
+    """The examples as stored, before any per-example work (cheap to read twice);
+    ``show_progress`` as in `load`."""
     raise NotImplementedError
+
+  def prepare(self, examples, data: DataOptions):
+    """Per-example work after `read` (default: none). Evaluation slices the
+    examples between the two, so each host or tf.data service worker does
+    this work for its own slice only."""
+    del data
+    return examples
 
   def describe(self) -> Dict[str, Optional[str]]:
     """What the results' provenance records about the source."""
@@ -69,7 +84,7 @@ class TfdsSource(Source):
   builder: str = ""
   split: str = "test"
 
-  def load(self, data: DataOptions, show_progress: bool = False):
+  def read(self, data: DataOptions, show_progress: bool = False):
     from tfds_bench import input_pipeline  # lazy: tensorflow
     return input_pipeline.load_split(self.builder, self.split, data_dir=data.data_dir,
                                      manual_dir=data.manual_dir, show_progress=show_progress)
@@ -107,7 +122,7 @@ IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagene
 class ImageFolderSource(Source):
   """The user's folder in ImageNet layout (``--image_folder``)."""
 
-  def load(self, data: DataOptions, show_progress: bool = False):
+  def read(self, data: DataOptions, show_progress: bool = False):
     del show_progress  # read in place, nothing to prepare
     if not data.image_folder:
       raise errors.UserError("benchmark image_folder needs --image_folder=DIR")
@@ -123,11 +138,15 @@ class ImageNetCSource(TfdsSource):
   corruption: str = ""
   severity: int = 0
 
-  def load(self, data: DataOptions, show_progress: bool = False):
+  def read(self, data: DataOptions, show_progress: bool = False):
     if not data.corrupt_on_the_fly:
-      return super().load(data, show_progress)
-    return imagenet_c_release.corrupt_on_the_fly(
-        IMAGENET_VAL.load(data, show_progress), self.corruption, self.severity)
+      return super().read(data, show_progress)
+    return IMAGENET_VAL.read(data, show_progress)
+
+  def prepare(self, examples, data: DataOptions):
+    if not data.corrupt_on_the_fly:
+      return examples
+    return imagenet_c_release.corrupt_on_the_fly(examples, self.corruption, self.severity)
 
 
 def imagenet_c_source(corruption: str, severity: int) -> ImageNetCSource:

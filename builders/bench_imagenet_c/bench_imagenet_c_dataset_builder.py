@@ -121,8 +121,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # The download manager does not carry the Beam settings; remember whether
     # the caller asked for Beam, as TFDS's Beam datasets are asked: with a
     # beam_runner or beam_options in the DownloadConfig.
-    self._beam_requested = (download_config.beam_runner is not None
-                            or download_config.beam_options is not None)
+    self._beam_requested = common.beam_requested(download_config)
     return super()._download_and_prepare(dl_manager, download_config)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):

@@ -35,6 +35,7 @@ from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_p
 from tfds_bench import labels
@@ -109,6 +110,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         metadata=tfds.core.MetadataDict(),
     )
 
+  def _download_and_prepare(self, dl_manager, download_config):
+    # As bench_imagenet_c: Beam when the DownloadConfig names a runner or options.
+    self._beam_requested = common.beam_requested(download_config)
+    return super()._download_and_prepare(dl_manager, download_config)
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     name = self.builder_config.name
     found = common.find_sources(dl_manager, self.url_infos, {
@@ -136,6 +142,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     """Frame examples of the released videos, or generated from val."""
     if source == SOURCE_RELEASED:
       return self._released_examples(paths)
+    if getattr(self, "_beam_requested", False):
+      # One Beam element per val image; the writer orders frames by key
+      # (disable_shuffling), the plain generator's order.
+      beam = tfds.core.lazy_imports.apache_beam
+      entries = archives.index_uncompressed_tar(paths[0])
+      for name, _, _ in entries:
+        common.check_val_member(name, paths[0])  # Fail fast, before Beam runs.
+      return (
+          beam.Create(sorted(entries))
+          | beam.FlatMap(imagenet_p.generate_sequence, archive=str(paths[0]),
+                         perturbation=self.builder_config.name,
+                         base_seed=imagenet_p.DEFAULT_BASE_SEED))
     return self._generated_examples(paths[0])
 
   def _released_examples(self, paths):
@@ -173,8 +191,5 @@ class Builder(tfds.core.GeneratorBasedBuilder):
   def _generated_examples(self, val_archive: epath.Path):
     name = self.builder_config.name
     for file_name, label, data in common.iter_val_images(val_archive):
-      resized = imagenet_p.release_resize(
-          data, where=f"member {file_name!r} of {val_archive}")
-      seed = common.image_seed(imagenet_p.DEFAULT_BASE_SEED, file_name)
-      yield from imagenet_p.sequence_examples(
-          resized, imagenet_p.video_id_of(file_name), label, name, seed)
+      yield from imagenet_p.member_sequence_examples(
+          file_name, label, data, f"member {file_name!r} of {val_archive}", name)

@@ -126,6 +126,15 @@ def encode_png(image: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
+def beam_requested(download_config) -> bool:
+  """Whether a TFDS DownloadConfig asks for Beam (a ``beam_runner`` or ``beam_options``).
+
+  TFDS's own Beam datasets are asked this way; the download manager does not
+  carry these settings, so the generated ImageNet-C / -P builders read them here.
+  """
+  return download_config.beam_runner is not None or download_config.beam_options is not None
+
+
 def check_val_member(name: str, archive: os.PathLike | str) -> Tuple[str, int]:
   """(file name, label) of a flat `ILSVRC2012_img_val.tar` member; or raises."""
   try:

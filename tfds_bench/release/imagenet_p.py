@@ -29,6 +29,7 @@ import numpy as np
 
 from tfds_bench import archives
 from tfds_bench import errors
+from tfds_bench import labels
 from tfds_bench.corruptions import names as perturbation_names
 from tfds_bench.release import common
 
@@ -110,6 +111,43 @@ def sequence_examples(resized: np.ndarray, video_id: str, label: int,
   frames = perturbations.sequence(resized, perturbation, seed=seed).numpy()
   for index, frame in enumerate(frames):
     yield frame_example(frame, video_id, index, label)
+
+
+def member_sequence_examples(file_name: str, label: int, data: bytes, where: str,
+                             perturbation: str, base_seed: int = DEFAULT_BASE_SEED
+                             ) -> Iterator[Tuple[str, Dict[str, object]]]:
+  """(key, example) per frame of the sequence generated from one val image.
+
+  The builder's one per-image step, run by its plain generator and by its
+  Beam path (`generate_sequence`) alike.
+  """
+  resized = release_resize(data, where=where)
+  seed = common.image_seed(base_seed, file_name)
+  yield from sequence_examples(resized, video_id_of(file_name), label, perturbation, seed)
+
+
+_FRAMES_PER_KEY = 100
+
+
+def generate_sequence(entry: Tuple[str, int, int], archive: str, perturbation: str,
+                      base_seed: int = DEFAULT_BASE_SEED
+                      ) -> Iterator[Tuple[str, Dict[str, object]]]:
+  """Frame examples of one indexed val-tar member (`archives.index_uncompressed_tar`).
+
+  A module-level function of picklable arguments, so that Beam workers can
+  run it (`beam.FlatMap`). Keys are integers, val file number * 100 + frame
+  (a sequence has at most 41 frames): TFDS's Beam writer orders unshuffled
+  datasets by key and takes only integer keys; this order is the plain
+  generator's (val files in order, frames in order).
+  """
+  name, offset, size = entry
+  file_name, label = common.check_val_member(name, archive)
+  data = archives.read_member_at(archive, offset, size, name)
+  number = labels.val_file_number(file_name)
+  for key, example in member_sequence_examples(file_name, label, data,
+                                               f"member {name!r} of {archive}",
+                                               perturbation, base_seed):
+    yield number * _FRAMES_PER_KEY + parse_frame_file_name(key)[1], example
 
 
 def frame_example(frame: np.ndarray, video_id: str, index: int, label: int

@@ -1,0 +1,231 @@
+"""Past one machine: multi-worker evaluation (two worker processes on localhost),
+a tf.data service (in-process dispatcher, two workers) and sharded evaluation
+give what one process gives (README, "Scaling out")."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from tfds_bench import errors, evaluate, input_pipeline, shards
+from tfds_bench import data_service as data_service_lib
+from tfds_bench.sources import DataOptions
+from tfds_bench.predictions import EXAMPLE_ID
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_SIZE = 7
+
+
+@pytest.fixture(scope="module")
+def sample_data_dir(tmp_path_factory) -> str:
+  """A data_dir with bench_sample prepared (the workers only read it)."""
+  data_dir = str(tmp_path_factory.mktemp("tfds_scaling"))
+  input_pipeline.load_split("bench_sample", "test", data_dir=data_dir)
+  return data_dir
+
+
+@pytest.fixture(scope="module")
+def unsharded(sample_data_dir):
+  return evaluate.predict_benchmarks("efficientnet", ["sample"], batch_size=3,
+                                     data=DataOptions(data_dir=sample_data_dir))
+
+
+def _same_predictions(a, b):
+  assert a.file_name.tolist() == b.file_name.tolist()
+  assert a.label.tolist() == b.label.tolist()
+  assert np.array_equal(a.top5, b.top5)
+  np.testing.assert_allclose(a.confidence, b.confidence, rtol=0, atol=1e-6)
+  assert a.extras.keys() == b.extras.keys()
+  for key in a.extras:
+    assert np.array_equal(a.extras[key], b.extras[key]), key
+
+
+# --- the replica step carries no strings ------------------------------------------
+
+def test_predict_step_takes_and_returns_only_numbers(sample_data_dir, lite0_model):
+  del lite0_model
+  from tfds_bench import models
+  spec = models.get("efficientnet")
+  examples = input_pipeline.with_example_ids(
+      input_pipeline.load_split("bench_sample", "test", data_dir=sample_data_dir))
+  batched = input_pipeline.batches(examples, spec.preprocessing, 4)
+  step = evaluate.make_predict_step(spec.build(None), spec)
+  batch = next(iter(batched))
+  numeric = {k: v for k, v in batch.items() if k != "file_name"}
+  out = step(numeric)
+  assert all(v.dtype.is_integer or v.dtype.is_floating or v.dtype.is_bool
+             for v in list(numeric.values()) + list(out.values()))
+  assert out[EXAMPLE_ID].numpy().tolist() == [0, 1, 2, 3]
+
+
+# --- sharded evaluation -----------------------------------------------------------
+
+def _write_shards(unsharded_run, data_dir, folder, count):
+  del unsharded_run
+  paths = []
+  for index in range(count):
+    predicted = evaluate.predict_benchmarks(
+        "efficientnet", ["sample"], batch_size=3, data=DataOptions(data_dir=data_dir),
+        shard=(index, count))
+    path = os.path.join(folder, shards.shard_file_name(index, count))
+    shards.write_shard(path, predicted.spec.name, [b.id for b in predicted.benchmarks],
+                       predicted.by_source, (index, count))
+    paths.append(path)
+  return paths
+
+
+def test_three_shards_merged_equal_the_unsharded_run(tmp_path, sample_data_dir, unsharded):
+  paths = _write_shards(unsharded, sample_data_dir, tmp_path, 3)
+  model, benchmark_ids, by_source = shards.merge_shards(shards.expand(
+      [str(tmp_path / "predictions-shard-*.npz")]))
+  assert model == unsharded.spec.name and benchmark_ids == ["sample"]
+  assert by_source.keys() == unsharded.by_source.keys()
+  for key, merged in by_source.items():
+    assert len(merged) == SAMPLE_SIZE
+    _same_predictions(merged, unsharded.by_source[key])
+  scored = evaluate.score_sources(model, benchmark_ids, by_source)
+  direct = evaluate.score_sources(model, benchmark_ids, unsharded.by_source)
+  assert [(r.metric, r.value, r.n) for r in scored.results] == \
+      [(r.metric, r.value, r.n) for r in direct.results]
+
+  # A shard missing, or given twice under another name: clear errors.
+  with pytest.raises(errors.UserError, match=r"missing shards: 1/3 .*--shard=I/3"):
+    shards.merge_shards([paths[0], paths[2]])
+  copy = str(tmp_path / "copy_of_shard_0.npz")
+  shutil.copy(paths[0], copy)
+  with pytest.raises(errors.UserError, match="overlapping shards: .* both shard 0/3"):
+    shards.merge_shards(paths + [copy])
+
+
+def test_shard_flag_text_is_checked():
+  assert shards.parse_shard("2/5") == (2, 5)
+  for bad in ("5/5", "1", "a/b", "-1/3"):
+    with pytest.raises(errors.UserError, match="--shard"):
+      shards.parse_shard(bad)
+
+
+def test_plain_predictions_files_are_concatenated_and_overlaps_refused(tmp_path):
+  from tfds_bench import predictions
+  logits = np.random.default_rng(0).normal(size=(4, 1000))
+  names = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
+  for part, rows in (("a", slice(0, 2)), ("b", slice(2, 4)), ("c", slice(1, 3))):
+    np.savez(tmp_path / f"{part}.npz", file_name=np.array(names[rows]), logits=logits[rows])
+  loaded = [(str(tmp_path / f"{p}.npz"), predictions.load_npz(str(tmp_path / f"{p}.npz")))
+            for p in "ab"]
+  assert shards.concatenate_files(loaded).file_name.tolist() == names
+  loaded.append((str(tmp_path / "c.npz"), predictions.load_npz(str(tmp_path / "c.npz"))))
+  with pytest.raises(errors.UserError, match="overlapping predictions files"):
+    shards.concatenate_files(loaded)
+  with pytest.raises(errors.UserError, match="no file matches"):
+    shards.expand([str(tmp_path / "nothing-*.npz")])
+
+
+# --- tf.data service --------------------------------------------------------------
+
+def test_data_service_with_two_workers_equals_the_local_pipeline(sample_data_dir, unsharded):
+  address, servers = data_service_lib.start_local(2)
+  assert len(servers) == 3
+  served = evaluate.predict_benchmarks(
+      "efficientnet", ["sample"], batch_size=3,
+      data=DataOptions(data_dir=sample_data_dir, data_service=address))
+  for key, p in served.by_source.items():
+    _same_predictions(p, unsharded.by_source[key])
+
+
+# --- multi-worker -----------------------------------------------------------------
+
+_WORKER_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    from tfds_bench import evaluate
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    predicted = evaluate.predict_benchmarks(
+        "efficientnet", ["sample"], batch_size=2, strategy=strategy,
+        data=evaluate.DataOptions(data_dir=sys.argv[1]))
+    p = next(iter(predicted.by_source.values()))
+    print("RESULT" + json.dumps({
+        "host": evaluate.host_slice(strategy), "file_name": p.file_name.tolist(),
+        "label": p.label.tolist(), "top5": p.top5.tolist(),
+        "confidence": p.confidence.tolist(),
+        "real_label": p.extras["real_label"].tolist()}))
+""")
+
+
+def test_two_worker_processes_give_the_single_process_predictions(sample_data_dir, unsharded,
+                                                                  quiet_tf_env):
+  ports = [data_service_lib.free_port() for _ in range(2)]
+  cluster = {"worker": [f"localhost:{p}" for p in ports]}
+  procs = []
+  for index in range(2):
+    env = dict(quiet_tf_env, CUDA_VISIBLE_DEVICES="",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               TF_CONFIG=json.dumps({"cluster": cluster,
+                                     "task": {"type": "worker", "index": index}}))
+    procs.append(subprocess.Popen([sys.executable, "-c", _WORKER_SCRIPT, sample_data_dir],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env))
+  outputs = []
+  try:
+    for proc in procs:
+      stdout, stderr = proc.communicate(timeout=400)
+      lines = [l for l in stdout.splitlines() if l.startswith("RESULT")]
+      assert proc.returncode == 0 and lines, stderr[-3000:]
+      outputs.append(json.loads(lines[-1][len("RESULT"):]))
+  finally:
+    for proc in procs:
+      if proc.poll() is None:
+        proc.kill()
+  single = next(iter(unsharded.by_source.values()))
+  assert [o["host"] for o in outputs] == [[0, 2], [1, 2]]
+  for out in outputs:  # every worker gets every example, in source order
+    assert out["file_name"] == single.file_name.tolist()
+    assert out["label"] == single.label.tolist()
+    assert out["top5"] == single.top5.tolist()
+    assert out["real_label"] == single.extras["real_label"].tolist()
+    np.testing.assert_allclose(out["confidence"], single.confidence, rtol=0, atol=1e-6)
+
+
+# --- the command line -------------------------------------------------------------
+
+def _bench_main(env, *args):
+  proc = subprocess.run([sys.executable, "-m", "tfds_bench.bench_main", "--progress=false",
+                         *args], capture_output=True, text=True, env=env, timeout=600,
+                        check=False)
+  return proc
+
+
+def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
+                                                        quiet_tf_env):
+  for index in range(2):
+    proc = _bench_main(quiet_tf_env, f"--data_dir={sample_data_dir}", "--benchmarks=sample",
+                       f"--shard={index}/2", f"--output_dir={tmp_path}", "--batch_size=3")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+  proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz",
+                     f"--output_dir={tmp_path / 'merged'}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  merged = json.loads((tmp_path / "merged" / "results.json").read_text())
+  direct = evaluate.score_sources(unsharded.spec.name, ["sample"], unsharded.by_source)
+  # The results file's records: model, benchmark, metric, value, n, suite_version.
+  assert [(r["metric"], r["n"]) for r in merged["results"]] == \
+      [(r.metric, r.n) for r in direct.results]
+  np.testing.assert_allclose([r["value"] for r in merged["results"]],
+                             [r.value for r in direct.results], rtol=0, atol=1e-9)
+  # Merged shards get intervals and keep their predictions, as any run does.
+  assert all(r["ci_method"] for r in merged["results"] if r["metric"] == "top1")
+  assert json.loads((tmp_path / "merged" / "predictions" / "index.json").read_text())
+
+  (tmp_path / shards.shard_file_name(1, 2)).unlink()
+  proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz")
+  assert proc.returncode == 2 and "missing shards: 1/2" in proc.stderr
+
+
+def test_remote_data_service_with_corruption_on_the_fly_is_refused(quiet_tf_env):
+  proc = _bench_main(quiet_tf_env, "--data_service=grpc://localhost:1",
+                     "--corrupt_on_the_fly", "--benchmarks=sample")
+  assert proc.returncode == 2
+  assert "--data_service=local:N" in proc.stderr and "PIL" in proc.stderr
