@@ -194,6 +194,8 @@ def test_import_tfds_bench_alone_loads_neither_tfds_nor_tensorflow():
 @pytest.mark.parametrize("imports", [
     "import tfds_bench; import tensorflow_datasets as tfds",
     "import tensorflow_datasets as tfds; import tfds_bench",
+    # The builders' shared module imported first (it imports TFDS itself).
+    "from tfds_bench.builders import subset_builder; import tensorflow_datasets as tfds",
 ])
 def test_import_tfds_bench_registers_every_builder(imports):
   # What a notebook does, and what `tfds build --imports=tfds_bench` does

@@ -50,7 +50,7 @@ from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_c
 from tfds_bench import labels
-from tfds_bench import subset_builder
+from tfds_bench.builders import subset_builder
 from tfds_bench.errors import DamagedInputError
 
 SOURCE_RELEASED = common.SOURCE_RELEASED

@@ -22,7 +22,8 @@ from etils import epath
 import numpy as np
 import tensorflow as tf
 
-from tfds_bench import labels, subset_builder
+from tfds_bench import labels
+from tfds_bench.builders import subset_builder
 
 
 class Builder(subset_builder.SubsetArchiveBuilder):

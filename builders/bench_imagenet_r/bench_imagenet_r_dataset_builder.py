@@ -15,7 +15,7 @@ example key).
 
 from etils import epath
 
-from tfds_bench import subset_builder
+from tfds_bench.builders import subset_builder
 
 
 class Builder(subset_builder.SubsetArchiveBuilder):

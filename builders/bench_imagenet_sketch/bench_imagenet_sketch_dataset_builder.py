@@ -17,7 +17,7 @@ import tensorflow_datasets as tfds
 
 from tfds_bench import archives
 from tfds_bench import labels
-from tfds_bench import subset_builder
+from tfds_bench.builders import subset_builder
 from tfds_bench.errors import DamagedInputError
 
 ARCHIVE_NAME = "ImageNet-Sketch.zip"

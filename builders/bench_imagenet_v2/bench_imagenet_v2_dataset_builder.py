@@ -26,7 +26,7 @@ import tensorflow_datasets as tfds
 
 from tfds_bench import archives
 from tfds_bench import labels
-from tfds_bench import subset_builder
+from tfds_bench.builders import subset_builder
 from tfds_bench.errors import DamagedInputError
 
 # The Hugging Face copy is the one the ImageNetV2 authors link now; the S3
