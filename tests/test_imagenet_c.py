@@ -131,6 +131,47 @@ def test_generated_images_are_the_release_pipeline(generated):
     assert _pil_decode(stored).shape == (224, 224, 3)
 
 
+@pytest.mark.parametrize("corruption", ["motion_blur", "brightness", "spatter"])
+def test_batched_generation_equals_one_image_at_a_time(corruption):
+  # generate_images runs many images through one parallel tf.data pipeline;
+  # each must be what corrupt_and_encode makes of that image alone, in order.
+  members = sorted(_val_members().items())
+  sources = [imagenet_c.val_source_image(name, data, name) for name, data in members]
+  got = list(imagenet_c.generate_images(sources, corruption, 2, parallel=2))
+  assert [key for key, _ in got] == [name for name, _ in members]
+  for (name, data), (_, image) in zip(members, got):
+    assert image == imagenet_c.corrupt_and_encode(data, name, corruption, 2), name
+
+
+def test_batched_generation_names_a_damaged_image():
+  members = sorted(_val_members().items())
+  sources = [imagenet_c.val_source_image(name, data, f"member {name!r} of val.tar")
+             for name, data in members]
+  sources.insert(1, imagenet_c.val_source_image(
+      "ILSVRC2012_val_00000099.JPEG", b"not a jpeg",
+      "member 'ILSVRC2012_val_00000099.JPEG' of val.tar"))
+  generated = imagenet_c.generate_images(sources, "contrast", 1)
+  assert next(generated)[0] == members[0][0]
+  with pytest.raises(errors.DamagedInputError,
+                     match="member 'ILSVRC2012_val_00000099.JPEG' of val.tar is not a readable"):
+    next(generated)
+
+
+def test_batched_generation_raises_the_source_error_itself():
+  # An archive's reading error (here raised by the sources' iterator) comes
+  # out as itself, after the images before it, not wrapped in a TF error.
+  (name, data), = sorted(_val_members().items())[:1]
+
+  def sources():
+    yield imagenet_c.val_source_image(name, data, name)
+    raise errors.DamagedInputError("Unexpected member 'x' in val.tar")
+
+  generated = imagenet_c.generate_images(sources(), "contrast", 1)
+  assert next(generated)[0] == name
+  with pytest.raises(errors.DamagedInputError, match="^Unexpected member 'x' in val.tar$"):
+    next(generated)
+
+
 def test_generation_is_reproducible(generated):
   (first, _), (second, _) = generated
   assert first.keys() == second.keys()

@@ -13,7 +13,7 @@ Where the images come from is decided by what is in manual_dir, in this order:
    config's members are read, unextracted; images are stored byte for byte.
 2. Generated: `ILSVRC2012_img_val.tar` (flat `ILSVRC2012_val_NNNNNNNN.JPEG`
    members; labels from `tfds_bench.labels.val_labels()`), through the
-   release pipeline `tfds_bench.release.imagenet_c.corrupt_and_encode` (PIL RGB,
+   release pipeline `tfds_bench.release.imagenet_c.generate_images` (PIL RGB,
    Resize(256), CenterCrop(224), `tfds_bench.corruptions.apply` with the seed
    `image_seed(0, file_name)`, JPEG quality 85 optimize=True). The corruption
    draws differ from the release's (see tfds_bench/corruptions), so figures
@@ -55,6 +55,9 @@ from tfds_bench.errors import DamagedInputError
 
 SOURCE_RELEASED = common.SOURCE_RELEASED
 SOURCE_GENERATED = common.SOURCE_GENERATED
+# Val images per Beam element: enough to keep a worker's cores busy in one
+# tf.data pipeline, few enough (a few MB) to spread over many workers.
+GENERATION_BATCH = 64
 
 
 @dataclasses.dataclass
@@ -152,11 +155,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       entries = archives.index_uncompressed_tar(path)
       for name, _, _ in entries:
         common.check_val_member(name, path)  # Fail fast, before Beam runs.
+      # Batches, not single images: each batch runs through one parallel
+      # tf.data pipeline (imagenet_c.generate_images), as without Beam.
       return (
           beam.Create(sorted(entries))
-          | beam.Map(imagenet_c.generate_example, archive=str(path),
-                     corruption=config.corruption, severity=config.severity,
-                     base_seed=common.DEFAULT_BASE_SEED))
+          | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)
+          | beam.FlatMap(imagenet_c.generate_examples, archive=str(path),
+                         corruption=config.corruption, severity=config.severity,
+                         base_seed=common.DEFAULT_BASE_SEED))
     return self._generated_examples(path)
 
   def _released_examples(self, archive: epath.Path):
@@ -182,12 +188,19 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generated_examples(self, val_archive: epath.Path):
     config = self.builder_config
-    for file_name, label, data in common.iter_val_images(val_archive):
+    labels_of = {}
+
+    def sources():
+      for file_name, label, data in common.iter_val_images(val_archive):
+        labels_of[file_name] = label
+        yield imagenet_c.val_source_image(
+            file_name, data, f"member {file_name!r} of {val_archive}",
+            common.DEFAULT_BASE_SEED)
+
+    for file_name, image in imagenet_c.generate_images(
+        sources(), config.corruption, config.severity):
       yield file_name, {
-          "image": imagenet_c.corrupt_and_encode(
-              data, file_name, config.corruption, config.severity,
-              common.DEFAULT_BASE_SEED,
-              where=f"member {file_name!r} of {val_archive}"),
-          "label": label,
+          "image": image,
+          "label": labels_of.pop(file_name),
           "file_name": file_name,
       }
