@@ -76,12 +76,17 @@ def test_default_command_runs_the_sample_suite_offline(tmp_path, quiet_tf_env):
     (["--model=resnet50"], "needs its ImageNet weights as a local file"),
     (["--model=resnet50", "--weights=/nonexistent/w.h5"], "resnet50 weights not found"),
     (["--model=/nonexistent/model.keras"], "model file not found"),
-    (["--benchmarks=imagenet_a", "--manual_dir=/nonexistent"], "imagenet-a.tar not found"),
+    (["--benchmarks=imagenet_a", "--manual_dir=/nonexistent"],
+     "--manual_dir=/nonexistent: folder not found"),
+    # An archive with no published checksum is never downloaded: no network.
+    (["--benchmarks=imagenet_o", "--manual_dir={tmp_path}"],
+     "imagenet-o.tar is needed: download it from https://people.eecs.berkeley.edu/"),
     (["--predictions=x.npz"], "--predictions needs --benchmarks"),
     (["--report=/nonexistent/results.json"], "results file not found"),
     (["--audit=imagenet_v2/top-images"], "--audit wants TEST_SOURCE,REFERENCE_SOURCE"),
 ])
 def test_user_errors_are_one_clear_line_and_nonzero_exit(args, message, tmp_path, quiet_tf_env):
+  args = [a.format(tmp_path=tmp_path) for a in args]
   proc = run_bench_main(args + [f"--data_dir={tmp_path}"], quiet_tf_env, tmp_path)
   assert proc.returncode == 2
   assert "Traceback" not in proc.stderr

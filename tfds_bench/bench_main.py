@@ -263,6 +263,11 @@ def _check_input_paths(checked: CheckedFlags) -> None:
   for path in checked.report:
     if not os.path.exists(path):
       raise app.UsageError(f"results file not found: {path}")
+  # A mistyped --manual_dir would otherwise send the builders that download
+  # (V2, A, R, Sketch) to the network, minutes of retries on a machine without it.
+  if checked.manual_dir and not os.path.isdir(checked.manual_dir):
+    raise app.UsageError(f"--manual_dir={checked.manual_dir}: folder not found (it should "
+                         "hold the released archives, unextracted; see the README's table)")
   if checked.data_dir and os.path.exists(checked.data_dir) and not os.path.isdir(
       checked.data_dir):
     raise app.UsageError(f"--data_dir={checked.data_dir} is a file; give a folder")
