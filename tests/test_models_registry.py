@@ -2,6 +2,7 @@
 weights, .keras files with safe_mode, declared preprocessing and outputs."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -61,8 +62,11 @@ def test_keras_application_loads_a_local_weights_file(tmp_path):
   # loudly rather than load partially.
   path = tmp_path / "mobilenet_v2.weights.h5"
   reference.save_weights(str(path))
-  with pytest.raises(Exception):
-    models.load_model("mobilenet_v2", weights=str(path))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")  # one error, not Keras's 103 warnings
+    with pytest.raises(errors.UserError,
+                       match=r"does not fit mobilenet_v2 \(A total of \d+ objects could not"):
+      models.load_model("mobilenet_v2", weights=str(path))
   full = keras.applications.MobileNetV2(weights=None, classifier_activation=None)
   full.save_weights(str(path))
   loaded = models.load_model("mobilenet_v2", weights=str(path))

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import pathlib
+import warnings
 from typing import Callable, Dict, Optional, Tuple
 
 from tfds_bench import errors
@@ -189,7 +190,17 @@ def _keras_application_spec(name: str) -> ModelSpec:
     path = spec.check_weights(weights_path)
     # classifier_activation=None: we want logits where Keras allows it.
     kwargs = {"classifier_activation": None}
-    return getattr(keras.applications, constructor)(weights=str(path), **kwargs)
+    try:
+      with warnings.catch_warnings():
+        # A file of another architecture makes Keras warn once per layer it
+        # cannot fill (103 for MobileNetV2) before it raises; the error says it once.
+        warnings.filterwarnings("ignore", message="Skipping nested container",
+                                category=UserWarning)
+        return getattr(keras.applications, constructor)(weights=str(path), **kwargs)
+    except ValueError as e:
+      raise errors.UserError(
+          f"{path} does not fit {name} ({str(e).splitlines()[0]}): pass the weights file "
+          f"keras.applications.{constructor}() downloads, {file_name}") from None
 
   base = PRESETS[preset]
   spec = ModelSpec(
