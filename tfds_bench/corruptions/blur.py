@@ -229,16 +229,29 @@ def defocus_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   kernel = _disk(radius, alias_blur)
   r = kernel.shape[0] // 2
   ops.static_hw(images)
-  x = tf.transpose(tf.cast(images, tf.float32), [0, 3, 1, 2])  # [B, 3, H, W]
-  x = tf.pad(x, [[0, 0], [0, 0], [r, r], [r, r]], mode="REFLECT")
+  x = _defocus_planes_xla(images, r)
   hp, wp = int(x.shape[2]), int(x.shape[3])
   # Circular convolution with the flipped kernel at the origin = correlation;
   # output (i, j) of the VALID part lands at (i + 2r, j + 2r).
   flipped = np.zeros((hp, wp))
   flipped[:kernel.shape[0], :kernel.shape[1]] = kernel[::-1, ::-1].astype(np.float64)
   spectrum = tf.constant(np.fft.rfft2(flipped).astype(np.complex64))
-  x = tf.signal.irfft2d(tf.signal.rfft2d(x) * spectrum, [hp, wp])[:, :, 2 * r:, 2 * r:]
-  return ops.to_uint8(tf.transpose(x, [0, 2, 3, 1]))
+  # The FFTs and the product stay TF's kernels (their round-off is the
+  # output's); the data movement around them is fused by XLA.
+  return _defocus_image_xla(tf.signal.irfft2d(tf.signal.rfft2d(x) * spectrum, [hp, wp]), r)
+
+
+@xla_function
+def _defocus_planes_xla(images, r):
+  """uint8 [B, H, W, 3] -> float32 [B, 3, H + 2r, W + 2r] planes, reflect-padded."""
+  x = tf.transpose(tf.cast(images, tf.float32), [0, 3, 1, 2])
+  return tf.pad(x, [[0, 0], [0, 0], [r, r], [r, r]], mode="REFLECT")
+
+
+@xla_function
+def _defocus_image_xla(planes, r):
+  """The VALID part of the circular correlation, as uint8 [B, H, W, 3]."""
+  return ops.to_uint8(tf.transpose(planes[:, :, 2 * r:, 2 * r:], [0, 2, 3, 1]))
 
 
 def motion_blur_from_angles(images, severity: int, angles) -> tf.Tensor:
