@@ -93,9 +93,8 @@ def pixelate(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
 
 def _pixelate_int(images: tf.Tensor, c: float) -> tf.Tensor:
   h, w = images.shape[1], images.shape[2]
-  x = resample.pil_box_resize(tf.cast(images, tf.int32), int(h * c), int(w * c))
-  x = resample.pil_box_resize(x, h, w)
-  return tf.cast(x, tf.uint8)
+  x = resample.pil_box_resize(images, int(h * c), int(w * c))
+  return resample.pil_box_resize(x, h, w)
 
 
 def jpeg_compression(images: tf.Tensor, severity: int,
