@@ -61,7 +61,9 @@ def apply(images, corruption: str, severity: int, seed=0):
     raise TypeError(f"images must be uint8, got {images.dtype.name}")
   single = images.shape.rank == 3
   if single:
-    images = images[tf.newaxis]
+    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, each strided slice
+    # cost ~0.14 ms, up to a quarter of a cheap corruption on one image.
+    images = tf.expand_dims(images, 0)
   if images.shape.rank != 4 or images.shape[-1] != 3:
     raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
   if isinstance(seed, int) or not tf.is_tensor(seed):
@@ -71,4 +73,4 @@ def apply(images, corruption: str, severity: int, seed=0):
   elif not seed.dtype.is_integer or seed.shape.rank != 0:
     raise TypeError(f"a tensor seed must be a scalar integer, got {seed.dtype.name} {seed.shape}")
   out = _registry()[corruption](images, int(severity), seed)
-  return out[0] if single else out
+  return tf.squeeze(out, 0) if single else out

@@ -29,18 +29,27 @@ def rgb_to_hsv(rgb: tf.Tensor, six=None) -> tf.Tensor:
   safe_delta = tf.where(delta == 0., one, delta)
   safe_v = tf.where(v == 0., one, v)
   s = tf.where(delta == 0., zero, delta / safe_v)
-  h = tf.where(
-      b == v, 4. + (r - g) / safe_delta,
-      tf.where(g == v, 2. + (b - r) / safe_delta, (g - b) / safe_delta))
+  # skimage's three hue formulas, selected before the division: one division
+  # per pixel instead of three, the same value for the selected one.
+  blue, green = b == v, g == v
+  ratio = tf.where(blue, r - g, tf.where(green, b - r, g - b)) / safe_delta
+  h = tf.where(blue, 4. + ratio, tf.where(green, 2. + ratio, ratio))
   # Inside XLA `six` is a tensor argument, so the division stays a division.
   h = ops.divide_exact(h, 6.) if six is None else h / six
-  h = tf.math.floormod(h, 1.)  # numpy % on floats
+  # numpy's h % 1: h is in [-1/6, 5/6] (|ratio| <= 1), where that is h + 1
+  # below 0 (-0. stays -0., as fmod keeps it) -- without fmod, which XLA
+  # calls per element (it doubled the round trip's time).
+  h = tf.where(h < 0., h + 1., h)
   h = tf.where(delta == 0., zero, h)
   return tf.stack([h, s, v], axis=-1)
 
 
 def hsv_to_rgb(hsv: tf.Tensor, nz=None) -> tf.Tensor:
-  """skimage.color.hsv2rgb, float64 (`nz`: inside XLA, see `no_contract`)."""
+  """skimage.color.hsv2rgb, float64 (`nz`: inside XLA, see `no_contract`).
+
+  For hue in [0, 1] (rgb2hsv's range, and `rgb_to_hsv`'s), where skimage's
+  ``floor(h * 6) % 6`` is the sextant 0..5 (h * 6 == 6 is sextant 0).
+  """
   h, s, v = tf.unstack(hsv, axis=-1)
   h6 = no_contract(h * 6., nz)
   hi = tf.floor(h6)
@@ -48,7 +57,8 @@ def hsv_to_rgb(hsv: tf.Tensor, nz=None) -> tf.Tensor:
   p = v * (1. - s)
   q = v * (1. - no_contract(f * s, nz))
   t = v * (1. - no_contract((1. - f) * s, nz))
-  hi = tf.cast(tf.math.floormod(hi, 6.), tf.int32)
+  # hi is 0..6 here: the % 6 without fmod (see rgb_to_hsv).
+  hi = tf.cast(tf.where(hi >= 6., hi - 6., hi), tf.int32)
 
   def pick(*by_hi):  # skimage's choose over hi = 0..5, as selects
     out = by_hi[5]

@@ -74,7 +74,7 @@ def gaussian_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   c = _GAUSSIAN_NOISE[severity - 1]
   # float32 draws (half the cost of float64 ones), arithmetic in float64:
   # noise = c * float64(z), as numpy's normal(scale=c) computes it.
-  z = tf.random.stateless_normal(tf.shape(images), ops.stateless_seed(seed, "gaussian_noise"))
+  z = ops.standard_normal(tf.shape(images), seed, "gaussian_noise")
   return _gaussian_noise_xla(images, z, operand(c), negzero())
 
 
@@ -227,7 +227,7 @@ def _speckle_noise_from_draws(images, severity: int, noise) -> tf.Tensor:
 def speckle_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``speckle_noise``."""
   c = _SPECKLE_NOISE[severity - 1]
-  z = tf.random.stateless_normal(tf.shape(images), ops.stateless_seed(seed, "speckle_noise"))
+  z = ops.standard_normal(tf.shape(images), seed, "speckle_noise")
   return _speckle_noise_xla(images, z, operand(c), negzero())
 
 

@@ -97,17 +97,21 @@ def _pil_int_pass(x: tf.Tensor, in_size: int, out_size: int) -> tf.Tensor:
 
 @xla_function
 def pil_box_resize(x, out_h, out_w):
-  """PIL ``Image.resize((out_w, out_h), Image.BOX)`` of int32 [B, H, W, C], bit-exact.
+  """PIL ``Image.resize((out_w, out_h), Image.BOX)`` of [B, H, W, C] values 0..255, bit-exact.
 
-  Horizontal pass, then vertical, as Pillow. Rows are gathered whole, so
-  the horizontal pass runs on the transposed image. pixelate's down and up
-  are separate XLA calls: fused, XLA recomputed the downsampled taps inside
-  the upsampling gathers (4x slower at severity 5).
+  ``x``: an integer dtype (uint8, int32); the result has the same dtype, the
+  arithmetic is int32 inside (the casts in here spare TF's own cast ops, which
+  cost more than the resize on one image). Horizontal pass, then vertical, as
+  Pillow. Rows are gathered whole, so the horizontal pass runs on the
+  transposed image. pixelate's down and up are separate XLA calls: fused, XLA
+  recomputed the downsampled taps inside the upsampling gathers (4x slower at
+  severity 5), and one call was also slower on batches (measured again).
   """
-  x = tf.transpose(x, [0, 2, 1, 3])
+  dtype = x.dtype
+  x = tf.transpose(tf.cast(x, tf.int32), [0, 2, 1, 3])
   x = _pil_int_pass(x, x.shape[1], out_w)
   x = tf.transpose(x, [0, 2, 1, 3])
-  return _pil_int_pass(x, x.shape[1], out_h)
+  return tf.cast(_pil_int_pass(x, x.shape[1], out_h), dtype)
 
 
 @functools.lru_cache(maxsize=None)
