@@ -202,6 +202,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         sources(), config.corruption, config.severity):
       yield file_name, {
           "image": image,
-          "label": labels_of.pop(file_name),
+          "label": labels_of[file_name],
           "file_name": file_name,
       }
