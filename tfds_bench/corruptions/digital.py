@@ -33,6 +33,7 @@ from tfds_bench.corruptions import color
 from tfds_bench.corruptions import filters
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import resample
+from tfds_bench.corruptions.xla_exact import materialize
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import operand
@@ -161,7 +162,8 @@ def _elastic_warp_xla(images, inv, dx, dy, nz, quantize):
   """Affine warp + displacement resampling of `_elastic_from_draws`, fused."""
   h, w = images.shape[1], images.shape[2]
   x = ops.to_unit(images, tf.float32)
-  x = resample.cv2_warp_affine(x, inv, quantize, nz)
+  # Materialized: else XLA recomputes the warp's 4 taps per displacement tap.
+  x = materialize(resample.cv2_warp_affine(x, inv, quantize, nz), nz)
   yy = tf.range(h, dtype=tf.float64)[:, tf.newaxis] + tf.cast(dy, tf.float64)
   xx = tf.range(w, dtype=tf.float64)[tf.newaxis, :] + tf.cast(dx, tf.float64)
   return ops.unit_to_uint8(resample.map_coordinates_reflect(x, yy, xx, nz))
