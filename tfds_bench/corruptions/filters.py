@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfds_bench.corruptions.xla_exact import dynamic_slice
+from tfds_bench.corruptions.xla_exact import materialize
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import xla_function
@@ -182,17 +183,30 @@ def gaussian_matrix(n: int, sigma: float, truncate: float,
 _MAX_BANDED_TAPS = 40
 
 
+def gaussian_is_banded(h: int, w: int, sigma: float, truncate: float,
+                       mode: str) -> bool:
+  """Whether `gaussian_2d` of ``[B, h, w]`` runs as banded taps (XLA) rather than matmuls."""
+  taps_h = matrix_taps((h, sigma, truncate, mode), gaussian_matrix)
+  taps_w = matrix_taps((w, sigma, truncate, mode), gaussian_matrix)
+  return max(taps_h[0].shape[1], taps_w[0].shape[1]) <= _MAX_BANDED_TAPS
+
+
 def gaussian_2d(x: tf.Tensor, sigma: float, truncate: float,
-                mode: str) -> tf.Tensor:
+                mode: str, nz=None) -> tf.Tensor:
   """skimage.filters.gaussian on [B, H, W] single-channel images, bit-exact.
 
   scipy filters axis 0 then axis 1 and stores each pass in the input dtype;
-  we do the same (the sums themselves are float64 in both).
+  we do the same (the sums themselves are float64 in both). Inside an XLA
+  function pass ``nz`` (its `negzero` argument): the taps then run in the
+  caller's program, which needs a banded kernel (`gaussian_is_banded`).
   """
   h, w = x.shape[1], x.shape[2]
-  taps_h = matrix_taps((h, sigma, truncate, mode), gaussian_matrix)
-  taps_w = matrix_taps((w, sigma, truncate, mode), gaussian_matrix)
-  if max(taps_h[0].shape[1], taps_w[0].shape[1]) <= _MAX_BANDED_TAPS:
+  banded = gaussian_is_banded(h, w, sigma, truncate, mode)
+  if nz is not None:
+    if not banded:
+      raise ValueError(f"gaussian_2d inside XLA needs a banded kernel (sigma {sigma})")
+    return _gaussian_2d_banded(x, nz, sigma, truncate, mode)
+  if banded:
     return _gaussian_2d_banded_xla(tf.convert_to_tensor(x), negzero(), sigma,
                                    truncate, mode)
   mh = tf.constant(gaussian_matrix(h, sigma, truncate, mode))
@@ -204,16 +218,19 @@ def gaussian_2d(x: tf.Tensor, sigma: float, truncate: float,
   return tf.cast(y, dtype)
 
 
-@xla_function
-def _gaussian_2d_banded_xla(x, nz, sigma, truncate, mode):
-  """`gaussian_2d` as banded taps (same sums, same order, same bytes)."""
+def _gaussian_2d_banded(x, nz, sigma, truncate, mode):
+  """`gaussian_2d` as banded taps (same sums, same order, same bytes), inside XLA."""
   h, w = x.shape[1], x.shape[2]
   dtype = x.dtype
   idx, wts = matrix_taps((h, sigma, truncate, mode), gaussian_matrix)
   y = banded_pass(tf.cast(x, tf.float64), idx, wts, 1, nz)
-  y = tf.cast(tf.cast(y, dtype), tf.float64)
+  # Materialized: else XLA recomputes the first pass inside each tap of the second.
+  y = materialize(tf.cast(tf.cast(y, dtype), tf.float64), nz)
   idx, wts = matrix_taps((w, sigma, truncate, mode), gaussian_matrix)
   return tf.cast(banded_pass(y, idx, wts, 2, nz), dtype)
+
+
+_gaussian_2d_banded_xla = xla_function(_gaussian_2d_banded)
 
 
 def cv2_gaussian_blur(kernel: np.ndarray, ksize: int, sigma: float) -> np.ndarray:

@@ -36,8 +36,8 @@ def stateless_seed(seed, key: str) -> tf.Tensor:
   return tf.stack([seed, tf.constant(salt, tf.int64)])
 
 
-def standard_normal(shape, seed, key: str) -> tf.Tensor:
-  """float32 N(0, 1) draws: ``tf.random.stateless_normal(shape, stateless_seed(seed, key))``.
+def standard_normal(shape, seed, key: str, dtype=tf.float32) -> tf.Tensor:
+  """N(0, 1) draws: ``tf.random.stateless_normal(shape, stateless_seed(seed, key), dtype=dtype)``.
 
   The same kernel, key, counter and algorithm ("auto_select") without the
   wrapper's ``* 1. + 0.``: two more passes over the draws, which cost a
@@ -47,7 +47,19 @@ def standard_normal(shape, seed, key: str) -> tf.Tensor:
   key_, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=stateless_seed(seed, key))
   return tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key_, counter=counter,
                                             alg=tf.random.Algorithm.AUTO_SELECT.value,
-                                            dtype=tf.float32)
+                                            dtype=dtype)
+
+
+def standard_uniform(shape, seed, key: str, dtype=tf.float64) -> tf.Tensor:
+  """U[0, 1) draws: ``tf.random.stateless_uniform(shape, stateless_seed(seed, key), dtype=dtype)``.
+
+  The same kernel without the wrapper's ``* (1. - 0.) + 0.`` (two passes),
+  the identity on [0, 1): x * 1. == x, and x + 0. == x (0. + 0. is +0.).
+  """
+  key_, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=stateless_seed(seed, key))
+  return tf.raw_ops.StatelessRandomUniformV2(shape=shape, key=key_, counter=counter,
+                                             alg=tf.random.Algorithm.AUTO_SELECT.value,
+                                             dtype=dtype)
 
 
 def to_unit(x: tf.Tensor, dtype=tf.float64) -> tf.Tensor:

@@ -39,9 +39,10 @@ bytes; the random draws, equalizeHist's bincount and the large-sigma
 gaussians (dense matmuls) stay in TF's kernels. Every product feeding a sum
 is shielded from FMA contraction (`no_contract`); divisions by constants are
 table lookups (`ops.to_unit`) or divide by a tensor argument; short gaussians
-are banded taps summed in the matmul's order (`filters.banded_pass`). Chains
-whose later stage gathers from an earlier one (gaussian -> gaussian) are
-separate XLA calls: fused, XLA recomputes the producer per gathered tap.
+are banded taps summed in the matmul's order (`filters.banded_pass`). Where a
+later stage reads an earlier one at several taps (gaussian -> gaussian,
+gaussian -> Canny), the earlier one is materialized (`xla_exact.materialize`)
+or in a separate XLA call: fused, XLA recomputes the producer per tap.
 
 Frost's textures are shipped in `corruptions/frost/` (byte-identical copies
 of imagecorruptions' files; provenance in its LICENSE.md, checksums checked on
@@ -65,6 +66,7 @@ from tfds_bench.corruptions import opencv
 from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import plasma
 from tfds_bench.corruptions import resample
+from tfds_bench.corruptions.xla_exact import materialize
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import operand
@@ -292,8 +294,7 @@ def snow(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   return _snow_from_draws(images, severity, normals, angle)
 
 
-@xla_function
-def _water_dist_xla(liquid):
+def _water_dist(liquid):
   """Water branch up to equalizeHist: (liquid_u8, blurred truncated dist)."""
   liquid_u8 = tf.cast(tf.math.floormod(tf.floor(liquid * 255.), 256.),
                       tf.uint8)  # .astype(np.uint8)
@@ -302,6 +303,9 @@ def _water_dist_xla(liquid):
   dist = tf.minimum(dist, 20.)  # THRESH_TRUNC
   dist = tf.cast(filters.box3(dist, tf.float32), tf.uint8)  # .astype(np.uint8)
   return liquid_u8, dist
+
+
+_water_dist_xla = xla_function(_water_dist)
 
 
 def _water_mask_from_equalized(liquid_u8, dist):
@@ -336,40 +340,59 @@ def _water_blend_xla(images, liquid_u8, dist, nz, strength):
   return ops.unit_to_uint8(tf.clip_by_value(x + no_contract(m * water, nz), 0., 1.))
 
 
-@xla_function
-def _mud_blend_xla(images, m, nz):
-  m = ops.zero_where(m < 0.8, m)[..., tf.newaxis]
-  mud = tf.constant([63 / 255., 42 / 255., 20 / 255.], tf.float32) * m
-  x = ops.to_unit(images, tf.float32)
-  return ops.unit_to_uint8(no_contract(x * (1 - m), nz) + no_contract(mud, nz))
-
-
 def _spatter_from_draws(images: tf.Tensor, severity: int,
                         normals: tf.Tensor) -> tf.Tensor:
   """`spatter` of the reference with injected draws.
 
   normals: [B, H, W] standard normals behind np.random.normal(c0, c1, (H, W)).
   Severities 1-3 are water (cv2 edge/distance pipeline), 4-5 mud. All but
-  equalizeHist (a bincount) runs in XLA, in separate calls: fused into one,
-  XLA recomputed the first gaussian inside the second's taps (30x slower).
+  equalizeHist (a bincount) runs in XLA: water in two programs around it,
+  mud in one. The gaussians of these severities are all banded.
   """
   c = _SPATTER[severity - 1]
   images = tf.convert_to_tensor(images)
-  liquid = filters.gaussian_2d(c[0] + c[1] * normals, c[2], 4., "nearest")
-  liquid = ops.zero_where(liquid < c[3], liquid)
+  normals = tf.convert_to_tensor(normals, tf.float64)
   if c[5] == 0:
-    liquid_u8, dist = _water_dist_xla(liquid)
+    liquid_u8, dist = _water_dist_from_normals_xla(normals, negzero(), severity)
     return _water_blend_xla(images, liquid_u8, opencv.equalize_hist(dist),
                             negzero(), operand(c[4], tf.float32))
-  m = filters.gaussian_2d(tf.cast(liquid > c[3], tf.float32), c[4], 4., "nearest")
-  return _mud_blend_xla(images, m, negzero())
+  return _mud_xla(images, normals, negzero(), severity)
+
+
+def _liquid(normals, nz, c):
+  """The thresholded liquid layer of spatter (float64), inside XLA, materialized.
+
+  Materialized (`materialize`): its readers (Canny's taps, the mud's
+  gaussian) would otherwise recompute the gaussian per tap.
+  """
+  liquid = filters.gaussian_2d(c[0] + no_contract(c[1] * normals, nz), c[2], 4.,
+                               "nearest", nz)
+  return materialize(ops.zero_where(liquid < c[3], liquid), nz)
+
+
+@xla_function
+def _water_dist_from_normals_xla(normals, nz, severity):
+  """Water branch from the draws up to equalizeHist, in one program."""
+  return _water_dist(_liquid(normals, nz, _SPATTER[severity - 1]))
+
+
+@xla_function
+def _mud_xla(images, normals, nz, severity):
+  """The mud branch (severities 4-5) from the draws, in one program."""
+  c = _SPATTER[severity - 1]
+  liquid = _liquid(normals, nz, c)
+  m = filters.gaussian_2d(tf.cast(liquid > c[3], tf.float32), c[4], 4., "nearest", nz)
+  m = ops.zero_where(m < 0.8, m)[..., tf.newaxis]
+  mud = tf.constant([63 / 255., 42 / 255., 20 / 255.], tf.float32) * m
+  x = ops.to_unit(images, tf.float32)
+  return ops.unit_to_uint8(no_contract(x * (1 - m), nz) + no_contract(mud, nz))
 
 
 def spatter(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   """Seeded `spatter` (water for severities 1-3, mud for 4-5)."""
-  normals = tf.random.stateless_normal(
-      [ops.batch_size(images), images.shape[1], images.shape[2]],
-      ops.stateless_seed(seed, "spatter/0"), dtype=tf.float64)
+  normals = ops.standard_normal(
+      [ops.batch_size(images), images.shape[1], images.shape[2]], seed,
+      "spatter/0", tf.float64)
   return _spatter_from_draws(images, severity, normals)
 
 
