@@ -161,7 +161,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       return (
           beam.Create(sorted(entries))
           | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)
-          | beam.FlatMap(imagenet_c.generate_examples, archive=str(path),
+          | beam.FlatMap(imagenet_c.generate_indexed_examples, archive=str(path),
                          corruption=config.corruption, severity=config.severity,
                          base_seed=common.DEFAULT_BASE_SEED))
     return self._generated_examples(path)
@@ -189,19 +189,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generated_examples(self, val_archive: epath.Path):
     config = self.builder_config
-    labels_of = {}
-
-    def sources():
-      for file_name, label, data in common.iter_val_images(val_archive):
-        labels_of[file_name] = label
-        yield imagenet_c.val_source_image(
-            file_name, data, f"member {file_name!r} of {val_archive}",
-            common.DEFAULT_BASE_SEED)
-
-    for file_name, image in imagenet_c.generate_images(
-        sources(), config.corruption, config.severity):
-      yield file_name, {
-          "image": image,
-          "label": labels_of[file_name],
-          "file_name": file_name,
-      }
+    val_images = ((file_name, label, data, f"member {file_name!r} of {val_archive}")
+                  for file_name, label, data in common.iter_val_images(val_archive))
+    return imagenet_c.generate_examples(val_images, config.corruption, config.severity,
+                                        common.DEFAULT_BASE_SEED)
