@@ -130,15 +130,6 @@ class _Seeds:
     return first
 
 
-def _builder_stage(images, count, name, severity, first_seed):
-  """`count` images corrupted by the builders' stage, seeds first_seed, first_seed + 1, ..."""
-  crops = tf.data.Dataset.from_generator(
-      lambda: ({"image": images[i % len(images)], "seed": first_seed + i} for i in range(count)),
-      output_signature={"image": tf.TensorSpec([224, 224, 3], tf.uint8),
-                        "seed": tf.TensorSpec([], tf.int64)})
-  return [e["image"] for e in imagenet_c.corrupt_crops(crops, name, severity).as_numpy_iterator()]
-
-
 class _BuilderStage:
   """The builders' corruption stage in its steady state: one pipeline per config.
 
@@ -334,7 +325,9 @@ def _memory_child(contender, count, names, severity):
       corruptions.apply(images, name, severity, tf.constant(1, tf.int64)).numpy()
   elif contender == "builder":
     for name in names:
-      _builder_stage(images, len(images), name, severity, 1)
+      stage = _BuilderStage(name, severity)
+      stage(list(images), 1)
+      stage.close()
   else:
     table = PEERS[contender]()
     for name in names:
