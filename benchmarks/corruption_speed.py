@@ -9,9 +9,9 @@ Engine paths, every call with a NEW tensor seed (as users run them; a Python-int
 seed 0 lets TF fold the draws into constants, a case no user runs):
   * batch: `corruptions.apply` on a batch of --images 224x224 images;
   * builder: `release.imagenet_c.corrupt_crops`, the builders' corruption stage:
-    release crops streamed from Python through one tf.data map, each image
-    with its own seed (--builder_images images per repeat; the builders' PIL crop
-    and JPEG stages around it are not timed, as no peer does them);
+    release crops on `generate_images`' thread pool, each image with its own
+    seed (--builder_images images per repeat; the builders' PIL crop and JPEG
+    around it are not timed, as no peer does them);
   * on the fly: a tf.data map of `corruptions.apply` with a per-image tensor
     seed (AUTOTUNE parallel calls), as `release.imagenet_c.corrupt_on_the_fly`
     runs it, --images per repeat.
@@ -39,7 +39,6 @@ row's figure), and the projected hours for all of ImageNet-C (50,000 images x
 
 import argparse
 import os
-import queue
 import resource
 import subprocess
 import sys
@@ -130,37 +129,6 @@ class _Seeds:
     return first
 
 
-class _BuilderStage:
-  """The builders' corruption stage in its steady state: one pipeline per config.
-
-  A builder streams a whole archive through one `corrupt_crops` pipeline, so
-  building the pipeline (tens of ms) is paid once per 50,000 images; a fresh
-  pipeline per timed call of a few images would time mostly that. Here one
-  pipeline is fed from a queue that holds only the timed call's images, so
-  nothing is computed ahead between calls.
-  """
-
-  def __init__(self, name, severity):
-    self._queue = queue.Queue()
-
-    def feed():
-      while (item := self._queue.get()) is not None:
-        yield item
-
-    crops = tf.data.Dataset.from_generator(
-        feed, output_signature={"image": tf.TensorSpec([224, 224, 3], tf.uint8),
-                                "seed": tf.TensorSpec([], tf.int64)})
-    self._outputs = imagenet_c.corrupt_crops(crops, name, severity).as_numpy_iterator()
-
-  def __call__(self, images, first_seed):
-    for i, image in enumerate(images):
-      self._queue.put({"image": image, "seed": first_seed + i})
-    return [next(self._outputs)["image"] for _ in images]
-
-  def close(self):
-    self._queue.put(None)
-
-
 def _engine(name, severity, images, builder_images, seeds):
   """Path -> fn() that corrupts its images once with new seeds; returns (outputs, count)."""
   batch_fn = tf.function(lambda x, s: corruptions.apply(x, name, severity, s))
@@ -169,14 +137,12 @@ def _engine(name, severity, images, builder_images, seeds):
   def run_batch():
     return batch_fn(batch, tf.constant(seeds.take(), tf.int64)).numpy(), len(images)
 
-  # The builders' stage: release crops streamed from Python, as an archive is,
-  # through `imagenet_c.corrupt_crops` (one tf.data pipeline per config).
-  builder = _BuilderStage(name, severity)
-
+  # The builders' stage: `imagenet_c.corrupt_crops`, the corruption of
+  # `generate_images` on its thread pool, each image with its own seed.
   def run_builder():
     first = seeds.take(builder_images)
-    out = builder([images[i % len(images)] for i in range(builder_images)], first)
-    return np.stack(out), builder_images
+    crops = ((images[i % len(images)], first + i) for i in range(builder_images))
+    return np.stack(list(imagenet_c.corrupt_crops(crops, name, severity))), builder_images
 
   # A fresh pipeline per call, built inside a tf.function from a seed tensor
   # (no retracing): one untimed pipeline running ahead between calls would
@@ -193,7 +159,7 @@ def _engine(name, severity, images, builder_images, seeds):
   def run_on_the_fly():
     return on_the_fly(tf.constant(seeds.take(n), tf.int64)).numpy(), n
 
-  return {"batch": run_batch, "builder": run_builder, "on the fly": run_on_the_fly}, builder.close
+  return {"batch": run_batch, "builder": run_builder, "on the fly": run_on_the_fly}
 
 
 def _psnr(a, b):
@@ -249,7 +215,7 @@ def benchmark(args):
   seconds = {c: [] for c in contenders}  # per row: seconds per image, None if not run
   for name in names:
     for severity in severities:
-      engine, close_engine = _engine(name, severity, images, args.builder_images, seeds)
+      engine = _engine(name, severity, images, args.builder_images, seeds)
       runnable = {}
       for peer, table in peers.items():
         if name not in table:
@@ -289,7 +255,6 @@ def benchmark(args):
             name, outputs[c], ref, images[:1])
         row += f"{1 / t:>9.1f}{(fid + ('' if faithful else '*')):>8}"
       print(row, flush=True)
-      close_engine()
   _summary(contenders, seconds)
   print(_load() + " at end")
   for name in names:
@@ -325,9 +290,8 @@ def _memory_child(contender, count, names, severity):
       corruptions.apply(images, name, severity, tf.constant(1, tf.int64)).numpy()
   elif contender == "builder":
     for name in names:
-      stage = _BuilderStage(name, severity)
-      stage(list(images), 1)
-      stage.close()
+      list(imagenet_c.corrupt_crops(((image, 1 + i) for i, image in enumerate(images)),
+                                    name, severity))
   else:
     table = PEERS[contender]()
     for name in names:

@@ -133,14 +133,27 @@ def test_generated_images_are_the_release_pipeline(generated):
 
 @pytest.mark.parametrize("corruption", ["motion_blur", "brightness", "spatter"])
 def test_batched_generation_equals_one_image_at_a_time(corruption):
-  # generate_images runs many images through one parallel tf.data pipeline;
+  # generate_images runs many images on a pool of threads;
   # each must be what corrupt_and_encode makes of that image alone, in order.
   members = sorted(_val_members().items())
   sources = [imagenet_c.val_source_image(name, data, name) for name, data in members]
-  got = list(imagenet_c.generate_images(sources, corruption, 2, parallel=2))
+  got = list(imagenet_c.generate_images(sources, corruption, 2, workers=2))
   assert [key for key, _ in got] == [name for name, _ in members]
   for (name, data), (_, image) in zip(members, got):
     assert image == imagenet_c.corrupt_and_encode(data, name, corruption, 2), name
+
+
+def test_generation_in_groups_equals_one_image_at_a_time():
+  # Two full groups and a partial one, each image with its own seed.
+  members = sorted(_val_members().items())
+  count = 2 * imagenet_c.GROUP_SIZE + 3
+  named = [(f"ILSVRC2012_val_{i + 1:08d}.JPEG", members[i % len(members)][1])
+           for i in range(count)]
+  sources = [imagenet_c.val_source_image(name, data, name) for name, data in named]
+  got = list(imagenet_c.generate_images(sources, "impulse_noise", 4, workers=2))
+  assert [key for key, _ in got] == [name for name, _ in named]
+  for (name, data), (_, image) in zip(named, got):
+    assert image == imagenet_c.corrupt_and_encode(data, name, "impulse_noise", 4), name
 
 
 def test_batched_generation_names_a_damaged_image():

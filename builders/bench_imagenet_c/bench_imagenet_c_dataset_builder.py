@@ -55,9 +55,10 @@ from tfds_bench.errors import DamagedInputError
 
 SOURCE_RELEASED = common.SOURCE_RELEASED
 SOURCE_GENERATED = common.SOURCE_GENERATED
-# Val images per Beam element, each element one tf.data pipeline: building a
-# pipeline costs ~0.15 s (tracing its maps), 0.3 ms per image over 512; the
-# batch's val JPEGs are ~65 MB, and 50,000 images still make ~100 elements.
+# Val images per Beam element, each element one run of generate_images' thread
+# pool (groups of imagenet_c.GROUP_SIZE): 512 keep every core busy past the
+# pool's start and end; the batch's val JPEGs are ~65 MB, and 50,000 images
+# still make ~100 elements.
 GENERATION_BATCH = 512
 
 
@@ -156,8 +157,8 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       entries = archives.index_uncompressed_tar(path)
       for name, _, _ in entries:
         common.check_val_member(name, path)  # Fail fast, before Beam runs.
-      # Batches, not single images: each batch runs through one parallel
-      # tf.data pipeline (imagenet_c.generate_images), as without Beam.
+      # Batches, not single images: each batch runs through
+      # imagenet_c.generate_images' thread pool in groups, as without Beam.
       return (
           beam.Create(sorted(entries))
           | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)

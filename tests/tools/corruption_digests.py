@@ -8,8 +8,10 @@ Run before and after a change and compare the two files:
 
 Covers `corruptions.apply` for all 19 corruptions x 5 severities on two
 sample photos (release crop), with Python-int and tensor seeds, on a batch
-and on a single image, and `perturbations.sequence` for all 14 ImageNet-P
-perturbations (and the noise difficulties).
+and on a single image, the builders' `release.imagenet_c.corrupt` and
+`corrupt_group` (which must give the single image's bytes), and
+`perturbations.sequence` for all 14 ImageNet-P perturbations (and the noise
+difficulties).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def compute() -> dict:
           corruptions.apply(crops[1], name, severity, tf.constant(5, tf.int32)))
       out[f"{name}/{severity}/builder/int5"] = _digest(
           imagenet_c.corrupt(crops[1], name, severity, 5))
+      # The second image of a group (seed 5 after another image's seed 9).
+      out[f"{name}/{severity}/group/int5"] = _digest(
+          imagenet_c.corrupt_group(crops, [9, 5], name, severity)[1])
     print(name, file=sys.stderr, flush=True)
   for name in perturbations.NAMES:
     difficulties = (1, 2, 3) if name in perturbations.NOISE_NAMES else (1,)
@@ -76,9 +81,11 @@ def main() -> int:
     before, after = (json.load(open(p)) for p in args.compare)
     differing = sorted(k for k in before if k in after and before[k] != after[k])
     missing = sorted(k for k in before if k not in after)
-    # The builder path (one image, int seed 5) must give the eager call's bytes.
-    differing += sorted(k for k in after if "/builder/" in k
-                        and after[k] != before[k.replace("/builder/", "/single/")])
+    # The builders' paths (one image, or the second of a group; seed 5) must
+    # give the eager call's bytes.
+    for path in ("/builder/", "/group/"):
+      differing += sorted(k for k in after if path in k
+                          and after[k] != before[k.replace(path, "/single/")])
     print(f"{len(before)} digests; {len(differing)} differ; {len(missing)} missing after")
     for k in differing + missing:
       print("  ", k)
