@@ -561,7 +561,7 @@ def test_cv2_resize_cubic_uint8_equals_opencv_own_path(cv2):
 
 @pytest.mark.parametrize("severity", SEVERITIES)
 def test_xla_hsv_equals_plain_tf_on_random_pixels(severity):
-  """The XLA-fused HSV round trip (FMA-shielded) == the plain TF formulas."""
+  """The table of the XLA-fused HSV round trip (FMA-shielded) == the plain TF formulas."""
   rng = np.random.default_rng(severity)
   img = rng.integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
   img[0, :16, :, 1] = img[0, :16, :, 0]  # ties and grays
