@@ -144,7 +144,7 @@ def gaussian_taps(sigma: float, truncate: float = 4.0) -> np.ndarray:
 
 
 def depthwise_gaussian(x: tf.Tensor, sigma: float) -> tf.Tensor:
-  """skimage ``gaussian(x, sigma, channel_axis=-1)`` on float32 ``[B, H, W, C]``.
+  """skimage ``gaussian(x, sigma, channel_axis=-1)`` on ``[B, H, W, C]`` (uint8 or float32).
 
   scipy's separable form: a (2r+1)-tap 1-D correlation per axis (r = int(4 sigma
   + 0.5)) with 'nearest' (edge-replicating) borders, here an edge-padding gather
@@ -156,8 +156,16 @@ def depthwise_gaussian(x: tf.Tensor, sigma: float) -> tf.Tensor:
   c = int(x.shape[-1])
   for axis, shape in ((1, [-1, 1, 1, 1]), (2, [1, -1, 1, 1])):
     kernel = tf.constant(np.tile(phi.reshape(shape), [1, 1, c, 1]))
-    x = tf.nn.depthwise_conv2d(edge_pad(x, r, axis), kernel, [1, 1, 1, 1], "VALID")
+    # The padding (a copy) in XLA: TF's gather kernel took a quarter of
+    # glass_blur's time; the convolution stays TF's (its round-off is the output's).
+    x = tf.nn.depthwise_conv2d(_float32_edge_pad_xla(x, r, axis), kernel, [1, 1, 1, 1],
+                               "VALID")
   return x
+
+
+@xla_function
+def _float32_edge_pad_xla(x, r, axis):
+  return edge_pad(tf.cast(x, tf.float32), r, axis)
 
 
 @functools.lru_cache(maxsize=None)

@@ -136,12 +136,17 @@ def _distance_transform_xla(zero, cap, fixed_point):
 
 def equalize_hist(img: tf.Tensor) -> tf.Tensor:
   """cv2.equalizeHist on uint8 [B, H, W]."""
+  return _equalize_hist_xla(tf.convert_to_tensor(img))
+
+
+@xla_function
+def _equalize_hist_xla(img):
+  """`equalize_hist` in XLA: TF's bincount and gather kernels took a third of spatter's time."""
   b = ops.batch_size(img)
   total = img.shape[1] * img.shape[2]
   flat = tf.cast(tf.reshape(img, [b, total]), tf.int32)
-  offset = tf.range(b)[:, tf.newaxis] * 256  # one bincount for the batch
-  hist = tf.reshape(tf.math.bincount(flat + offset, minlength=b * 256,
-                                     maxlength=b * 256), [b, 256])
+  # Per row [b, 256]; the raw op, so that XLA sees the constant size.
+  hist = tf.raw_ops.DenseBincount(input=flat, size=256, weights=tf.zeros([0], tf.int32))
   first = tf.argmax(tf.cast(hist > 0, tf.int32), axis=1, output_type=tf.int32)
   h_first = tf.gather(hist, first, batch_dims=1)
   scale = tf.cast(255., tf.float32) / tf.cast(total - h_first, tf.float32)

@@ -29,17 +29,33 @@ def clipped_zoom_bilinear(x: tf.Tensor, zoom_factor: float) -> tf.Tensor:
 
   Centre crop of ceil(n / z), ``scipy.ndimage.zoom(order=1)`` to round(ch * z)
   (scipy maps output i to input ``i * (in - 1) / (out - 1)``, the same as TF's
-  ``align_corners=True`` bilinear resize), then a centre trim to ``H x W``.
+  ``align_corners=True`` bilinear resize), then a centre trim to ``H x W``
+  (`clipped_zoom_geometry`).
   """
-  h, w = ops.static_hw(x)
+  crop, size, trim = clipped_zoom_geometry(*ops.static_hw(x), zoom_factor)
+  return crop_to(zoom_bilinear(crop_to(x, crop), size), trim)
+
+
+def clipped_zoom_geometry(h: int, w: int, zoom_factor: float):
+  """`clipped_zoom_bilinear`'s boxes: ((top, left, height, width) of the crop,
+  the zoomed size (height, width), (top, left, h, w) of the trim)."""
   ch0, ch1 = int(np.ceil(h / float(zoom_factor))), int(np.ceil(w / float(zoom_factor)))
-  top0, top1 = (h - ch0) // 2, (w - ch1) // 2
   out0, out1 = int(round(ch0 * zoom_factor)), int(round(ch1 * zoom_factor))
-  x = x[:, top0:top0 + ch0, top1:top1 + ch1]
-  x = tf.raw_ops.ResizeBilinear(images=x, size=[out0, out1], align_corners=True,
-                                half_pixel_centers=False)
-  trim0, trim1 = (out0 - h) // 2, (out1 - w) // 2
-  return x[:, trim0:trim0 + h, trim1:trim1 + w]
+  return (((h - ch0) // 2, (w - ch1) // 2, ch0, ch1), (out0, out1),
+          ((out0 - h) // 2, (out1 - w) // 2, h, w))
+
+
+def crop_to(x: tf.Tensor, box) -> tf.Tensor:
+  """``x[:, top:top + height, left:left + width]`` of a (top, left, height, width) box."""
+  top, left, height, width = box
+  return x[:, top:top + height, left:left + width]
+
+
+
+def zoom_bilinear(x: tf.Tensor, size) -> tf.Tensor:
+  """TF's align-corners bilinear resize (scipy's ``zoom(order=1)``) to ``size``."""
+  return tf.raw_ops.ResizeBilinear(images=x, size=list(size), align_corners=True,
+                                   half_pixel_centers=False)
 
 
 _PIL_PRECISION_BITS = 32 - 8 - 2  # Pillow Resample.c
