@@ -2,7 +2,7 @@
 
 Usage (a few minutes on 2 cores with the defaults; all 19 at severity 3):
   python benchmarks/corruption_speed.py [--names motion_blur,snow] [--severities 3]
-      [--images 16] [--builder_images 8] [--repeats 5] [--peers imagecorruptions,corrupt_tta,tfds]
+      [--images 8] [--stream_images 256] [--repeats 5] [--peers imagecorruptions,corrupt_tta,tfds]
   python benchmarks/corruption_speed.py --memory 256   # peak RSS per path, subprocesses
 
 Engine paths, every call with a NEW tensor seed (as users run them; a Python-int
@@ -10,11 +10,14 @@ seed 0 lets TF fold the draws into constants, a case no user runs):
   * batch: `corruptions.apply` on a batch of --images 224x224 images;
   * builder: `release.imagenet_c.corrupt_crops`, the builders' corruption stage:
     release crops on `generate_images`' thread pool, each image with its own
-    seed (--builder_images images per repeat; the builders' PIL crop and JPEG
-    around it are not timed, as no peer does them);
+    seed (the builders' PIL crop and JPEG around it are not timed, as no peer
+    does them);
   * on the fly: a tf.data map of `corruptions.apply` with a per-image tensor
     seed (AUTOTUNE parallel calls), as `release.imagenet_c.corrupt_on_the_fly`
-    runs it, --images per repeat.
+    runs it.
+The two streaming paths run --stream_images images per repeat: they stream a
+whole split (50,000 images) in one go, so a few images per call would time
+mostly their start and end.
 Peers, one image per call, on the same images: `imagecorruptions` 1.1.2 (the
 reference, numpy-2 crashes patched here), `corrupt-tta` (pip install
 'tfds_bench[benchmark]') and TFDS's `image_classification/corruptions.py`;
@@ -129,7 +132,7 @@ class _Seeds:
     return first
 
 
-def _engine(name, severity, images, builder_images, seeds):
+def _engine(name, severity, images, stream_images, seeds):
   """Path -> fn() that corrupts its images once with new seeds; returns (outputs, count)."""
   batch_fn = tf.function(lambda x, s: corruptions.apply(x, name, severity, s))
   batch = tf.constant(images)
@@ -140,19 +143,20 @@ def _engine(name, severity, images, builder_images, seeds):
   # The builders' stage: `imagenet_c.corrupt_crops`, the corruption of
   # `generate_images` on its thread pool, each image with its own seed.
   def run_builder():
-    first = seeds.take(builder_images)
-    crops = ((images[i % len(images)], first + i) for i in range(builder_images))
-    return np.stack(list(imagenet_c.corrupt_crops(crops, name, severity))), builder_images
+    first = seeds.take(stream_images)
+    crops = ((images[i % len(images)], first + i) for i in range(stream_images))
+    return np.stack(list(imagenet_c.corrupt_crops(crops, name, severity))), stream_images
 
   # A fresh pipeline per call, built inside a tf.function from a seed tensor
   # (no retracing): one untimed pipeline running ahead between calls would
   # hand over images computed while other contenders were being timed.
-  n = len(images)
+  n = stream_images
 
   @tf.function
   def on_the_fly(first_seed):
     dataset = tf.data.Dataset.range(n).map(
-        lambda i: corruptions.apply(tf.gather(batch, i), name, severity, first_seed + i),
+        lambda i: corruptions.apply(tf.gather(batch, i % len(images)), name, severity,
+                                    first_seed + i),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset.batch(n).get_single_element()
 
@@ -206,7 +210,8 @@ def benchmark(args):
     except ImportError as e:
       skipped.append(f"{peer}: not installed ({e})")
   images = _photos(args.images)
-  print(f"{args.images} images 224x224, builder path {args.builder_images}, peers one image per "
+  print(f"{args.images} images 224x224 in a batch, {args.stream_images} streamed (builder, on "
+        f"the fly), peers one image per "
         f"repeat, medians of {args.repeats}; {_load()} at start", flush=True)
   contenders = list(PATHS) + list(peers)
   header = f"{'corruption':<18}{'sev':>4}" + "".join(f"{c:>17}" for c in contenders)
@@ -215,7 +220,7 @@ def benchmark(args):
   seconds = {c: [] for c in contenders}  # per row: seconds per image, None if not run
   for name in names:
     for severity in severities:
-      engine = _engine(name, severity, images, args.builder_images, seeds)
+      engine = _engine(name, severity, images, args.stream_images, seeds)
       runnable = {}
       for peer, table in peers.items():
         if name not in table:
@@ -321,8 +326,9 @@ def main():
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument("--names", default="", help="comma-separated subset of corruptions")
   parser.add_argument("--severities", default="3", help="comma-separated, e.g. 1,2,3,4,5")
-  parser.add_argument("--images", type=int, default=16, help="batch and on-the-fly images")
-  parser.add_argument("--builder_images", type=int, default=8, help="builder path images per repeat")
+  parser.add_argument("--images", type=int, default=8, help="batch path images")
+  parser.add_argument("--stream_images", type=int, default=256,
+                      help="builder and on-the-fly images per repeat")
   parser.add_argument("--repeats", type=int, default=5)
   parser.add_argument("--peers", default="imagecorruptions,corrupt_tta,tfds")
   parser.add_argument("--memory", type=int, default=0,
