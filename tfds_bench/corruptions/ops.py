@@ -9,7 +9,11 @@ and ``key`` names the stream of draws: the corruption's name
 that takes several (``"snow/1"``), ``"imagenet_p/<name>/<k>"`` for the
 ImageNet-P sequences. Different keys give independent draws for one user seed.
 The package's seeds are in [0, 2**31) (`tfds_bench.corruptions.apply` checks
-Python ints), where the reduction mod 2**31 is the identity.
+Python ints), where the reduction mod 2**31 is the identity. The uniform
+float and full-range uint32 draws (`standard_uniforms`, `uniform_words`) have
+those kernels' values but, where the shape is static, are computed by
+`tfds_bench.corruptions.philox` (an XLA-vectorised copy of TF's CPU Philox,
+faster than its kernels).
 
 Conversions: the references divide by 255 in numpy and store ``np.uint8(x)``
 (truncation) of a float image; `to_unit`, `to_uint8` and `unit_to_uint8` are
