@@ -190,20 +190,19 @@ def glass_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
   """
   _, d, iterations = _GLASS_BLUR[severity - 1]
   h, w = ops.static_hw(images)
-  batch = tf.shape(images)[0]
+  batch = ops.static_batch_size(images)  # an int where static: the word count is too
   shape = [batch, iterations, h - 2 * d, w - 2 * d]
-  seed = ops.stateless_seed(seed, "glass_blur")
   ncodes = 4 * d * d
   if 256 % ncodes == 0:
     # Every byte of a full-range uint32 draw is one uniform code (mod ncodes):
     # a quarter of the random words and no modulo.
-    n = tf.reduce_prod(shape)
-    words = tf.random.stateless_uniform([(n + 3) // 4], seed, minval=None, maxval=None,
-                                        dtype=tf.uint32)
+    n = batch * (iterations * (h - 2 * d) * (w - 2 * d))
+    words = ops.uniform_words([(n + 3) // 4], seed, "glass_blur")
     codes = tf.reshape(tf.reshape(tf.bitcast(words, tf.uint8), [-1])[:n], shape)
   else:
-    codes = tf.cast(tf.random.stateless_uniform(shape, seed, minval=0, maxval=ncodes,
-                                                dtype=tf.int32), tf.uint8)
+    codes = tf.cast(tf.random.stateless_uniform(shape, ops.stateless_seed(seed, "glass_blur"),
+                                                minval=0, maxval=ncodes, dtype=tf.int32),
+                    tf.uint8)
   return _glass_blur_from_codes(images, severity, codes)
 
 

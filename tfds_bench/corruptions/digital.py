@@ -206,11 +206,10 @@ _elastic_warp_xla = xla_function(_elastic_warp)
 def elastic_transform(images: tf.Tensor, severity: int,
                       seed: int = 0) -> tf.Tensor:
   """Seeded `elastic_transform` (release parameters, with the affine)."""
-  b = ops.batch_size(images)
+  b = ops.static_batch_size(images)
   hw = [images.shape[1], images.shape[2]]
-  affine_u = ops.standard_uniform([b, 3, 2], seed, "elastic/0")
-  dx_u = ops.standard_uniform([b] + hw, seed, "elastic/1")
-  dy_u = ops.standard_uniform([b] + hw, seed, "elastic/2")
+  affine_u, dx_u, dy_u = ops.standard_uniforms([[b, 3, 2], [b] + hw, [b] + hw], seed,
+                                               ["elastic/0", "elastic/1", "elastic/2"])
   return _elastic_from_draws(images, severity, affine_u, dx_u, dy_u)
 
 

@@ -166,8 +166,7 @@ def shot_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   slower.
   """
   c = _SHOT_NOISE[severity - 1]
-  u = tf.random.stateless_uniform(tf.shape(images), ops.stateless_seed(seed, "shot_noise"),
-                                  dtype=tf.float64)
+  u = ops.standard_uniform(tf.shape(images), seed, "shot_noise")
   return shot_noise_from_uniforms(images, u, c)
 
 
@@ -203,8 +202,7 @@ def _impulse_noise_bits_xla(images: tf.Tensor, bits: tf.Tensor, amount: float) -
 def impulse_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
   """Reference: ``impulse_noise`` (skimage ``_bernoulli``: ``random() <= p``)."""
   c = _IMPULSE_NOISE[severity - 1]
-  bits = tf.random.stateless_uniform(tf.shape(images), ops.stateless_seed(seed, "impulse_noise"),
-                                     minval=None, maxval=None, dtype=tf.uint32)
+  bits = ops.uniform_words(tf.shape(images), seed, "impulse_noise")
   return _impulse_noise_bits_xla(images, bits, c)
 
 

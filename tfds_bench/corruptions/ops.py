@@ -9,7 +9,11 @@ and ``key`` names the stream of draws: the corruption's name
 that takes several (``"snow/1"``), ``"imagenet_p/<name>/<k>"`` for the
 ImageNet-P sequences. Different keys give independent draws for one user seed.
 The package's seeds are in [0, 2**31) (`tfds_bench.corruptions.apply` checks
-Python ints), where the reduction mod 2**31 is the identity.
+Python ints), where the reduction mod 2**31 is the identity. The uniform
+float and full-range uint32 draws (`standard_uniforms`, `uniform_words`) have
+those kernels' values but, where the shape is static, are computed by
+`tfds_bench.corruptions.philox` (an XLA-vectorised copy of TF's CPU Philox,
+faster than its kernels).
 
 Conversions: the references divide by 255 in numpy and store ``np.uint8(x)``
 (truncation) of a float image; `to_unit`, `to_uint8` and `unit_to_uint8` are
@@ -19,10 +23,12 @@ those steps bit for bit, eagerly, in graphs and inside XLA.
 from __future__ import annotations
 
 import zlib
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 import tensorflow as tf
+
+from tfds_bench.corruptions import philox
 
 _SEED_BITS = 0x7FFFFFFF
 
@@ -50,16 +56,53 @@ def standard_normal(shape, seed, key: str, dtype=tf.float32) -> tf.Tensor:
                                             dtype=dtype)
 
 
+def _key_counter(seed, key: str):
+  """``StatelessRandomGetKeyCounter`` of `stateless_seed`: what ``alg="auto_select"`` uses."""
+  return tf.raw_ops.StatelessRandomGetKeyCounter(seed=stateless_seed(seed, key))
+
+
+def _uniform_v2(shape, key_counter, dtype) -> tf.Tensor:
+  key_, counter = key_counter
+  alg = tf.random.Algorithm.AUTO_SELECT.value
+  if tf.as_dtype(dtype) == tf.uint32:
+    return tf.raw_ops.StatelessRandomUniformFullIntV2(shape=shape, key=key_, counter=counter,
+                                                      alg=alg, dtype=dtype)
+  return tf.raw_ops.StatelessRandomUniformV2(shape=shape, key=key_, counter=counter, alg=alg,
+                                             dtype=dtype)
+
+
+def standard_uniforms(shapes, seed, keys, dtype=tf.float64) -> List[tf.Tensor]:
+  """`standard_uniform` of each (shape, key), as one XLA program where the shapes are static.
+
+  Shapes known while tracing (Python ints, or tensors such as ``tf.shape`` of
+  an image of static shape) are drawn by `philox.draws`, TF's CPU Philox
+  values bit for bit but vectorised by XLA (TF's kernel costs ~8 ns per
+  float64 single-threaded); any other shape falls back to TF's kernel, which
+  gives the same values. ``dtype`` uint32 gives full-range words
+  (``stateless_uniform(..., minval=None, maxval=None, dtype=tf.uint32)``);
+  dtypes other than uint32, float32 and float64 always take TF's kernel.
+  """
+  key_counters = [_key_counter(seed, key) for key in keys]
+  static = [philox.static_shape(shape) for shape in shapes]
+  if tf.as_dtype(dtype) in philox.DTYPES and all(s is not None for s in static):
+    return philox.draws(static, [k for k, _ in key_counters], [c for _, c in key_counters], dtype)
+  return [_uniform_v2(shape, kc, dtype) for shape, kc in zip(shapes, key_counters)]
+
+
 def standard_uniform(shape, seed, key: str, dtype=tf.float64) -> tf.Tensor:
   """U[0, 1) draws: ``tf.random.stateless_uniform(shape, stateless_seed(seed, key), dtype=dtype)``.
 
-  The same kernel without the wrapper's ``* (1. - 0.) + 0.`` (two passes),
-  the identity on [0, 1): x * 1. == x, and x + 0. == x (0. + 0. is +0.).
+  The same values as that kernel (see `standard_uniforms`, which computes
+  them) without the wrapper's ``* (1. - 0.) + 0.`` (two passes), the identity
+  on [0, 1): x * 1. == x, and x + 0. == x (0. + 0. is +0.).
   """
-  key_, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=stateless_seed(seed, key))
-  return tf.raw_ops.StatelessRandomUniformV2(shape=shape, key=key_, counter=counter,
-                                             alg=tf.random.Algorithm.AUTO_SELECT.value,
-                                             dtype=dtype)
+  return standard_uniforms([shape], seed, [key], dtype)[0]
+
+
+def uniform_words(shape, seed, key: str) -> tf.Tensor:
+  """Full-range uint32 draws: ``tf.random.stateless_uniform(shape, stateless_seed(seed, key),
+  minval=None, maxval=None, dtype=tf.uint32)`` (the FullInt kernel), bit for bit."""
+  return standard_uniforms([shape], seed, [key], tf.uint32)[0]
 
 
 def to_unit(x: tf.Tensor, dtype=tf.float64) -> tf.Tensor:
@@ -118,3 +161,13 @@ def static_hw(images: tf.Tensor) -> Tuple[int, int]:
 def batch_size(images: tf.Tensor) -> tf.Tensor:
   """The (dynamic) batch size of ``[B, ...]``."""
   return tf.shape(images)[0]
+
+
+def static_batch_size(images: tf.Tensor):
+  """The batch size of ``[B, ...]``: a Python int where static, else `batch_size`.
+
+  Draw shapes built from it are then static, which `standard_uniforms` needs
+  for its XLA path (``tf.shape(x)[0]`` is not evaluated while tracing).
+  """
+  b = images.shape[0]
+  return batch_size(images) if b is None else int(b)

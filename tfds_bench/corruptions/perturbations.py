@@ -183,9 +183,9 @@ def _shot_noise(image: tf.Tensor, seed: int, difficulty: int) -> tf.Tensor:
   c = _SHOT_NOISE[difficulty - 1]
   crop = _center_crop(image)
   frames = num_frames("shot_noise") - 1
-  u = tf.random.stateless_uniform([frames, CROP_SIZE, CROP_SIZE, 3],
-                                  _seed(seed, "shot_noise", difficulty),
-                                  dtype=tf.float64)
+  # = stateless_uniform([...], _seed(seed, "shot_noise", difficulty), dtype=tf.float64)
+  u = ops.standard_uniform([frames, CROP_SIZE, CROP_SIZE, 3], int(seed),
+                           f"imagenet_p/shot_noise/{difficulty}")
   noisy = noise.shot_noise_from_uniforms(_repeat(crop, frames), u, c)
   return _with_first(crop, noisy)
 

@@ -130,11 +130,10 @@ def _fog_xla(images, uniforms, nz, strength, wibbledecay):
 
 def fog(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   """Seeded `fog` (plasma fractal haze)."""
-  b = ops.batch_size(images)
+  b = ops.static_batch_size(images)
   shapes = plasma.plasma_draw_shapes(_fog_map_size(images))
-  uniforms = [tf.random.stateless_uniform(
-      tf.concat([[b], shape], 0), ops.stateless_seed(seed, f"fog/{i}"), dtype=tf.float64)
-              for i, shape in enumerate(shapes)]
+  uniforms = ops.standard_uniforms([tf.concat([[b], shape], 0) for shape in shapes], seed,
+                                   [f"fog/{i}" for i in range(len(shapes))])
   return _fog_from_draws(images, severity, uniforms)
 
 
