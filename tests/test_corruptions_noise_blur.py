@@ -19,6 +19,9 @@ from PIL import Image
 from tfds_bench.corruptions import blur
 from tfds_bench.corruptions import noise
 from tfds_bench.corruptions import ops
+from tfds_bench.corruptions import resample
+from tfds_bench.corruptions.xla_exact import negzero
+from tfds_bench.corruptions.xla_exact import xla_function
 
 CORRUPTIONS = {**noise.CORRUPTIONS, **blur.CORRUPTIONS}
 NAMES = tuple(CORRUPTIONS)
@@ -271,3 +274,16 @@ def test_motion_blur_angles_in_range():
   angles = tf.random.stateless_uniform([64], seed, -45.0, 45.0, dtype=tf.float64).numpy()
   assert angles.min() >= -45 and angles.max() < 45 and angles.std() > 20
   assert blur.motion_blur(images, 1, 0).shape == images.shape
+
+
+def test_xla_bilinear_resize_is_tf_kernel_bit_for_bit():
+  """zoom_blur's in-XLA resize == TF's ResizeBilinear(align_corners=True) kernel."""
+  rng = np.random.default_rng(0)
+  resize = xla_function(resample.resize_bilinear_aligned)
+  shapes = [(203, 203, 224, 224), (187, 187, 224, 224), (17, 29, 40, 31), (5, 1, 9, 1)]
+  for in_h, in_w, out_h, out_w in shapes:
+    x = tf.constant(rng.random((2, in_h, in_w, 3), dtype=np.float32) * 255)
+    want = tf.raw_ops.ResizeBilinear(images=x, size=[out_h, out_w], align_corners=True,
+                                     half_pixel_centers=False).numpy()
+    got = resize(x, out_h, out_w, negzero()).numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))

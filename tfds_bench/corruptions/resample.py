@@ -3,9 +3,9 @@
 * Pillow's BOX resize in fixed point (`pil_box_resize`: pixelate);
 * the release's ``clipped_zoom`` (centre crop, ``scipy.ndimage.zoom(order=1)``,
   centre trim), two ways because two references need it: on float32 images
-  through TF's align-corners bilinear resize (`clipped_zoom_bilinear`:
-  zoom_blur), and as an exact [n, n] matrix per axis (`clipped_zoom_matrix`:
-  the snow layer, summed in the matmul's order);
+  through TF's align-corners bilinear resize, reproduced in XLA
+  (`clipped_zoom_bilinear`: zoom_blur), and as an exact [n, n] matrix per
+  axis (`clipped_zoom_matrix`: the snow layer, summed in the matmul's order);
 * OpenCV's ``getAffineTransform`` + ``warpAffine`` (`cv2_inverse_affine`,
   `cv2_warp_affine`) and scipy's ``map_coordinates(order=1, mode='reflect')``
   (`map_coordinates_reflect`): elastic_transform.
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -24,38 +25,53 @@ from tfds_bench.corruptions.xla_exact import no_contract
 from tfds_bench.corruptions.xla_exact import xla_function
 
 
-def clipped_zoom_bilinear(x: tf.Tensor, zoom_factor: float) -> tf.Tensor:
-  """Release ``clipped_zoom`` on [B, H, W, C] float32.
+def clipped_zoom_bilinear(x: tf.Tensor, zoom_factor: float, nz) -> tf.Tensor:
+  """Release ``clipped_zoom`` on [B, H, W, C] float32, inside XLA (`nz`: see `no_contract`).
 
   Centre crop of ceil(n / z), ``scipy.ndimage.zoom(order=1)`` to round(ch * z)
   (scipy maps output i to input ``i * (in - 1) / (out - 1)``, the same as TF's
-  ``align_corners=True`` bilinear resize), then a centre trim to ``H x W``
-  (`clipped_zoom_geometry`).
+  ``align_corners=True`` bilinear resize, reproduced by `resize_bilinear_aligned`),
+  then a centre trim to ``H x W``.
   """
-  crop, size, trim = clipped_zoom_geometry(*ops.static_hw(x), zoom_factor)
-  return crop_to(zoom_bilinear(crop_to(x, crop), size), trim)
-
-
-def clipped_zoom_geometry(h: int, w: int, zoom_factor: float):
-  """`clipped_zoom_bilinear`'s boxes: ((top, left, height, width) of the crop,
-  the zoomed size (height, width), (top, left, h, w) of the trim)."""
+  h, w = ops.static_hw(x)
   ch0, ch1 = int(np.ceil(h / float(zoom_factor))), int(np.ceil(w / float(zoom_factor)))
+  top0, top1 = (h - ch0) // 2, (w - ch1) // 2
   out0, out1 = int(round(ch0 * zoom_factor)), int(round(ch1 * zoom_factor))
-  return (((h - ch0) // 2, (w - ch1) // 2, ch0, ch1), (out0, out1),
-          ((out0 - h) // 2, (out1 - w) // 2, h, w))
+  x = resize_bilinear_aligned(x[:, top0:top0 + ch0, top1:top1 + ch1], out0, out1, nz)
+  trim0, trim1 = (out0 - h) // 2, (out1 - w) // 2
+  return x[:, trim0:trim0 + h, trim1:trim1 + w]
 
 
-def crop_to(x: tf.Tensor, box) -> tf.Tensor:
-  """``x[:, top:top + height, left:left + width]`` of a (top, left, height, width) box."""
-  top, left, height, width = box
-  return x[:, top:top + height, left:left + width]
+def resize_bilinear_aligned(x: tf.Tensor, out_h: int, out_w: int, nz) -> tf.Tensor:
+  """TF's ``ResizeBilinear(align_corners=True)`` CPU kernel on float32, bit for bit, in XLA.
+
+  The kernel's float32 source positions (`_bilinear_taps`) and its
+  ``top + (bottom - top) * y_lerp`` of the two rows'
+  ``left + (right - left) * x_lerp``, each product rounded on its own
+  (`no_contract`). In XLA the resizes of zoom_blur fuse with their crops and
+  sum instead of running as 11 TF kernels.
+  """
+  (top, bottom, y_lerp), (left, right, x_lerp) = (_bilinear_taps(x.shape[1], out_h),
+                                                  _bilinear_taps(x.shape[2], out_w))
+
+  def along_x(rows):
+    l, r = tf.gather(rows, left, axis=2), tf.gather(rows, right, axis=2)
+    return l + no_contract((r - l) * x_lerp[:, np.newaxis], nz)
+
+  t, b = along_x(tf.gather(x, top, axis=1)), along_x(tf.gather(x, bottom, axis=1))
+  return t + no_contract((b - t) * y_lerp[:, np.newaxis, np.newaxis], nz)
 
 
-
-def zoom_bilinear(x: tf.Tensor, size) -> tf.Tensor:
-  """TF's align-corners bilinear resize (scipy's ``zoom(order=1)``) to ``size``."""
-  return tf.raw_ops.ResizeBilinear(images=x, size=list(size), align_corners=True,
-                                   half_pixel_centers=False)
+@functools.lru_cache(maxsize=None)
+def _bilinear_taps(in_size: int, out_size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(lower, upper, lerp) per output index, as resize_bilinear_op.cc computes them:
+  ``in = float(i) * scale`` with ``scale = float(in - 1) / float(out - 1)``."""
+  scale = np.float32(in_size - 1) / np.float32(out_size - 1) if out_size > 1 else np.float32(0)
+  position = np.arange(out_size, dtype=np.float32) * scale
+  floor = np.floor(position)
+  lower = np.maximum(floor, 0).astype(np.int32)
+  upper = np.minimum(np.ceil(position), in_size - 1).astype(np.int32)
+  return lower, upper, (position - floor).astype(np.float32)
 
 
 _PIL_PRECISION_BITS = 32 - 8 - 2  # Pillow Resample.c

@@ -41,7 +41,7 @@ JPEG_QUALITY = 85
 # Images per compiled call in `generate_images` (`corrupt_group`). On 2 cores,
 # 2 threads, all 19 corruptions: groups of 16 ran at about 1.15x groups of 4
 # and 1.4x one image per call; groups of 32 gained under 3 % more.
-GROUP_SIZE = 16
+GROUP_SIZE = 32
 
 # The Zenodo record holding the released archives, and the archive (category)
 # of each corruption. Contents as listed by the release's users (e.g. noise.tar
