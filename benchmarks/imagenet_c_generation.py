@@ -86,7 +86,7 @@ def main():
         f"{len(names) / o:>15.1f}{o / steady:>7.2f}x   (total images / total time)")
   b = steady
   hours = 50_000 * 19 * 5 / 3600 / len(names)
-  print(f"{'ImageNet-C hours':<20}{b * hours:>15.1f}{o * hours:>15.1f}")
+  print(f"{'ImageNet-C hours':<20}{'':>15}{b * hours:>14.1f}{'':>9}{o * hours:>15.1f}")
   print(f"load average {os.getloadavg()[0]:.2f} at end")
 
 

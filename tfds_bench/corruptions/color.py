@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import threading
 
-import numpy as np
 import tensorflow as tf
 
 from tfds_bench.corruptions import ops
@@ -88,7 +87,8 @@ def hsv_adjust(images: tf.Tensor, channel: int, scale: float, offset: float) -> 
   saturate (S = S * c0 + c1). A pixel's output depends on its colour alone,
   so this is a lookup in the table of all 2^24 colours that the float64
   computation makes (`hsv_adjust_table`): the same bytes, about 4x faster per
-  image; the table costs a fraction of a second once per process and setting.
+  image; a table takes ~0.2 s to build (the first ~0.6 s, compiling), once per
+  process and setting.
   """
   return _lookup_rgb_xla(tf.convert_to_tensor(images),
                          hsv_adjust_table(channel, scale, offset))
@@ -110,15 +110,26 @@ _TABLES_LOCK = threading.Lock()
 @functools.lru_cache(maxsize=2)
 def _hsv_adjust_table(channel: int, scale: float, offset: float) -> tf.Tensor:
   with tf.init_scope():
-    gb = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), -1)
-    rows = []
-    # 16 values of r at a time: [16, 256, 256, 3], float64 intermediates of 8 MB.
-    for r in np.arange(256).reshape(-1, 16):
-      colours = np.concatenate([np.broadcast_to(r[:, None, None, None], (16, 256, 256, 1)),
-                                np.broadcast_to(gb, (16, 256, 256, 2))], -1).astype(np.uint8)
-      rows.append(_hsv_adjust_computed(tf.constant(colours), channel, scale, offset))
-    table = tf.pad(tf.reshape(tf.concat(rows, 0), [1 << 24, 3]), [[0, 0], [0, 1]])
-    return tf.reshape(tf.bitcast(table, tf.int32), [1 << 24])
+    args = (tf.constant(6., tf.float64), negzero(), channel,
+            None if scale == 1 else operand(scale), operand(offset))
+    # 2^20 colours per call: its float64 intermediates stay ~100 MB (all 2^24
+    # at once peaked at 2 GB); one compiled program for every part.
+    return tf.concat([_hsv_adjust_table_part_xla(tf.constant(first, tf.int32), *args)
+                      for first in range(0, 1 << 24, _TABLE_PART)], 0)
+
+
+_TABLE_PART = 1 << 20
+
+
+@xla_function
+def _hsv_adjust_table_part_xla(first, six, nz, channel, scale, offset):
+  """The table's entries ``first .. first + _TABLE_PART``: those colours as a
+  [16, 256, 256, 3] image (r, g, b) through the same per-pixel program, packed."""
+  code = first + tf.range(_TABLE_PART, dtype=tf.int32)
+  colours = tf.cast(tf.stack([code // 65536, code // 256 % 256, code % 256], -1), tf.uint8)
+  out = _hsv_adjust_xla(tf.reshape(colours, [16, 256, 256, 3]), six, nz, channel, scale, offset)
+  return tf.reshape(tf.bitcast(tf.pad(out, [[0, 0], [0, 0], [0, 0], [0, 1]]), tf.int32),
+                    [_TABLE_PART])
 
 
 @xla_function
