@@ -118,6 +118,7 @@ _TABLES_LOCK = threading.Lock()
 @functools.lru_cache(maxsize=2)
 def _hsv_adjust_table(channel: int, scale: float, offset: float) -> tf.Tensor:
   with tf.init_scope():
+    # scale and offset are run-time operands: one program for all severities.
     args = (tf.constant(6., tf.float64), negzero(), channel,
             None if scale == 1 else operand(scale), operand(offset))
     # 2^20 colours per call: its float64 intermediates stay ~100 MB (all 2^24
@@ -145,14 +146,6 @@ def _lookup_rgb_xla(images, table):
   x = tf.cast(images, tf.int32)
   index = (x[..., 0] * 256 + x[..., 1]) * 256 + x[..., 2]
   return tf.bitcast(tf.gather(table, index), tf.uint8)[..., :3]
-
-
-def _hsv_adjust_computed(images: tf.Tensor, channel: int, scale: float, offset: float
-                         ) -> tf.Tensor:
-  """`hsv_adjust` computed per pixel (what the table holds)."""
-  # scale and offset are run-time operands: one program for all severities.
-  return _hsv_adjust_xla(images, tf.constant(6., tf.float64), negzero(), channel,
-                         None if scale == 1 else operand(scale), operand(offset))
 
 
 @xla_function

@@ -50,7 +50,7 @@ def standard_normal(shape, seed, key: str, dtype=tf.float32) -> tf.Tensor:
   quarter of the draw on one image. They are the identity here: Box-Muller's
   outputs are finite and never -0. (sin(0) gives +0.), so the values match.
   """
-  key_, counter = tf.raw_ops.StatelessRandomGetKeyCounter(seed=stateless_seed(seed, key))
+  key_, counter = _key_counter(seed, key)
   return tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key_, counter=counter,
                                             alg=tf.random.Algorithm.AUTO_SELECT.value,
                                             dtype=dtype)

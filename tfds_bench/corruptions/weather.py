@@ -35,8 +35,8 @@ gave the reference.
 
 Speed: the arithmetic runs in always-XLA-compiled helpers
 (`xla_exact.xla_function`), so eager, graph and tf.data calls give the same
-bytes; the random draws, equalizeHist's bincount and the large-sigma
-gaussians (dense matmuls) stay in TF's kernels. Every product feeding a sum
+bytes; the normal draws and the large-sigma gaussians (dense matmuls) stay
+in TF's kernels. Every product feeding a sum
 is shielded from FMA contraction (`no_contract`); divisions by constants are
 table lookups (`ops.to_unit`) or divide by a tensor argument; short gaussians
 are banded taps summed in the matmul's order (`filters.banded_pass`). Where a
@@ -345,8 +345,8 @@ def _spatter_from_draws(images: tf.Tensor, severity: int,
   """`spatter` of the reference with injected draws.
 
   normals: [B, H, W] standard normals behind np.random.normal(c0, c1, (H, W)).
-  Severities 1-3 are water (cv2 edge/distance pipeline), 4-5 mud. All but
-  equalizeHist (a bincount) runs in XLA: water in two programs around it,
+  Severities 1-3 are water (cv2 edge/distance pipeline), 4-5 mud, all in
+  XLA: water in three programs (up to equalizeHist, equalizeHist, after it),
   mud in one. The gaussians of these severities are all banded.
   """
   c = _SPATTER[severity - 1]

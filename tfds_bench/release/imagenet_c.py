@@ -99,6 +99,16 @@ def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
   return np.asarray(cropped, dtype=np.uint8)
 
 
+def _check_config(corruption: str, severity: int) -> None:
+  """Raises ValueError unless (corruption, severity) is an ImageNet-C config."""
+  parse_config_name(config_name(corruption, severity))
+
+
+def _check_seed(seed: int) -> None:
+  if not 0 <= seed < 2**31:
+    raise ValueError(f"seed must be in [0, 2**31), got {seed}")
+
+
 def encode_jpeg(image: np.ndarray) -> bytes:
   """PIL JPEG at quality 85 with optimised Huffman tables, as released."""
   buffer = io.BytesIO()
@@ -115,8 +125,7 @@ def corrupt(image: np.ndarray, corruption: str, severity: int,
   as a tensor (`_corrupt_graph`): the same bytes as the eager call, without
   dispatching each op from Python for every image, and no retracing per seed.
   """
-  if not 0 <= seed < 2**31:
-    raise ValueError(f"seed must be in [0, 2**31), got {seed}")
+  _check_seed(seed)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   out = _corrupt_graph(corruption, severity)(image, tf.constant(seed, tf.int64))
   return np.asarray(out, dtype=np.uint8)
@@ -126,7 +135,7 @@ def corrupt(image: np.ndarray, corruption: str, severity: int,
 def _corrupt_graph(corruption: str, severity: int):
   """`corruptions.apply` for one (corruption, severity) as a tf.function of (image, seed)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  parse_config_name(config_name(corruption, severity))  # validates both
+  _check_config(corruption, severity)
   return tf.function(lambda image, seed: corruptions.apply(image, corruption, severity, seed),
                      autograph=False)
 
@@ -188,7 +197,7 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
     DamagedInputError: an image is not readable; names its `where`. It, and
       an error from iterating ``images``, comes out after the images before it.
   """
-  _corrupt_graph(corruption, severity)  # validates both before any image is read
+  _check_config(corruption, severity)  # before any image is read
 
   def generate(group: List[SourceImage]
                ) -> Tuple[List[Tuple[str, bytes]], Optional[errors.DamagedInputError]]:
@@ -221,7 +230,7 @@ def corrupt_crops(crops: Iterable[Tuple[np.ndarray, int]], corruption: str, seve
   on its thread pool): what `benchmarks/corruption_speed.py` times as the
   builder path.
   """
-  _corrupt_graph(corruption, severity)  # validates both
+  _check_config(corruption, severity)
 
   def corrupt_chunk(chunk):
     return corrupt_group([c for c, _ in chunk], [seed for _, seed in chunk], corruption, severity)
@@ -240,8 +249,7 @@ def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption
   parallel iterations.
   """
   for seed in seeds:
-    if not 0 <= seed < 2**31:
-      raise ValueError(f"seed must be in [0, 2**31), got {seed}")
+    _check_seed(seed)
   stacked = np.stack(images)
   graph = _corrupt_group_graph(corruption, severity, stacked.shape[1], stacked.shape[2])
   return np.asarray(graph(stacked, np.asarray(seeds, np.int64)), dtype=np.uint8)
@@ -251,7 +259,7 @@ def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption
 def _corrupt_group_graph(corruption: str, severity: int, height: int, width: int):
   """`corrupt_group`'s tf.function for one config and image size, any group length."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  parse_config_name(config_name(corruption, severity))  # validates both
+  _check_config(corruption, severity)
 
   def corrupt_each(images, seeds):
     return tf.map_fn(lambda image_seed: corruptions.apply(image_seed[0], corruption, severity,
@@ -369,7 +377,7 @@ def corrupt_on_the_fly(dataset, corruption: str, severity: int,
   encoded JPEG, so the rest of the input pipeline is unchanged, and no
   corrupted copy of the val set is ever written to disk.
   """
-  parse_config_name(config_name(corruption, severity))  # validates both
+  _check_config(corruption, severity)
   return generate_on_the_fly(
       dataset, base_seed,
       lambda crop, seed: corruptions.apply(crop, corruption, severity, seed=seed))
