@@ -277,7 +277,7 @@ def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
       raise errors.UserError("--benchmarks has no effect with --predictions of --shard files "
                              "(they are scored on the benchmarks they were predicted for); "
                              "drop --benchmarks")
-    ids = shards.benchmark_ids(paths[0])
+    ids = shards.benchmark_ids(next(p for p in paths if os.path.isfile(p)))
   else:
     if not values.get("benchmarks") and "benchmarks" not in given:
       raise errors.UserError("--predictions needs --benchmarks, e.g. "
