@@ -426,7 +426,7 @@ def test_report_of_a_folder_is_a_clear_error(tmp_path):
     reports.load_results(str(tmp_path))
 
 
-# ====================================== issue 14: names, folders, model files
+# ============================================== names, folders, model files
 def test_unicode_file_names_work_end_to_end(tiny_models, tmp_path):
   files = {f"{RED}/my cät 猫 photo.JPEG": encode(uniform((250, 5, 5))),
            f"{GREEN}/ü.jpg": encode(uniform((5, 250, 5)))}

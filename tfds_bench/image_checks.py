@@ -3,15 +3,15 @@
 Two layers, so that the happy path stays fast:
 
 * ``check_image_file(path)``: a header-only check (PIL reads a few hundred
-  bytes, no pixel is decoded; ~0.1 ms per file, ~6 s for 50,000) run on every file of an
-  ``--image_folder`` before anything is decoded. It refuses, naming the file:
+  bytes, no pixel is decoded) run on every file of an ``--image_folder``
+  before anything is decoded. It refuses, naming the file:
   empty files, files that are not an image at all, formats TensorFlow cannot
   decode (TIFF, PSD, ... named ``.jpg``), and images with more than
   ``MAX_PIXELS`` pixels (decompression bombs, see below). CMYK and grayscale
   JPEGs and PNGs named ``.JPEG`` pass: the pipeline decodes them correctly by
   content (``tf.io.is_jpeg`` / ``decode_image``), to RGB.
   ``full_decode=True`` also decodes the pixels with PIL (catches truncated
-  files; ~1.7 ms per 500x375 JPEG, so not the default).
+  files; it decodes every image once more, so not the default).
 
 * ``explain_decode_error(dataset, crop_fraction, error, start)``: a truncated
   or corrupt image only shows up when TensorFlow decodes it, inside a parallel
