@@ -127,22 +127,6 @@ def check_image_file(path: str, *, max_pixels: int = MAX_PIXELS,
   return info
 
 
-def check_image_folder(root: str, *, max_pixels: int = MAX_PIXELS,
-                       full_decode: bool = False) -> int:
-  """``check_image_file`` on every non-hidden file of ``root/<class>/``; returns the count."""
-  count = 0
-  for folder in sorted(os.listdir(root)):
-    sub = os.path.join(root, folder)
-    if folder.startswith(".") or not os.path.isdir(sub):
-      continue
-    for name in sorted(os.listdir(sub)):
-      if not name.startswith("."):
-        check_image_file(os.path.join(sub, name), max_pixels=max_pixels,
-                         full_decode=full_decode)
-        count += 1
-  return count
-
-
 def _as_text(value) -> str:
   return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
