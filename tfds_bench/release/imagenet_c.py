@@ -184,7 +184,8 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
   the image's seed, the PIL JPEG. The images go in groups of `GROUP_SIZE`
   (`corrupt_group`: one compiled call per group) to a pool of threads
   (`threads.map_in_order`; TensorFlow and Pillow release the GIL), so every
-  core works. The README's speed section has the measured rates.
+  core works. `benchmarks/imagenet_c_generation.py` measures the rate
+  (latest figures in benchmarks/README.md).
 
   Args:
     images: `SourceImage`s, read lazily (an archive is streamed, never held).
