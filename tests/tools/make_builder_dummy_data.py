@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-  /work/venv/bin/python tests/tools/make_builder_dummy_data.py
+  .venv/bin/python tests/tools/make_builder_dummy_data.py
 
 Each archive has the released file name and the released layout (top folder,
 class folders, README.txt where the release has one), holding a few tiny
@@ -176,17 +176,6 @@ def sketch_members() -> Dict[str, bytes]:
       members[f"sketch/{wnid}/sketch_{j}.JPEG"] = jpeg(500 + 10 * k + j,
                                                         mode=mode)
   return members
-
-
-def expected_counts() -> Dict[str, int]:
-  """Number of test examples in each builder's dummy data."""
-  return {
-      "bench_imagenet_v2": 2 * len(V2_CLASS_FOLDERS),
-      "bench_imagenet_a": sum(A_CLASSES.values()),
-      "bench_imagenet_r": sum(R_CLASSES.values()),
-      "bench_imagenet_o": sum(O_CLASSES.values()),
-      "bench_imagenet_sketch": sum(SKETCH_CLASSES.values()),
-  }
 
 
 def write_all(
