@@ -222,3 +222,43 @@ def test_model_inputs_checked():
   with pytest.raises(errors.UserError, match="condition 'c77'"):
     scorer.score("b", "contrast", ["session-1/0001_cop_s01_c77_dog_10_n1_2.png"],
                  np.ones((1, 16)) / 16)
+
+
+def _records(model, results):
+  return [{"model": model, "benchmark": r.benchmark, "metric": r.metric, "value": r.value,
+           "n": r.n, "ci_low": r.ci_low, "ci_high": r.ci_high} for r in results]
+
+
+def test_figures(tmp_path, contrast):
+  from tfds_bench.reports import figures  # pylint: disable=g-import-not-at-top
+  root, images = contrast
+  cue = tmp_path / "cue"
+  cue_images = _write_sessions_dataset(cue, "cue-conflict", "s5n", ["0"], 3, 40, seed=5)
+  records = []
+  for model, seed in (("model_a", 6), ("model_b", 7)):
+    names, probabilities = _model_inputs(cue_images, lambda k, c, cat, i: f"{cat}/{i}", seed)
+    records += _records(model, scorer.score("mvh/cue-conflict", "cue-conflict", names,
+                                            probabilities,
+                                            human_data.read_dataset(cue, "cue-conflict")))
+    names, probabilities = _model_inputs(
+        images, lambda k, c, cat, i: f"session-1/{k:04d}_cop_s01_{c}_{cat}_10_{i}", seed)
+    records += _records(model, scorer.score("mvh/contrast", "contrast", names, probabilities,
+                                            human_data.read_dataset(root, "contrast")))
+  assert figures.shape_bias_figure([r for r in records if r["benchmark"] == "mvh/contrast"]) is None
+  figure = figures.shape_bias_figure(records)
+  ax = figure.axes[0]
+  labels = [t.get_text() for t in ax.get_yticklabels()]
+  human = {r["metric"].split("/")[1]: r["value"] for r in records
+           if r["metric"].startswith("human_shape_bias/") and r["model"] == "model_a"
+           and np.isfinite(r["value"])}
+  assert set(labels) <= set(CATS) and set(human) <= set(labels)
+  ordered = [human[c] for c in labels if c in human]
+  assert ordered == sorted(ordered, reverse=True)
+  assert {t.get_text() for t in ax.get_legend().get_texts()} == {"model_a", "model_b", "humans"}
+  path = figures.save_figure(figure, str(tmp_path / "shape_bias.png"))
+  assert (tmp_path / "shape_bias.png").stat().st_size > 1000 and path.endswith(".png")
+  figure = figures.error_consistency_figure(records)
+  ax = figure.axes[0]
+  assert [t.get_text() for t in ax.get_xticklabels()] == ["mvh/contrast", "mvh/cue-conflict"]
+  figures.save_figure(figure, str(tmp_path / "error_consistency.png"))
+  assert figures.error_consistency_figure([]) is None
