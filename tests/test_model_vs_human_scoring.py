@@ -262,3 +262,35 @@ def test_figures(tmp_path, contrast):
   assert [t.get_text() for t in ax.get_xticklabels()] == ["mvh/contrast", "mvh/cue-conflict"]
   figures.save_figure(figure, str(tmp_path / "error_consistency.png"))
   assert figures.error_consistency_figure([]) is None
+
+
+def test_score_from_1000_way_probabilities_and_predictions(contrast):
+  root, images = contrast
+  from tfds_bench.predictions import Predictions  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(8)
+  logits = rng.normal(size=(len(images), 1000)) * 3
+  probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+  names = np.array([f"session-1/{k:04d}_cop_s01_{c}_{cat}_10_{i}"
+                    for k, (c, cat, i) in enumerate(images)])
+  got = _values(scorer.score_probabilities("b", "contrast", names, probabilities))
+  members = scorer.category_members()
+  decision = [CATS[int(np.argmax([row[list(m)].mean() for m in members]))]
+              for row in probabilities]
+  correct = [d == cat for d, (c, cat, _) in zip(decision, images) if c == "c50"]
+  assert got["accuracy/c50"].value == pytest.approx(np.mean(correct), abs=1e-12)
+  # The table row's scorer: the 16-way probabilities from the predictions record.
+  record = Predictions(file_name=names, label=np.full(len(names), -1),
+                       top5=np.zeros((len(names), 5), np.int64),
+                       confidence=np.full(len(names), np.nan),
+                       extras={scorer.LABEL_SPACE: np.array(
+                           [[row[list(m)].mean() for m in members] for row in probabilities])})
+
+  class Context:
+    human_data = str(root)
+
+  rows = _values(scorer.scorer("b", "contrast")([record], Context()))
+  assert rows["accuracy/c50"].value == got["accuracy/c50"].value
+  assert "human_error_consistency" in rows and "human_error_consistency" not in got
+  record.extras.clear()
+  with pytest.raises(errors.UserError, match="no 16-class probabilities"):
+    scorer.scorer("b", "contrast")([record], None)

@@ -27,15 +27,34 @@ category, ``<s>``: a subject id):
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+import functools
+import json
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors, metrics
-from tfds_bench.benchmark_types import (Result, proportion_result, statistic_result)
+from tfds_bench import errors, human_data, labels, metrics
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+                                        statistic_result)
 from tfds_bench.human_data import HumanTrials
+from tfds_bench.predictions import Predictions
 from tfds_bench.metrics.model_vs_human import PAIR_METRICS, TWO_LEVEL_BOOTSTRAP
 from tfds_bench.release import model_vs_human as mvh
+
+
+# The label space of the 16-class decision, and the key of the per-image
+# float [N, 16] mean category probabilities in `Predictions.extras`.
+LABEL_SPACE = "model_vs_human_16"
+
+
+@functools.lru_cache(maxsize=None)
+def category_members() -> Tuple[Tuple[int, ...], ...]:
+  """The 16 categories' ImageNet-1k indices, in `mvh.CATEGORIES` order."""
+  with open(labels.data_path(f"label_spaces/{LABEL_SPACE}.json")) as f:
+    classes = json.load(f)["classes"]
+  if tuple(c["name"] for c in classes) != mvh.CATEGORIES:
+    raise ValueError(f"{LABEL_SPACE}.json lists other categories than {mvh.CATEGORIES}")
+  return tuple(tuple(c["imagenet_indices"]) for c in classes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,10 +104,16 @@ def _condition_rows(trials: ModelTrials, conditions: Sequence[str]) -> Dict[str,
 def _mean_over_conditions(rows: Dict[str, np.ndarray], per_condition):
   """``statistic(indices)``: mean over conditions of ``per_condition(c, rows)``
   on the resampled indices falling in each condition."""
+  size = max(int(m.max()) for m in rows.values()) + 1
+  label = np.full(size, -1)
+  for k, members in enumerate(rows.values()):
+    label[members] = k
+
   def statistic(indices):
+    of = label[indices]
     values = []
-    for condition, members in rows.items():
-      chosen = indices[np.isin(indices, members)]
+    for k, condition in enumerate(rows):
+      chosen = indices[of == k]
       values.append(per_condition(condition, chosen) if len(chosen) else np.nan)
     return float(np.mean(values))
   return statistic
@@ -175,9 +200,11 @@ def _human_results(benchmark: str, dataset: mvh.Dataset, trials: ModelTrials,
   positions = {c: np.arange(offsets[k], offsets[k + 1]) for k, c in enumerate(order)}
   included = [c for c in order if c in dataset.included]
 
+  condition_of = np.repeat(np.arange(len(order)), np.diff(offsets))
+
   def resampled(condition, image_indices):
-    chosen = image_indices[np.isin(image_indices, positions[condition])] - offsets[
-        order.index(condition)]
+    k = order.index(condition)
+    chosen = image_indices[condition_of[image_indices] == k] - offsets[k]
     _, model_correct, human_correct = aligned[condition]
     return model_correct[chosen], human_correct[:, chosen]
 
@@ -275,3 +302,37 @@ def score(benchmark: str, dataset_name: str, file_names: Sequence[str],
       raise ValueError(f"human data of {humans.dataset} given for {dataset.name}")
     results.extend(_human_results(benchmark, dataset, trials, humans))
   return [r.with_interval() for r in results]
+
+
+def score_probabilities(benchmark: str, dataset_name: str, file_names: Sequence[str],
+                        probabilities: np.ndarray,
+                        humans: Optional[HumanTrials] = None) -> List[Result]:
+  """`score` from 1000-way softmax probabilities [N, 1000] (e.g. a
+  `--predictions` file's `probs`; logits must go through a softmax first)."""
+  probabilities = np.asarray(probabilities, np.float64)
+  if probabilities.ndim != 2 or probabilities.shape[1] != labels.NUM_CLASSES:
+    raise errors.UserError(f"{benchmark}: need softmax probabilities [N, "
+                           f"{labels.NUM_CLASSES}], got shape {probabilities.shape}")
+  return score(benchmark, dataset_name, file_names,
+               metrics.category_probabilities(probabilities, category_members()), humans)
+
+
+def scorer(benchmark: str, dataset_name: str) -> Callable:
+  """The table row's ``score(predictions, context)`` for one dataset: one
+  `Predictions` whose ``extras[LABEL_SPACE]`` holds the float [N, 16] mean
+  category probabilities; human data from the context's ``human_data``
+  folder when it has one."""
+  mvh.get(dataset_name)
+
+  def score_rows(predictions: Sequence[Predictions],
+                 context: Optional[ScoringContext] = None) -> List[Result]:
+    (source,) = predictions
+    if LABEL_SPACE not in source.extras:
+      raise errors.UserError(
+          f"{benchmark}: the predictions carry no 16-class probabilities "
+          f"({LABEL_SPACE!r}); score a model run, or a predictions file with 'probs'")
+    # `human_data` is the --human_data folder (a ScoringContext field to add).
+    folder = getattr(context, "human_data", None)
+    humans = human_data.read_dataset(folder, dataset_name) if folder else None
+    return score(benchmark, dataset_name, source.file_name, source.extras[LABEL_SPACE], humans)
+  return score_rows
