@@ -17,6 +17,7 @@ produce the same pixels.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import os
@@ -61,19 +62,51 @@ ARCHIVE_OF: Dict[str, str] = {
     c: archive for archive, names in ARCHIVE_CORRUPTIONS.items() for c in names}
 
 
+@dataclasses.dataclass(frozen=True, order=True)
+class Config:
+  """One ImageNet-C config, (corruption, severity), checked when made.
+
+  Orders as the paper lists them: corruption in `NAMES` order, then severity.
+  """
+  corruption_index: int = dataclasses.field(init=False, repr=False)
+  corruption: str
+  severity: int
+
+  def __post_init__(self):
+    if self.corruption not in NAMES or self.severity not in SEVERITIES:
+      raise ValueError(
+          f"({self.corruption!r}, {self.severity!r}) is not an ImageNet-C config; "
+          f"expected a corruption of {', '.join(NAMES)} and a severity 1..5")
+    object.__setattr__(self, "corruption_index", NAMES.index(self.corruption))
+
+  @property
+  def name(self) -> str:
+    """The builder config name, `gaussian_noise_3`."""
+    return f"{self.corruption}_{self.severity}"
+
+  @classmethod
+  def parse(cls, name: str) -> "Config":
+    """`gaussian_noise_3` -> Config("gaussian_noise", 3); raises ValueError on others."""
+    corruption, _, severity = name.rpartition("_")
+    if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
+      raise ValueError(
+          f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
+          f"with corruption one of {', '.join(NAMES)}")
+    return cls(corruption, int(severity))
+
+
+ALL_CONFIGS = tuple(Config(c, s) for c in NAMES for s in SEVERITIES)
+
+
 def config_name(corruption: str, severity: int) -> str:
   """`gaussian_noise`, 3 -> `gaussian_noise_3` (the builder config name)."""
-  return f"{corruption}_{severity}"
+  return Config(corruption, severity).name
 
 
 def parse_config_name(name: str) -> Tuple[str, int]:
   """`gaussian_noise_3` -> (`gaussian_noise`, 3); raises on unknown names."""
-  corruption, _, severity = name.rpartition("_")
-  if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
-    raise ValueError(
-        f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
-        f"with corruption one of {', '.join(NAMES)}")
-  return corruption, int(severity)
+  config = Config.parse(name)
+  return config.corruption, config.severity
 
 
 # --- the release pipeline, per image ------------------------------------------
@@ -365,7 +398,7 @@ def _release_crop_and_seed(image_bytes: bytes, file_name: bytes, base_seed: int)
           np.int64(common.image_seed(base_seed, name)))
 
 
-def corrupt_on_the_fly(dataset, corruption: str, severity: int,
+def corrupt_on_the_fly(dataset, config: Config,
                        base_seed: int = common.DEFAULT_BASE_SEED):
   """ImageNet val examples -> ImageNet-C examples, inside tf.data.
 
@@ -375,12 +408,12 @@ def corrupt_on_the_fly(dataset, corruption: str, severity: int,
   (`common.image_seed`, as a tensor), and a JPEG quality-85 round trip;
   ``label`` and ``file_name`` pass through. The output ``image`` is the
   encoded JPEG, so the rest of the input pipeline is unchanged, and no
-  corrupted copy of the val set is ever written to disk.
+  corrupted copy of the val set is ever written to disk. ``config`` was
+  checked when made; `corruptions.apply` checks it again.
   """
-  _check_config(corruption, severity)
   return generate_on_the_fly(
       dataset, base_seed,
-      lambda crop, seed: corruptions.apply(crop, corruption, severity, seed=seed))
+      lambda crop, seed: corruptions.apply(crop, config.corruption, config.severity, seed=seed))
 
 
 def generate_on_the_fly(dataset, base_seed: int = common.DEFAULT_BASE_SEED,
