@@ -124,7 +124,8 @@ def test_human_and_model_figures_equal_direct_formulas(contrast):
   file_names, probabilities = _model_inputs(
       images, lambda k, c, cat, i: f"session-1/{k:04d}_cop_s01_{c}_{cat}_10_{i}", seed=2)
   humans = human_data.read_dataset(root, "contrast")
-  got = _values(scorer.score("mvh/contrast", "contrast", file_names, probabilities, humans))
+  got = _values(scorer.score("mvh/contrast", "contrast", file_names,
+                             probabilities.argmax(axis=1), humans))
   decision = np.array(CATS)[probabilities.argmax(axis=1)]
   model = {(c, i): d == cat for (c, cat, i), d in zip(images, decision)}
   subjects = sorted({r["subj"] for r in rows})
@@ -168,8 +169,8 @@ def test_cue_conflict_shape_bias(tmp_path):
   rows = _read_rows(tmp_path / "cue-conflict")
   file_names, probabilities = _model_inputs(images, lambda k, c, cat, i: f"{cat}/{i}", seed=4)
   humans = human_data.read_dataset(tmp_path, "cue-conflict")
-  got = _values(scorer.score("mvh/cue-conflict", "cue-conflict", file_names, probabilities,
-                             humans))
+  got = _values(scorer.score("mvh/cue-conflict", "cue-conflict", file_names,
+                             probabilities.argmax(axis=1), humans))
 
   def direct(trials):
     # The texture category: last '-' part of the image name, digits removed.
@@ -215,13 +216,16 @@ def test_bad_human_files(tmp_path):
 
 
 def test_model_inputs_checked():
-  with pytest.raises(errors.UserError, match=r"\[1, 16\]"):
-    scorer.score("b", "edge", ["dog/dog1.png"], np.ones((1, 15)))
+  with pytest.raises(errors.UserError, match="one 16-class decision"):
+    scorer.score("b", "edge", ["dog/dog1.png"], np.array([16]))
+  with pytest.raises(errors.UserError, match="one 16-class decision"):
+    scorer.score("b", "edge", ["dog/dog1.png"], np.array([0.5]))
   with pytest.raises(errors.UserError, match="not one of the 16"):
-    scorer.score("b", "edge", ["cow/cow1.png"], np.ones((1, 16)) / 16)
+    scorer.score("b", "edge", ["cow/cow1.png"], np.array([0]))
   with pytest.raises(errors.UserError, match="condition 'c77'"):
-    scorer.score("b", "contrast", ["session-1/0001_cop_s01_c77_dog_10_n1_2.png"],
-                 np.ones((1, 16)) / 16)
+    scorer.score("b", "contrast", ["session-1/0001_cop_s01_c77_dog_10_n1_2.png"], np.array([0]))
+  with pytest.raises(errors.UserError, match="repeated file names"):
+    scorer.score("b", "edge", ["dog/dog1.png"] * 2, np.array([0, 0]))
 
 
 def _records(model, results):
@@ -238,11 +242,12 @@ def test_figures(tmp_path, contrast):
   for model, seed in (("model_a", 6), ("model_b", 7)):
     names, probabilities = _model_inputs(cue_images, lambda k, c, cat, i: f"{cat}/{i}", seed)
     records += _records(model, scorer.score("mvh/cue-conflict", "cue-conflict", names,
-                                            probabilities,
+                                            probabilities.argmax(axis=1),
                                             human_data.read_dataset(cue, "cue-conflict")))
     names, probabilities = _model_inputs(
         images, lambda k, c, cat, i: f"session-1/{k:04d}_cop_s01_{c}_{cat}_10_{i}", seed)
-    records += _records(model, scorer.score("mvh/contrast", "contrast", names, probabilities,
+    records += _records(model, scorer.score("mvh/contrast", "contrast", names,
+                                            probabilities.argmax(axis=1),
                                             human_data.read_dataset(root, "contrast")))
   assert figures.shape_bias_figure([r for r in records if r["benchmark"] == "mvh/contrast"]) is None
   figure = figures.shape_bias_figure(records)
@@ -273,24 +278,21 @@ def test_score_from_1000_way_probabilities_and_predictions(contrast):
   names = np.array([f"session-1/{k:04d}_cop_s01_{c}_{cat}_10_{i}"
                     for k, (c, cat, i) in enumerate(images)])
   got = _values(scorer.score_probabilities("b", "contrast", names, probabilities))
-  members = scorer.category_members()
-  decision = [CATS[int(np.argmax([row[list(m)].mean() for m in members]))]
-              for row in probabilities]
+  members = scorer.category_space().members
+  decision = [CATS[int(np.argmax([row[m].mean() for m in members]))] for row in probabilities]
   correct = [d == cat for d, (c, cat, _) in zip(decision, images) if c == "c50"]
   assert got["accuracy/c50"].value == pytest.approx(np.mean(correct), abs=1e-12)
-  # The table row's scorer: the 16-way probabilities from the predictions record.
-  record = Predictions(file_name=names, label=np.full(len(names), -1),
-                       top5=np.zeros((len(names), 5), np.int64),
-                       confidence=np.full(len(names), np.nan),
-                       extras={scorer.LABEL_SPACE: np.array(
-                           [[row[list(m)].mean() for m in members] for row in probabilities])})
-
-  class Context:
-    human_data = str(root)
-
-  rows = _values(scorer.scorer("b", "contrast")([record], Context()))
+  # The table row's scorer, on the predictions record a model run keeps.
+  from tfds_bench import benchmark_table, predictions  # pylint: disable=g-import-not-at-top
+  from tfds_bench.benchmark_types import ScoringContext, ScoringOptions  # pylint: disable=g-import-not-at-top
+  summary = predictions.summarize_scores_np(logits, (scorer.LABEL_SPACE,))
+  record = predictions.from_summaries(names, np.full(len(names), -1), summary)
+  row = benchmark_table.get("model_vs_human/contrast")
+  assert scorer.LABEL_SPACE in row.space_scores and "human_data" in row.reads
+  rows = _values(row.score([record], ScoringContext(row, ScoringOptions(human_data=str(root)))))
   assert rows["accuracy/c50"].value == got["accuracy/c50"].value
   assert "human_error_consistency" in rows and "human_error_consistency" not in got
-  record.extras.clear()
-  with pytest.raises(errors.UserError, match="no 16-class probabilities"):
-    scorer.scorer("b", "contrast")([record], None)
+  assert "human_error_consistency" not in _values(row.score([record], ScoringContext(row)))
+  record.space_top5.clear()
+  with pytest.raises(errors.UserError, match="no model_vs_human_16 classes"):
+    row.score([record], ScoringContext(row))

@@ -2,9 +2,10 @@
 the human comparisons (error consistency, observed consistency, accuracy
 difference), with intervals.
 
-Input per image: the 16 categories' mean softmax probabilities (float
-[N, 16], `metrics.category_probabilities`; the decision is their argmax),
-keyed by the builder's `file_name`. Human data (`human_data.read_dataset`) is
+Input per image: its 16-class decision (the category with the highest mean
+softmax probability over its members: the best class of label space
+``model_vs_human_16``, which the predictions record keeps), keyed by the
+builder's `file_name`. Human data (`human_data.read_dataset`) is
 optional; without it only the model's own figures are reported.
 
 Metric names (``<c>``: a condition as the file names write it, ``<k>``: a
@@ -27,14 +28,12 @@ category, ``<s>``: a subject id):
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors, human_data, labels, metrics
-from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+from tfds_bench import errors, human_data, label_spaces, labels, metrics
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result, reads,
                                         statistic_result)
 from tfds_bench.human_data import HumanTrials
 from tfds_bench.predictions import Predictions
@@ -42,19 +41,18 @@ from tfds_bench.metrics.model_vs_human import PAIR_METRICS, TWO_LEVEL_BOOTSTRAP
 from tfds_bench.release import model_vs_human as mvh
 
 
-# The label space of the 16-class decision, and the key of the per-image
-# float [N, 16] mean category probabilities in `Predictions.extras`.
+# The label space of the 16-class decision (its per-image scores are the
+# mean softmax probabilities over each category's members).
 LABEL_SPACE = "model_vs_human_16"
 
 
-@functools.lru_cache(maxsize=None)
-def category_members() -> Tuple[Tuple[int, ...], ...]:
-  """The 16 categories' ImageNet-1k indices, in `mvh.CATEGORIES` order."""
-  with open(labels.data_path(f"label_spaces/{LABEL_SPACE}.json")) as f:
-    classes = json.load(f)["classes"]
-  if tuple(c["name"] for c in classes) != mvh.CATEGORIES:
-    raise ValueError(f"{LABEL_SPACE}.json lists other categories than {mvh.CATEGORIES}")
-  return tuple(tuple(c["imagenet_indices"]) for c in classes)
+def category_space():
+  """The 16 categories as a `label_spaces.LabelSpace`, in `mvh.CATEGORIES` order."""
+  space = label_spaces.get(LABEL_SPACE)
+  if space.class_names != mvh.CATEGORIES:
+    raise RuntimeError(f"label space {LABEL_SPACE} lists other categories than "
+                       f"{mvh.CATEGORIES}")
+  return space
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,14 +71,15 @@ class ModelTrials:
 
 
 def model_trials(benchmark: str, dataset: mvh.Dataset, file_names: Sequence[str],
-                 category_probabilities: np.ndarray) -> ModelTrials:
-  """Parses file names and takes each image's 16-class decision."""
+                 decisions: np.ndarray) -> ModelTrials:
+  """Parses file names; ``decisions`` are category indices (`mvh.CATEGORIES`)."""
   file_names = np.asarray(file_names).astype(str)
-  probabilities = np.asarray(category_probabilities, np.float64)
-  if probabilities.shape != (len(file_names), len(mvh.CATEGORIES)):
+  decisions = np.asarray(decisions)
+  if (decisions.shape != (len(file_names),) or not np.issubdtype(decisions.dtype, np.integer)
+      or (len(decisions) and (decisions.min() < 0 or decisions.max() >= len(mvh.CATEGORIES)))):
     raise errors.UserError(
-        f"{benchmark}: need the 16 categories' mean probabilities per image, float "
-        f"[{len(file_names)}, {len(mvh.CATEGORIES)}], got shape {probabilities.shape}")
+        f"{benchmark}: need one 16-class decision (an index 0..{len(mvh.CATEGORIES) - 1}) "
+        f"per image, {len(file_names)} in all; got {decisions.dtype} {decisions.shape}")
   if len(np.unique(file_names)) != len(file_names):
     raise errors.UserError(f"{benchmark}: repeated file names in the predictions")
   infos = []
@@ -89,11 +88,11 @@ def model_trials(benchmark: str, dataset: mvh.Dataset, file_names: Sequence[str]
       infos.append(mvh.file_info(dataset, name))
     except ValueError as e:
       raise errors.UserError(f"{benchmark}: {e}") from None
-  decision = np.array(mvh.CATEGORIES)[np.argmax(probabilities, axis=1)]
   return ModelTrials(file_names, np.array([i.condition for i in infos]),
                      np.array([i.image_id for i in infos]),
                      np.array([i.category for i in infos]),
-                     np.array([i.texture or "" for i in infos]), decision)
+                     np.array([i.texture or "" for i in infos]),
+                     np.array(mvh.CATEGORIES)[decisions])
 
 
 def _condition_rows(trials: ModelTrials, conditions: Sequence[str]) -> Dict[str, np.ndarray]:
@@ -288,11 +287,14 @@ def _human_shape_bias_results(benchmark: str, humans: HumanTrials) -> List[Resul
 
 
 def score(benchmark: str, dataset_name: str, file_names: Sequence[str],
-          category_probabilities: np.ndarray,
-          humans: Optional[HumanTrials] = None) -> List[Result]:
-  """All figures of one model-vs-human dataset (see the module docstring)."""
+          decisions: np.ndarray, humans: Optional[HumanTrials] = None) -> List[Result]:
+  """All figures of one model-vs-human dataset (see the module docstring).
+
+  ``file_names``: the builder's `file_name` per image; ``decisions``: int [N],
+  each image's 16-class decision (index into `mvh.CATEGORIES`).
+  """
   dataset = mvh.get(dataset_name)
-  trials = model_trials(benchmark, dataset, file_names, category_probabilities)
+  trials = model_trials(benchmark, dataset, file_names, decisions)
   results = _accuracy_results(benchmark, dataset, trials)
   if dataset.name == mvh.CUE_CONFLICT:
     results.extend(_shape_bias_results(benchmark, "", trials.decision, trials.category,
@@ -307,32 +309,31 @@ def score(benchmark: str, dataset_name: str, file_names: Sequence[str],
 def score_probabilities(benchmark: str, dataset_name: str, file_names: Sequence[str],
                         probabilities: np.ndarray,
                         humans: Optional[HumanTrials] = None) -> List[Result]:
-  """`score` from 1000-way softmax probabilities [N, 1000] (e.g. a
-  `--predictions` file's `probs`; logits must go through a softmax first)."""
+  """`score` from 1000-way softmax probabilities [N, 1000] (logits must go
+  through a softmax first: the decision averages probabilities)."""
   probabilities = np.asarray(probabilities, np.float64)
   if probabilities.ndim != 2 or probabilities.shape[1] != labels.NUM_CLASSES:
     raise errors.UserError(f"{benchmark}: need softmax probabilities [N, "
                            f"{labels.NUM_CLASSES}], got shape {probabilities.shape}")
-  return score(benchmark, dataset_name, file_names,
-               metrics.category_probabilities(probabilities, category_members()), humans)
+  decisions = metrics.sixteen_class_decisions(probabilities, category_space().members)
+  return score(benchmark, dataset_name, file_names, decisions, humans)
 
 
-def scorer(benchmark: str, dataset_name: str) -> Callable:
-  """The table row's ``score(predictions, context)`` for one dataset: one
-  `Predictions` whose ``extras[LABEL_SPACE]`` holds the float [N, 16] mean
-  category probabilities; human data from the context's ``human_data``
-  folder when it has one."""
-  mvh.get(dataset_name)
-
-  def score_rows(predictions: Sequence[Predictions],
-                 context: Optional[ScoringContext] = None) -> List[Result]:
-    (source,) = predictions
-    if LABEL_SPACE not in source.extras:
-      raise errors.UserError(
-          f"{benchmark}: the predictions carry no 16-class probabilities "
-          f"({LABEL_SPACE!r}); score a model run, or a predictions file with 'probs'")
-    # `human_data` is the --human_data folder (a ScoringContext field to add).
-    folder = getattr(context, "human_data", None)
-    humans = human_data.read_dataset(folder, dataset_name) if folder else None
-    return score(benchmark, dataset_name, source.file_name, source.extras[LABEL_SPACE], humans)
-  return score_rows
+@reads("human_data")
+def score_model_vs_human_row(predictions: Sequence[Predictions],
+                             context: ScoringContext) -> List[Result]:
+  """A table row's scorer: ``context.row.options["dataset"]`` names the
+  dataset; the decision is the best class of the predictions' label space
+  ``model_vs_human_16`` (mean softmax probability per category); human data
+  from ``--human_data`` when given."""
+  (source,) = predictions
+  benchmark = context.row.id
+  if LABEL_SPACE not in source.space_top5:
+    raise errors.UserError(
+        f"{benchmark}: the predictions carry no {LABEL_SPACE} classes; score a model run, "
+        "or a predictions file with 'logits' or 'probs'")
+  dataset_name = context.row.options["dataset"]
+  folder = context.options.human_data
+  humans = human_data.read_dataset(folder, dataset_name) if folder else None
+  return score(benchmark, dataset_name, source.file_name,
+               source.space_top5[LABEL_SPACE][:, 0], humans)
