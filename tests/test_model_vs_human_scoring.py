@@ -296,3 +296,8 @@ def test_score_from_1000_way_probabilities_and_predictions(contrast):
   record.space_top5.clear()
   with pytest.raises(errors.UserError, match="no model_vs_human_16 classes"):
     row.score([record], ScoringContext(row))
+  from tfds_bench.reports import report  # pylint: disable=g-import-not-at-top
+  written = report.write_report(records, str(tmp_path / "report"))
+  names = {p.rsplit("/", 1)[-1] for p in written}
+  assert {report.SHAPE_BIAS_PNG, report.ERROR_CONSISTENCY_PNG} <= names
+  assert "![shape_bias](shape_bias.png)" in (tmp_path / "report" / "report.md").read_text()
