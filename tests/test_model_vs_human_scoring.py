@@ -267,6 +267,11 @@ def test_figures(tmp_path, contrast):
   assert [t.get_text() for t in ax.get_xticklabels()] == ["mvh/contrast", "mvh/cue-conflict"]
   figures.save_figure(figure, str(tmp_path / "error_consistency.png"))
   assert figures.error_consistency_figure([]) is None
+  from tfds_bench.reports import report  # pylint: disable=g-import-not-at-top
+  written = report.write_report(records, str(tmp_path / "report"))
+  names = {p.rsplit("/", 1)[-1] for p in written}
+  assert {report.SHAPE_BIAS_PNG, report.ERROR_CONSISTENCY_PNG} <= names
+  assert "![shape_bias](shape_bias.png)" in (tmp_path / "report" / "report.md").read_text()
 
 
 def test_score_from_1000_way_probabilities_and_predictions(contrast):
@@ -296,11 +301,6 @@ def test_score_from_1000_way_probabilities_and_predictions(contrast):
   record.space_top5.clear()
   with pytest.raises(errors.UserError, match="no model_vs_human_16 classes"):
     row.score([record], ScoringContext(row))
-  from tfds_bench.reports import report  # pylint: disable=g-import-not-at-top
-  written = report.write_report(records, str(tmp_path / "report"))
-  names = {p.rsplit("/", 1)[-1] for p in written}
-  assert {report.SHAPE_BIAS_PNG, report.ERROR_CONSISTENCY_PNG} <= names
-  assert "![shape_bias](shape_bias.png)" in (tmp_path / "report" / "report.md").read_text()
 
 
 _CHECK_FLAGS = """

@@ -139,6 +139,8 @@ def _accuracy_results(benchmark: str, dataset: mvh.Dataset,
 
 def _shape_bias_results(benchmark: str, prefix: str, decision, category, texture,
                         images) -> List[Result]:
+  """Shape bias overall and per shape category; a figure with no shape or
+  texture hit at all is undefined and left out, not reported as NaN."""
   results = [statistic_result(
       benchmark, f"{prefix}shape_bias",
       lambda i: metrics.shape_bias(decision[i], category[i], texture[i]), images)]
@@ -149,7 +151,7 @@ def _shape_bias_results(benchmark: str, prefix: str, decision, category, texture
           benchmark, f"{prefix}shape_bias/{name}",
           lambda i, rows=rows: metrics.shape_bias(decision[rows][i], category[rows][i],
                                                   texture[rows][i]), images[rows]))
-  return results
+  return [r for r in results if np.isfinite(r.value)]
 
 
 def _aligned(benchmark: str, trials: ModelTrials, humans: HumanTrials,
