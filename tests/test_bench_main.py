@@ -159,7 +159,7 @@ def test_a_benchmark_named_twice_runs_once():
   assert [r.id for r in rows] == ["sample", "sample_p"]
 
 
-# ------------------------------------------------- issue 14/16: the command line
+# ------------------------------------------------------------- the command line
 CHECK_FLAGS_SCRIPT = """
 import json, sys
 from absl import app, flags
@@ -204,7 +204,7 @@ MISTAKES = [
     (["--image_folder=~/no_such_folder"], "image folder not found: {home}/no_such_folder"),
     (["--predictions=$NO_SUCH/p.npz", "--benchmarks=imagenet2012"],
      "predictions file not found: {tmp}/nothing/p.npz"),
-    # issue 17's scaling flags, checked the same way.
+    # The scaling flags, checked the same way.
     (["--shard=0/2"], "--shard needs --output_dir"),
     (["--shard=2/2", "--output_dir=out"], "--shard='2/2': I must be 0..N-1"),
     (["--tpu=my-tpu"], "--tpu has no effect with --strategy=none"),

@@ -103,7 +103,7 @@ def flag_values() -> Tuple[Dict[str, object], List[str]]:
 
 def check_flags() -> run_config.RunConfig:
   """The run configuration of the flags (`run_config.build`): every check
-  that needs no TensorFlow, so that a mistake is reported in about a second."""
+  that needs no TensorFlow, so that a mistake is reported before it loads."""
   values, given = flag_values()
   return run_config.build(
       values, given,

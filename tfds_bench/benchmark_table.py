@@ -123,6 +123,10 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               (TfdsSource(key="imagenet_o", builder="bench_imagenet_o"), IMAGENET_VAL),
               ("aupr", "auroc"), classification.score_imagenet_o, needs_scores=True,
               label_space="imagenet_o", space_scores=("imagenet_o",)),
+    Benchmark("objectnet", "ObjectNet 1.0: 113 classes overlapping ImageNet-1k, controlled "
+                           "rotation, background and viewpoint",
+              (TfdsSource(key="objectnet", builder="bench_objectnet"),), ("top1", "top5"),
+              classification.score_mapped_top5, label_space="objectnet"),
     _imagenet_c(),
     Benchmark("imagenet_p", "ImageNet-P: 14 perturbation sequences; flip probability, top-5 "
                             "distance, mFP / mT5D (AlexNet-normalised only when its values "

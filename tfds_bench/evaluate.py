@@ -151,7 +151,7 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
   position in ``dataset`` when absent; `source_examples` adds them before
   slicing). ``progress(n)`` is called after each batch with the number of
   real examples in it. ``step`` is a predict step from `make_predict_step` to
-  reuse: each new one traces the model again (seconds), which matters when
+  reuse: each new one traces the model again, which matters when
   one model runs over many sources (ImageNet-C has 96).
 
   Under a multi-worker strategy ``dataset`` is this host's slice

@@ -11,7 +11,7 @@ for options only some benchmarks use, the table rows whose sources or scorer
 read it (`Benchmark.reads`). An option given where nothing in the chosen mode
 or benchmarks reads it is one `UserError` naming the option and the
 benchmarks that would use it; the same rule for every option. All of this
-needs no TensorFlow, so a mistake is reported in about a second.
+needs no TensorFlow, so a mistake is reported before it loads.
 """
 
 from __future__ import annotations

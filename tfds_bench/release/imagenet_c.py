@@ -39,10 +39,9 @@ HELDOUT_NAMES = corruptions.HELDOUT_NAMES
 SEVERITIES = corruptions.SEVERITIES
 
 JPEG_QUALITY = 85
-# Images per compiled call in `generate_images` (`corrupt_group`). On 2 cores,
-# 2 threads, all 19 corruptions: groups of 16 ran at about 1.15x groups of 4
-# and 1.4x one image per call, groups of 32 at 1.02-1.03x groups of 16 (two
-# runs), with the same peak memory.
+# Images per compiled call in `generate_images` (`corrupt_group`): a larger
+# group pays the call's fixed cost over more images; past 16 the gain is
+# small, and the peak memory stayed the same (2 threads, all 19 corruptions).
 GROUP_SIZE = 32
 
 # The Zenodo record holding the released archives, and the archive (category)
@@ -218,7 +217,8 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
   the image's seed, the PIL JPEG. The images go in groups of `GROUP_SIZE`
   (`corrupt_group`: one compiled call per group) to a pool of threads
   (`threads.map_in_order`; TensorFlow and Pillow release the GIL), so every
-  core works. The README's speed section has the measured rates.
+  core works. `benchmarks/imagenet_c_generation.py` measures the rate
+  (latest figures in benchmarks/README.md).
 
   Args:
     images: `SourceImage`s, read lazily (an archive is streamed, never held).
@@ -277,8 +277,8 @@ def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption
   """`corrupt` of each image with its own seed, as one compiled call; uint8 ``[N, H, W, 3]``.
 
   The same bytes per image as `corrupt` (a `tf.map_fn` of the same one-image
-  graph), but the call's fixed cost (~0.3 ms on 2 cores, more than a cheap
-  corruption's work) is paid once per group, and the group's images run as
+  graph), but the call's fixed cost (more than a cheap corruption's work on
+  one image) is paid once per group, and the group's images run as
   parallel iterations.
   """
   for seed in seeds:
