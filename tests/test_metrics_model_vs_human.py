@@ -185,3 +185,4 @@ def test_keras_metrics_equal_numpy():
       metrics.shape_bias(decisions, categories, textures), abs=1e-12)
   clone = metrics.ShapeBias.from_config(bias.get_config())
   assert clone.members == members
+  assert metrics.SixteenClassAccuracy().members == members  # the label space by default

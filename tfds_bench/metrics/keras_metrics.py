@@ -47,6 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench import label_spaces
 from tfds_bench.labels import NUM_CLASSES
 from tfds_bench.metrics.accuracy import (MULTILABEL_FIRST_CODE_COLUMN,
                                          MULTILABEL_ORIGINAL_COLUMN,
@@ -485,11 +486,18 @@ def _category_decisions(y_pred, averaging: tf.Tensor) -> tf.Tensor:
   return TENSORFLOW.top_k(means, 1)[:, 0]
 
 
-class _CategoryMetric(_CountMetric):
-  """Base: decisions over categories given as lists of 1000-class members."""
+# The label space whose categories the model-vs-human metrics default to.
+MODEL_VS_HUMAN_SPACE = "model_vs_human_16"
 
-  def __init__(self, members: Sequence[Sequence[int]], name: str, **kwargs):
+
+class _CategoryMetric(_CountMetric):
+  """Base: decisions over categories given as lists of 1000-class members
+  (default: the 16 categories of label space ``model_vs_human_16``)."""
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]], name: str, **kwargs):
     super().__init__(name=name, **kwargs)
+    if members is None:
+      members = label_spaces.get(MODEL_VS_HUMAN_SPACE).members
     self.members = [[int(i) for i in m] for m in members]
     self._averaging = tf.constant(model_vs_human.averaging_matrix(self.members))
 
@@ -503,8 +511,7 @@ class SixteenClassAccuracy(_CategoryMetric):
 
   ``y_true``: int category index ``[B]`` / ``[B, 1]`` (-1: padding).
   ``y_pred``: softmax probabilities ``[B, 1000]``. ``members``: the
-  categories' 1000-class indices, e.g. ``label_space.members`` of
-  ``model_vs_human_16``. The decision is the category whose members' MEAN
+  categories' 1000-class indices (default: label space ``model_vs_human_16``). The decision is the category whose members' MEAN
   probability is highest.
 
   >>> metric = SixteenClassAccuracy(members=[[0], [1, 2]])
@@ -515,8 +522,8 @@ class SixteenClassAccuracy(_CategoryMetric):
   0.5
   """
 
-  def __init__(self, members: Sequence[Sequence[int]], name: str = "sixteen_class_accuracy",
-               **kwargs):
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None,
+               name: str = "sixteen_class_accuracy", **kwargs):
     super().__init__(members, name=name, **kwargs)
 
   def update_state(self, y_true, y_pred, sample_weight=None):
@@ -543,7 +550,8 @@ class ShapeBias(_CategoryMetric):
   0.5
   """
 
-  def __init__(self, members: Sequence[Sequence[int]], name: str = "shape_bias", **kwargs):
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None, name: str = "shape_bias",
+               **kwargs):
     super().__init__(members, name=name, **kwargs)
 
   def update_state(self, y_true, y_pred, sample_weight=None):
