@@ -51,6 +51,9 @@ flags.DEFINE_string("predictions", None,
                     "(comma-separated paths or globs) scored as one run, e.g. the files of "
                     "--shard runs: --predictions='out/predictions-shard-*.npz'.")
 flags.DEFINE_string("manual_dir", None, "Folder holding the released archives.")
+flags.DEFINE_string("human_data", None,
+                    "model-vs-human's raw-data/ folder of human observers' CSVs (not shipped: "
+                    "licence unstated); the model_vs_human/* rows then compare with them.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for prepared datasets.")
 flags.DEFINE_string("output_dir", None, "Where to write results.json and results.csv.")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
@@ -186,7 +189,8 @@ def _run(config: run_config.RunConfig) -> int:
 
 
 def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringOptions:
-  return ScoringOptions(config.manual_dir, config.real_threshold, progress_factory)
+  return ScoringOptions(config.manual_dir, config.real_threshold, progress_factory,
+                        config.human_data)
 
 
 def _data_service(config: run_config.RunConfig):

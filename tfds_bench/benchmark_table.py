@@ -19,7 +19,8 @@ from tfds_bench.benchmark_types import Benchmark, OfflineFallback
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
-from tfds_bench.scoring import classification, imagenet_c, imagenet_p
+from tfds_bench.release import model_vs_human as model_vs_human_release
+from tfds_bench.scoring import classification, imagenet_c, imagenet_p, model_vs_human
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
                                 imagenet_c_source, imagenet_p_source)
 
@@ -59,6 +60,28 @@ def _perturbation_sources(builder: str, names: Sequence[str]) -> Tuple[TfdsSourc
 
 def _imagenet_p_available(data: DataOptions) -> bool:
   return imagenet_p_release.has_source_archives(data.manual_dir)
+
+
+_HUMAN_COMPARISONS = ("error_consistency", "observed_consistency", "accuracy_difference")
+
+
+def _model_vs_human(dataset: model_vs_human_release.Dataset) -> Benchmark:
+  """One model-vs-human dataset: 16-class decisions, vs humans with --human_data."""
+  benchmark_id = f"model_vs_human/{dataset.name}"
+  metrics = ("accuracy", "accuracy/<condition>")
+  humans = ("human_accuracy",) + tuple(f"human_{m}" for m in _HUMAN_COMPARISONS)
+  if dataset.name == model_vs_human_release.CUE_CONFLICT:
+    metrics += ("shape_bias", "shape_bias/<category>")
+    humans += ("human_shape_bias", "human_shape_bias/<category>")
+  metrics += _HUMAN_COMPARISONS + tuple(f"{m}/<condition or subject>"
+                                        for m in _HUMAN_COMPARISONS) + humans
+  return Benchmark(
+      benchmark_id, f"model-vs-human {dataset.name}: {dataset.description}, 16 classes "
+      "(vs human observers with --human_data)",
+      (TfdsSource(key=benchmark_id, builder=f"bench_model_vs_human/{dataset.name}"),),
+      metrics, model_vs_human.score_model_vs_human_row, needs_scores=True,
+      label_space=model_vs_human.LABEL_SPACE, space_scores=(model_vs_human.LABEL_SPACE,),
+      options={"dataset": dataset.name})
 
 
 # ImageNet val top-1 over the classes of ImageNet-A / -R: the x axis timm
@@ -119,6 +142,7 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               _perturbation_sources(imagenet_p_release.SAMPLE_BUILDER_NAME,
                                     imagenet_p_release.TEST_NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
+    *(_model_vs_human(dataset) for dataset in model_vs_human_release.DATASETS),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

@@ -102,6 +102,8 @@ class ScoringOptions:
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
   progress_factory: Optional[Callable] = None
+  # model-vs-human's raw-data/ folder of human observers (--human_data).
+  human_data: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -67,6 +67,7 @@ OPTIONS: Dict[str, Option] = {
     "progress": Option(_ALL_MODES),
     "corrupt_on_the_fly": Option(_MODEL_RUN, by_rows=True),
     "real_threshold": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
+    "human_data": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
     "strategy": Option(_MODEL_RUN),
     "tpu": Option(_MODEL_RUN),
     "shard": Option(_MODEL_RUN),
@@ -103,6 +104,7 @@ class RunConfig:
   progress: bool = True
   corrupt_on_the_fly: bool = False
   real_threshold: Optional[float] = None
+  human_data: Optional[str] = None
   strategy: str = "none"
   tpu: Optional[str] = None
   shard: Optional[Tuple[int, int]] = None
@@ -153,7 +155,7 @@ def build(values: Mapping[str, object], given: Sequence[str],
                              if mode in MODE_FLAGS else
                              f"--{name} has no effect in a model run; drop it")
   paths = {name: expand_path(values.get(name)) for name in
-           ("weights", "image_folder", "manual_dir", "data_dir", "output_dir")}
+           ("weights", "image_folder", "manual_dir", "human_data", "data_dir", "output_dir")}
   config = dict(mode=mode, progress=bool(values.get("progress", True)),
                 show_library_logs=show_library_logs, **paths)
   if mode == LIST:
@@ -351,6 +353,9 @@ def _check_paths(run: RunConfig) -> None:
   if run.manual_dir and not os.path.isdir(run.manual_dir):
     raise errors.UserError(f"--manual_dir={run.manual_dir}: folder not found (it should "
                            "hold the released archives, unextracted; see the README's table)")
+  if run.human_data and not os.path.isdir(run.human_data):
+    raise errors.UserError(f"--human_data={run.human_data}: folder not found (it should be "
+                           "model-vs-human's raw-data/ folder, holding <dataset>/*.csv)")
   if run.data_dir and os.path.exists(run.data_dir) and not os.path.isdir(run.data_dir):
     raise errors.UserError(f"--data_dir={run.data_dir} is a file; give a folder")
   if run.output_dir:

@@ -4,7 +4,8 @@ The numpy functions are the definitions (and what `--predictions` scoring
 uses; ``effective_robustness`` works on results records; ``intervals`` has
 the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
-``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``) keep
+``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``SixteenClassAccuracy``,
+``ShapeBias``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
 lazily so that numpy-only scoring never loads TensorFlow.
 """
@@ -31,6 +32,18 @@ from tfds_bench.metrics.corruption import (HELDOUT_CORRUPTIONS, SEVERITIES,
 from tfds_bench.metrics.intervals import (PairedTest, bootstrap_interval,
                                           clopper_pearson, mcnemar_exact,
                                           paired_bootstrap)
+from tfds_bench.metrics.model_vs_human import (accuracy_difference,
+                                               category_probabilities,
+                                               error_consistency,
+                                               expected_consistency,
+                                               human_pairs_mean,
+                                               observed_consistency, pairwise,
+                                               shape_bias,
+                                               shape_bias_per_category,
+                                               shape_texture_hits,
+                                               sixteen_class_decisions,
+                                               subject_mean,
+                                               two_level_bootstrap_interval)
 from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
                                     average_precision_from_histogram,
                                     confidence_histogram, ood_scores)
@@ -49,6 +62,7 @@ from tfds_bench.metrics.robustness import (RobustnessFit,
 _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
     "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
+    "SixteenClassAccuracy", "ShapeBias",
 )
 
 

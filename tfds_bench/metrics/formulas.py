@@ -29,6 +29,7 @@ class NumpyOps:
   reverse = staticmethod(lambda x: x[::-1])
   concat = staticmethod(lambda xs: np.concatenate(xs, axis=0))
   mask = staticmethod(lambda x, keep: x[keep])
+  matmul = staticmethod(np.matmul)
 
   @staticmethod
   def take(x, indices, axis):
@@ -61,6 +62,12 @@ def top_k_in(xp, scores, k, class_subset=None):
   if class_subset is None:
     return xp.top_k(scores, k)
   return xp.take(class_subset, xp.top_k(xp.take(scores, class_subset, axis=1), k), axis=0)
+
+
+def category_means(xp, probabilities, averaging):
+  """float64 [N, C]: probabilities [N, K] averaged over each category's
+  members; ``averaging`` [K, C] holds 1/|members| at (member, category)."""
+  return xp.matmul(xp.float64(probabilities), xp.float64(averaging))
 
 
 def max_softmax(xp, scores, *, from_logits: bool, renormalise: bool):

@@ -47,12 +47,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench import label_spaces
 from tfds_bench.labels import NUM_CLASSES
 from tfds_bench.metrics.accuracy import (MULTILABEL_FIRST_CODE_COLUMN,
                                          MULTILABEL_ORIGINAL_COLUMN,
                                          MULTILABEL_PROBLEMATIC_COLUMN,
                                          MULTILABEL_VARIANTS, UNCLEAR_OFFSET)
 from tfds_bench.metrics import formulas
+from tfds_bench.metrics import model_vs_human
 from tfds_bench.metrics.calibration import DEFAULT_NUM_BINS
 
 DEFAULT_OOD_HISTOGRAM_BINS = 2**16
@@ -72,6 +74,7 @@ class TensorFlowOps:
   reverse = staticmethod(lambda x: tf.reverse(x, [0]))
   concat = staticmethod(lambda xs: tf.concat(xs, axis=0))
   mask = staticmethod(tf.boolean_mask)
+  matmul = staticmethod(tf.matmul)
 
   @staticmethod
   def any(x, axis=None):
@@ -475,3 +478,91 @@ class OODAUROC(_OODHistogramMetric):
   def result(self):
     positives, negatives = self._ascending_score_counts()
     return self._out(formulas.auroc_from_histogram(TENSORFLOW, positives, negatives, 0.0))
+
+
+def _category_decisions(y_pred, averaging: tf.Tensor) -> tf.Tensor:
+  """int64 [B]: the 16-class decision (`model_vs_human.sixteen_class_decisions`)."""
+  means = formulas.category_means(TENSORFLOW, tf.convert_to_tensor(y_pred), averaging)
+  return TENSORFLOW.top_k(means, 1)[:, 0]
+
+
+# The label space whose categories the model-vs-human metrics default to.
+MODEL_VS_HUMAN_SPACE = "model_vs_human_16"
+
+
+class _CategoryMetric(_CountMetric):
+  """Base: decisions over categories given as lists of 1000-class members
+  (default: the 16 categories of label space ``model_vs_human_16``)."""
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]], name: str, **kwargs):
+    super().__init__(name=name, **kwargs)
+    if members is None:
+      members = label_spaces.get(MODEL_VS_HUMAN_SPACE).members
+    self.members = [[int(i) for i in m] for m in members]
+    self._averaging = tf.constant(model_vs_human.averaging_matrix(self.members))
+
+  def get_config(self):
+    return {**super().get_config(), "members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class SixteenClassAccuracy(_CategoryMetric):
+  """Accuracy of the 16-class decision (model-vs-human); counts.
+
+  ``y_true``: int category index ``[B]`` / ``[B, 1]`` (-1: padding).
+  ``y_pred``: softmax probabilities ``[B, 1000]``. ``members``: the
+  categories' 1000-class indices (default: label space ``model_vs_human_16``). The decision is the category whose members' MEAN
+  probability is highest.
+
+  >>> metric = SixteenClassAccuracy(members=[[0], [1, 2]])
+  >>> probs = np.zeros((3, 1000), np.float32)
+  >>> probs[:, :3] = [[0.5, 0.3, 0.2], [0.3, 0.5, 0.0], [0.1, 0.9, 0.0]]
+  >>> metric.update_state([0, 1, -1], probs)
+  >>> float(metric.result())  # row 1: mean 0.25 < 0.3, so category 0
+  0.5
+  """
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None,
+               name: str = "sixteen_class_accuracy", **kwargs):
+    super().__init__(members, name=name, **kwargs)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    decisions = _category_decisions(y_pred, self._averaging)
+    labels = _class_indices(y_true, self)
+    counted = _example_mask(sample_weight, tf.shape(decisions)[0]) & (labels >= 0)
+    self._add(tf.equal(decisions, labels), counted)
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class ShapeBias(_CategoryMetric):
+  """Shape bias on cue-conflict images (`model_vs_human.shape_bias`); counts.
+
+  ``y_true``: int ``[B, 2]``, (shape category, texture category) per image,
+  -1 rows for padding. ``y_pred``: softmax probabilities ``[B, 1000]``.
+  Counts shape hits and texture hits over images whose two categories
+  differ; the result is shape / (shape + texture), 0.0 before any hit.
+
+  >>> metric = ShapeBias(members=[[0], [1], [2]])
+  >>> probs = np.zeros((3, 1000), np.float32)
+  >>> probs[:, :3] = [[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.0, 0.1, 0.9]]
+  >>> metric.update_state([[0, 1], [0, 1], [0, 0]], probs)
+  >>> float(metric.result())  # the third image has no conflict
+  0.5
+  """
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None, name: str = "shape_bias",
+               **kwargs):
+    super().__init__(members, name=name, **kwargs)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    decisions = _category_decisions(y_pred, self._averaging)
+    y_true = tf.cast(tf.convert_to_tensor(y_true), tf.int64)
+    if y_true.shape.rank != 2 or y_true.shape[1] != 2:
+      raise ValueError(f"{type(self).__name__} ({self.name}) takes y_true [B, 2] "
+                       f"(shape category, texture category), got shape {y_true.shape}")
+    shape, texture = y_true[:, 0], y_true[:, 1]
+    counted = (_example_mask(sample_weight, tf.shape(decisions)[0]) & (shape >= 0)
+               & (texture >= 0) & tf.not_equal(shape, texture))
+    shape_hit = tf.equal(decisions, shape)
+    # correct = shape hits, total = shape hits + texture hits.
+    self._add(shape_hit, counted & (shape_hit | tf.equal(decisions, texture)))

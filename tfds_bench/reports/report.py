@@ -17,7 +17,10 @@ writes:
 * ``effective_robustness.png`` (fit over the report's models, with
   ``robustness_baseline="models"``) when some model has ImageNet val top-1 and
   top-1 on a shifted benchmark; ``corruption_errors.png`` when some model has
-  per-corruption errors; ``real_accuracy_vs_threshold.png`` when the records
+  per-corruption errors; ``shape_bias.png`` (model-vs-human cue-conflict, per
+  category, models and the human mean) and ``error_consistency.png`` (per
+  model-vs-human dataset, with the humans among themselves) when the records
+  have them; ``real_accuracy_vs_threshold.png`` when the records
   have ReaL accuracy-vs-threshold points.
 
 Every file is written atomically (temporary file, then rename).
@@ -41,6 +44,8 @@ EFFECTIVE_ROBUSTNESS_PNG = "effective_robustness.png"
 CORRUPTION_ERRORS_PNG = "corruption_errors.png"
 REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
 PUBLISHED_CONTEXT_PNG = "published_context.png"
+SHAPE_BIAS_PNG = "shape_bias.png"
+ERROR_CONSISTENCY_PNG = "error_consistency.png"
 # Where the effective-robustness line comes from.
 PUBLISHED_BASELINE = "published"
 MODELS_BASELINE = "models"
@@ -214,6 +219,12 @@ def write_report(records: Sequence[Mapping], output_dir: str,
   if figure is not None:
     figures.save_figure(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
     images.append(CORRUPTION_ERRORS_PNG)
+  for name, draw in ((SHAPE_BIAS_PNG, figures.shape_bias_figure),
+                     (ERROR_CONSISTENCY_PNG, figures.error_consistency_figure)):
+    figure = draw(records)
+    if figure is not None:
+      figures.save_figure(figure, os.path.join(output_dir, name))
+      images.append(name)
   curves = figures.real_curves(records)
   if curves:
     figures.plot_real_curves(curves, os.path.join(output_dir, REAL_CURVE_PNG))
