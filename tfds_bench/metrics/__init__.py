@@ -4,7 +4,7 @@ The numpy functions are the definitions (and what `--predictions` scoring
 uses; ``effective_robustness`` works on results records; ``intervals`` has
 the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
-``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``) keep
+``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``OpenOODMetric``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
 lazily so that numpy-only scoring never loads TensorFlow.
 """
@@ -34,6 +34,10 @@ from tfds_bench.metrics.intervals import (PairedTest, bootstrap_interval,
 from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
                                     average_precision_from_histogram,
                                     confidence_histogram, ood_scores)
+from tfds_bench.metrics.openood import (FAR_OOD_SETS, LOGIT_SCORE_NAMES,
+                                        NEAR_OOD_SETS, OOD_METRIC_NAMES,
+                                        binned_ood_metrics, group_means,
+                                        logit_scores, ood_metrics)
 from tfds_bench.metrics.perturbation import (HELDOUT_PERTURBATIONS,
                                              TEST_PERTURBATIONS,
                                              flip_probability, frame_pairs,
@@ -48,7 +52,7 @@ from tfds_bench.metrics.robustness import (RobustnessFit,
 
 _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
-    "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
+    "OODAveragePrecision", "OODAUROC", "OpenOODMetric", "encode_multilabel_target",
 )
 
 
