@@ -1,0 +1,42 @@
+"""The OpenOOD track's report rows and score-distribution figure."""
+
+import numpy as np
+import pytest
+
+from tfds_bench.reports import openood as openood_report
+
+
+def _record(model, benchmark, metric, value, low=None, high=None):
+  return {"model": model, "benchmark": benchmark, "metric": metric, "value": value,
+          "n": 10, "ci_low": low, "ci_high": high}
+
+
+def test_one_row_per_model_and_score_with_intervals():
+  records = []
+  for model, shift in (("a", 0.0), ("b", 0.1)):
+    for score in ("msp", "energy"):
+      records += [
+          _record(model, "openood_near", f"auroc_{score}", 0.7 + shift, 0.69 + shift, 0.71 + shift),
+          _record(model, "openood_far", f"auroc_{score}", 0.9 + shift, 0.89 + shift, 0.91 + shift),
+          _record(model, "openood_near", f"fpr95_openood_{score}", 0.6, 0.58, 0.62),
+          _record(model, "openood_far", f"fpr95_openood_{score}", 0.3),
+          _record(model, "openood_near", f"fpr95_odin_{score}", 0.5),
+      ]
+  records.append(_record("a", "imagenet_o", "auroc", 0.5))
+  rows = openood_report.summary_rows(records)
+  assert [r[:2] for r in rows] == [["a", "energy"], ["a", "msp"], ["b", "energy"], ["b", "msp"]]
+  assert rows[0][2:] == ["70.00", "69.00-71.00", "90.00", "89.00-91.00",
+                         "60.00", "58.00-62.00", "30.00", ""]
+  lines = openood_report.section(records)
+  assert "OOD positive" in "\n".join(lines)
+  assert openood_report.section([_record("a", "imagenet_o", "auroc", 0.5)]) == []
+
+
+def test_score_distribution_figure_is_written(tmp_path):
+  figures = pytest.importorskip("tfds_bench.reports.figures")
+  rng = np.random.default_rng(0)
+  path = figures.plot_score_distributions(
+      rng.random(50), {"ssb_hard": rng.random(40) * 0.8, "ninco": rng.random(30)},
+      "msp", str(tmp_path / figures.score_distributions_file_name("m/x", "msp")))
+  assert path.endswith("openood_msp_m_x.png")
+  assert (tmp_path / "openood_msp_m_x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
