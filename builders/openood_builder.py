@@ -72,6 +72,11 @@ class OpenOODListBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
   OOD_SET: str
   SOURCES: Tuple[ImageSource, ...]
   HOMEPAGE: str
+  ARCHIVE_NAMES: Tuple[str, ...]  # Derived: the archives among SOURCES (README tables)
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    cls.ARCHIVE_NAMES = tuple(s.name for s in cls.SOURCES if not s.folder)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
