@@ -164,3 +164,44 @@ def test_keras_metric_equals_the_binned_numpy_twin():
       metric.metric, metric.score, metric.score_range)
   with pytest.raises(ValueError, match="score_range"):
     keras_metrics.OpenOODMetric("auroc", "energy")
+
+
+_MIRRORED_SCRIPT = """
+    import numpy as np
+    import keras
+    from tfds_bench.metrics import keras_metrics
+
+    data = np.load(sys.argv[1])
+    logits, target, weight = data["logits"], data["target"], data["weight"]
+    with strategy.scope():
+      model = keras.Sequential([keras.Input((logits.shape[1],)), keras.layers.Identity()])
+      auroc = keras_metrics.OpenOODMetric("auroc", "energy", score_range=(-2.0, 12.0),
+                                          num_bins=64)
+      fpr = keras_metrics.OpenOODMetric("fpr95_openood", "msp", num_bins=64)
+      model.compile(loss=lambda y, p: tf.reduce_sum(p, -1) * 0.0,
+                    weighted_metrics=[auroc, fpr])
+    ds = tf.data.Dataset.from_tensor_slices((logits, target, weight)).batch(16)
+    out = model.evaluate(ds, return_dict=True, verbose=0)
+    out["histogram"] = auroc.histogram.numpy().sum(axis=1).tolist()
+    report(out)
+"""
+
+
+def test_keras_metric_under_mirrored_strategy(tmp_path, run_on_two_cpus):
+  rng = np.random.default_rng(5)
+  n, padded = 101, 112
+  logits = (rng.normal(size=(padded, 6)) * 3).astype(np.float32)
+  target = rng.integers(0, 2, padded)
+  weight = (np.arange(padded) < n).astype(np.float32)
+  np.savez(tmp_path / "data.npz", logits=logits, target=target, weight=weight)
+  out = run_on_two_cpus(_MIRRORED_SCRIPT, tmp_path / "data.npz", timeout=300)
+  assert out["replicas"] == 2
+  scores = metrics.logit_scores(logits[:n].astype(np.float64))
+  is_ood = target[:n] == 1
+  assert out["histogram"] == [int((~is_ood).sum()), int(is_ood.sum())]
+  want = metrics.binned_ood_metrics(scores["energy"][~is_ood], scores["energy"][is_ood],
+                                    (-2.0, 12.0), 64)["auroc"]
+  assert out["auroc_energy"] == pytest.approx(want, abs=1e-12)
+  want = metrics.binned_ood_metrics(scores["msp"][~is_ood], scores["msp"][is_ood],
+                                    (0.0, 1.0), 64)["fpr95_openood"]
+  assert out["fpr95_openood_msp"] == pytest.approx(want, abs=1e-12)
