@@ -40,3 +40,26 @@ def test_score_distribution_figure_is_written(tmp_path):
       "msp", str(tmp_path / figures.score_distributions_file_name("m/x", "msp")))
   assert path.endswith("openood_msp_m_x.png")
   assert (tmp_path / "openood_msp_m_x.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_distribution_inputs_restrict_val_and_keep_every_score():
+  from tfds_bench import openood_lists  # pylint: disable=g-import-not-at-top
+  from tfds_bench.predictions import Predictions  # pylint: disable=g-import-not-at-top
+
+  def predictions(names, confidence):
+    n = len(names)
+    return Predictions(file_name=np.asarray(names), label=np.full(n, -1, np.int64),
+                       top5=np.zeros((n, 5), np.int64), confidence=np.asarray(confidence))
+  val_names = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 50_001)]
+  rng = np.random.default_rng(3)
+  val = predictions(val_names, rng.random(50_000))
+  ninco = predictions(["ninco/a.jpg"], [0.2])
+  inputs = openood_report.distribution_inputs(
+      {"val": val, "openood_ninco": ninco}, "val",
+      {"ninco": "openood_ninco", "textures": "openood_textures"})
+  (id_scores, sets), = inputs.values()
+  assert list(inputs) == ["msp"] and list(sets) == ["ninco"]
+  ids = set(openood_lists.id_val_file_names())
+  np.testing.assert_array_equal(np.sort(id_scores),
+                                np.sort(val.confidence[[n in ids for n in val_names]]))
+  assert openood_report.distribution_inputs({"val": val}, "val", {"ninco": "x"}) == {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import List, Mapping, Sequence
 
 from tfds_bench.reports import tables
+from tfds_bench.scoring import openood as scoring
 
 NEAR, FAR = "openood_near", "openood_far"
 # (benchmark, figure, column title)
@@ -62,3 +63,32 @@ def section(records: Sequence[Mapping]) -> List[str]:
           "higher = more in-distribution (msp: maximum softmax probability; max_logit; "
           "energy: logsumexp of the logits).", "",
           tables.markdown_table(header, rows, left_columns=2), ""]
+
+
+def distribution_inputs(predictions_by_key: Mapping[str, object], val_key: str,
+                        set_keys: Mapping[str, str], manual_dir=None):
+  """What the score-distribution figure plots, from a run's saved predictions.
+
+  Args:
+    predictions_by_key: source key -> `Predictions` (a run's predictions
+      folder, e.g. `compare.load_run`'s third value).
+    val_key: the val source's key.
+    set_keys: OOD set name -> its source's key; sets without predictions are
+      left out.
+    manual_dir: where a user's OpenOOD lists are (None: the shipped ones).
+
+  Returns:
+    score name -> (ID scores over OpenOOD's 45,000 val images,
+    {set name: that set's scores}); {} without val predictions or any set.
+  """
+  val = predictions_by_key.get(val_key)
+  sets = {name: predictions_by_key[key] for name, key in set_keys.items()
+          if key in predictions_by_key}
+  if val is None or not sets:
+    return {}
+  rows = scoring.id_rows(val, manual_dir)
+  id_scores = {k: v[rows] for k, v in scoring.per_image_scores(val).items()}
+  set_scores = {name: scoring.per_image_scores(p) for name, p in sets.items()}
+  return {score: (id_values, {name: s[score] for name, s in set_scores.items()
+                              if score in s})
+          for score, id_values in id_scores.items()}
