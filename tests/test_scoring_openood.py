@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tfds_bench import errors, metrics, openood_lists
+from tfds_bench.benchmark_types import Benchmark, ScoringOptions
 from tfds_bench.compare import paired_test
 from tfds_bench.predictions import Predictions
 from tfds_bench.scoring import openood as scoring
@@ -77,7 +78,8 @@ def test_scorer_restricts_val_to_openood_ids_and_checks_the_list(tmp_path):
   list_dir.mkdir(parents=True)
   listed = ["ninco/a/1.jpg", "ninco/a/2.jpg", "ninco/b/3.png"]
   (list_dir / "test_ninco.txt").write_text("".join(f"{p} -1\n" for p in listed))
-  context = scoring.ScoringContext(manual_dir=str(tmp_path))
+  row = Benchmark("openood_ninco", "NINCO", (), ("auroc_msp",), scoring.score_set("ninco"))
+  context = scoring.ScoringContext(row=row, options=ScoringOptions(manual_dir=str(tmp_path)))
   ood = _predictions(listed[::-1], [0.1, 0.9, 0.2])
   results = {r.metric: r for r in scoring.score_set("ninco")([val, ood], context)}
   ids = set(openood_lists.id_val_file_names())

@@ -26,7 +26,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from tfds_bench import errors, openood_lists
-from tfds_bench.benchmark_types import Result, ScoringContext, statistic_result
+from tfds_bench.benchmark_types import Result, ScoringContext, reads, statistic_result
 from tfds_bench.metrics import formulas, openood
 from tfds_bench.predictions import Predictions
 
@@ -151,13 +151,19 @@ def _id_side(val: Predictions, context: Optional[ScoringContext]):
 
 def score_set(set_name: str) -> Callable[[Sequence[Predictions], ScoringContext], List[Result]]:
   """The scorer of one set's row: predictions ``[val, the set]``."""
+  @reads("manual_dir")
   def score(predictions: Sequence[Predictions], context: ScoringContext = None) -> List[Result]:
     val, ood_p = predictions
     id_p, id_scores, rows = _id_side(val, context)
     id_scores = {k: v[rows] for k, v in id_scores.items()}
     pool = _pool(id_p, id_scores, [_ood_side(set_name, ood_p, context)])
-    return _results(SET_BENCHMARKS[set_name], pool)
+    return _results(_benchmark(context, SET_BENCHMARKS[set_name]), pool)
   return score
+
+
+def _benchmark(context: Optional[ScoringContext], default: str) -> str:
+  # The row's own id where the scorer runs for a table row.
+  return context.row.id if context is not None else default
 
 
 def score_group(group: str) -> Callable[[Sequence[Predictions], ScoringContext], List[Result]]:
@@ -165,6 +171,7 @@ def score_group(group: str) -> Callable[[Sequence[Predictions], ScoringContext],
   `GROUP_SETS` order; each figure is the mean of the per-set figures."""
   set_names = GROUP_SETS[group]
 
+  @reads("manual_dir")
   def score(predictions: Sequence[Predictions], context: ScoringContext = None) -> List[Result]:
     val, *ood_ps = predictions
     if len(ood_ps) != len(set_names):
@@ -173,7 +180,8 @@ def score_group(group: str) -> Callable[[Sequence[Predictions], ScoringContext],
     id_p, id_scores, rows = _id_side(val, context)
     id_scores = {k: v[rows] for k, v in id_scores.items()}
     sides = [_ood_side(name, p, context) for name, p in zip(set_names, ood_ps)]
-    return _results(GROUP_BENCHMARKS[group], _pool(id_p, id_scores, sides))
+    return _results(_benchmark(context, GROUP_BENCHMARKS[group]),
+                    _pool(id_p, id_scores, sides))
   return score
 
 
