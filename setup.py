@@ -29,7 +29,8 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*", "data/published/*", "data/label_spaces/*", "corruptions/frost/*"],
+        "tfds_bench": ["data/*", "data/published/*", "data/label_spaces/*", "data/openood/*",
+                       "corruptions/frost/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
                                 "*/dummy_data/**/*", "*/*.txt", "*/*.json",
                                 "*/photos/*"],

@@ -4,8 +4,8 @@ The numpy functions are the definitions (and what `--predictions` scoring
 uses; ``effective_robustness`` works on results records; ``intervals`` has
 the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
-``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``SixteenClassAccuracy``,
-``ShapeBias``) keep
+``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``OpenOODMetric``,
+``SixteenClassAccuracy``, ``ShapeBias``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
 lazily so that numpy-only scoring never loads TensorFlow.
 """
@@ -47,6 +47,10 @@ from tfds_bench.metrics.model_vs_human import (accuracy_difference,
 from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
                                     average_precision_from_histogram,
                                     confidence_histogram, ood_scores)
+from tfds_bench.metrics.openood import (FAR_OOD_SETS, LOGIT_SCORE_NAMES,
+                                        NEAR_OOD_SETS, OOD_METRIC_NAMES,
+                                        binned_ood_metrics, group_means,
+                                        logit_scores, ood_metrics)
 from tfds_bench.metrics.perturbation import (HELDOUT_PERTURBATIONS,
                                              TEST_PERTURBATIONS,
                                              flip_probability, frame_pairs,
@@ -62,7 +66,7 @@ from tfds_bench.metrics.robustness import (RobustnessFit,
 _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
     "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
-    "SixteenClassAccuracy", "ShapeBias",
+    "SixteenClassAccuracy", "ShapeBias", "OpenOODMetric",
 )
 
 

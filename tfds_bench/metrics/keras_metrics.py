@@ -55,6 +55,7 @@ from tfds_bench.metrics.accuracy import (MULTILABEL_FIRST_CODE_COLUMN,
                                          MULTILABEL_VARIANTS, UNCLEAR_OFFSET)
 from tfds_bench.metrics import formulas
 from tfds_bench.metrics import model_vs_human
+from tfds_bench.metrics import openood
 from tfds_bench.metrics.calibration import DEFAULT_NUM_BINS
 
 DEFAULT_OOD_HISTOGRAM_BINS = 2**16
@@ -566,3 +567,86 @@ class ShapeBias(_CategoryMetric):
     shape_hit = tf.equal(decisions, shape)
     # correct = shape hits, total = shape hits + texture hits.
     self._add(shape_hit, counted & (shape_hit | tf.equal(decisions, texture)))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class OpenOODMetric(_Float64Metric):
+  """One of OpenOOD v1.5's figures (`openood.OOD_METRIC_NAMES`) over a binned score.
+
+  ``y_true``: 1 for an OOD image, 0 for in-distribution, -1 for padding
+  (``[B]`` or ``[B, 1]``). ``y_pred``: logits ``[B, C]`` (probabilities with
+  ``from_logits=False``, MSP only). The score (`openood.LOGIT_SCORE_NAMES`:
+  ``msp``, ``max_logit``, ``energy``; higher = more in-distribution) of each
+  image is counted in one of ``num_bins`` equal-width bins over
+  ``score_range`` (scores outside it in the end bins): integer counts,
+  summed across replicas. AUROC, the AUPRs and FPR@95 are functions of the
+  whole ranking, which no fixed set of counts holds exactly; scores in one bin
+  count as tied, which is the only difference from `openood.ood_metrics`
+  (`openood.binned_ood_metrics` is the exact numpy twin of this state). MSP
+  lies in [0, 1] and gets that range by default; max logit and energy are
+  unbounded and need an explicit ``score_range`` covering the model's scores.
+
+  >>> metric = OpenOODMetric("fpr95_openood", "msp", from_logits=False, num_bins=100)
+  >>> metric.update_state([1, 0, 0], [[0.5, 0.5], [0.9, 0.1], [0.8, 0.2]])
+  >>> float(metric.result())  # the OOD image is the least confident
+  0.0
+  """
+
+  def __init__(self, metric: str = "auroc", score: str = "msp", *,
+               from_logits: bool = True, score_range=None,
+               num_bins: int = DEFAULT_OOD_HISTOGRAM_BINS, name: Optional[str] = None,
+               **kwargs):
+    if metric not in openood.OOD_METRIC_NAMES:
+      raise ValueError(f"unknown OpenOOD metric {metric!r}; known: "
+                       f"{', '.join(openood.OOD_METRIC_NAMES)}")
+    if score not in openood.LOGIT_SCORE_NAMES:
+      raise ValueError(f"unknown score {score!r}; known: "
+                       f"{', '.join(openood.LOGIT_SCORE_NAMES)}")
+    if not from_logits and score != "msp":
+      raise ValueError(f"score {score!r} needs logits (from_logits=True)")
+    if score_range is None:
+      if score != "msp":
+        raise ValueError(f"score {score!r} is unbounded: pass score_range=(low, high) "
+                         "covering the model's scores")
+      score_range = (0.0, 1.0)
+    if not float(score_range[0]) < float(score_range[1]):
+      raise ValueError(f"score_range must be (low, high) with low < high, got {score_range}")
+    super().__init__(name=name or f"{metric}_{score}", **kwargs)
+    self.metric, self.score = metric, score
+    self.from_logits = bool(from_logits)
+    self.score_range = (float(score_range[0]), float(score_range[1]))
+    self.num_bins = int(num_bins)
+    self.histogram = self.add_variable(shape=(2, self.num_bins), initializer="zeros",
+                                       dtype="int64", name="histogram")
+
+  def _scores(self, y_pred) -> tf.Tensor:
+    scores = tf.cast(tf.convert_to_tensor(y_pred), tf.float64)
+    if self.score == "msp":
+      return formulas.max_softmax(TENSORFLOW, scores, from_logits=self.from_logits,
+                                  renormalise=False)
+    if self.score == "max_logit":
+      return tf.reduce_max(scores, axis=1)
+    return tf.reduce_logsumexp(scores, axis=1)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    scores = self._scores(y_pred)
+    targets = _class_indices(y_true, self)
+    keep = _example_mask(sample_weight, tf.shape(scores)[0]) & (targets >= 0)
+    bins = openood.score_bins(TENSORFLOW, tf.boolean_mask(scores, keep),
+                              self.score_range, self.num_bins)
+    is_ood = tf.cast(tf.boolean_mask(targets, keep) > 0, tf.int64)
+    flat = is_ood * self.num_bins + bins
+    counts = tf.math.unsorted_segment_sum(tf.ones_like(flat), flat, 2 * self.num_bins)
+    self.histogram.assign_add(tf.reshape(counts, [2, self.num_bins]))
+
+  def result(self):
+    histogram = tf.convert_to_tensor(self.histogram)
+    id_counts, ood_counts = histogram[0], histogram[1]
+    value = openood.FORMULAS[self.metric](TENSORFLOW, id_counts, ood_counts)
+    has_both = (tf.reduce_sum(id_counts) > 0) & (tf.reduce_sum(ood_counts) > 0)
+    return self._out(tf.where(has_both, value, tf.constant(0.0, tf.float64)))
+
+  def get_config(self):
+    return {**super().get_config(), "metric": self.metric, "score": self.score,
+            "from_logits": self.from_logits, "score_range": list(self.score_range),
+            "num_bins": self.num_bins}

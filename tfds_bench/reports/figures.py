@@ -515,3 +515,49 @@ def error_consistency_figure(records: Iterable[Mapping]) -> Optional[Figure]:
   ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
   figure.tight_layout()
   return figure
+
+
+def score_distributions_figure(id_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray],
+                               score_name: str, title: Optional[str] = None) -> Figure:
+  """Histograms of one OOD score, ID against each OOD set (one panel per set).
+
+  Each panel shows the ID images' scores and one set's, as densities over
+  shared bins, so overlap reads directly as how hard the set is for that
+  score. ``ood_scores``: set name -> scores, panels in its order.
+  """
+  id_scores = np.asarray(id_scores, np.float64)
+  names = list(ood_scores)
+  if not names:
+    raise ValueError("no OOD set to plot")
+  everything = np.concatenate([id_scores] + [np.asarray(ood_scores[n], np.float64)
+                                             for n in names])
+  low, high = float(np.min(everything)), float(np.max(everything))
+  if high <= low:
+    high = low + 1.0
+  bins = np.linspace(low, high, 51)
+  columns = min(len(names), 3)
+  rows = math.ceil(len(names) / columns)
+  figure = _new_figure(4.0 * columns, 3.0 * rows)
+  for i, name in enumerate(names):
+    ax = figure.add_subplot(rows, columns, i + 1)
+    ax.hist(id_scores, bins=bins, density=True, alpha=0.5, label="ID (ImageNet val)")
+    ax.hist(np.asarray(ood_scores[name], np.float64), bins=bins, density=True, alpha=0.5,
+            label=name)
+    ax.set_title(name)
+    ax.set_xlabel(score_name)
+    ax.legend(fontsize="small")
+  if title:
+    figure.suptitle(title)
+  figure.tight_layout()
+  return figure
+
+
+def plot_score_distributions(id_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray],
+                             score_name: str, path: str, title: Optional[str] = None) -> str:
+  """Writes `score_distributions_figure` as a PNG at ``path``; returns ``path``."""
+  return save_figure(score_distributions_figure(id_scores, ood_scores, score_name, title), path)
+
+
+def score_distributions_file_name(model: str, score_name: str) -> str:
+  """``openood_<score>_<model>.png``, with unsafe characters replaced."""
+  return re.sub(r"[^A-Za-z0-9_.-]", "_", f"openood_{score_name}_{model}") + ".png"

@@ -22,6 +22,8 @@ writes:
   model-vs-human dataset, with the humans among themselves) when the records
   have them; ``real_accuracy_vs_threshold.png`` when the records
   have ReaL accuracy-vs-threshold points.
+* the OpenOOD v1.5 OOD section (`tfds_bench.reports.openood`) when the
+  records have its near / far figures.
 
 Every file is written atomically (temporary file, then rename).
 """
@@ -36,6 +38,7 @@ from tfds_bench.metrics import robustness
 from tfds_bench.reports import atomic
 from tfds_bench.reports import context
 from tfds_bench.reports import figures
+from tfds_bench.reports import openood as openood_report
 from tfds_bench.reports import tables
 
 REPORT_MD = "report.md"
@@ -173,6 +176,7 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
             f"corruption errors included, is in {REPORT_CSV} (as fractions).", "",
             tables.compare_table(records), ""]
   lines += _corruption_section(records)
+  lines += openood_report.section(records)
   lines += _published_section(context.shift_contexts(records), context.standings(records))
   if robustness_baseline == MODELS_BASELINE:
     has_reference = any(r["benchmark"] == _REFERENCE
