@@ -56,6 +56,10 @@ flags.DEFINE_string("human_data", None,
                     "licence unstated); the model_vs_human/* rows then compare with them.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for prepared datasets.")
 flags.DEFINE_string("output_dir", None, "Where to write results.json and results.csv.")
+flags.DEFINE_bool("overwrite", False,
+                  "Replace the run an --output_dir already holds (refused without it); the "
+                  "new run is written beside it and swapped in, so nothing of the earlier "
+                  "run remains and an interrupted run loses neither.")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
@@ -150,13 +154,15 @@ def _run(config: run_config.RunConfig) -> int:
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:
+    _start_tensorflow_quietly(config)
     return _audit(config, progress_factory)
   if config.mode == run_config.COMPARE:
     print(compare.format_comparison(*compare.compare_runs(
         *config.compare, options=_scoring_options(config, None))))
     return 0
-  if config.mode != run_config.PREDICTIONS:
-    _start_tensorflow_quietly(config)
+  # Scoring saved predictions loads TensorFlow too (evaluate imports the
+  # input pipeline): its start-up notes are caught in every mode.
+  _start_tensorflow_quietly(config)
   from tfds_bench import evaluate  # lazy: tensorflow
   writes_outputs = True
   if config.mode == run_config.PREDICTIONS:
@@ -181,9 +187,10 @@ def _run(config: run_config.RunConfig) -> int:
   writes_outputs = writes_outputs and bool(config.output_dir)
   print(reports.format_table(records, results_written=writes_outputs))
   if writes_outputs:
-    for path in reports.write_results(config.output_dir, records, run.provenance):
+    *results, index = reports.write_run(config.output_dir, records, run.provenance,
+                                        run.predictions)
+    for path in results[:2]:  # results.json, results.csv
       print(f"wrote {os.path.abspath(path)}")
-    *_, index = reports.write_predictions(config.output_dir, run.predictions)
     print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
   return 0
 
@@ -241,6 +248,13 @@ def _score_saved_predictions(config: run_config.RunConfig, command: str, progres
   """--predictions: one file, several plain files, or the files of a --shard run."""
   from tfds_bench import evaluate  # lazy: tensorflow
   options = _scoring_options(config, progress_factory)
+  run_model = (reports.load_provenance(config.prediction_run).get("model")
+               if config.prediction_run else None)
+  if config.prediction_run_whole:
+    return evaluate.score_sources(
+        run_model or os.path.basename(config.prediction_run), config.benchmark_ids,
+        reports.load_predictions(config.prediction_run), command=command, options=options,
+        origin={"run_folder": config.prediction_run})
   if config.shard_files:
     model_name, benchmark_ids, by_source = shards.merge_shards(config.prediction_files)
     return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
@@ -248,7 +262,7 @@ def _score_saved_predictions(config: run_config.RunConfig, command: str, progres
   paths = config.prediction_files
   spaces = scoring_rows.space_scores_of(run_config.chosen_rows(config))
   loaded = shards.concatenate_files([(p, predictions.load_npz(p, spaces)) for p in paths])
-  model_name = os.path.splitext(os.path.basename(paths[0]))[0]
+  model_name = run_model or os.path.splitext(os.path.basename(paths[0]))[0]
   return evaluate.score_predictions(loaded, config.benchmark_ids, model_name,
                                     command=command, options=options)
 

@@ -376,13 +376,15 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
 
 def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
                   command: Optional[str] = None,
-                  options: ScoringOptions = ScoringOptions()) -> Run:
+                  options: ScoringOptions = ScoringOptions(),
+                  origin: Optional[Dict[str, object]] = None) -> Run:
   """Scores the predictions of every source of the benchmarks (a run's
-  predictions folder, merged shard files), each result with its 95 % interval."""
+  predictions folder, merged shard files), each result with its 95 % interval.
+  ``origin`` goes into the provenance (default: merged shards)."""
   rows = [benchmark_table.get(b) for b in dict.fromkeys(benchmark_ids)]  # repeated ids run once
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command,
-                                               merged_shards=True),
+                                               **(origin or {"merged_shards": True})),
              predictions=scoring_rows.used_predictions(rows, by_source))
 
 

@@ -21,7 +21,7 @@ import os
 import tempfile
 from typing import Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
-from tfds_bench import benchmark_table, errors, models, shards
+from tfds_bench import benchmark_table, errors, models, reports, shards
 from tfds_bench.benchmark_types import Benchmark
 
 # Modes, by the flag that selects them; a run of the model is "evaluate", or
@@ -77,7 +77,10 @@ OPTIONS: Dict[str, Option] = {
     "compare": Option(frozenset({COMPARE})),
     "audit": Option(frozenset({AUDIT})),
     "predictions": Option(frozenset({PREDICTIONS})),
+    "overwrite": Option(frozenset({EVALUATE, PREDICTIONS})),
 }
+# Modes that write a run (results.json and predictions/) into --output_dir.
+_WRITES_A_RUN = frozenset({EVALUATE, PREDICTIONS})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +114,15 @@ class RunConfig:
   data_service: Optional[DataService] = None
   prediction_files: Tuple[str, ...] = ()
   shard_files: bool = False
+  # --predictions of a run folder written by --output_dir (or of files in
+  # its predictions/ folder): the run folder; `prediction_run_whole` when
+  # the whole record is given (scored as the run was, multi-source rows too).
+  prediction_run: Optional[str] = None
+  prediction_run_whole: bool = False
   compare: Tuple[str, ...] = ()
   audit: Tuple[str, ...] = ()
   report: Tuple[str, ...] = ()
+  overwrite: bool = False
   # absl's own --verbosity / --logtostderr given: library logs are shown.
   show_library_logs: bool = False
 
@@ -157,6 +166,7 @@ def build(values: Mapping[str, object], given: Sequence[str],
   paths = {name: expand_path(values.get(name)) for name in
            ("weights", "image_folder", "manual_dir", "human_data", "data_dir", "output_dir")}
   config = dict(mode=mode, progress=bool(values.get("progress", True)),
+                overwrite=bool(values.get("overwrite")),
                 show_library_logs=show_library_logs, **paths)
   if mode == LIST:
     return RunConfig(**config)
@@ -270,6 +280,14 @@ def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
     raise errors.UserError("--predictions is empty; give an .npz (or several, "
                            "comma-separated)")
   paths = shards.expand(items)
+  run = _prediction_run(paths)
+  if run is not None:
+    return _run_folder_predictions(run, paths, values, given)
+  for path in paths:
+    if os.path.isdir(path):
+      raise errors.UserError(f"--predictions={path} is a folder but not a run folder written "
+                             "by --output_dir (no results.json and predictions/index.json); "
+                             "give .npz files or such a folder")
   kinds = {shards.is_shard_file(p) for p in paths if os.path.isfile(p)}
   if kinds == {True, False}:
     raise errors.UserError("--predictions mixes --shard files and other predictions files; "
@@ -290,6 +308,43 @@ def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
       raise errors.UserError(f"predictions file not found: {path}")
   return dict(prediction_files=tuple(paths), shard_files=kinds == {True},
               benchmark_ids=tuple(ids))
+
+
+def _prediction_run(paths: Sequence[str]) -> Optional[str]:
+  """The run folder every path is, or lies in (its predictions/ files), else None."""
+  runs = {reports.run_folder_of(p) for p in paths}
+  return runs.pop() if len(runs) == 1 and None not in runs else None
+
+
+def _run_folder_predictions(run: str, paths: Sequence[str], values: Mapping[str, object],
+                            given: set) -> Dict[str, object]:
+  """--predictions of a run folder, its predictions/ folder, or files in it:
+  the whole record when every file of its index is given (scored on the run's
+  own benchmarks unless --benchmarks names some), else those files alone."""
+  index = reports.predictions_index(run)
+  folder = os.path.join(run, reports.results_files.PREDICTIONS_DIR)
+  files = tuple(os.path.join(folder, name) for name in index.values())
+  given_files = {os.path.abspath(p) for p in paths if not os.path.isdir(p)}
+  whole = any(os.path.isdir(p) for p in paths) or given_files == {
+      os.path.abspath(f) for f in files}
+  if whole:
+    if "benchmarks" in given:
+      ids = _benchmark_ids(values, given, ())
+    else:
+      ids = tuple(reports.load_provenance(run).get("benchmarks") or ())
+      if not ids:
+        raise errors.UserError(f"{run}/results.json names no benchmarks in its provenance; "
+                               "add --benchmarks")
+      for benchmark_id in ids:
+        benchmark_table.get(benchmark_id)
+    return dict(prediction_files=files, benchmark_ids=tuple(ids), prediction_run=run,
+                prediction_run_whole=True)
+  if "benchmarks" not in given:
+    raise errors.UserError("--predictions needs --benchmarks, e.g. "
+                           "imagenet2012,imagenet2012_real (or give the run's whole "
+                           f"folder, {run}, to score it on its own benchmarks)")
+  return dict(prediction_files=tuple(paths), benchmark_ids=_benchmark_ids(values, given, ()),
+              prediction_run=run)
 
 
 def _compare_runs(value: Sequence[str]) -> Tuple[str, str]:
@@ -359,6 +414,11 @@ def _check_paths(run: RunConfig) -> None:
   if run.data_dir and os.path.exists(run.data_dir) and not os.path.isdir(run.data_dir):
     raise errors.UserError(f"--data_dir={run.data_dir} is a file; give a folder")
   if run.output_dir:
+    if (run.mode in _WRITES_A_RUN and not run.overwrite and os.path.isdir(run.output_dir)
+        and reports.holds_run(run.output_dir)):
+      raise errors.UserError(f"--output_dir={run.output_dir} already holds a run "
+                             "(results.json, predictions/); give a new folder, or add "
+                             "--overwrite to replace that run with this one")
     _check_output_dir(run.output_dir)
 
 

@@ -20,8 +20,11 @@ use.
 """
 
 from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
-                                              load_results, records_to_csv,
-                                              write_predictions, write_results)
+                                              load_provenance, load_results,
+                                              predictions_index, records_to_csv,
+                                              holds_run, run_folder_of,
+                                              write_predictions, write_results,
+                                              write_run)
 from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
                                        format_value, is_detail,
                                        is_per_severity, wide_csv, wide_table)
