@@ -46,6 +46,12 @@ def is_corruption_error(metric: str) -> bool:
   return metric.startswith(ERROR_PREFIX) and not is_per_severity(metric)
 
 
+def is_error_rate(metric: str) -> bool:
+  """A proportion of images the model got wrong (`clean_error`, `error/...`):
+  its per-image counts are the wrong answers."""
+  return metric == "clean_error" or metric.startswith(ERROR_PREFIX)
+
+
 def metric_sort_key(metric: str):
   """The order of metrics in every table.
 
