@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import warnings
+import zipfile
 from typing import Callable, Dict, Optional, Tuple
 
 from tfds_bench import errors
@@ -235,6 +236,55 @@ def _default_registry() -> Registry:
 REGISTRY = _default_registry()
 
 
+# Last layers whose output is a linear map of features: logits.
+_LINEAR_LAYERS = ("Dense", "EinsumDense", "Conv1D", "Conv2D")
+
+
+def _activation_name(activation) -> Optional[str]:
+  if isinstance(activation, str):
+    return activation
+  if isinstance(activation, dict):
+    inner = activation.get("config")
+    return inner if isinstance(inner, str) else activation.get("class_name")
+  return None
+
+
+# `keras_file_output_kind` of a file whose graph cannot be read as one
+# output: loading the model reports what is wrong with it.
+UNREADABLE = "unreadable"
+
+
+def keras_file_output_kind(path: pathlib.Path) -> Optional[str]:
+  """LOGITS or PROBABILITIES as a saved .keras model's graph says (its last
+  layer: a softmax, or a linear layer), read from the file's config.json
+  without TensorFlow; None when its one output's last layer does not tell;
+  `UNREADABLE` when there is no such graph to read (not a .keras file,
+  several outputs)."""
+  try:
+    with zipfile.ZipFile(path) as archive:
+      config = json.loads(archive.read("config.json"))
+    layers = config["config"]["layers"]
+    last = layers[-1]
+    outputs = config["config"].get("output_layers")
+    if outputs:
+      names = outputs if isinstance(outputs[0], str) else [o[0] for o in outputs]
+      if len(names) != 1 and not isinstance(outputs[0], str):
+        return UNREADABLE
+      name = names[0]
+      last = next(layer for layer in layers
+                  if layer.get("name", layer.get("config", {}).get("name")) == name)
+  except (OSError, KeyError, IndexError, StopIteration, TypeError, ValueError,
+          zipfile.BadZipFile):
+    return UNREADABLE
+  kind, layer_config = last.get("class_name"), last.get("config") or {}
+  activation = _activation_name(layer_config.get("activation"))
+  if kind == "Softmax" or activation == "softmax":
+    return PROBABILITIES
+  if kind in _LINEAR_LAYERS and activation in ("linear", None):
+    return LOGITS
+  return None
+
+
 def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelSpec:
   """Spec of a saved .keras model; its preprocessing comes from a preset name or
   a ``<model>.keras.json`` sidecar file ({"preprocessing": {...}, "output": ...,
@@ -266,7 +316,17 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
         "{\"preprocessing\": {\"input_size\": 224, \"crop_fraction\": 0.875, "
         "\"resize_method\": \"bilinear\", \"mean\": [...], \"std\": [...]}}")
 
-  output, num_classes = meta.get("output", LOGITS), meta.get("num_classes", 1000)
+  output, num_classes = meta.get("output"), meta.get("num_classes", 1000)
+  if output is None:
+    # Never guessed: a softmax read as logits gives a wrong calibration.
+    output = keras_file_output_kind(path)
+    if output == UNREADABLE:
+      output = LOGITS  # never used: building the model fails first, naming why
+    elif output is None:
+      raise errors.UserError(
+          f"cannot tell from {path}'s last layer whether it outputs logits or "
+          f"probabilities: write {sidecar} with {{\"output\": \"{LOGITS}\"}} or "
+          f"{{\"output\": \"{PROBABILITIES}\"}}")
   if output not in (LOGITS, PROBABILITIES):
     raise errors.UserError(f"{sidecar}: \"output\" must be \"{LOGITS}\" or "
                            f"\"{PROBABILITIES}\", got {output!r}")
