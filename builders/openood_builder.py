@@ -63,8 +63,8 @@ class OpenOODListBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
   """One OpenOOD v1.5 ImageNet-1k OOD set (subclasses set OOD_SET, SOURCES).
 
   Subclasses also set ``pkg_dir_path`` and ``code_path`` (see
-  subset_builder.SubsetArchiveBuilder), HOMEPAGE and
-  MANUAL_DOWNLOAD_INSTRUCTIONS.
+  subset_builder.SubsetArchiveBuilder) and HOMEPAGE; ARCHIVE_NAMES and
+  MANUAL_DOWNLOAD_INSTRUCTIONS are derived from SOURCES.
   """
 
   VERSION = tfds.core.Version("1.0.0")
@@ -77,6 +77,9 @@ class OpenOODListBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     cls.ARCHIVE_NAMES = tuple(s.name for s in cls.SOURCES if not s.folder)
+    cls.MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Put one of " + ", ".join(s.name + ("/" if s.folder else "") for s in cls.SOURCES)
+        + " in manual_dir (see the builder's README.md).\n")
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(

@@ -1,6 +1,7 @@
 """The model registry: names, aliases, errors, keras.applications with local
 weights, .keras files with safe_mode, declared preprocessing and outputs."""
 
+import dataclasses
 import json
 import warnings
 
@@ -95,6 +96,18 @@ def test_keras_file_needs_declared_preprocessing(tmp_path):
   assert spec.preprocessing.input_size == 8 and spec.output == models.PROBABILITIES
   assert spec.name == "tiny"
   assert spec.build(None)(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 1000)
+
+
+def test_unknown_preprocessing_preset_is_named_for_names_and_files(tmp_path):
+  known = ", ".join(sorted(PRESETS))
+  with pytest.raises(errors.UserError, match=f"unknown preprocessing 'nope'; known: {known}$"):
+    models.get("efficientnet", preprocessing="nope")
+  (tmp_path / "unread.keras").write_bytes(b"")  # refused before it is read
+  with pytest.raises(errors.UserError, match=f"unknown preprocessing 'nope'; known: {known}$"):
+    models.get(str(tmp_path / "unread.keras"), preprocessing="nope")
+  spec = models.get("efficientnet", preprocessing="torch")
+  assert spec.preprocessing == dataclasses.replace(
+      PRESETS["torch"], input_size=models.get("efficientnet").preprocessing.input_size)
 
 
 def test_keras_file_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):

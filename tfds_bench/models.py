@@ -285,6 +285,14 @@ def keras_file_output_kind(path: pathlib.Path) -> Optional[str]:
   return None
 
 
+def _preset(preprocessing: str) -> Preprocessing:
+  """The `--preprocessing` preset of that name; UserError naming the known ones."""
+  if preprocessing not in PRESETS:
+    raise errors.UserError(
+        f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
+  return PRESETS[preprocessing]
+
+
 def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelSpec:
   """Spec of a saved .keras model; its preprocessing comes from a preset name or
   a ``<model>.keras.json`` sidecar file ({"preprocessing": {...}, "output": ...,
@@ -300,10 +308,7 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
       raise errors.UserError(f"{sidecar}: expected a JSON object with \"preprocessing\", "
                              f"\"output\", \"num_classes\", got {type(meta).__name__}")
   if preprocessing is not None:
-    if preprocessing not in PRESETS:
-      raise errors.UserError(
-          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
-    spec = PRESETS[preprocessing]
+    spec = _preset(preprocessing)
   elif "preprocessing" in meta:
     try:
       spec = Preprocessing.from_dict(meta["preprocessing"])
@@ -403,11 +408,8 @@ def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
   spec = REGISTRY.get(name)
   if preprocessing is not None:
-    if preprocessing not in PRESETS:
-      raise errors.UserError(
-          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
     spec = dataclasses.replace(spec, preprocessing=dataclasses.replace(
-        PRESETS[preprocessing], input_size=spec.preprocessing.input_size))
+        _preset(preprocessing), input_size=spec.preprocessing.input_size))
   return spec
 
 

@@ -34,6 +34,3 @@ class Builder(openood_builder.OpenOODListBuilder):
   )
   pkg_dir_path = epath.Path(__file__).parent
   code_path = epath.Path(__file__)
-  MANUAL_DOWNLOAD_INSTRUCTIONS = (
-      "Put one of " + ", ".join(src.name + ("/" if src.folder else "") for src in SOURCES)
-      + " in manual_dir (see the builder's README.md).\n")
