@@ -1,0 +1,374 @@
+"""Per-class, metaclass and ImageNet-X factor figures against independent counts.
+
+ImageNet-X's annotations are CC BY-NC and not shipped: every test writes
+synthetic files in the layout of the ``imagenet-x`` 0.0.7 package
+(``imagenet_x/annotations/``), and the reference figures are computed here
+with pandas / plain loops, the way the package defines them (error ratio =
+(1 - accuracy on the images with the factor) / (1 - accuracy on all the
+annotated images), prototypes dropped), not with our code.
+"""
+
+import csv
+import json
+import os
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfds_bench import errors, imagenet_x, labels, metrics, predictions as predictions_lib
+from tfds_bench.metrics import breakdown
+from tfds_bench.scoring import breakdown as scoring
+
+FACTORS = ["pose", "background", "pattern", "color", "smaller", "shape", "partial_view",
+           "subcategory", "texture", "larger", "darker", "object_blocking", "person_blocking",
+           "style", "brighter", "multiple_objects"]
+# A few of the 100 metaclass names of the package's CSV, some of them pooled
+# into "other" by ImageNet-X.
+METACLASS_NAMES = ["fish", "bird", "dog", "device", "ungulate", "food", "vessel", "tool"]
+
+
+def _val_names(n):
+  return np.array([f"ILSVRC2012_val_{i + 1:08d}.JPEG" for i in range(n)])
+
+
+def write_synthetic_imagenet_x(folder, file_names, label, seed=0, prototypes=300,
+                               prototypes_elsewhere=30):
+  """The package's four files for ``file_names`` (their class ``label``).
+
+  Factor frequencies are skewed like the real ones (a few factors on
+  ~40 images); in "top" each image carries one factor (a few none), in
+  "multi" that one plus random others. Returns the prototype file names.
+  """
+  rng = np.random.default_rng(seed)
+  os.makedirs(folder, exist_ok=True)
+  n = len(file_names)
+  weights = np.array([15, 15, 6, 6, 1.5, 0.7, 0.6, 0.6, 0.3, 0.15, 0.12, 0.08, 0.06,
+                      0.05, 0.05, 0.04])
+  top = rng.choice(len(FACTORS), n, p=weights / weights.sum())
+  multi_extra = rng.random((n, len(FACTORS))) < 0.15
+  none = rng.random(n) < 0.001
+  for which in ("top", "multi"):
+    path = os.path.join(folder, f"imagenet_x_val_{which}_factor.jsonl")
+    with open(path, "w", encoding="utf-8") as f:
+      for i in range(n):
+        row = {"file_name": str(file_names[i]), "class": int(label[i])}
+        for j, factor in enumerate(FACTORS):
+          carried = (j == top[i]) or (which == "multi" and multi_extra[i, j])
+          row[factor] = int(carried and not none[i])
+        row["justification"] = "synthetic"
+        row["one_word"] = "synthetic"
+        f.write(json.dumps(row) + "\n")
+  chosen = list(rng.choice(file_names, prototypes, replace=False))
+  chosen += [f"ILSVRC2012_val_{90000000 + i:08d}.JPEG" for i in range(prototypes_elsewhere)]
+  with open(os.path.join(folder, "prototypical_paths.csv"), "w", encoding="utf-8") as f:
+    f.write("file_name\n" + "".join(name + "\n" for name in chosen))
+  with open(os.path.join(folder, "imagenet_1k_classes_to_100_metaclasses.csv"), "w",
+            encoding="utf-8", newline="") as f:
+    writer = csv.writer(f)
+    writer.writerow(["wnid", "name", "metaclass"])
+    for c in range(labels.NUM_CLASSES):
+      name = METACLASS_NAMES[(c * 7) % len(METACLASS_NAMES)]
+      writer.writerow([f"n{c:08d}", name, METACLASS_NAMES.index(name)])
+  return set(chosen)
+
+
+def _synthetic_val(n, seed=1, accuracy=0.75):
+  """Labels and top-5 (distinct classes) with about ``accuracy`` top-1, class-dependent."""
+  rng = np.random.default_rng(seed)
+  label = rng.integers(0, labels.NUM_CLASSES, n)
+  # Five distinct classes per row: a random start and four distinct offsets.
+  offsets = np.argsort(rng.random((n, labels.NUM_CLASSES - 1)), axis=1)[:, :4] + 1 \
+      if n <= 5000 else np.array([1, 2, 3, 4]) * rng.integers(1, 200, (n, 1))
+  first = rng.integers(0, labels.NUM_CLASSES, n)
+  top5 = np.concatenate([first[:, None], (first[:, None] + offsets) % labels.NUM_CLASSES], 1)
+  top5[np.any(top5 == label[:, None], axis=1)] = (label[:, None] + np.arange(1, 6))[
+      np.any(top5 == label[:, None], axis=1)] % labels.NUM_CLASSES
+  skill = rng.uniform(accuracy - 0.25, accuracy + 0.2, labels.NUM_CLASSES)
+  right = rng.random(n) < skill[label]
+  top5[right, 0] = label[right]
+  second = ~right & (rng.random(n) < 0.4)
+  top5[second, 2] = label[second]
+  return label.astype(np.int64), top5.astype(np.int64)
+
+
+def _package_reference(folder, which, file_names, correct):
+  """ImageNet-X's figures computed as its package defines them, with pandas."""
+  annotations = pd.read_json(os.path.join(folder, f"imagenet_x_val_{which}_factor.jsonl"),
+                             lines=True)
+  prototypes = pd.read_csv(os.path.join(folder, "prototypical_paths.csv"))
+  annotations = annotations[~annotations.file_name.isin(prototypes.file_name)]
+  model = pd.DataFrame({"file_name": file_names, "is_correct": correct})
+  merged = annotations.merge(model, on="file_name", how="inner")
+  factor_correct = merged[merged.is_correct][FACTORS].sum()
+  factor_total = merged[FACTORS].sum()
+  accuracy = factor_correct / factor_total
+  average = merged.is_correct.mean()
+  return accuracy, (1 - accuracy) / (1 - average), merged
+
+
+# --- pure functions -----------------------------------------------------------
+
+def test_per_class_figures_equal_a_direct_count_on_50000_images():
+  label, top5 = _synthetic_val(50_000)
+  for k in (1, 5):
+    counts = metrics.per_class_accuracy(top5, label, k=k)
+    for c in range(0, labels.NUM_CLASSES, 37):
+      rows = [i for i in range(len(label)) if label[i] == c]
+      right = sum(1 for i in rows if c in top5[i, :k])
+      assert counts.total[c] == len(rows) and counts.correct[c] == right
+    per_class = {c: np.mean([label[i] in top5[i, :k] for i in np.flatnonzero(label == c)])
+                 for c in np.unique(label)}
+    values = sorted(per_class.values())
+    assert breakdown.balanced_accuracy(counts) == pytest.approx(np.mean(values), abs=1e-12)
+    assert breakdown.worst_class_accuracy(counts) == values[0]
+    assert breakdown.worst_fraction_accuracy(counts) == pytest.approx(
+        np.mean(values[:int(np.ceil(0.1 * len(values)))]), abs=1e-12)
+  # Top-1 as a flat [N] array gives the same counts.
+  flat = metrics.per_class_accuracy(top5[:, 0], label)
+  assert np.array_equal(flat.correct, metrics.per_class_accuracy(top5, label).correct)
+
+
+def test_balanced_accuracy_equals_sklearn():
+  sklearn_metrics = pytest.importorskip("sklearn.metrics")
+  label, top5 = _synthetic_val(3000, seed=4)
+  present = np.unique(label)
+  counts = metrics.per_class_accuracy(top5, label)
+  # sklearn averages recall over the classes in y_true (labels= restricts it).
+  expected = sklearn_metrics.recall_score(label, top5[:, 0], labels=present, average="macro")
+  assert breakdown.balanced_accuracy(counts) == pytest.approx(expected, abs=1e-12)
+
+
+def test_absent_classes_have_no_accuracy():
+  counts = metrics.per_class_accuracy(np.array([1, 2, 2]), np.array([1, 2, 3]), num_classes=5)
+  assert np.isnan(counts.accuracy[[0, 4]]).all()
+  assert counts.accuracy[1] == 1.0 and counts.accuracy[3] == 0.0
+  assert breakdown.worst_class_accuracy(counts) == 0.0
+  empty = metrics.per_class_accuracy(np.zeros(0, int), np.zeros(0, int), num_classes=3)
+  assert np.isnan(breakdown.balanced_accuracy(empty))
+  assert np.isnan(breakdown.worst_class_accuracy(empty))
+  with pytest.raises(ValueError, match="labels"):
+    metrics.per_class_accuracy(np.array([1]), np.array([-1]))
+
+
+def test_factor_error_ratios_equal_the_package_formula_on_50000_images(tmp_path):
+  n = 50_000
+  label, top5 = _synthetic_val(n)
+  names = _val_names(n)
+  annotated = np.sort(np.random.default_rng(2).choice(n, 48_868, replace=False))
+  folder = str(tmp_path / "annotations")
+  write_synthetic_imagenet_x(folder, names[annotated], label[annotated], prototypes=2758,
+                             prototypes_elsewhere=242)
+  correct = top5[:, 0] == label
+  for which in ("top", "multi"):
+    accuracy, ratio, merged = _package_reference(folder, which, names, correct)
+    ann = imagenet_x.load(folder, which)
+    assert len(ann) == len(merged) == 48_868 - 2758
+    rows = np.searchsorted(names, ann.file_name)  # names are sorted
+    ours = metrics.factor_error_ratios(correct[rows], ann.factors)
+    counts = metrics.factor_accuracies(correct[rows], ann.factors)
+    assert list(ours) == FACTORS
+    for factor in FACTORS:
+      assert abs(ours[factor] - ratio[factor]) <= 1e-12, factor
+      assert counts[factor].correct / counts[factor].total == pytest.approx(
+          accuracy[factor], abs=1e-12)
+    # The same from a DataFrame with the factor columns.
+    frame = pd.DataFrame({f: ann.factors[f].astype(int) for f in FACTORS})
+    assert metrics.factor_error_ratios(correct[rows], frame) == ours
+    if which == "top":
+      # The rare factors are rare, as in ImageNet-X: intervals matter.
+      assert min(c.total for c in counts.values()) < 200
+
+
+def test_error_ratio_is_undefined_without_errors_or_images():
+  factors = {"pose": np.array([1, 0, 0]), "style": np.array([0, 0, 0])}
+  assert all(np.isnan(v) for v in
+             metrics.factor_error_ratios(np.ones(3, bool), factors).values())
+  ratios = metrics.factor_error_ratios(np.array([False, True, True]), factors)
+  assert ratios["pose"] == pytest.approx(1.0 / (1 / 3)) and np.isnan(ratios["style"])
+  with pytest.raises(ValueError, match="0/1"):
+    metrics.factor_error_ratios(np.ones(3, bool), {"pose": np.array([2, 0, 0])})
+  with pytest.raises(ValueError, match="values for 3 images"):
+    metrics.factor_error_ratios(np.ones(3, bool), {"pose": np.array([1, 0])})
+
+
+# --- the annotation reader -----------------------------------------------------
+
+def test_reader_drops_prototypes_and_maps_metaclasses(tmp_path):
+  names = _val_names(500)
+  label = np.arange(500) % labels.NUM_CLASSES
+  prototypes = write_synthetic_imagenet_x(str(tmp_path), names, label, prototypes=40)
+  ann = imagenet_x.load(str(tmp_path), "top")
+  assert len(ann) == 460 and not set(ann.file_name) & prototypes
+  assert len(imagenet_x.load(str(tmp_path), "top", drop_prototypes=False)) == 500
+  metaclass_names, group = imagenet_x.metaclasses(str(tmp_path))
+  assert metaclass_names[-1] == "other" and len(metaclass_names) == 17
+  with open(tmp_path / "imagenet_1k_classes_to_100_metaclasses.csv", encoding="utf-8") as f:
+    rows = list(csv.DictReader(f))
+  for c in (0, 1, 2, 500, 999):
+    name = rows[c]["name"]
+    expected = name if name in imagenet_x.METACLASSES else "other"
+    assert metaclass_names[group[c]] == expected
+
+
+def test_missing_annotations_name_the_package(tmp_path, monkeypatch):
+  monkeypatch.setattr(imagenet_x, "installed_dir", lambda: None)
+  with pytest.raises(errors.UserError, match=r"pip install imagenet-x==0\.0\.7.*--imagenet_x_dir"):
+    imagenet_x.annotation_dir(None)
+  (tmp_path / "prototypical_paths.csv").write_text("file_name\n")
+  with pytest.raises(errors.UserError, match="lacks imagenet_x_val_top_factor.jsonl"):
+    imagenet_x.annotation_dir(str(tmp_path))
+
+
+def test_installed_package_is_found_without_importing_it(tmp_path, monkeypatch):
+  package = tmp_path / "site" / "imagenet_x"
+  (package / "annotations").mkdir(parents=True)
+  # Importing this package would fail: the reader must not import it.
+  (package / "__init__.py").write_text("raise ImportError('must not be imported')\n")
+  write_synthetic_imagenet_x(str(package / "annotations"), _val_names(20), np.arange(20),
+                             prototypes=2)
+  monkeypatch.syspath_prepend(str(tmp_path / "site"))
+  assert imagenet_x.annotation_dir(None) == str(package / "annotations")
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"file_name": "a.JPEG", "class": 3}', "no 'pose' field"),
+    ("not json", "invalid JSON"),
+])
+def test_damaged_annotation_file_is_named(tmp_path, line, message):
+  write_synthetic_imagenet_x(str(tmp_path), _val_names(10), np.arange(10), prototypes=1)
+  path = tmp_path / "imagenet_x_val_top_factor.jsonl"
+  path.write_text(path.read_text() + line + "\n")
+  imagenet_x.load.cache_clear()
+  with pytest.raises(errors.UserError, match=rf"imagenet_x_val_top_factor.jsonl, line 11: "
+                                             rf"{message}"):
+    imagenet_x.load(str(tmp_path), "top")
+
+
+# --- the scorers ----------------------------------------------------------------
+
+def _predictions(n, seed=1):
+  label, top5 = _synthetic_val(n, seed=seed)
+  return predictions_lib.Predictions(
+      file_name=_val_names(n), label=label, top5=top5, confidence=np.full(n, np.nan))
+
+
+def _by_metric(results):
+  return {r.metric: r for r in results}
+
+
+def test_per_class_scorer_rows_equal_direct_counts():
+  p = _predictions(3000)
+  results = _by_metric(scoring.score_per_class("imagenet2012_per_class")([p]))
+  wnids = labels.wnids()
+  for c in np.unique(p.label)[:50]:
+    rows = np.flatnonzero(p.label == c)
+    for k in (1, 5):
+      r = results[f"class/{wnids[c]}/top{k}"]
+      assert r.n == len(rows)
+      assert r.value == np.mean([c in p.top5[i, :k] for i in rows])
+      r = r.with_interval()
+      assert r.ci_method == "clopper_pearson" and r.ci_low <= r.value <= r.ci_high
+  assert not any(f"class/{wnids[c]}/top1" in results
+                 for c in set(range(1000)) - set(p.label.tolist()))
+  counts = metrics.per_class_accuracy(p.top5, p.label)
+  assert results["balanced_top1"].value == breakdown.balanced_accuracy(counts)
+  assert results["worst_class_top1"].value == breakdown.worst_class_accuracy(counts)
+  worst = results["worst_10pct_class_top1"].with_interval()
+  assert worst.value == breakdown.worst_fraction_accuracy(counts)
+  assert worst.ci_method.startswith("bootstrap") and worst.ci_low <= worst.value <= worst.ci_high
+  lowest = results["worst_class_top1"].with_interval()
+  assert lowest.ci_method == "clopper_pearson" and lowest.ci_low <= lowest.value <= lowest.ci_high
+  assert results["balanced_top1"].with_interval().ci_method.startswith("bootstrap")
+
+
+def test_worst_class_intervals_contain_their_figures_at_50_images_per_class():
+  """Re-choosing the worst classes per resample would put the whole bootstrap
+  interval below the figure; the chosen classes are kept fixed."""
+  rng = np.random.default_rng(0)
+  label = np.repeat(np.arange(1000), 50)
+  right = rng.random(len(label)) < rng.uniform(0.4, 0.95, 1000)[label]
+  top5 = np.where(right[:, None], label[:, None], (label[:, None] + np.arange(1, 6)) % 1000)
+  results = _by_metric(r.with_interval() for r in scoring.per_class_results(
+      "b", top5, label, _val_names(len(label))))
+  for metric in ("worst_class_top1", "worst_10pct_class_top1", "balanced_top1"):
+    r = results[metric]
+    assert r.ci_low < r.value < r.ci_high, metric
+
+
+def test_per_class_scorer_of_a_200_class_set_uses_the_subset_ranking():
+  _, subset_classes = labels.subset("imagenet_r")
+  rng = np.random.default_rng(3)
+  n = 400
+  label = rng.choice(subset_classes, n)
+  subset_top5 = np.stack([rng.choice(subset_classes, 5, replace=False) for _ in range(n)])
+  subset_top5[: n // 2, 0] = label[: n // 2]
+  p = predictions_lib.Predictions(
+      file_name=np.array([f"r/{i}.jpg" for i in range(n)]), label=label,
+      top5=rng.integers(0, 1000, (n, 5)), confidence=np.full(n, np.nan),
+      subset_top5={"imagenet_r": subset_top5})
+  results = _by_metric(scoring.score_per_class("imagenet_r_per_class", "imagenet_r")([p]))
+  classes = {m.split("/")[1] for m in results if m.startswith("class/")}
+  assert classes <= {labels.wnids()[c] for c in subset_classes}
+  counts = metrics.per_class_accuracy(subset_top5, label)
+  assert results["balanced_top1"].value == breakdown.balanced_accuracy(counts)
+
+
+def test_imagenet_x_scorer_equals_the_package_formula(tmp_path):
+  n = 2000
+  p = _predictions(n, seed=5)
+  annotated = np.sort(np.random.default_rng(6).choice(n, 1900, replace=False))
+  folder = str(tmp_path)
+  write_synthetic_imagenet_x(folder, p.file_name[annotated], p.label[annotated], seed=7,
+                             prototypes=100)
+  context = types.SimpleNamespace(imagenet_x_dir=folder)
+  results = _by_metric(scoring.score_imagenet_x([p], context))
+  correct = p.top5[:, 0] == p.label
+  for which, prefix in (("top", "factor/"), ("multi", "multi_factor/")):
+    accuracy, ratio, merged = _package_reference(folder, which, p.file_name, correct)
+    for factor in FACTORS:
+      if merged[factor].sum() == 0:
+        assert f"{prefix}{factor}/top1" not in results
+        continue
+      assert results[f"{prefix}{factor}/top1"].value == pytest.approx(accuracy[factor],
+                                                                       abs=1e-12)
+      assert abs(results[f"{prefix}{factor}/error_ratio"].value - ratio[factor]) <= 1e-12
+      assert results[f"{prefix}{factor}/error_ratio"].n == merged[factor].sum()
+  assert results["top1"].n == len(merged) == 1800
+  assert results["top1"].value == pytest.approx(merged.is_correct.mean(), abs=1e-15)
+  ratio_row = results["factor/pose/error_ratio"].with_interval()
+  assert ratio_row.ci_low <= ratio_row.value <= ratio_row.ci_high
+  # Metaclasses over all the val images, by the label's metaclass.
+  names, group = imagenet_x.metaclasses(folder)
+  for m, name in enumerate(names):
+    rows = np.flatnonzero(group[p.label] == m)
+    if len(rows):
+      assert results[f"metaclass/{name}/top1"].value == correct[rows].mean()
+      assert results[f"metaclass/{name}/top1"].n == len(rows)
+  predicted_group_right = group[p.top5[:, 0]] == group[p.label]
+  assert results["metaclass_top1"].value == predicted_group_right.mean()
+  assert results["worst_metaclass_top1"].value == min(
+      correct[group[p.label] == m].mean() for m in np.unique(group[p.label]))
+
+
+def test_imagenet_x_scorer_refuses_other_class_orders(tmp_path):
+  p = _predictions(200)
+  write_synthetic_imagenet_x(str(tmp_path), p.file_name, (p.label + 1) % 1000, prototypes=5)
+  with pytest.raises(errors.UserError, match="another class order"):
+    scoring.score_imagenet_x([p], types.SimpleNamespace(imagenet_x_dir=str(tmp_path)))
+
+
+def test_saved_predictions_give_the_same_figures(tmp_path):
+  """``--predictions`` of a run's saved file scores exactly as the run did."""
+  p = _predictions(1500, seed=8)
+  write_synthetic_imagenet_x(str(tmp_path / "x"), p.file_name, p.label, prototypes=50)
+  context = types.SimpleNamespace(imagenet_x_dir=str(tmp_path / "x"))
+  path = tmp_path / "val.npz"
+  np.savez_compressed(path, **predictions_lib.npz_arrays(p))
+  reloaded = predictions_lib.load_npz(str(path))
+  for scorer in (scoring.score_per_class("imagenet2012_per_class"), scoring.score_imagenet_x):
+    run = [r.with_interval() for r in scorer([p], context)]
+    again = [r.with_interval() for r in scorer([reloaded], context)]
+    assert [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in run] == \
+           [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in again]

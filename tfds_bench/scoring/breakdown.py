@@ -1,0 +1,238 @@
+"""Scorers of where a model fails: per class, per ImageNet-X metaclass, per factor.
+
+They reuse a forward pass other rows already make (val, V2, Sketch, A, R)
+and add rows of their own, so the default benchmarks' output is unchanged:
+
+* per class (`score_per_class`): ``class/<wnid>/top1`` and ``/top5`` for
+  every class with images (Clopper-Pearson), and over the classes
+  ``balanced_top1`` / ``balanced_top5`` (mean of the per-class accuracies),
+  ``worst_class_top1`` (the worst class's top-1, its Clopper-Pearson
+  interval) and ``worst_10pct_class_top1`` (mean of the worst 10 % of
+  classes), the balanced figures with a bootstrap over images (`worst_results`
+  says why the worst figures' intervals keep the chosen classes fixed);
+* ImageNet-X (`score_imagenet_x`, ImageNet val): over the annotated images
+  (prototypes dropped) ``top1``, and for the top-factor annotations
+  ``factor/<name>/top1`` (Clopper-Pearson) and ``factor/<name>/error_ratio``
+  (bootstrap over the annotated images), the same as ``multi_factor/...``
+  for the multi-factor ones; over all the val images the per-metaclass
+  figures ``metaclass/<name>/top1`` / ``top5``, ``balanced_metaclass_top1``,
+  ``worst_metaclass_top1``, and ``metaclass_top1`` (the top-1 prediction is
+  in the label's metaclass).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Optional, Sequence
+
+import numpy as np
+
+from tfds_bench import errors, imagenet_x, labels
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+                                        statistic_result)
+from tfds_bench.metrics import breakdown, topk_correct
+from tfds_bench.predictions import Predictions
+
+CLASS_PREFIX = "class/"
+METACLASS_PREFIX = "metaclass/"
+FACTOR_PREFIXES = {"top": "factor/", "multi": "multi_factor/"}
+PER_CLASS_METRICS = ("balanced_top1", "balanced_top5", "worst_class_top1",
+                     "worst_10pct_class_top1", "class/<wnid>/top1", "class/<wnid>/top5")
+IMAGENET_X_METRICS = ("top1", "factor/<name>/top1", "factor/<name>/error_ratio",
+                      "multi_factor/<name>/top1", "multi_factor/<name>/error_ratio",
+                      "metaclass_top1", "balanced_metaclass_top1", "worst_metaclass_top1",
+                      "metaclass/<name>/top1", "metaclass/<name>/top5")
+IMAGENET_X_BENCHMARK = "imagenet_x"
+
+
+def _require_labels(benchmark: str, predictions: Predictions) -> np.ndarray:
+  missing = predictions.label < 0
+  if missing.any():
+    raise errors.UserError(
+        f"{benchmark}: {missing.sum()} of {len(predictions)} images have no label, "
+        f"e.g. {predictions.file_name[missing][0]!r}")
+  return predictions.label
+
+
+def group_results(benchmark: str, prefix: str, names: Sequence[str], group: np.ndarray,
+                  correct1: np.ndarray, correct5: np.ndarray,
+                  images: np.ndarray) -> List[Result]:
+  """``<prefix><name>/top1`` and ``/top5`` for each group with images.
+
+  ``group``: int64 [N] each image's group (index into ``names``).
+  """
+  results = []
+  order = np.argsort(group, kind="stable")
+  starts = np.searchsorted(group[order], np.arange(len(names) + 1))
+  for index, name in enumerate(names):
+    rows = order[starts[index]:starts[index + 1]]
+    if not len(rows):
+      continue
+    for k, correct in ((1, correct1), (5, correct5)):
+      results.append(proportion_result(benchmark, f"{prefix}{name}/top{k}", correct[rows],
+                                       images[rows]))
+  return results
+
+
+def balanced_result(benchmark: str, metric: str, group: np.ndarray, num_groups: int,
+                    correct: np.ndarray, images: np.ndarray) -> Result:
+  """The mean over groups of their accuracy, with a bootstrap over images."""
+  def statistic(i):
+    return breakdown.balanced_accuracy(breakdown.class_counts(correct[i], group[i],
+                                                              num_groups))
+  return statistic_result(benchmark, metric, statistic, images)
+
+
+def worst_results(benchmark: str, prefix: str, group: np.ndarray, num_groups: int,
+                  correct: np.ndarray, images: np.ndarray) -> List[Result]:
+  """``worst_<prefix>_top1`` and ``worst_10pct_<prefix>_top1``.
+
+  Their intervals are those of the groups chosen on all the images, kept
+  fixed: the worst group's Clopper-Pearson interval, and for the worst 10 %
+  the bootstrap of those groups' mean accuracy. Choosing again in every
+  resample would not do: the minimum of resampled accuracies sits below the
+  observed one, so the percentile interval would miss the figure it is for.
+  The selection itself is not accounted for (the worst groups' true
+  accuracy is likely somewhat higher than measured).
+  """
+  counts = breakdown.class_counts(correct, group, num_groups)
+  if not counts.present.any():
+    return []
+  worst = breakdown.worst_classes(counts, 1.0)[0]
+  results = [proportion_result(benchmark, f"worst_{prefix}_top1", correct[group == worst],
+                               images[group == worst])]
+  chosen = breakdown.worst_classes(counts, breakdown.WORST_FRACTION)
+  in_chosen = np.isin(group, chosen)
+  chosen_group, chosen_correct = group[in_chosen], correct[in_chosen]
+  rows = np.flatnonzero(in_chosen)
+  position = np.full(len(group), -1, np.int64)
+  position[rows] = np.arange(len(rows))
+
+  def statistic(i):
+    i = position[i]
+    i = i[i >= 0]
+    counts = breakdown.class_counts(chosen_correct[i], chosen_group[i], num_groups)
+    return breakdown.balanced_accuracy(counts)
+  results.append(statistic_result(benchmark, f"worst_10pct_{prefix}_top1", statistic, images,
+                                  n=int(in_chosen.sum())))
+  return results
+
+
+def per_class_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
+                      images: np.ndarray) -> List[Result]:
+  """Per-class rows and their summaries; classes in the 1000-class space,
+  named by wnid (a 200-class set has rows for its own classes only)."""
+  correct1 = topk_correct(top5, label, 1)
+  correct5 = topk_correct(top5, label, 5)
+  num = labels.NUM_CLASSES
+  return ([balanced_result(benchmark, "balanced_top1", label, num, correct1, images),
+           balanced_result(benchmark, "balanced_top5", label, num, correct5, images)]
+          + worst_results(benchmark, "class", label, num, correct1, images)
+          + group_results(benchmark, CLASS_PREFIX, labels.wnids(), label, correct1, correct5,
+                          images))
+
+
+def score_per_class(benchmark: str, subset: Optional[str] = None) -> Callable:
+  """Per-class figures of one source; ``subset`` (``imagenet_a`` / ``imagenet_r``):
+  ranked over that set's 200 classes, as its own top-1 is."""
+  def score(predictions: Sequence[Predictions], context=None) -> List[Result]:
+    del context
+    (p,) = predictions
+    label = _require_labels(benchmark, p)
+    top5 = p.top5
+    if subset is not None:
+      if subset not in p.subset_top5:
+        raise errors.UserError(f"{benchmark}: the predictions have no {subset} subset scores "
+                               "(a top-5-only predictions file); rerun the model")
+      top5 = p.subset_top5[subset]
+    return per_class_results(benchmark, top5, label, p.file_name)
+  return score
+
+
+def _factor_statistic(correct: np.ndarray, carried: np.ndarray) -> Callable:
+  def statistic(i: np.ndarray) -> float:
+    c, f = correct[i], carried[i]
+    return breakdown.error_ratio(int(np.sum(c & f)), int(np.sum(f)), int(np.sum(c)), len(c))
+  return statistic
+
+
+def factor_results(benchmark: str, prefix: str, correct: np.ndarray,
+                   annotations: imagenet_x.Annotations) -> List[Result]:
+  """``<prefix><factor>/top1`` and ``/error_ratio`` of each factor some image
+  carries; ``correct`` bool per annotated image, in the annotations' order.
+
+  The ratio's ``n`` is the number of images carrying the factor; its
+  bootstrap resamples all the annotated images (the denominator is theirs).
+  """
+  images = annotations.file_name
+  results = []
+  for name, carried in annotations.factors.items():
+    if not carried.any():
+      continue
+    results.append(proportion_result(benchmark, f"{prefix}{name}/top1", correct[carried],
+                                     images[carried]))
+    results.append(statistic_result(benchmark, f"{prefix}{name}/error_ratio",
+                                    _factor_statistic(correct, carried), images,
+                                    n=int(carried.sum())))
+  return results
+
+
+def annotated_rows(benchmark: str, p: Predictions,
+                   annotations: imagenet_x.Annotations) -> tuple:
+  """(rows of ``p``, the annotations restricted to the images ``p`` has), with
+  the annotated class checked against the predictions' label."""
+  position = {str(f): i for i, f in enumerate(p.file_name)}
+  rows = np.array([position.get(str(f), -1) for f in annotations.file_name], np.int64)
+  found = rows >= 0
+  if not found.any():
+    raise errors.UserError(f"{benchmark}: none of the evaluated images is annotated by "
+                           "ImageNet-X (it annotates ImageNet val)")
+  annotations, rows = annotations.select(found), rows[found]
+  differ = annotations.label != p.label[rows]
+  if differ.any():
+    first = int(np.argmax(differ))
+    raise errors.UserError(
+        f"{benchmark}: ImageNet-X labels {annotations.file_name[first]} class "
+        f"{annotations.label[first]} but the predictions say {p.label[rows][first]}: "
+        "annotations or predictions of another class order")
+  return rows, annotations
+
+
+def metaclass_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
+                      images: np.ndarray, names: Sequence[str],
+                      metaclass_of_class: np.ndarray) -> List[Result]:
+  """Per-metaclass top-1 / top-5 (images grouped by their label's metaclass),
+  the balanced and worst metaclass top-1, and metaclass-level top-1."""
+  group = breakdown.group_of_labels(label, metaclass_of_class)
+  correct1 = topk_correct(top5, label, 1)
+  correct5 = topk_correct(top5, label, 5)
+  return ([proportion_result(benchmark, "metaclass_top1",
+                             breakdown.group_top_k_correct(top5[:, :1], label,
+                                                           metaclass_of_class), images),
+           balanced_result(benchmark, "balanced_metaclass_top1", group, len(names), correct1,
+                           images)]
+          + worst_results(benchmark, "metaclass", group, len(names), correct1, images)[:1]
+          + group_results(benchmark, METACLASS_PREFIX, names, group, correct1, correct5,
+                          images))
+
+
+def score_imagenet_x(predictions: Sequence[Predictions],
+                     context: Optional[ScoringContext] = None) -> List[Result]:
+  """ImageNet-X factors and metaclasses on the ImageNet val predictions.
+
+  The annotations come from ``context.imagenet_x_dir`` if set, else the
+  installed ``imagenet-x`` package (`tfds_bench.imagenet_x`).
+  """
+  (p,) = predictions
+  benchmark = IMAGENET_X_BENCHMARK
+  label = _require_labels(benchmark, p)
+  directory = imagenet_x.annotation_dir(getattr(context, "imagenet_x_dir", None))
+  results = []
+  for which, prefix in FACTOR_PREFIXES.items():
+    rows, annotations = annotated_rows(benchmark, p, imagenet_x.load(directory, which))
+    correct = topk_correct(p.top5[rows], label[rows], 1)
+    if which == "top":
+      results.append(proportion_result(benchmark, "top1", correct, annotations.file_name))
+    results += factor_results(benchmark, prefix, correct, annotations)
+  names, metaclass_of_class = imagenet_x.metaclasses(directory)
+  return results + metaclass_results(benchmark, p.top5, label, p.file_name, names,
+                                     metaclass_of_class)
