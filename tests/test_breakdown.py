@@ -372,3 +372,93 @@ def test_saved_predictions_give_the_same_figures(tmp_path):
     again = [r.with_interval() for r in scorer([reloaded], context)]
     assert [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in run] == \
            [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in again]
+
+
+# --- Keras classes ---------------------------------------------------------------
+
+def test_keras_per_class_metrics_equal_the_numpy_functions():
+  tf = pytest.importorskip("tensorflow")
+  from tfds_bench.metrics import keras_metrics  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(9)
+  n, c = 203, 7
+  logits = rng.normal(size=(n, c)).astype(np.float32)
+  label = rng.integers(0, c - 1, n)  # the last class has no image
+  hits = rng.random(n) < 0.5
+  logits[hits, label[hits]] += 3.0
+  ranked = np.argsort(-logits, axis=1, kind="stable")
+  for k in (1, 2):
+    counts = metrics.per_class_accuracy(ranked, label, num_classes=c, k=k)
+    made = {cls: cls(k=k, num_classes=c) for cls in (
+        keras_metrics.PerClassAccuracy, keras_metrics.BalancedAccuracy,
+        keras_metrics.WorstClassAccuracy)}
+    for metric in made.values():
+      for start in range(0, n, 16):  # last batch padded: label -1 and weight 0
+        y, x = label[start:start + 16], logits[start:start + 16]
+        pad = 16 - len(y)
+        y = np.concatenate([y, np.full(pad, -1)])
+        x = np.concatenate([x, np.zeros((pad, c), np.float32)])
+        weight = np.concatenate([np.ones(16 - pad), np.zeros(pad)]).astype(np.float32)
+        metric.update_state(tf.constant(y), tf.constant(x), sample_weight=tf.constant(weight))
+    per_class = made[keras_metrics.PerClassAccuracy].result().numpy()
+    assert np.array_equal(per_class, np.nan_to_num(counts.accuracy, nan=0.0))
+    assert float(made[keras_metrics.BalancedAccuracy].result()) == \
+        breakdown.balanced_accuracy(counts)
+    assert float(made[keras_metrics.WorstClassAccuracy].result()) == \
+        breakdown.worst_class_accuracy(counts)
+    restored = keras_metrics.WorstClassAccuracy.from_config(
+        made[keras_metrics.WorstClassAccuracy].get_config())
+    assert restored.num_classes == c and restored.k == k
+  assert metrics.PerClassAccuracy is keras_metrics.PerClassAccuracy
+
+
+# --- the report ------------------------------------------------------------------
+
+def _records(model, results):
+  return [{"model": model, "benchmark": r.benchmark, "metric": r.metric, "value": r.value,
+           "n": r.n, "ci_low": r.ci_low, "ci_high": r.ci_high, "ci_method": r.ci_method}
+          for r in results]
+
+
+def test_report_has_the_factor_chart_and_the_per_class_table(tmp_path, monkeypatch):
+  from tfds_bench.reports import figures, report, tables  # pylint: disable=g-import-not-at-top
+  from tfds_bench.metrics import intervals  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(intervals, "RESAMPLES", 50)  # the figures, not the intervals, are tested
+  monkeypatch.setattr(intervals.bootstrap_interval, "__defaults__", (0.95, 50, 0))
+  folder = str(tmp_path / "x")
+  records = []
+  for model, seed in (("model_a", 11), ("model_b", 12)):
+    p = _predictions(1200, seed=seed)
+    if not os.path.exists(folder):
+      write_synthetic_imagenet_x(folder, p.file_name, p.label, prototypes=20)
+    p.label = imagenet_x.load(folder, "top", drop_prototypes=False).label
+    context = types.SimpleNamespace(imagenet_x_dir=folder)
+    results = (scoring.score_per_class("imagenet2012_per_class")([p])
+               + scoring.score_imagenet_x([p], context))
+    records += _records(model, [r.with_interval() for r in results])
+  figure = figures.factor_error_ratio_figure(records)
+  bars = [patch for ax in figure.axes for patch in ax.patches]
+  plotted_factors = sum(1 for f in FACTORS if any(
+      r["metric"] == f"factor/{f}/error_ratio" for r in records if r["model"] == "model_a"))
+  plotted_multi = sum(1 for f in FACTORS if any(
+      r["metric"] == f"multi_factor/{f}/error_ratio" for r in records if r["model"] == "model_a"))
+  assert len(figure.axes) == 2 and len(bars) == 2 * (plotted_factors + plotted_multi)
+  written = report.write_report(records, str(tmp_path / "report"))
+  names = {os.path.basename(path) for path in written}
+  assert {"factor_error_ratios.png", "per_class.csv", "report.md"} <= names
+  markdown = (tmp_path / "report" / "report.md").read_text()
+  assert "## Where it fails" in markdown and "### model_b: imagenet2012_per_class" in markdown
+  assert "class/" not in markdown.split("## Where it fails")[0]  # not in the wide table
+  rows = list(csv.DictReader(open(tmp_path / "report" / "per_class.csv", encoding="utf-8")))
+  for model in ("model_a", "model_b"):
+    mine = [r for r in rows if r["model"] == model]
+    top1 = [float(r["top1"]) for r in mine]
+    assert top1 == sorted(top1)
+    expected = {m["metric"].split("/")[1]: m["value"] for m in records
+                if m["model"] == model and m["metric"].endswith("/top1")
+                and m["metric"].startswith("class/")}
+    assert {r["wnid"]: float(r["top1"]) for r in mine} == expected
+  # Per-class rows are details (files only), the top-factor error ratios are
+  # shown, and the ratio is printed as a ratio, not a percentage.
+  assert tables.is_detail("class/n01440764/top1") and tables.is_detail("multi_factor/pose/top1")
+  assert not tables.is_detail("factor/pose/error_ratio")
+  assert tables.format_value("factor/pose/error_ratio", 1.25) == "1.250"
