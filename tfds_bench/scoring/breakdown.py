@@ -117,18 +117,26 @@ def worst_results(benchmark: str, prefix: str, group: np.ndarray, num_groups: in
   return results
 
 
+def class_results(benchmark: str, correct1: np.ndarray, correct5: np.ndarray,
+                  label: np.ndarray, class_names: Sequence[str],
+                  images: np.ndarray) -> List[Result]:
+  """Per-class rows (``class/<name>/top1``, ``/top5``) and their summaries
+  from per-image correctness; ``label`` indexes ``class_names`` (the 1000
+  wnids, or a label space's classes)."""
+  num = len(class_names)
+  return ([balanced_result(benchmark, "balanced_top1", label, num, correct1, images),
+           balanced_result(benchmark, "balanced_top5", label, num, correct5, images)]
+          + worst_results(benchmark, "class", label, num, correct1, images)
+          + group_results(benchmark, CLASS_PREFIX, class_names, label, correct1, correct5,
+                          images))
+
+
 def per_class_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
                       images: np.ndarray) -> List[Result]:
   """Per-class rows and their summaries; classes in the 1000-class space,
   named by wnid (a 200-class set has rows for its own classes only)."""
-  correct1 = topk_correct(top5, label, 1)
-  correct5 = topk_correct(top5, label, 5)
-  num = labels.NUM_CLASSES
-  return ([balanced_result(benchmark, "balanced_top1", label, num, correct1, images),
-           balanced_result(benchmark, "balanced_top5", label, num, correct5, images)]
-          + worst_results(benchmark, "class", label, num, correct1, images)
-          + group_results(benchmark, CLASS_PREFIX, labels.wnids(), label, correct1, correct5,
-                          images))
+  return class_results(benchmark, topk_correct(top5, label, 1), topk_correct(top5, label, 5),
+                       label, labels.wnids(), images)
 
 
 def score_per_class(benchmark: str, subset: Optional[str] = None) -> Callable:
