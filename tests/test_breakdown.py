@@ -150,6 +150,8 @@ def test_absent_classes_have_no_accuracy():
   assert np.isnan(breakdown.worst_class_accuracy(empty))
   with pytest.raises(ValueError, match="labels"):
     metrics.per_class_accuracy(np.array([1]), np.array([-1]))
+  with pytest.raises(ValueError, match="class indices"):
+    metrics.per_class_accuracy(np.array([0.5, 0.2]), np.array([0, 1]))
 
 
 def test_factor_error_ratios_equal_the_package_formula_on_50000_images(tmp_path):

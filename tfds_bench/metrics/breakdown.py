@@ -91,6 +91,8 @@ def per_class_accuracy(top1: np.ndarray, labels: np.ndarray, num_classes: int = 
   """
   predictions = np.asarray(top1)
   if predictions.ndim == 1:
+    if not np.issubdtype(predictions.dtype, np.integer):
+      raise ValueError(f"a 1-D top1 must hold class indices (int), got {predictions.dtype}")
     predictions = predictions[:, None]
   labels = np.asarray(labels).reshape(-1).astype(np.int64)
   topk = as_top_k(predictions, k)
