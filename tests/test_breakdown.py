@@ -11,13 +11,14 @@ annotated images), prototypes dropped), not with our code.
 import csv
 import json
 import os
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tfds_bench import errors, imagenet_x, labels, metrics, predictions as predictions_lib
+from tfds_bench import benchmark_table, errors, imagenet_x, label_spaces, labels, metrics
+from tfds_bench import predictions as predictions_lib
+from tfds_bench.benchmark_types import ScoringContext, ScoringOptions
 from tfds_bench.metrics import breakdown
 from tfds_bench.scoring import breakdown as scoring
 
@@ -260,9 +261,18 @@ def _by_metric(results):
   return {r.metric: r for r in results}
 
 
+def _context(row_id, imagenet_x_dir=None):
+  return ScoringContext(benchmark_table.get(row_id), ScoringOptions(imagenet_x_dir=imagenet_x_dir))
+
+
+def _score(row_id, predictions, imagenet_x_dir=None):
+  row = benchmark_table.get(row_id)
+  return row.score(predictions, _context(row_id, imagenet_x_dir))
+
+
 def test_per_class_scorer_rows_equal_direct_counts():
   p = _predictions(3000)
-  results = _by_metric(scoring.score_per_class("imagenet2012_per_class")([p]))
+  results = _by_metric(_score("imagenet2012_per_class", [p]))
   wnids = labels.wnids()
   for c in np.unique(p.label)[:50]:
     rows = np.flatnonzero(p.label == c)
@@ -299,22 +309,46 @@ def test_worst_class_intervals_contain_their_figures_at_50_images_per_class():
     assert r.ci_low < r.value < r.ci_high, metric
 
 
-def test_per_class_scorer_of_a_200_class_set_uses_the_subset_ranking():
-  _, subset_classes = labels.subset("imagenet_r")
+def test_per_class_scorer_of_a_200_class_set_uses_the_space_ranking():
+  space = label_spaces.get("imagenet_r")
   rng = np.random.default_rng(3)
   n = 400
-  label = rng.choice(subset_classes, n)
-  subset_top5 = np.stack([rng.choice(subset_classes, 5, replace=False) for _ in range(n)])
-  subset_top5[: n // 2, 0] = label[: n // 2]
+  in_space = rng.integers(0, space.num_classes, n)
+  space_top5 = np.stack([rng.choice(space.num_classes, 5, replace=False) for _ in range(n)])
+  space_top5[: n // 2, 0] = in_space[: n // 2]
   p = predictions_lib.Predictions(
-      file_name=np.array([f"r/{i}.jpg" for i in range(n)]), label=label,
+      file_name=np.array([f"r/{i}.jpg" for i in range(n)]),
+      label=np.array([space.members[c][0] for c in in_space]),
       top5=rng.integers(0, 1000, (n, 5)), confidence=np.full(n, np.nan),
-      subset_top5={"imagenet_r": subset_top5})
-  results = _by_metric(scoring.score_per_class("imagenet_r_per_class", "imagenet_r")([p]))
+      space_top5={"imagenet_r": space_top5})
+  results = _by_metric(_score("imagenet_r_per_class", [p]))
   classes = {m.split("/")[1] for m in results if m.startswith("class/")}
-  assert classes <= {labels.wnids()[c] for c in subset_classes}
-  counts = metrics.per_class_accuracy(subset_top5, label)
+  assert classes <= set(space.class_names)
+  counts = metrics.per_class_accuracy(space_top5, in_space, num_classes=space.num_classes)
   assert results["balanced_top1"].value == breakdown.balanced_accuracy(counts)
+  wnid = space.class_names[in_space[0]]
+  rows = in_space == in_space[0]
+  assert results[f"class/{wnid}/top1"].value == np.mean(space_top5[rows, 0] == in_space[rows])
+
+
+def test_per_class_scorer_of_objectnet_maps_the_1000_way_top5():
+  space = label_spaces.get("objectnet")
+  rng = np.random.default_rng(4)
+  n = 600
+  label = rng.integers(-1, space.num_classes, n)  # -1: a class outside the space
+  top5 = rng.integers(0, 1000, (n, 5))
+  members = [rng.choice(space.members[c]) for c in np.maximum(label, 0)]
+  hit = rng.random(n) < 0.5
+  top5[hit, 0] = np.array(members)[hit]
+  p = predictions_lib.Predictions(file_name=np.array([f"o/{i}.png" for i in range(n)]),
+                                  label=label, top5=top5, confidence=np.full(n, np.nan))
+  results = _by_metric(_score("objectnet_per_class", [p]))
+  for c in np.unique(label[label >= 0])[:20]:
+    rows = np.flatnonzero(label == c)
+    right = [any(space.class_of_imagenet[t] == c for t in top5[i, :1]) for i in rows]
+    name = space.class_names[c].replace("/", "_")
+    assert results[f"class/{name}/top1"].value == np.mean(right)
+    assert results[f"class/{name}/top1"].n == len(rows)
 
 
 def test_imagenet_x_scorer_equals_the_package_formula(tmp_path):
@@ -324,8 +358,7 @@ def test_imagenet_x_scorer_equals_the_package_formula(tmp_path):
   folder = str(tmp_path)
   write_synthetic_imagenet_x(folder, p.file_name[annotated], p.label[annotated], seed=7,
                              prototypes=100)
-  context = types.SimpleNamespace(imagenet_x_dir=folder)
-  results = _by_metric(scoring.score_imagenet_x([p], context))
+  results = _by_metric(_score("imagenet_x", [p], folder))
   correct = p.top5[:, 0] == p.label
   for which, prefix in (("top", "factor/"), ("multi", "multi_factor/")):
     accuracy, ratio, merged = _package_reference(folder, which, p.file_name, correct)
@@ -358,20 +391,19 @@ def test_imagenet_x_scorer_refuses_other_class_orders(tmp_path):
   p = _predictions(200)
   write_synthetic_imagenet_x(str(tmp_path), p.file_name, (p.label + 1) % 1000, prototypes=5)
   with pytest.raises(errors.UserError, match="another class order"):
-    scoring.score_imagenet_x([p], types.SimpleNamespace(imagenet_x_dir=str(tmp_path)))
+    _score("imagenet_x", [p], str(tmp_path))
 
 
 def test_saved_predictions_give_the_same_figures(tmp_path):
   """``--predictions`` of a run's saved file scores exactly as the run did."""
   p = _predictions(1500, seed=8)
   write_synthetic_imagenet_x(str(tmp_path / "x"), p.file_name, p.label, prototypes=50)
-  context = types.SimpleNamespace(imagenet_x_dir=str(tmp_path / "x"))
   path = tmp_path / "val.npz"
   np.savez_compressed(path, **predictions_lib.npz_arrays(p))
   reloaded = predictions_lib.load_npz(str(path))
-  for scorer in (scoring.score_per_class("imagenet2012_per_class"), scoring.score_imagenet_x):
-    run = [r.with_interval() for r in scorer([p], context)]
-    again = [r.with_interval() for r in scorer([reloaded], context)]
+  for row_id in ("imagenet2012_per_class", "imagenet_x"):
+    run = [r.with_interval() for r in _score(row_id, [p], str(tmp_path / "x"))]
+    again = [r.with_interval() for r in _score(row_id, [reloaded], str(tmp_path / "x"))]
     assert [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in run] == \
            [(r.metric, r.value, r.n, r.ci_low, r.ci_high) for r in again]
 
@@ -433,9 +465,7 @@ def test_report_has_the_factor_chart_and_the_per_class_table(tmp_path, monkeypat
     if not os.path.exists(folder):
       write_synthetic_imagenet_x(folder, p.file_name, p.label, prototypes=20)
     p.label = imagenet_x.load(folder, "top", drop_prototypes=False).label
-    context = types.SimpleNamespace(imagenet_x_dir=folder)
-    results = (scoring.score_per_class("imagenet2012_per_class")([p])
-               + scoring.score_imagenet_x([p], context))
+    results = (_score("imagenet2012_per_class", [p]) + _score("imagenet_x", [p], folder))
     records += _records(model, [r.with_interval() for r in results])
   figure = figures.factor_error_ratio_figure(records)
   bars = [patch for ax in figure.axes for patch in ax.patches]
@@ -464,3 +494,66 @@ def test_report_has_the_factor_chart_and_the_per_class_table(tmp_path, monkeypat
   assert tables.is_detail("class/n01440764/top1") and tables.is_detail("multi_factor/pose/top1")
   assert not tables.is_detail("factor/pose/error_ratio")
   assert tables.format_value("factor/pose/error_ratio", 1.25) == "1.250"
+
+
+# --- end to end through bench_main ----------------------------------------------
+
+def _bench_main(args, env, timeout=600):
+  import subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-import
+  return subprocess.run([sys.executable, "-m", "tfds_bench.bench_main", *args],
+                        capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def _figures(path):
+  return [(r["benchmark"], r["metric"], r["value"], r["n"], r["ci_low"], r["ci_high"])
+          for r in json.loads(path.read_text())["results"]]
+
+
+def test_a_model_run_and_its_saved_predictions_give_the_same_per_class_figures(
+    cat_and_coffee_folder, tmp_path, quiet_tf_env):
+  run = _bench_main(["--model=efficientnet", f"--image_folder={cat_and_coffee_folder}",
+                     "--benchmarks=image_folder,image_folder_per_class",
+                     f"--output_dir={tmp_path / 'run'}", "--progress=false"], quiet_tf_env)
+  assert run.returncode == 0, run.stderr[-3000:]
+  rescored = _bench_main([f"--predictions={tmp_path / 'run' / 'predictions' / 'image_folder.npz'}",
+                          "--benchmarks=image_folder_per_class",
+                          f"--output_dir={tmp_path / 'again'}"], quiet_tf_env)
+  assert rescored.returncode == 0, rescored.stderr[-3000:]
+  ran = [f for f in _figures(tmp_path / "run" / "results.json")
+         if f[0] == "image_folder_per_class"]
+  assert {f[1] for f in ran} >= {"class/n02123159/top1", "class/n07920052/top5",
+                                 "balanced_top1", "worst_class_top1"}
+  assert ran == _figures(tmp_path / "again" / "results.json")
+  # The console shows the summaries; the per-class rows are in the files.
+  assert "balanced_top1" in run.stdout and "class/n02123159/top1" not in run.stdout
+
+
+def test_bench_main_scores_imagenet_x_from_a_predictions_file(tmp_path, quiet_tf_env):
+  n = 600
+  names = _val_names(n)
+  label = labels.val_labels()[:n].astype(np.int64)
+  rng = np.random.default_rng(13)
+  top5 = rng.integers(0, 1000, (n, 5))
+  right = rng.random(n) < 0.7
+  top5[right, 0] = label[right]
+  path = tmp_path / "val.npz"
+  np.savez(path, file_name=names, top5=top5)
+  folder = tmp_path / "imagenet_x"
+  write_synthetic_imagenet_x(str(folder), names, label, prototypes=10)
+  out = tmp_path / "out"
+  proc = _bench_main([f"--predictions={path}", "--benchmarks=imagenet_x,imagenet2012_per_class",
+                      f"--imagenet_x_dir={folder}", f"--output_dir={out}"], quiet_tf_env)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  p = predictions_lib.Predictions(names, label, top5, np.full(n, np.nan))
+  expected = [(r.benchmark, r.metric, r.value, r.n, r.ci_low, r.ci_high)
+              for row in ("imagenet_x", "imagenet2012_per_class")
+              for r in (x.with_interval() for x in _score(row, [p], str(folder)))]
+  assert sorted(_figures(out / "results.json"), key=str) == sorted(expected, key=str)
+  assert "factor/pose/error_ratio" in proc.stdout
+  # The folder is refused where no chosen row reads it, and a missing one is named.
+  refused = _bench_main([f"--predictions={path}", "--benchmarks=imagenet2012",
+                         f"--imagenet_x_dir={folder}"], quiet_tf_env)
+  assert refused.returncode == 2 and "imagenet_x" in refused.stderr
+  missing = _bench_main([f"--predictions={path}", "--benchmarks=imagenet_x",
+                         f"--imagenet_x_dir={tmp_path / 'nowhere'}"], quiet_tf_env)
+  assert missing.returncode == 2 and "--imagenet_x_dir" in missing.stderr

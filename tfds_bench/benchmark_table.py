@@ -19,7 +19,7 @@ from tfds_bench.benchmark_types import Benchmark, OfflineFallback
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
-from tfds_bench.scoring import classification, imagenet_c, imagenet_p
+from tfds_bench.scoring import breakdown, classification, imagenet_c, imagenet_p
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
                                 imagenet_c_source, imagenet_p_source)
 
@@ -45,6 +45,17 @@ def _label_space_set(name: str, title: str) -> Benchmark:
                    label_space=name, space_scores=(name,))
 
 
+def _per_class(row: Benchmark) -> Benchmark:
+  """``<id>_per_class``: per-class figures of ``row``'s one source (the same
+  forward pass, so adding it costs no image; opt-in, never a default)."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_per_class",
+                   f"{row.id} per class: top-1/top-5 of each class, balanced and worst-class "
+                   "top-1", (source,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class,
+                   needs_scores=row.needs_scores, label_space=row.label_space,
+                   space_scores=row.space_scores)
+
+
 def _imagenet_c() -> Benchmark:
   sources = tuple(imagenet_c_source(config) for config in imagenet_c_release.ALL_CONFIGS)
   return Benchmark(
@@ -65,7 +76,7 @@ def _imagenet_p_available(data: DataOptions) -> bool:
 # compares A and R with (its *-clean results; tfds_bench.published).
 _CLEAN_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
 
-BENCHMARKS: Tuple[Benchmark, ...] = (
+_MAIN_ROWS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
               (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece",
                           "rms_calibration_error"), classification.score_sample),
@@ -119,6 +130,21 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               _perturbation_sources(imagenet_p_release.SAMPLE_BUILDER_NAME,
                                     imagenet_p_release.TEST_NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
+)
+
+# Where a model fails (tfds_bench.scoring.breakdown), on the forward passes
+# the rows above already make.
+_PER_CLASS_OF = ("image_folder", *(f"imagenet_v2/{c}" for c in IMAGENET_V2_CONFIGS),
+                 "imagenet_sketch", "imagenet_a", "imagenet_r", "objectnet")
+_BY_ID = {b.id: b for b in _MAIN_ROWS}
+BENCHMARKS: Tuple[Benchmark, ...] = _MAIN_ROWS + (
+    Benchmark("imagenet2012_per_class", "ImageNet val per class: top-1/top-5 of each class, "
+                                        "balanced and worst-class top-1",
+              (IMAGENET_VAL,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class),
+    *(_per_class(_BY_ID[b]) for b in _PER_CLASS_OF),
+    Benchmark("imagenet_x", "ImageNet-X on val: error ratio of 16 factors of variation, "
+                            "17 metaclasses (the imagenet-x package or --imagenet_x_dir)",
+              (IMAGENET_VAL,), breakdown.IMAGENET_X_METRICS, breakdown.score_imagenet_x),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

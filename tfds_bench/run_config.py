@@ -67,6 +67,7 @@ OPTIONS: Dict[str, Option] = {
     "progress": Option(_ALL_MODES),
     "corrupt_on_the_fly": Option(_MODEL_RUN, by_rows=True),
     "real_threshold": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
+    "imagenet_x_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
     "strategy": Option(_MODEL_RUN),
     "tpu": Option(_MODEL_RUN),
     "shard": Option(_MODEL_RUN),
@@ -103,6 +104,7 @@ class RunConfig:
   progress: bool = True
   corrupt_on_the_fly: bool = False
   real_threshold: Optional[float] = None
+  imagenet_x_dir: Optional[str] = None
   strategy: str = "none"
   tpu: Optional[str] = None
   shard: Optional[Tuple[int, int]] = None
@@ -153,7 +155,8 @@ def build(values: Mapping[str, object], given: Sequence[str],
                              if mode in MODE_FLAGS else
                              f"--{name} has no effect in a model run; drop it")
   paths = {name: expand_path(values.get(name)) for name in
-           ("weights", "image_folder", "manual_dir", "data_dir", "output_dir")}
+           ("weights", "image_folder", "manual_dir", "data_dir", "output_dir",
+            "imagenet_x_dir")}
   config = dict(mode=mode, progress=bool(values.get("progress", True)),
                 show_library_logs=show_library_logs, **paths)
   if mode == LIST:
@@ -351,6 +354,9 @@ def _check_paths(run: RunConfig) -> None:
   if run.manual_dir and not os.path.isdir(run.manual_dir):
     raise errors.UserError(f"--manual_dir={run.manual_dir}: folder not found (it should "
                            "hold the released archives, unextracted; see the README's table)")
+  if run.imagenet_x_dir and not os.path.isdir(run.imagenet_x_dir):
+    raise errors.UserError(f"--imagenet_x_dir={run.imagenet_x_dir}: folder not found (it "
+                           "should hold the imagenet-x package's annotation files)")
   if run.data_dir and os.path.exists(run.data_dir) and not os.path.isdir(run.data_dir):
     raise errors.UserError(f"--data_dir={run.data_dir} is a file; give a folder")
   if run.output_dir:

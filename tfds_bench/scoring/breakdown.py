@@ -22,12 +22,12 @@ and add rows of their own, so the default benchmarks' output is unchanged:
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Sequence
 
 import numpy as np
 
-from tfds_bench import errors, imagenet_x, labels
-from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+from tfds_bench import errors, imagenet_x, label_spaces, labels
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result, reads,
                                         statistic_result)
 from tfds_bench.metrics import breakdown, topk_correct
 from tfds_bench.predictions import Predictions
@@ -41,7 +41,6 @@ IMAGENET_X_METRICS = ("top1", "factor/<name>/top1", "factor/<name>/error_ratio",
                       "multi_factor/<name>/top1", "multi_factor/<name>/error_ratio",
                       "metaclass_top1", "balanced_metaclass_top1", "worst_metaclass_top1",
                       "metaclass/<name>/top1", "metaclass/<name>/top5")
-IMAGENET_X_BENCHMARK = "imagenet_x"
 
 
 def _require_labels(benchmark: str, predictions: Predictions) -> np.ndarray:
@@ -139,21 +138,43 @@ def per_class_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
                        label, labels.wnids(), images)
 
 
-def score_per_class(benchmark: str, subset: Optional[str] = None) -> Callable:
-  """Per-class figures of one source; ``subset`` (``imagenet_a`` / ``imagenet_r``):
-  ranked over that set's 200 classes, as its own top-1 is."""
-  def score(predictions: Sequence[Predictions], context=None) -> List[Result]:
-    del context
-    (p,) = predictions
-    label = _require_labels(benchmark, p)
-    top5 = p.top5
-    if subset is not None:
-      if subset not in p.subset_top5:
-        raise errors.UserError(f"{benchmark}: the predictions have no {subset} subset scores "
-                               "(a top-5-only predictions file); rerun the model")
-      top5 = p.subset_top5[subset]
-    return per_class_results(benchmark, top5, label, p.file_name)
-  return score
+def _metric_name(name: str) -> str:
+  # A class name is one component of the metric name: no "/" inside it.
+  return name.replace("/", "_")
+
+
+def score_per_class(predictions: Sequence[Predictions],
+                    context: ScoringContext) -> List[Result]:
+  """Per-class figures of the row's one source, in the row's classes.
+
+  * no label space: the 1000 ImageNet classes, named by wnid;
+  * a label space whose scores the row keeps (ImageNet-A / -R): ranked over
+    the space's classes, as the set's own top-1 is;
+  * any other label space (ObjectNet): labels are space classes (-1 left
+    out) and the 1000-way top-5 is mapped into the space, the set's rule.
+  """
+  (p,) = predictions
+  row = context.row
+  benchmark = row.id
+  if row.label_space is None:
+    return per_class_results(benchmark, p.top5, _require_labels(benchmark, p), p.file_name)
+  space = label_spaces.get(row.label_space)
+  names = [_metric_name(n) for n in space.class_names]
+  if row.label_space in row.space_scores:
+    label = space.to_space(_require_labels(benchmark, p))
+    if (label < 0).any():
+      raise errors.UserError(f"{benchmark}: {int((label < 0).sum())} images have a label "
+                             f"outside the {space.num_classes} classes of {space.name}")
+    top5 = p.space_top5[space.name]
+    return class_results(benchmark, topk_correct(top5, label, 1), topk_correct(top5, label, 5),
+                         label, names, p.file_name)
+  inside = p.label >= 0
+  if not inside.any():
+    raise errors.UserError(f"{benchmark}: no image has a class of {space.name}")
+  label = p.label[inside]
+  mapped = space.to_space(p.top5[inside])
+  correct1, correct5 = ((mapped[:, :k] == label[:, None]).any(axis=1) for k in (1, 5))
+  return class_results(benchmark, correct1, correct5, label, names, p.file_name[inside])
 
 
 def _factor_statistic(correct: np.ndarray, carried: np.ndarray) -> Callable:
@@ -228,17 +249,18 @@ def metaclass_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
                           images))
 
 
+@reads("imagenet_x_dir")
 def score_imagenet_x(predictions: Sequence[Predictions],
-                     context: Optional[ScoringContext] = None) -> List[Result]:
+                     context: ScoringContext) -> List[Result]:
   """ImageNet-X factors and metaclasses on the ImageNet val predictions.
 
-  The annotations come from ``context.imagenet_x_dir`` if set, else the
-  installed ``imagenet-x`` package (`tfds_bench.imagenet_x`).
+  The annotations come from ``--imagenet_x_dir`` (``context.options``) if
+  set, else the installed ``imagenet-x`` package (`tfds_bench.imagenet_x`).
   """
   (p,) = predictions
-  benchmark = IMAGENET_X_BENCHMARK
+  benchmark = context.row.id
   label = _require_labels(benchmark, p)
-  directory = imagenet_x.annotation_dir(getattr(context, "imagenet_x_dir", None))
+  directory = imagenet_x.annotation_dir(context.options.imagenet_x_dir)
   results = []
   for which, prefix in FACTOR_PREFIXES.items():
     rows, annotations = annotated_rows(benchmark, p, imagenet_x.load(directory, which))
