@@ -494,6 +494,13 @@ def test_report_has_the_factor_chart_and_the_per_class_table(tmp_path, monkeypat
   assert tables.is_detail("class/n01440764/top1") and tables.is_detail("multi_factor/pose/top1")
   assert not tables.is_detail("factor/pose/error_ratio")
   assert tables.format_value("factor/pose/error_ratio", 1.25) == "1.250"
+  # The console footer names the breakdown rows only when it hides some: the
+  # default command's table is unchanged.
+  assert "per-class and per-factor figures" in tables.format_table(records)
+  plain = [{"model": "m", "benchmark": "sample_c", "metric": "error/fog_1", "value": 0.5, "n": 7}]
+  assert tables.format_table(plain).endswith(
+      "(1 detail rows (per-severity errors, ReaL curve points) are in results.json / "
+      "results.csv)")
 
 
 # --- end to end through bench_main ----------------------------------------------

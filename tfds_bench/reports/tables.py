@@ -170,8 +170,10 @@ def format_table(records: Sequence[Mapping], per_severity: bool = False,
   if hidden:
     where = ("are in results.json / results.csv" if results_written
              else "are written to results.json / results.csv with --output_dir=DIR")
-    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points, per-class "
-                 f"and per-factor figures) {where})")
+    kinds = "per-severity errors, ReaL curve points"
+    if any(is_breakdown(r["metric"]) and is_detail(r["metric"]) for r in records):
+      kinds += ", per-class and per-factor figures"
+    lines.append(f"({hidden} detail rows ({kinds}) {where})")
   if any(r.get("ci_method") for r in shown):
     lines.append(INTERVAL_NOTE)
   return "\n".join(lines)
