@@ -564,3 +564,38 @@ def test_bench_main_scores_imagenet_x_from_a_predictions_file(tmp_path, quiet_tf
   missing = _bench_main([f"--predictions={path}", "--benchmarks=imagenet_x",
                          f"--imagenet_x_dir={tmp_path / 'nowhere'}"], quiet_tf_env)
   assert missing.returncode == 2 and "--imagenet_x_dir" in missing.stderr
+
+
+_MIRRORED_SCRIPT = """
+    import numpy as np
+    import keras
+    from tfds_bench.metrics import keras_metrics
+
+    data = np.load(sys.argv[1])
+    with strategy.scope():
+      model = keras.Sequential([keras.Input((data["logits"].shape[1],)), keras.layers.Identity()])
+      per_class = keras_metrics.PerClassAccuracy(1, num_classes=10)
+      worst = keras_metrics.WorstClassAccuracy(1, num_classes=10)
+      model.compile(loss=lambda y, p: tf.reduce_sum(p, -1) * 0.0,
+                    weighted_metrics=[per_class, worst])
+    ds = tf.data.Dataset.from_tensor_slices(
+        (data["logits"], data["labels"], data["weight"])).batch(16)
+    out = model.evaluate(ds, return_dict=True, verbose=0)
+    report({"correct": per_class.correct.numpy().tolist(),
+            "total": per_class.total.numpy().tolist(), "worst": float(out["worst_class_top1"])})
+"""
+
+
+def test_per_class_counts_under_mirrored_strategy(tmp_path, run_on_two_cpus):
+  rng = np.random.default_rng(1)
+  n, padded = 101, 112
+  logits = rng.normal(size=(padded, 10)).astype(np.float32)
+  label = rng.integers(0, 10, padded)
+  logits[np.arange(0, padded, 2), label[::2]] += 5
+  weight = (np.arange(padded) < n).astype(np.float32)
+  np.savez(tmp_path / "data.npz", logits=logits, labels=label, weight=weight)
+  out = run_on_two_cpus(_MIRRORED_SCRIPT, tmp_path / "data.npz", timeout=300)
+  assert out["replicas"] == 2
+  counts = metrics.per_class_accuracy(logits[:n], label[:n], num_classes=10)
+  assert out["correct"] == counts.correct.tolist() and out["total"] == counts.total.tolist()
+  assert out["worst"] == breakdown.worst_class_accuracy(counts)
