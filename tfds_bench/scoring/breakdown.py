@@ -1,7 +1,9 @@
 """Scorers of where a model fails: per class, per ImageNet-X metaclass, per factor.
 
-They reuse a forward pass other rows already make (val, V2, Sketch, A, R)
-and add rows of their own, so the default benchmarks' output is unchanged:
+They reuse a forward pass other rows already make (val, an image folder,
+V2, Sketch, A, R, ObjectNet) in rows of their own (`benchmark_table`:
+``<id>_per_class``, ``imagenet_x``), so the default benchmarks' output is
+unchanged:
 
 * per class (`score_per_class`): ``class/<wnid>/top1`` and ``/top5`` for
   every class with images (Clopper-Pearson), and over the classes
@@ -31,6 +33,7 @@ from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_resul
                                         statistic_result)
 from tfds_bench.metrics import breakdown, topk_correct
 from tfds_bench.predictions import Predictions
+from tfds_bench.scoring.classification import require_labels
 
 CLASS_PREFIX = "class/"
 METACLASS_PREFIX = "metaclass/"
@@ -41,15 +44,6 @@ IMAGENET_X_METRICS = ("top1", "factor/<name>/top1", "factor/<name>/error_ratio",
                       "multi_factor/<name>/top1", "multi_factor/<name>/error_ratio",
                       "metaclass_top1", "balanced_metaclass_top1", "worst_metaclass_top1",
                       "metaclass/<name>/top1", "metaclass/<name>/top5")
-
-
-def _require_labels(benchmark: str, predictions: Predictions) -> np.ndarray:
-  missing = predictions.label < 0
-  if missing.any():
-    raise errors.UserError(
-        f"{benchmark}: {missing.sum()} of {len(predictions)} images have no label, "
-        f"e.g. {predictions.file_name[missing][0]!r}")
-  return predictions.label
 
 
 def group_results(benchmark: str, prefix: str, names: Sequence[str], group: np.ndarray,
@@ -157,11 +151,11 @@ def score_per_class(predictions: Sequence[Predictions],
   row = context.row
   benchmark = row.id
   if row.label_space is None:
-    return per_class_results(benchmark, p.top5, _require_labels(benchmark, p), p.file_name)
+    return per_class_results(benchmark, p.top5, require_labels(benchmark, p), p.file_name)
   space = label_spaces.get(row.label_space)
   names = [_metric_name(n) for n in space.class_names]
   if row.label_space in row.space_scores:
-    label = space.to_space(_require_labels(benchmark, p))
+    label = space.to_space(require_labels(benchmark, p))
     if (label < 0).any():
       raise errors.UserError(f"{benchmark}: {int((label < 0).sum())} images have a label "
                              f"outside the {space.num_classes} classes of {space.name}")
@@ -259,7 +253,7 @@ def score_imagenet_x(predictions: Sequence[Predictions],
   """
   (p,) = predictions
   benchmark = context.row.id
-  label = _require_labels(benchmark, p)
+  label = require_labels(benchmark, p)
   directory = imagenet_x.annotation_dir(context.options.imagenet_x_dir)
   results = []
   for which, prefix in FACTOR_PREFIXES.items():
