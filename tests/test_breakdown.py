@@ -599,3 +599,55 @@ def test_per_class_counts_under_mirrored_strategy(tmp_path, run_on_two_cpus):
   counts = metrics.per_class_accuracy(logits[:n], label[:n], num_classes=10)
   assert out["correct"] == counts.correct.tolist() and out["total"] == counts.total.tolist()
   assert out["worst"] == breakdown.worst_class_accuracy(counts)
+
+
+@pytest.mark.parametrize("row_id", ["imagenet_r_metaclass", "objectnet_metaclass",
+                                    "imagenet_sketch_metaclass"])
+def test_metaclass_rows_group_each_set_by_its_labels_metaclass(tmp_path, row_id):
+  folder = str(tmp_path)
+  write_synthetic_imagenet_x(folder, _val_names(5), np.arange(5), prototypes=1)
+  names, metaclass = imagenet_x.metaclasses(folder)
+  rng = np.random.default_rng(21)
+  n = 800
+  top5 = rng.integers(0, 1000, (n, 5))
+  row = benchmark_table.get(row_id)
+  extra = {}
+  if row.label_space is None:
+    label = rng.integers(0, 1000, n)
+    top5[: n // 2, 0] = label[: n // 2]
+    correct = top5[:, 0] == label
+    imagenet_class = label
+  else:
+    space = label_spaces.get(row.label_space)
+    in_space = rng.integers(0, space.num_classes, n)
+    imagenet_class = np.array([space.members[c][0] for c in in_space])
+    if row.space_scores:
+      label = imagenet_class
+      space_top5 = rng.integers(0, space.num_classes, (n, 5))
+      space_top5[: n // 2, 0] = in_space[: n // 2]
+      extra = {"space_top5": {space.name: space_top5}}
+      correct = space_top5[:, 0] == in_space
+    else:
+      label = in_space
+      top5[: n // 2, 0] = imagenet_class[: n // 2]
+      correct = space.class_of_imagenet[top5[:, 0]] == in_space
+  p = predictions_lib.Predictions(np.array([f"x/{i}.jpg" for i in range(n)]), label, top5,
+                                  np.full(n, np.nan), **extra)
+  results = _by_metric(_score(row_id, [p], folder))
+  group = metaclass[imagenet_class]
+  if row.label_space is not None:
+    # A class whose ImageNet classes straddle two metaclasses has none: left out.
+    for c in range(space.num_classes):
+      if len({metaclass[m] for m in space.members[c]}) > 1:
+        group[in_space == c] = -1
+  assert (group >= 0).any()
+  kept = group >= 0
+  correct, group, top5 = correct[kept], group[kept], top5[kept]
+  for m, name in enumerate(names):
+    rows = np.flatnonzero(group == m)
+    if len(rows):
+      assert results[f"metaclass/{name}/top1"].value == correct[rows].mean()
+      assert results[f"metaclass/{name}/top1"].n == len(rows)
+  assert results["metaclass_top1"].value == np.mean(metaclass[top5[:, 0]] == group)
+  assert results["balanced_metaclass_top1"].value == pytest.approx(
+      np.mean([correct[group == m].mean() for m in np.unique(group)]), abs=1e-12)

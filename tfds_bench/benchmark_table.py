@@ -56,6 +56,16 @@ def _per_class(row: Benchmark) -> Benchmark:
                    space_scores=row.space_scores)
 
 
+def _metaclass(row: Benchmark) -> Benchmark:
+  """``<id>_metaclass``: ImageNet-X's metaclass figures of ``row``'s one source."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_metaclass",
+                   f"{row.id} per ImageNet-X metaclass (the imagenet-x package or "
+                   "--imagenet_x_dir)", (source,), breakdown.METACLASS_METRICS,
+                   breakdown.score_metaclass, needs_scores=row.needs_scores,
+                   label_space=row.label_space, space_scores=row.space_scores)
+
+
 def _imagenet_c() -> Benchmark:
   sources = tuple(imagenet_c_source(config) for config in imagenet_c_release.ALL_CONFIGS)
   return Benchmark(
@@ -142,6 +152,7 @@ BENCHMARKS: Tuple[Benchmark, ...] = _MAIN_ROWS + (
                                         "balanced and worst-class top-1",
               (IMAGENET_VAL,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class),
     *(_per_class(_BY_ID[b]) for b in _PER_CLASS_OF),
+    *(_metaclass(_BY_ID[b]) for b in _PER_CLASS_OF),
     Benchmark("imagenet_x", "ImageNet-X on val: error ratio of 16 factors of variation, "
                             "17 metaclasses (the imagenet-x package or --imagenet_x_dir)",
               (IMAGENET_VAL,), breakdown.IMAGENET_X_METRICS, breakdown.score_imagenet_x),

@@ -24,6 +24,7 @@ unchanged:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, List, Sequence
 
 import numpy as np
@@ -40,10 +41,11 @@ METACLASS_PREFIX = "metaclass/"
 FACTOR_PREFIXES = {"top": "factor/", "multi": "multi_factor/"}
 PER_CLASS_METRICS = ("balanced_top1", "balanced_top5", "worst_class_top1",
                      "worst_10pct_class_top1", "class/<wnid>/top1", "class/<wnid>/top5")
+METACLASS_METRICS = ("metaclass_top1", "balanced_metaclass_top1", "worst_metaclass_top1",
+                     "metaclass/<name>/top1", "metaclass/<name>/top5")
 IMAGENET_X_METRICS = ("top1", "factor/<name>/top1", "factor/<name>/error_ratio",
-                      "multi_factor/<name>/top1", "multi_factor/<name>/error_ratio",
-                      "metaclass_top1", "balanced_metaclass_top1", "worst_metaclass_top1",
-                      "metaclass/<name>/top1", "metaclass/<name>/top5")
+                      "multi_factor/<name>/top1", "multi_factor/<name>/error_ratio"
+                      ) + METACLASS_METRICS
 
 
 def group_results(benchmark: str, prefix: str, names: Sequence[str], group: np.ndarray,
@@ -137,9 +139,29 @@ def _metric_name(name: str) -> str:
   return name.replace("/", "_")
 
 
-def score_per_class(predictions: Sequence[Predictions],
-                    context: ScoringContext) -> List[Result]:
-  """Per-class figures of the row's one source, in the row's classes.
+@dataclasses.dataclass(frozen=True)
+class RowClasses:
+  """A row's images scored in its own classes.
+
+  Attributes:
+    correct1, correct5: bool [N] top-1 / top-5 right by the row's rule.
+    label: int64 [N] each image's class, an index into ``names``.
+    names: the row's classes (wnids, or the label space's class names).
+    members: int64 arrays, the ImageNet-1k classes of each of ``names``.
+    top1_1000: int64 [N] the 1000-way top-1.
+    images: str [N].
+  """
+  correct1: np.ndarray
+  correct5: np.ndarray
+  label: np.ndarray
+  names: Sequence[str]
+  members: Sequence[np.ndarray]
+  top1_1000: np.ndarray
+  images: np.ndarray
+
+
+def row_classes(p: Predictions, row) -> RowClasses:
+  """Scores ``p`` in ``row``'s classes, by the rule of the set the row reuses.
 
   * no label space: the 1000 ImageNet classes, named by wnid;
   * a label space whose scores the row keeps (ImageNet-A / -R): ranked over
@@ -147,11 +169,12 @@ def score_per_class(predictions: Sequence[Predictions],
   * any other label space (ObjectNet): labels are space classes (-1 left
     out) and the 1000-way top-5 is mapped into the space, the set's rule.
   """
-  (p,) = predictions
-  row = context.row
   benchmark = row.id
   if row.label_space is None:
-    return per_class_results(benchmark, p.top5, require_labels(benchmark, p), p.file_name)
+    label = require_labels(benchmark, p)
+    return RowClasses(topk_correct(p.top5, label, 1), topk_correct(p.top5, label, 5), label,
+                      labels.wnids(), tuple(np.array([c]) for c in range(labels.NUM_CLASSES)),
+                      p.top5[:, 0], p.file_name)
   space = label_spaces.get(row.label_space)
   names = [_metric_name(n) for n in space.class_names]
   if row.label_space in row.space_scores:
@@ -160,15 +183,25 @@ def score_per_class(predictions: Sequence[Predictions],
       raise errors.UserError(f"{benchmark}: {int((label < 0).sum())} images have a label "
                              f"outside the {space.num_classes} classes of {space.name}")
     top5 = p.space_top5[space.name]
-    return class_results(benchmark, topk_correct(top5, label, 1), topk_correct(top5, label, 5),
-                         label, names, p.file_name)
+    return RowClasses(topk_correct(top5, label, 1), topk_correct(top5, label, 5), label, names,
+                      space.members, p.top5[:, 0], p.file_name)
   inside = p.label >= 0
   if not inside.any():
     raise errors.UserError(f"{benchmark}: no image has a class of {space.name}")
   label = p.label[inside]
   mapped = space.to_space(p.top5[inside])
   correct1, correct5 = ((mapped[:, :k] == label[:, None]).any(axis=1) for k in (1, 5))
-  return class_results(benchmark, correct1, correct5, label, names, p.file_name[inside])
+  return RowClasses(correct1, correct5, label, names, space.members, p.top5[inside, 0],
+                    p.file_name[inside])
+
+
+def score_per_class(predictions: Sequence[Predictions],
+                    context: ScoringContext) -> List[Result]:
+  """Per-class figures of the row's one source, in the row's classes (`row_classes`)."""
+  (p,) = predictions
+  scored = row_classes(p, context.row)
+  return class_results(context.row.id, scored.correct1, scored.correct5, scored.label,
+                       scored.names, scored.images)
 
 
 def _factor_statistic(correct: np.ndarray, carried: np.ndarray) -> Callable:
@@ -225,22 +258,42 @@ def annotated_rows(benchmark: str, p: Predictions,
   return rows, annotations
 
 
-def metaclass_results(benchmark: str, top5: np.ndarray, label: np.ndarray,
-                      images: np.ndarray, names: Sequence[str],
+def metaclass_results(benchmark: str, scored: RowClasses, names: Sequence[str],
                       metaclass_of_class: np.ndarray) -> List[Result]:
   """Per-metaclass top-1 / top-5 (images grouped by their label's metaclass),
-  the balanced and worst metaclass top-1, and metaclass-level top-1."""
-  group = breakdown.group_of_labels(label, metaclass_of_class)
-  correct1 = topk_correct(top5, label, 1)
-  correct5 = topk_correct(top5, label, 5)
-  return ([proportion_result(benchmark, "metaclass_top1",
-                             breakdown.group_top_k_correct(top5[:, :1], label,
-                                                           metaclass_of_class), images),
+  the balanced and worst metaclass top-1, and ``metaclass_top1`` (the 1000-way
+  top-1 is in the label's metaclass).
+
+  A class of the row is in a metaclass when all its ImageNet classes are; the
+  images of a class whose ImageNet classes straddle two are left out.
+  """
+  of_row_class = np.array([metaclass_of_class[m[0]] if len(set(metaclass_of_class[m])) == 1
+                           else -1 for m in scored.members], np.int64)
+  group = of_row_class[scored.label]
+  kept = group >= 0
+  if not kept.any():
+    return []
+  group, images = group[kept], scored.images[kept]
+  correct1, correct5 = scored.correct1[kept], scored.correct5[kept]
+  same_metaclass = metaclass_of_class[scored.top1_1000[kept]] == group
+  return ([proportion_result(benchmark, "metaclass_top1", same_metaclass, images),
            balanced_result(benchmark, "balanced_metaclass_top1", group, len(names), correct1,
                            images)]
           + worst_results(benchmark, "metaclass", group, len(names), correct1, images)[:1]
           + group_results(benchmark, METACLASS_PREFIX, names, group, correct1, correct5,
                           images))
+
+
+@reads("imagenet_x_dir")
+def score_metaclass(predictions: Sequence[Predictions],
+                    context: ScoringContext) -> List[Result]:
+  """ImageNet-X's metaclass figures of the row's one source, scored by the
+  rule of the set it reuses (`row_classes`)."""
+  (p,) = predictions
+  directory = imagenet_x.annotation_dir(context.options.imagenet_x_dir)
+  names, metaclass_of_class = imagenet_x.metaclasses(directory)
+  return metaclass_results(context.row.id, row_classes(p, context.row), names,
+                           metaclass_of_class)
 
 
 @reads("imagenet_x_dir")
@@ -263,5 +316,5 @@ def score_imagenet_x(predictions: Sequence[Predictions],
       results.append(proportion_result(benchmark, "top1", correct, annotations.file_name))
     results += factor_results(benchmark, prefix, correct, annotations)
   names, metaclass_of_class = imagenet_x.metaclasses(directory)
-  return results + metaclass_results(benchmark, p.top5, label, p.file_name, names,
+  return results + metaclass_results(benchmark, row_classes(p, context.row), names,
                                      metaclass_of_class)
