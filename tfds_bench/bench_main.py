@@ -64,7 +64,7 @@ flags.DEFINE_float("real_threshold", None,
                    "Also report ReaL top-1 with label sets at this Dawid-Skene score "
                    "threshold (real.json is 0.8).")
 flags.DEFINE_string("imagenet_x_dir", None,
-                    "imagenet_x: folder with ImageNet-X's annotation files "
+                    "imagenet_x and the *_metaclass rows: folder with ImageNet-X's files "
                     "(imagenet_x_val_top_factor.jsonl, imagenet_x_val_multi_factor.jsonl, "
                     "prototypical_paths.csv, imagenet_1k_classes_to_100_metaclasses.csv); "
                     "default: those of the installed imagenet-x package.")
