@@ -61,12 +61,18 @@ setuptools.setup(
         # utilities (tfds.testing) import; scikit-image, scikit-learn and
         # imagecorruptions (which pulls in opencv-python) are the references
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
-        # Beam for the Beam generation tests (tests/test_beam_generation.py).
+        # Beam for the Beam generation tests (tests/test_beam_generation.py);
+        # pandas computes ImageNet-X's figures the package's way in
+        # tests/test_breakdown.py.
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
                  "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
-                 "apache-beam>=2.50"],
+                 "apache-beam>=2.50", "pandas"],
         # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": ["apache-beam>=2.50"],
+        # ImageNet-X's annotations (CC BY-NC 4.0, not shipped): the
+        # imagenet_x benchmark reads them from this package's install, found
+        # with importlib and never imported (tfds_bench/imagenet_x.py).
+        "imagenet_x": ["imagenet-x==0.0.7"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
         # The peers that benchmarks/corruption_speed.py times beside the engine

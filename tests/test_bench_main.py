@@ -187,8 +187,8 @@ MISTAKES = [
     (["--predictions=p.npz", "--benchmarks=imagenet2012", "--model=resnet50"],
      "--model has no effect with --predictions"),
     (["--image_folder=.", "--benchmarks=sample"],
-     "--image_folder is read only by image_folder, which the chosen benchmarks (sample) "
-     "leave out"),
+     "--image_folder is read only by image_folder, image_folder_per_class, "
+     "image_folder_metaclass, which the chosen benchmarks (sample) leave out"),
     (["--corrupt_on_the_fly"], "--corrupt_on_the_fly is read only by imagenet_c"),
     (["--real_threshold=0.5", "--benchmarks=sample"],
      "--real_threshold is read only by imagenet2012_real"),

@@ -70,6 +70,11 @@ flags.DEFINE_bool("corrupt_on_the_fly", False,
 flags.DEFINE_float("real_threshold", None,
                    "Also report ReaL top-1 with label sets at this Dawid-Skene score "
                    "threshold (real.json is 0.8).")
+flags.DEFINE_string("imagenet_x_dir", None,
+                    "imagenet_x and the *_metaclass rows: folder with ImageNet-X's files "
+                    "(imagenet_x_val_top_factor.jsonl, imagenet_x_val_multi_factor.jsonl, "
+                    "prototypical_paths.csv, imagenet_1k_classes_to_100_metaclasses.csv); "
+                    "default: those of the installed imagenet-x package.")
 flags.DEFINE_string("audit", None,
                     "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
                     "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
@@ -180,7 +185,7 @@ def _run(config: run_config.RunConfig) -> int:
         config.model_spec, config.benchmark_ids, weights=config.weights, data=data,
         batch_size=config.batch_size, strategy=strategy,
         progress_factory=progress_factory, command=command,
-        real_threshold=config.real_threshold)
+        real_threshold=config.real_threshold, imagenet_x_dir=config.imagenet_x_dir)
   for notice in run.notices:
     print(f"bench_main: {notice}", file=sys.stderr)
   records = run.records()
@@ -197,7 +202,7 @@ def _run(config: run_config.RunConfig) -> int:
 
 def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringOptions:
   return ScoringOptions(config.manual_dir, config.real_threshold, progress_factory,
-                        config.human_data)
+                        config.human_data, config.imagenet_x_dir)
 
 
 def _data_service(config: run_config.RunConfig):

@@ -20,7 +20,8 @@ from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 from tfds_bench.release import model_vs_human as model_vs_human_release
-from tfds_bench.scoring import classification, imagenet_c, imagenet_p, model_vs_human
+from tfds_bench.scoring import (breakdown, classification, imagenet_c, imagenet_p,
+                                 model_vs_human)
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
                                 imagenet_c_source, imagenet_p_source)
 
@@ -44,6 +45,27 @@ def _label_space_set(name: str, title: str) -> Benchmark:
   return Benchmark(name, title, (TfdsSource(key=name, builder=f"bench_{name}"),),
                    _SUBSET_METRICS, classification.score_label_space, needs_scores=True,
                    label_space=name, space_scores=(name,))
+
+
+def _per_class(row: Benchmark) -> Benchmark:
+  """``<id>_per_class``: per-class figures of ``row``'s one source (the same
+  forward pass, so adding it costs no image; opt-in, never a default)."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_per_class",
+                   f"{row.id} per class: top-1/top-5 of each class, balanced and worst-class "
+                   "top-1", (source,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class,
+                   needs_scores=row.needs_scores, label_space=row.label_space,
+                   space_scores=row.space_scores)
+
+
+def _metaclass(row: Benchmark) -> Benchmark:
+  """``<id>_metaclass``: ImageNet-X's metaclass figures of ``row``'s one source."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_metaclass",
+                   f"{row.id} per ImageNet-X metaclass (the imagenet-x package or "
+                   "--imagenet_x_dir)", (source,), breakdown.METACLASS_METRICS,
+                   breakdown.score_metaclass, needs_scores=row.needs_scores,
+                   label_space=row.label_space, space_scores=row.space_scores)
 
 
 def _imagenet_c() -> Benchmark:
@@ -88,7 +110,7 @@ def _model_vs_human(dataset: model_vs_human_release.Dataset) -> Benchmark:
 # compares A and R with (its *-clean results; tfds_bench.published).
 _CLEAN_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
 
-BENCHMARKS: Tuple[Benchmark, ...] = (
+_MAIN_ROWS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
               # 7 photos: never the 100 images of one RMS calibration bin.
               (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece"),
@@ -143,6 +165,22 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
                                     imagenet_p_release.TEST_NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
     *(_model_vs_human(dataset) for dataset in model_vs_human_release.DATASETS),
+)
+
+# Where a model fails (tfds_bench.scoring.breakdown), on the forward passes
+# the rows above already make.
+_PER_CLASS_OF = ("image_folder", *(f"imagenet_v2/{c}" for c in IMAGENET_V2_CONFIGS),
+                 "imagenet_sketch", "imagenet_a", "imagenet_r", "objectnet")
+_BY_ID = {b.id: b for b in _MAIN_ROWS}
+BENCHMARKS: Tuple[Benchmark, ...] = _MAIN_ROWS + (
+    Benchmark("imagenet2012_per_class", "ImageNet val per class: top-1/top-5 of each class, "
+                                        "balanced and worst-class top-1",
+              (IMAGENET_VAL,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class),
+    *(_per_class(_BY_ID[b]) for b in _PER_CLASS_OF),
+    *(_metaclass(_BY_ID[b]) for b in _PER_CLASS_OF),
+    Benchmark("imagenet_x", "ImageNet-X on val: error ratio of 16 factors of variation, "
+                            "17 metaclasses (the imagenet-x package or --imagenet_x_dir)",
+              (IMAGENET_VAL,), breakdown.IMAGENET_X_METRICS, breakdown.score_imagenet_x),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

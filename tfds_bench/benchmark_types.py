@@ -97,13 +97,16 @@ def statistic_result(benchmark: str, metric: str, statistic: intervals.Statistic
 class ScoringOptions:
   """The run's options a scorer may read, the same for every row: files from
   ``--manual_dir``, a ReaL operating point (Dawid-Skene score threshold) to
-  report, and a progress display for slow scorers (`tfds_bench.progress`;
-  None: silent)."""
+  report, a progress display for slow scorers (`tfds_bench.progress`;
+  None: silent) and the folder of ImageNet-X's annotation files (None: the
+  installed ``imagenet-x`` package's)."""
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
   progress_factory: Optional[Callable] = None
   # model-vs-human's raw-data/ folder of human observers (--human_data).
   human_data: Optional[str] = None
+  # ImageNet-X's annotation files (--imagenet_x_dir; None: the installed package's).
+  imagenet_x_dir: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -253,7 +253,8 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
              weights: Optional[str] = None, preprocessing: Optional[str] = None,
              data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
              progress_factory: Optional[Callable] = None,
-             command: Optional[str] = None, real_threshold: Optional[float] = None) -> Run:
+             command: Optional[str] = None, real_threshold: Optional[float] = None,
+             imagenet_x_dir: Optional[str] = None) -> Run:
   """Evaluates a model on benchmarks.
 
   Args:
@@ -275,6 +276,8 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
       None for silence.
     command: the command line, recorded in the provenance.
     real_threshold: a ReaL operating point to report too (imagenet2012_real).
+    imagenet_x_dir: the folder of ImageNet-X's annotation files (imagenet_x;
+      None: the installed imagenet-x package's).
 
   Returns:
     A Run: flat results plus provenance.
@@ -286,7 +289,7 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
                                  progress_factory=progress_factory)
   results = scoring_rows.score_rows(
       predicted.benchmarks, predicted.by_source,
-      ScoringOptions(data.manual_dir, real_threshold, progress_factory))
+      ScoringOptions(data.manual_dir, real_threshold, progress_factory, imagenet_x_dir))
   return Run(predicted.spec.name, results,
              _provenance(predicted.spec, weights, predicted.benchmarks, predicted.sources,
                          data, command),

@@ -68,6 +68,7 @@ OPTIONS: Dict[str, Option] = {
     "corrupt_on_the_fly": Option(_MODEL_RUN, by_rows=True),
     "real_threshold": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
     "human_data": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
+    "imagenet_x_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
     "strategy": Option(_MODEL_RUN),
     "tpu": Option(_MODEL_RUN),
     "shard": Option(_MODEL_RUN),
@@ -108,6 +109,7 @@ class RunConfig:
   corrupt_on_the_fly: bool = False
   real_threshold: Optional[float] = None
   human_data: Optional[str] = None
+  imagenet_x_dir: Optional[str] = None
   strategy: str = "none"
   tpu: Optional[str] = None
   shard: Optional[Tuple[int, int]] = None
@@ -164,7 +166,8 @@ def build(values: Mapping[str, object], given: Sequence[str],
                              if mode in MODE_FLAGS else
                              f"--{name} has no effect in a model run; drop it")
   paths = {name: expand_path(values.get(name)) for name in
-           ("weights", "image_folder", "manual_dir", "human_data", "data_dir", "output_dir")}
+           ("weights", "image_folder", "manual_dir", "human_data", "data_dir", "output_dir",
+            "imagenet_x_dir")}
   config = dict(mode=mode, progress=bool(values.get("progress", True)),
                 overwrite=bool(values.get("overwrite")),
                 show_library_logs=show_library_logs, **paths)
@@ -411,6 +414,9 @@ def _check_paths(run: RunConfig) -> None:
   if run.human_data and not os.path.isdir(run.human_data):
     raise errors.UserError(f"--human_data={run.human_data}: folder not found (it should be "
                            "model-vs-human's raw-data/ folder, holding <dataset>/*.csv)")
+  if run.imagenet_x_dir and not os.path.isdir(run.imagenet_x_dir):
+    raise errors.UserError(f"--imagenet_x_dir={run.imagenet_x_dir}: folder not found (it "
+                           "should hold the imagenet-x package's annotation files)")
   if run.data_dir and os.path.exists(run.data_dir) and not os.path.isdir(run.data_dir):
     raise errors.UserError(f"--data_dir={run.data_dir} is a file; give a folder")
   if run.output_dir:

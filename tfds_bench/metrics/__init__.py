@@ -5,7 +5,8 @@ uses; ``effective_robustness`` works on results records; ``intervals`` has
 the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
 ``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``OpenOODMetric``,
-``SixteenClassAccuracy``, ``ShapeBias``) keep
+``SixteenClassAccuracy``, ``ShapeBias``, ``PerClassAccuracy``, ``BalancedAccuracy``,
+``WorstClassAccuracy``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
 lazily so that numpy-only scoring never loads TensorFlow.
 """
@@ -17,6 +18,15 @@ from tfds_bench.metrics.accuracy import (MULTILABEL_VARIANTS, as_top_k,
                                          multilabel_accuracy_from_counts,
                                          real_correct, subset_top_k,
                                          top_k_indices, topk_correct)
+from tfds_bench.metrics.breakdown import (Counts, balanced_accuracy,
+                                          class_counts, error_ratio,
+                                          factor_accuracies,
+                                          factor_error_ratios,
+                                          group_of_labels,
+                                          group_top_k_correct,
+                                          per_class_accuracy,
+                                          worst_class_accuracy,
+                                          worst_fraction_accuracy)
 from tfds_bench.metrics.calibration import (ece_from_sums,
                                             equal_width_bin_index,
                                             expected_calibration_error,
@@ -67,6 +77,7 @@ _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
     "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
     "SixteenClassAccuracy", "ShapeBias", "OpenOODMetric",
+    "PerClassAccuracy", "BalancedAccuracy", "WorstClassAccuracy",
 )
 
 

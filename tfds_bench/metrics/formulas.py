@@ -21,6 +21,7 @@ class NumpyOps:
   any = staticmethod(np.any)
   sum = staticmethod(np.sum)
   max = staticmethod(np.max)
+  min = staticmethod(np.min)
   exp = staticmethod(np.exp)
   abs = staticmethod(np.abs)
   maximum = staticmethod(np.maximum)
@@ -101,6 +102,12 @@ def class_mean(xp, correct, total, empty):
   present = total > 0
   per_class = xp.float64(xp.mask(correct, present)) / xp.float64(xp.mask(total, present))
   return ratio(xp, xp.sum(per_class), xp.sum(xp.int64(present)), empty)
+
+
+def class_min(xp, correct, total, empty):
+  """Lowest ``correct / total`` over the classes with ``total > 0``."""
+  lowest = xp.min(ratio(xp, correct, total, float("inf")))
+  return xp.where(xp.sum(xp.int64(total > 0)) > 0, lowest, empty)
 
 
 def ece_from_sums(xp, count, num_correct, confidence_sum, empty):

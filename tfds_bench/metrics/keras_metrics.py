@@ -90,6 +90,10 @@ class TensorFlowOps:
     return tf.reduce_max(x, axis=axis, keepdims=keepdims)
 
   @staticmethod
+  def min(x, axis=None):
+    return tf.reduce_min(x, axis=axis)
+
+  @staticmethod
   def where(condition, x, y):
     return tf.where(condition, x, y)
 
@@ -650,3 +654,99 @@ class OpenOODMetric(_Float64Metric):
     return {**super().get_config(), "metric": self.metric, "score": self.score,
             "from_logits": self.from_logits, "score_range": list(self.score_range),
             "num_bins": self.num_bins}
+class _PerClassMetric(_Float64Metric):
+  """Base: int64 ``correct`` and ``total`` per class (`breakdown.class_counts`).
+
+  ``y_true``: int class index ``[B]`` or ``[B, 1]`` (-1: padding; a label
+  outside ``0 .. num_classes - 1`` is not counted). ``y_pred``: scores
+  ``[B, C]`` or int top-k indices ``[B, >=k]``; with ``class_subset`` only
+  those classes' scores are ranked (ImageNet-A / -R).
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               class_subset: Optional[Sequence[int]] = None, **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.k = int(k)
+    self.num_classes = int(num_classes)
+    self.class_subset = None if class_subset is None else [int(c) for c in class_subset]
+    self.correct = self.add_variable(shape=(self.num_classes,), initializer="zeros",
+                                     dtype="int64", name="correct")
+    self.total = self.add_variable(shape=(self.num_classes,), initializer="zeros",
+                                   dtype="int64", name="total")
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    topk = _top_k(y_pred, self.k, self.class_subset)
+    labels = _class_indices(y_true, self)
+    hit = formulas.in_label_sets(TENSORFLOW, topk, labels[:, None])
+    keep = (_example_mask(sample_weight, tf.shape(topk)[0]) & (labels >= 0)
+            & (labels < self.num_classes))
+    kept = tf.boolean_mask(labels, keep)
+    self.total.assign_add(tf.math.unsorted_segment_sum(
+        tf.ones_like(kept), kept, self.num_classes))
+    self.correct.assign_add(tf.math.unsorted_segment_sum(
+        tf.cast(tf.boolean_mask(hit, keep), tf.int64), kept, self.num_classes))
+
+  def get_config(self):
+    return {**super().get_config(), "k": self.k, "num_classes": self.num_classes,
+            "class_subset": self.class_subset}
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class PerClassAccuracy(_PerClassMetric):
+  """Top-k accuracy of each class, a vector ``[num_classes]``;
+  `breakdown.per_class_accuracy` as counts. A class with no image reads 0.0
+  (Keras's convention for an empty metric; its ``total`` is 0).
+
+  >>> metric = PerClassAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1, -1], [[0], [1], [1], [2]])  # top-1 indices
+  >>> [float(v) for v in metric.result()]
+  [0.5, 1.0, 0.0]
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"per_class_top{k}", **kwargs)
+
+  def result(self):
+    return self._out(formulas.ratio(TENSORFLOW, self.correct, self.total, 0.0))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class BalancedAccuracy(_PerClassMetric):
+  """Mean over the classes with images of their top-k accuracy;
+  `breakdown.balanced_accuracy` as counts.
+
+  >>> metric = BalancedAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1], [[0], [1], [1]])
+  >>> float(metric.result())  # (1/2 + 1) / 2; class 2 has no image
+  0.75
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"balanced_top{k}", **kwargs)
+
+  def result(self):
+    return self._out(formulas.class_mean(TENSORFLOW, tf.convert_to_tensor(self.correct),
+                                         tf.convert_to_tensor(self.total), 0.0))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class WorstClassAccuracy(_PerClassMetric):
+  """The lowest top-k accuracy of a class with images;
+  `breakdown.worst_class_accuracy` as counts.
+
+  >>> metric = WorstClassAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1], [[0], [1], [1]])
+  >>> float(metric.result())
+  0.5
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"worst_class_top{k}",
+                     **kwargs)
+
+  def result(self):
+    return self._out(formulas.class_min(TENSORFLOW, tf.convert_to_tensor(self.correct),
+                                        tf.convert_to_tensor(self.total), 0.0))

@@ -7,7 +7,8 @@
   wide one-row-per-model table (`wide_table`, `compare_table`, `wide_csv`) and
   the one metric order they share;
 * `figures`: the matplotlib figures (effective robustness, corruption errors,
-  reliability diagrams via `plot_reliability`, ReaL curves);
+  reliability diagrams via `plot_reliability`, ReaL curves, ImageNet-X factor
+  error ratios);
 * `report`: `write_report`, report.md + report.csv + the PNGs;
 * `context`: the models among the published ones (`tfds_bench.published`):
   the published baseline fit, effective robustness against it, percentiles;
@@ -30,13 +31,15 @@ from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
                                        is_per_severity, wide_csv, wide_table)
 
 _FIGURE_NAMES = (
-    "corruption_errors_figure", "effective_robustness_figure", "plot_real_curves",
+    "corruption_errors_figure", "effective_robustness_figure", "factor_error_ratio_figure",
+    "plot_real_curves",
     "plot_reliability", "published_context_figure", "real_curves", "reliability_figure", "reliability_file_name",
     "save_figure",
 )
 _REPORT_NAMES = (
     "write_report", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
-    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
+    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG", "FACTOR_ERROR_RATIOS_PNG",
+    "PER_CLASS_CSV",
 )
 
 

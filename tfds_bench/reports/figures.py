@@ -1,6 +1,7 @@
 """The report's figures (matplotlib): effective robustness, corruption errors,
-reliability diagrams, the ReaL accuracy-vs-threshold curves, and
-model-vs-human's shape bias per category and error consistency per dataset.
+reliability diagrams, the ReaL accuracy-vs-threshold curves,
+model-vs-human's shape bias per category and error consistency per dataset,
+and the ImageNet-X factor error ratios.
 
 Plotting uses matplotlib's Agg backend on figures created directly (no
 pyplot state, no display), so it is safe in servers, tests and threads. PNGs
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 import numpy as np
 
-from tfds_bench import real_scores
+from tfds_bench import imagenet_x, real_scores
 from tfds_bench.metrics import corruption as corruption_lib
 from tfds_bench.metrics import robustness
 from tfds_bench.reports import atomic
@@ -561,3 +562,65 @@ def plot_score_distributions(id_scores: np.ndarray, ood_scores: Mapping[str, np.
 def score_distributions_file_name(model: str, score_name: str) -> str:
   """``openood_<score>_<model>.png``, with unsafe characters replaced."""
   return re.sub(r"[^A-Za-z0-9_.-]", "_", f"openood_{score_name}_{model}") + ".png"
+# --- ImageNet-X factor error ratios ---------------------------------------------
+
+FACTOR_KINDS = (("factor/", "top factor"), ("multi_factor/", "multi-factor"))
+
+
+def factor_error_ratio_figure(records: Iterable[Mapping]) -> Optional[Figure]:
+  """Per-factor error ratio, model beside model, with 95 % intervals.
+
+  One panel per benchmark and annotation kind (top factor, multi-factor)
+  with ``<kind><factor>/error_ratio`` rows: a horizontal bar per factor and
+  model (ImageNet-X's factor order; the factor's image count in its label),
+  the dashed line at 1 is the model's average error. Returns None without
+  such rows.
+  """
+  records = list(records)
+  suffix = tables.ERROR_RATIO_SUFFIX
+  panels = sorted({(str(r["benchmark"]), prefix) for r in records for prefix, _ in FACTOR_KINDS
+                   if r["metric"].startswith(prefix) and r["metric"].endswith(suffix)})
+  if not panels:
+    return None
+  table = tables.wide_table(records)
+  bounds = tables.intervals_of(records)
+  counts = {(str(r["benchmark"]), str(r["metric"])): int(r["n"]) for r in records}
+  models = [m for m in table.models
+            if any(table.get(m, b, f"{p}{f}{suffix}") is not None
+                   for b, p in panels for f in imagenet_x.FACTORS)]
+  colors = _model_colors(models)
+  figure = _new_figure(6.5 * len(panels), 0.3 * len(imagenet_x.FACTORS) * max(len(models), 1)
+                       + 2.0)
+  axes = figure.subplots(1, len(panels), squeeze=False).ravel()
+  kind_names = dict(FACTOR_KINDS)
+  for ax, (benchmark, prefix) in zip(axes, panels):
+    factors = [f for f in imagenet_x.FACTORS
+               if any(table.get(m, benchmark, f"{prefix}{f}{suffix}") is not None
+                      for m in models)]
+    height = 0.8 / max(len(models), 1)
+    positions = np.arange(len(factors))
+    for i, model in enumerate(models):
+      values = [table.get(model, benchmark, f"{prefix}{f}{suffix}") for f in factors]
+      spans = [bounds.get((model, benchmark, f"{prefix}{f}{suffix}")) for f in factors]
+      shown = [np.nan if v is None else v for v in values]
+      below = [0.0 if b is None or v is None else max(v - b[0], 0.0)
+               for v, b in zip(values, spans)]
+      above = [0.0 if b is None or v is None else max(b[1] - v, 0.0)
+               for v, b in zip(values, spans)]
+      ax.barh(positions + (i - (len(models) - 1) / 2) * height, shown, height,
+              color=colors[model], label=model, xerr=[below, above],
+              error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.2"})
+    ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([
+        f"{f.replace('_', ' ')} (n={counts.get((benchmark, f'{prefix}{f}{suffix}'), 0)})"
+        for f in factors], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("error ratio: (1 - accuracy with the factor) / (1 - accuracy)")
+    ax.set_title(f"{benchmark}: {kind_names[prefix]} error ratios (bars: 95% bootstrap)",
+                 fontsize=9)
+    ax.grid(True, axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="lower right", frameon=False)
+  figure.tight_layout()
+  return figure

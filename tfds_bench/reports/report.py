@@ -21,9 +21,15 @@ writes:
   category, models and the human mean) and ``error_consistency.png`` (per
   model-vs-human dataset, with the humans among themselves) when the records
   have them; ``real_accuracy_vs_threshold.png`` when the records
-  have ReaL accuracy-vs-threshold points.
+  have ReaL accuracy-vs-threshold points; ``factor_error_ratios.png`` (ImageNet-X
+  error ratio per factor, model beside model, with intervals) when the records
+  have factor error ratios;
 * the OpenOOD v1.5 OOD section (`tfds_bench.reports.openood`) when the
   records have its near / far figures.
+* ``per_class.csv`` (every class's top-1 with its interval and top-5, worst
+  first) when the records have per-class rows; report.md then has a
+  "Where it fails" section: the worst classes, the metaclasses and the
+  factors.
 
 Every file is written atomically (temporary file, then rename).
 """
@@ -49,6 +55,10 @@ REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
 PUBLISHED_CONTEXT_PNG = "published_context.png"
 SHAPE_BIAS_PNG = "shape_bias.png"
 ERROR_CONSISTENCY_PNG = "error_consistency.png"
+FACTOR_ERROR_RATIOS_PNG = "factor_error_ratios.png"
+PER_CLASS_CSV = "per_class.csv"
+# Classes listed per model and benchmark in report.md (all are in per_class.csv).
+WORST_CLASSES_SHOWN = 15
 # Where the effective-robustness line comes from.
 PUBLISHED_BASELINE = "published"
 MODELS_BASELINE = "models"
@@ -157,6 +167,61 @@ def _corruption_section(records: Sequence[Mapping]) -> List[str]:
   return lines
 
 
+def _interval_text(low, high, fraction: bool = True) -> str:
+  if low is None or high is None:
+    return ""
+  if fraction:
+    return f"{100 * low:.1f}-{100 * high:.1f}"
+  return f"{low:.2f}-{high:.2f}"
+
+
+def _where_it_fails_section(records: Sequence[Mapping]) -> List[str]:
+  """Worst classes, metaclasses and ImageNet-X factors; empty without such rows."""
+  class_rows = tables.per_group_rows(records, "class/")
+  metaclass_rows = tables.per_group_rows(records, "metaclass/")
+  factor_records = [r for r in records if r["metric"].startswith(("factor/", "multi_factor/"))
+                    and r["metric"].endswith(tables.ERROR_RATIO_SUFFIX)]
+  if not (class_rows or metaclass_rows or factor_records):
+    return []
+  lines = ["## Where it fails", ""]
+  if class_rows:
+    lines += [f"The {WORST_CLASSES_SHOWN} classes with the lowest top-1 per model and "
+              f"benchmark, worst first; every class is in {PER_CLASS_CSV}. Intervals: "
+              "Clopper-Pearson, 95 %.", ""]
+    shown = {}
+    for row in class_rows:
+      shown.setdefault((row[0], row[1]), []).append(row)
+    for (model, benchmark), rows in shown.items():
+      lines += [f"### {model}: {benchmark}", "", tables.markdown_table(
+          ["wnid", "class", "top-1 (%)", "95% interval", "top-5 (%)", "images"],
+          [[r[2], r[3], tables.percent(r[4]), _interval_text(r[5], r[6]),
+            tables.percent(r[7]), str(r[8])] for r in rows[:WORST_CLASSES_SHOWN]],
+          left_columns=2), ""]
+  if metaclass_rows:
+    lines += ["### ImageNet-X metaclasses", "",
+              "Top-1 over the images whose label is in the metaclass (ImageNet-X's 16 "
+              "metaclasses; the other 84 of its 100 pooled as \"other\"), worst first.", "",
+              tables.markdown_table(
+                  ["model", "benchmark", "metaclass", "top-1 (%)", "95% interval", "images"],
+                  [[r[0], r[1], r[2], tables.percent(r[4]), _interval_text(r[5], r[6]),
+                    str(r[8])] for r in metaclass_rows], left_columns=3), ""]
+  if factor_records:
+    lines += ["### ImageNet-X factors of variation", "",
+              "Error ratio = (1 - top-1 on the images with the factor) / (1 - top-1 on all the "
+              "annotated images), prototypes dropped (Idrissi et al. 2023); above 1 the factor "
+              "hurts. Intervals: bootstrap over the annotated images, 95 %; n: images with "
+              "the factor.", "",
+              tables.markdown_table(
+                  ["model", "benchmark", "factor", "error ratio", "95% interval", "n"],
+                  [[str(r["model"]), str(r["benchmark"]), str(r["metric"]).rsplit("/", 1)[0],
+                    f"{r['value']:.3f}", _interval_text(r.get("ci_low"), r.get("ci_high"),
+                                                        fraction=False), str(r["n"])]
+                   for r in sorted(factor_records, key=lambda r: (
+                       r["model"], r["benchmark"], r["metric"].startswith("multi_"),
+                       -float(r["value"])))], left_columns=3), ""]
+  return lines
+
+
 def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
                     images: Sequence[str],
                     robustness_baseline: str = PUBLISHED_BASELINE) -> str:
@@ -177,6 +242,7 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
             tables.compare_table(records), ""]
   lines += _corruption_section(records)
   lines += openood_report.section(records)
+  lines += _where_it_fails_section(records)
   lines += _published_section(context.shift_contexts(records), context.standings(records))
   if robustness_baseline == MODELS_BASELINE:
     has_reference = any(r["benchmark"] == _REFERENCE
@@ -233,8 +299,18 @@ def write_report(records: Sequence[Mapping], output_dir: str,
   if curves:
     figures.plot_real_curves(curves, os.path.join(output_dir, REAL_CURVE_PNG))
     images.append(REAL_CURVE_PNG)
+  figure = figures.factor_error_ratio_figure(records)
+  if figure is not None:
+    figures.save_figure(figure, os.path.join(output_dir, FACTOR_ERROR_RATIOS_PNG))
+    images.append(FACTOR_ERROR_RATIOS_PNG)
+  written = []
+  if any(r["metric"].startswith("class/") for r in records):
+    per_class_path = os.path.join(output_dir, PER_CLASS_CSV)
+    atomic.write_text(per_class_path, tables.per_class_csv(records))
+    written.append(per_class_path)
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
   atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))
   atomic.write_text(csv_path, tables.wide_csv(records))
-  return [md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
+  return ([md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
+          + written)
