@@ -32,6 +32,7 @@ from absl import app, flags, logging
 from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
                         predictions, reports, run_config, shards)
 from tfds_bench.benchmark_types import ScoringOptions
+from tfds_bench.reports import openood as openood_report
 from tfds_bench.scoring import rows as scoring_rows
 
 FLAGS = flags.FLAGS
@@ -146,7 +147,9 @@ def _run(config: run_config.RunConfig) -> int:
     records = [r for path in config.report for r in reports.load_results(path)]
     print(reports.format_table(records, results_written=bool(config.output_dir)))
     if config.output_dir:
-      for path in reports.write_report(records, config.output_dir):
+      for path in reports.write_report(records, config.output_dir,
+                                       run_predictions=_openood_run_predictions(config),
+                                       manual_dir=config.manual_dir):
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:
@@ -185,7 +188,29 @@ def _run(config: run_config.RunConfig) -> int:
       print(f"wrote {os.path.abspath(path)}")
     *_, index = reports.write_predictions(config.output_dir, run.predictions)
     print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
+    if openood_report.has_track(run.predictions):
+      for path in reports.write_score_distributions(run.model, run.predictions,
+                                                    config.output_dir, config.manual_dir):
+        print(f"wrote {os.path.abspath(path)}")
   return 0
+
+
+def _openood_run_predictions(config: run_config.RunConfig):
+  """--report: model -> the OpenOOD sources' predictions of each results
+  file's run folder that has OpenOOD records and its predictions/ folder
+  (for the score-distribution figures)."""
+  out = {}
+  keys = [openood_report.VAL_KEY, *openood_report.SET_KEYS.values()]
+  for path in config.report:
+    folder = os.path.dirname(path) if os.path.isfile(path) else path
+    records = reports.load_results(path)
+    models_run = {r["model"] for r in records if openood_report.is_track_benchmark(
+        str(r["benchmark"]))}
+    if len(models_run) == 1 and reports.has_predictions(folder):
+      by_source = reports.load_predictions(folder, keys)
+      if openood_report.has_track(by_source):
+        out[models_run.pop()] = by_source
+  return out
 
 
 def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringOptions:
@@ -246,11 +271,36 @@ def _score_saved_predictions(config: run_config.RunConfig, command: str, progres
     return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
                                   options=options)
   paths = config.prediction_files
-  spaces = scoring_rows.space_scores_of(run_config.chosen_rows(config))
+  rows = run_config.chosen_rows(config)
+  spaces = scoring_rows.space_scores_of(rows)
+  if config.prediction_sources:
+    return _score_run_folder(config, rows, command, options)
   loaded = shards.concatenate_files([(p, predictions.load_npz(p, spaces)) for p in paths])
   model_name = os.path.splitext(os.path.basename(paths[0]))[0]
   return evaluate.score_predictions(loaded, config.benchmark_ids, model_name,
                                     command=command, options=options)
+
+
+def _score_run_folder(config: run_config.RunConfig, rows, command: str, options):
+  """--predictions of a run folder's files: each source's predictions from
+  its own file, so rows over several sources (OpenOOD, ImageNet-O) score."""
+  from tfds_bench import evaluate  # lazy: tensorflow
+  spaces, ood_scores = scoring_rows.space_scores_of(rows), scoring_rows.ood_scores_of(rows)
+  by_source = {key: predictions.load_npz(path, spaces, ood_scores)
+               for key, path in config.prediction_sources}
+  for row in rows:
+    for source in row.sources:
+      if source.key in by_source:
+        by_source[source.key] = source.with_labels(by_source[source.key], row.id)
+  folder = os.path.dirname(config.prediction_sources[0][1])
+  run_folder = os.path.dirname(folder)
+  results_path = os.path.join(run_folder, reports.results_files.RESULTS_JSON)
+  models_run = ({r["model"] for r in reports.load_results(results_path)}
+                if os.path.isfile(results_path) else set())
+  model_name = (models_run.pop() if len(models_run) == 1
+                else os.path.basename(os.path.normpath(run_folder)))
+  return evaluate.score_sources(model_name, config.benchmark_ids, by_source, command=command,
+                                options=options, merged_shards=False)
 
 
 def _audit(config: run_config.RunConfig, progress_factory) -> int:

@@ -395,13 +395,15 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
 
 def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
                   command: Optional[str] = None,
-                  options: ScoringOptions = ScoringOptions()) -> Run:
-  """Scores the predictions of every source of the benchmarks (a run's
-  predictions folder, merged shard files), each result with its 95 % interval."""
+                  options: ScoringOptions = ScoringOptions(),
+                  merged_shards: bool = True) -> Run:
+  """Scores the predictions of every source of the benchmarks (merged shard
+  files, or a run's predictions folder: ``merged_shards=False``), each
+  result with its 95 % interval."""
   rows = [benchmark_table.get(b) for b in dict.fromkeys(benchmark_ids)]  # repeated ids run once
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command,
-                                               merged_shards=True),
+                                               merged_shards=merged_shards),
              predictions=scoring_rows.used_predictions(rows, by_source))
 
 
@@ -418,7 +420,9 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   for row in rows:
     if len(row.sources) != 1:
       raise errors.UserError(f"{row.id} combines several image sets and cannot be "
-                             "scored from one predictions file")
+                             "scored from one predictions file; give a run folder's "
+                             "predictions instead (--predictions=RUN_DIR, written by "
+                             "--output_dir: one file per image set)")
     by_source[row.sources[0].key] = row.sources[0].with_labels(p, row.id)
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command),

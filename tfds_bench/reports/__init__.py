@@ -19,7 +19,7 @@ table without it): the names of `figures` and `report` are loaded on first
 use.
 """
 
-from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
+from tfds_bench.reports.results_files import (RECORD_FIELDS, has_predictions, load_predictions,
                                               load_results, records_to_csv,
                                               write_predictions, write_results)
 from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
@@ -32,7 +32,7 @@ _FIGURE_NAMES = (
     "save_figure",
 )
 _REPORT_NAMES = (
-    "write_report", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
+    "write_report", "write_score_distributions", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
     "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
 )
 

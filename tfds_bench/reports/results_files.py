@@ -7,7 +7,7 @@ import json
 import math
 import os
 import re
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Collection, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -70,8 +70,15 @@ def write_predictions(output_dir: str, by_source: Mapping[str, predictions_lib.P
   return paths + [index_path]
 
 
-def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
-  """Source key -> predictions of a run folder written with ``--output_dir``."""
+def has_predictions(run_dir: str) -> bool:
+  """Whether ``run_dir`` holds a run's predictions folder (`write_predictions`)."""
+  return os.path.isfile(os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX))
+
+
+def load_predictions(run_dir: str, keys: Optional[Collection[str]] = None
+                     ) -> Dict[str, predictions_lib.Predictions]:
+  """Source key -> predictions of a run folder written with ``--output_dir``
+  (only the sources of ``keys`` that it has, when given)."""
   index_path = os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX)
   if not os.path.isfile(index_path):
     raise errors.UserError(
@@ -80,7 +87,7 @@ def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
   with open(index_path, encoding="utf-8") as f:
     index = json.load(f)
   return {key: predictions_lib.load_npz(os.path.join(run_dir, PREDICTIONS_DIR, name))
-          for key, name in index.items()}
+          for key, name in index.items() if keys is None or key in keys}
 
 
 def load_results(path: str) -> List[Dict]:
