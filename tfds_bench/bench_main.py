@@ -7,6 +7,7 @@
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
   bench_main --model=efficientnet --shard=0/4 --output_dir=out ...   # one of 4 slices
   bench_main --predictions='out/predictions-shard-*.npz' --output_dir=merged
+  bench_main --predictions=out --benchmarks=openood_near,openood_far   # a run folder
   bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 
@@ -50,7 +51,9 @@ flags.DEFINE_string("image_folder", None,
 flags.DEFINE_string("predictions", None,
                     "Score saved predictions instead of running a model: an .npz, or several "
                     "(comma-separated paths or globs) scored as one run, e.g. the files of "
-                    "--shard runs: --predictions='out/predictions-shard-*.npz'.")
+                    "--shard runs: --predictions='out/predictions-shard-*.npz'; or a run "
+                    "folder written by --output_dir (or its predictions/*.npz), scored per "
+                    "image set: what rows over several sets (imagenet_o, openood_*) need.")
 flags.DEFINE_string("manual_dir", None, "Folder holding the released archives.")
 flags.DEFINE_string("human_data", None,
                     "model-vs-human's raw-data/ folder of human observers' CSVs (not shipped: "
