@@ -5,8 +5,8 @@ to OpenOOD's 45,000 val images, intervals and the paired test."""
 import numpy as np
 import pytest
 
-from tfds_bench import errors, metrics, openood_lists
-from tfds_bench.benchmark_types import Benchmark, ScoringOptions
+from tfds_bench import benchmark_table, errors, metrics, openood_lists
+from tfds_bench.benchmark_types import ScoringContext, ScoringOptions
 from tfds_bench.compare import paired_test
 from tfds_bench.predictions import Predictions
 from tfds_bench.scoring import openood as scoring
@@ -18,7 +18,7 @@ def _predictions(names, confidence, ood_scores=None):
                   top5=np.zeros((len(names), 5), np.int64),
                   confidence=np.asarray(confidence, np.float64))
   if ood_scores is not None:
-    p.ood_scores = ood_scores  # the field the predict step is to fill
+    p.ood_scores = ood_scores  # what the predict step fills from logits
   return p
 
 
@@ -78,10 +78,10 @@ def test_scorer_restricts_val_to_openood_ids_and_checks_the_list(tmp_path):
   list_dir.mkdir(parents=True)
   listed = ["ninco/a/1.jpg", "ninco/a/2.jpg", "ninco/b/3.png"]
   (list_dir / "test_ninco.txt").write_text("".join(f"{p} -1\n" for p in listed))
-  row = Benchmark("openood_ninco", "NINCO", (), ("auroc_msp",), scoring.score_set("ninco"))
-  context = scoring.ScoringContext(row=row, options=ScoringOptions(manual_dir=str(tmp_path)))
+  row = benchmark_table.get("openood_ninco")
+  context = ScoringContext(row=row, options=ScoringOptions(manual_dir=str(tmp_path)))
   ood = _predictions(listed[::-1], [0.1, 0.9, 0.2])
-  results = {r.metric: r for r in scoring.score_set("ninco")([val, ood], context)}
+  results = {r.metric: r for r in row.score([val, ood], context)}
   ids = set(openood_lists.id_val_file_names())
   keep = np.array([n in ids for n in val_names])
   want = metrics.ood_metrics(val.confidence[keep], ood.confidence)
@@ -89,10 +89,10 @@ def test_scorer_restricts_val_to_openood_ids_and_checks_the_list(tmp_path):
   assert results["auroc_msp"].n == 45_000 + 3
 
   with pytest.raises(errors.UserError, match="1 missing, e.g. 'ninco/a/1.jpg'"):
-    scoring.score_set("ninco")([val, ood.select(np.array([0, 1]))], context)
+    row.score([val, ood.select(np.array([0, 1]))], context)
   missing = sum(int(n[15:23]) > 45_000 for n in ids)
   with pytest.raises(errors.UserError, match=f"{missing} of them have no val prediction"):
-    scoring.score_set("ninco")([val.select(np.arange(45_000)), ood], context)
+    row.score([val.select(np.arange(45_000)), ood], context)
 
 
 def test_scores_from_the_predict_step_are_used_when_present():

@@ -7,6 +7,7 @@
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
   bench_main --model=efficientnet --shard=0/4 --output_dir=out ...   # one of 4 slices
   bench_main --predictions='out/predictions-shard-*.npz' --output_dir=merged
+  bench_main --predictions=out --benchmarks=openood_near,openood_far   # a run folder
   bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 
@@ -32,6 +33,7 @@ from absl import app, flags, logging
 from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
                         predictions, reports, run_config, shards)
 from tfds_bench.benchmark_types import ScoringOptions
+from tfds_bench.reports import openood as openood_report
 from tfds_bench.scoring import rows as scoring_rows
 
 FLAGS = flags.FLAGS
@@ -49,7 +51,9 @@ flags.DEFINE_string("image_folder", None,
 flags.DEFINE_string("predictions", None,
                     "Score saved predictions instead of running a model: an .npz, or several "
                     "(comma-separated paths or globs) scored as one run, e.g. the files of "
-                    "--shard runs: --predictions='out/predictions-shard-*.npz'.")
+                    "--shard runs: --predictions='out/predictions-shard-*.npz'; or a run "
+                    "folder written by --output_dir (or its predictions/*.npz), scored per "
+                    "image set: what rows over several sets (imagenet_o, openood_*) need.")
 flags.DEFINE_string("manual_dir", None, "Folder holding the released archives.")
 flags.DEFINE_string("human_data", None,
                     "model-vs-human's raw-data/ folder of human observers' CSVs (not shipped: "
@@ -155,7 +159,9 @@ def _run(config: run_config.RunConfig) -> int:
     records = [r for path in config.report for r in reports.load_results(path)]
     print(reports.format_table(records, results_written=bool(config.output_dir)))
     if config.output_dir:
-      for path in reports.write_report(records, config.output_dir):
+      for path in reports.write_report(records, config.output_dir,
+                                       run_predictions=_openood_run_predictions(config),
+                                       manual_dir=config.manual_dir):
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:
@@ -197,7 +203,29 @@ def _run(config: run_config.RunConfig) -> int:
     for path in results[:2]:  # results.json, results.csv
       print(f"wrote {os.path.abspath(path)}")
     print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
+    if openood_report.has_track(run.predictions):
+      for path in reports.write_score_distributions(run.model, run.predictions,
+                                                    config.output_dir, config.manual_dir):
+        print(f"wrote {os.path.abspath(path)}")
   return 0
+
+
+def _openood_run_predictions(config: run_config.RunConfig):
+  """--report: model -> the OpenOOD sources' predictions of each results
+  file's run folder that has OpenOOD records and its predictions/ folder
+  (for the score-distribution figures)."""
+  out = {}
+  keys = [openood_report.VAL_KEY, *openood_report.SET_KEYS.values()]
+  for path in config.report:
+    folder = os.path.dirname(path) if os.path.isfile(path) else path
+    records = reports.load_results(path)
+    models_run = {r["model"] for r in records if openood_report.is_track_benchmark(
+        str(r["benchmark"]))}
+    if len(models_run) == 1 and reports.has_predictions(folder):
+      by_source = reports.load_predictions(folder, keys)
+      if openood_report.has_track(by_source):
+        out[models_run.pop()] = by_source
+  return out
 
 
 def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringOptions:
@@ -265,7 +293,8 @@ def _score_saved_predictions(config: run_config.RunConfig, command: str, progres
     return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
                                   options=options)
   paths = config.prediction_files
-  spaces = scoring_rows.space_scores_of(run_config.chosen_rows(config))
+  rows = run_config.chosen_rows(config)
+  spaces = scoring_rows.space_scores_of(rows)
   loaded = shards.concatenate_files([(p, predictions.load_npz(p, spaces)) for p in paths])
   model_name = run_model or os.path.splitext(os.path.basename(paths[0]))[0]
   return evaluate.score_predictions(loaded, config.benchmark_ids, model_name,

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
 
-from tfds_bench import errors
+from tfds_bench import errors, openood_lists
 from tfds_bench.benchmark_types import Benchmark, OfflineFallback
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 from tfds_bench.release import model_vs_human as model_vs_human_release
+from tfds_bench.metrics import openood as openood_metrics
+from tfds_bench.predictions import LOGIT_OOD_SCORES
 from tfds_bench.scoring import (breakdown, classification, imagenet_c, imagenet_p,
                                  model_vs_human)
+from tfds_bench.scoring import openood as openood_scoring
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
                                 imagenet_c_source, imagenet_p_source)
 
@@ -106,6 +109,41 @@ def _model_vs_human(dataset: model_vs_human_release.Dataset) -> Benchmark:
       options={"dataset": dataset.name})
 
 
+# Each OpenOOD figure per score: MSP (every run) and the logit scores (a
+# model that outputs logits).
+_OPENOOD_METRICS = tuple(f"{figure}_{score}" for score in ("msp",) + LOGIT_OOD_SCORES
+                         for figure in openood_metrics.OOD_METRIC_NAMES)
+
+
+def _openood_source(set_name: str) -> TfdsSource:
+  return TfdsSource(key=openood_scoring.SET_BENCHMARKS[set_name],
+                    builder=f"bench_openood_{set_name}")
+
+
+def _openood(benchmark_id: str, title: str, set_names: Sequence[str]) -> Benchmark:
+  """An OpenOOD v1.5 row: OpenOOD's 45,000 val images against ``set_names``
+  (their figures averaged when there are several, as OpenOOD's near / far)."""
+  return Benchmark(
+      benchmark_id, title, (IMAGENET_VAL,) + tuple(_openood_source(n) for n in set_names),
+      _OPENOOD_METRICS, openood_scoring.score_openood_row, needs_scores=True,
+      ood_scores=LOGIT_OOD_SCORES, options={openood_scoring.SETS_OPTION: tuple(set_names)})
+
+
+def _openood_rows() -> Tuple[Benchmark, ...]:
+  rows = []
+  for name, spec in openood_lists.OOD_SETS.items():
+    rows.append(_openood(
+        openood_scoring.SET_BENCHMARKS[name],
+        f"OpenOOD v1.5 ImageNet-1k, {spec.group}-OOD {spec.title} ({spec.count:,} images) "
+        "vs OpenOOD's 45,000 val images: AUROC, AUPR-In/-Out, FPR@95", (name,)))
+  for group, names in openood_scoring.GROUP_SETS.items():
+    titles = ", ".join(openood_lists.OOD_SETS[n].title for n in names)
+    rows.append(_openood(
+        openood_scoring.GROUP_BENCHMARKS[group],
+        f"OpenOOD v1.5 ImageNet-1k {group}-OOD: the mean over {titles}", names))
+  return tuple(rows)
+
+
 # ImageNet val top-1 over the classes of ImageNet-A / -R: the x axis timm
 # compares A and R with (its *-clean results; tfds_bench.published).
 _CLEAN_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
@@ -165,6 +203,7 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
                                     imagenet_p_release.TEST_NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
     *(_model_vs_human(dataset) for dataset in model_vs_human_release.DATASETS),
+    *_openood_rows(),
 )
 
 # Where a model fails (tfds_bench.scoring.breakdown), on the forward passes

@@ -181,6 +181,10 @@ class Benchmark:
       scoring are in (None: the 1000 ImageNet classes).
     space_scores: label spaces whose per-image scores the scorer reads
       (kept in the predictions only when a chosen row needs them).
+    ood_scores: per-image OOD scores computed from the logits that the
+      scorer reads (`predictions.LOGIT_OOD_SCORES`: max logit, energy), kept
+      in ``Predictions.ood_scores`` only when a chosen row names them and the
+      model outputs logits.
     options: the scorer's parameters for this row.
   """
   id: str
@@ -192,6 +196,7 @@ class Benchmark:
   offline_fallback: Optional[OfflineFallback] = None
   label_space: Optional[str] = None
   space_scores: Tuple[str, ...] = ()
+  ood_scores: Tuple[str, ...] = ()
   options: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
   @property

@@ -55,9 +55,10 @@ class Run:
 
 
 def make_predict_step(model, spec: models.ModelSpec, strategy=None,
-                      spaces: Sequence[str] = ()) -> Callable:
+                      spaces: Sequence[str] = (), ood_scores: Sequence[str] = ()) -> Callable:
   """A tf.function: a batch of numbers -> compact predictions (see predictions.py),
-  with the top classes and confidence in each label space of ``spaces``.
+  with the top classes and confidence in each label space of ``spaces`` and
+  the logit OOD scores ``ood_scores`` (`ood_scores_for`).
 
   The batch is a dict of ``image`` plus integer or float per-example keys
   (``example_id``, ``mask``, labels): no strings, so any strategy, TPUs
@@ -69,7 +70,7 @@ def make_predict_step(model, spec: models.ModelSpec, strategy=None,
 
   def step(batch):
     outputs = model(batch[input_pipeline.IMAGE_KEY], training=False)
-    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs), spaces)
+    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs), spaces, ood_scores)
     # Numbers only: collectives gather no bools.
     summary = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in summary.items()}
     return {**summary, **{k: v for k, v in batch.items() if k != input_pipeline.IMAGE_KEY}}
@@ -340,8 +341,11 @@ def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
       sources.setdefault(source.key, source)
 
   by_source: Dict[str, Predictions] = {}
+  ood_scores, notice = ood_scores_for(spec, chosen)
+  notices += [notice] if notice else []
   # Traced once, for every source.
-  step = make_predict_step(keras_model, spec, strategy, scoring_rows.space_scores_of(chosen))
+  step = make_predict_step(keras_model, spec, strategy, scoring_rows.space_scores_of(chosen),
+                           ood_scores)
   for key, source in sources.items():
     examples = source_examples(source, data, strategy, shard,
                                show_progress=progress_factory is not None)
@@ -353,6 +357,21 @@ def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
                                       source.label_lists, strategy, update, step,
                                       data.data_service, names)
   return Predicted(spec, chosen, sources, by_source, notices)
+
+
+def ood_scores_for(spec: models.ModelSpec, chosen) -> Tuple[Tuple[str, ...], Optional[str]]:
+  """(the logit OOD scores the chosen rows read, a notice or None).
+
+  None for a model that outputs probabilities: its log-probabilities are
+  logits only up to a per-image constant, which max logit and energy keep
+  (MSP, from the probabilities, is reported alone).
+  """
+  wanted = scoring_rows.ood_scores_of(chosen)
+  if not wanted or spec.output == models.LOGITS:
+    return wanted, None
+  rows = ", ".join(b.id for b in chosen if b.ood_scores)
+  return (), (f"{rows}: model {spec.name} outputs probabilities, so "
+              f"{' and '.join(wanted)} (scores of its logits) are not reported, only MSP")
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -404,7 +423,9 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   for row in rows:
     if len(row.sources) != 1:
       raise errors.UserError(f"{row.id} combines several image sets and cannot be "
-                             "scored from one predictions file")
+                             "scored from one predictions file; give a run folder's "
+                             "predictions instead (--predictions=RUN_DIR, written by "
+                             "--output_dir: one file per image set)")
     by_source[row.sources[0].key] = row.sources[0].with_labels(p, row.id)
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command),

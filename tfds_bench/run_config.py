@@ -17,12 +17,14 @@ needs no TensorFlow, so a mistake is reported before it loads.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 from typing import Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
 from tfds_bench import benchmark_table, errors, models, reports, shards
 from tfds_bench.benchmark_types import Benchmark
+from tfds_bench.reports import results_files
 
 # Modes, by the flag that selects them; a run of the model is "evaluate", or
 # "shard" with --shard (one slice, predictions only).
@@ -58,7 +60,8 @@ OPTIONS: Dict[str, Option] = {
     "preprocessing": Option(_MODEL_RUN),
     "benchmarks": Option(_MODEL_RUN | {PREDICTIONS}),
     "image_folder": Option(_MODEL_RUN, by_rows=True),
-    "manual_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE, AUDIT}, by_rows=True),
+    # With --report: the user's OpenOOD lists, for the score-distribution figures.
+    "manual_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE, AUDIT, REPORT}, by_rows=True),
     # Where prepared data lives, like $TFDS_DATA_DIR: it changes no result, so
     # every mode accepts it and it may stay in a user's usual command line.
     "data_dir": Option(_ALL_MODES),
@@ -275,9 +278,55 @@ def _data_service(value: Optional[str], corrupt_on_the_fly: bool) -> Optional[Da
   return DataService(address=value)
 
 
+PREDICTIONS_FOLDER = results_files.PREDICTIONS_DIR
+PREDICTIONS_INDEX = results_files.PREDICTIONS_INDEX
+
+
+def _run_folder_sources(paths: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
+  """(source key, file) of ``paths`` when they are a run folder written with
+  --output_dir, its predictions/ folder, or files of that folder (each named
+  by its index.json); () otherwise."""
+  if len(paths) == 1 and os.path.isdir(paths[0]):
+    folder = paths[0]
+    if os.path.basename(os.path.normpath(folder)) != PREDICTIONS_FOLDER:
+      folder = os.path.join(folder, PREDICTIONS_FOLDER)
+    if not os.path.isfile(os.path.join(folder, PREDICTIONS_INDEX)):
+      raise errors.UserError(
+          f"--predictions={paths[0]} is a folder without {PREDICTIONS_FOLDER}/"
+          f"{PREDICTIONS_INDEX}: give a run folder written by bench_main --output_dir, "
+          "or .npz files")
+    index = _read_index(folder)
+    return tuple((key, os.path.join(folder, name)) for key, name in index.items())
+  folders = {os.path.dirname(os.path.abspath(p)) for p in paths}
+  if len(folders) != 1:
+    return ()
+  folder = folders.pop()
+  if not os.path.isfile(os.path.join(folder, PREDICTIONS_INDEX)):
+    return ()
+  by_name = {name: key for key, name in _read_index(folder).items()}
+  names = [os.path.basename(p) for p in paths]
+  if not all(name in by_name for name in names):
+    return ()
+  return tuple((by_name[name], os.path.join(folder, name)) for name in names)
+
+
+def _read_index(folder: str) -> Dict[str, str]:
+  path = os.path.join(folder, PREDICTIONS_INDEX)
+  try:
+    with open(path, encoding="utf-8") as f:
+      index = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise errors.UserError(f"{path}: not a readable predictions index ({e})") from None
+  if not isinstance(index, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in index.items()):
+    raise errors.UserError(f"{path}: expected an object mapping source keys to .npz names")
+  return index
+
+
 def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
   """--predictions -> its files (globs matched), whether they are --shard
-  files, and the benchmarks to score (the shard files' own, else --benchmarks)."""
+  files or a run folder's (by source), and the benchmarks to score (the
+  shard files' own, else --benchmarks)."""
   items = _split(values.get("predictions"))
   if not items:
     raise errors.UserError("--predictions is empty; give an .npz (or several, "
@@ -336,8 +385,8 @@ def _run_folder_predictions(run: str, paths: Sequence[str], values: Mapping[str,
     else:
       ids = tuple(reports.load_provenance(run).get("benchmarks") or ())
       if not ids:
-        raise errors.UserError(f"{run}/results.json names no benchmarks in its provenance; "
-                               "add --benchmarks")
+        raise errors.UserError(f"{run} has no results.json naming its benchmarks; name them "
+                               "with --benchmarks")
       for benchmark_id in ids:
         benchmark_table.get(benchmark_id)
     return dict(prediction_files=files, benchmark_ids=tuple(ids), prediction_run=run,

@@ -20,10 +20,10 @@ table without it): the names of `figures` and `report` are loaded on first
 use.
 """
 
-from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
-                                              load_provenance, load_results,
-                                              predictions_index, records_to_csv,
-                                              holds_run, run_folder_of,
+from tfds_bench.reports.results_files import (RECORD_FIELDS, has_predictions, holds_run,
+                                              load_predictions, load_provenance,
+                                              load_results, predictions_index,
+                                              records_to_csv, run_folder_of,
                                               write_predictions, write_results,
                                               write_run)
 from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
@@ -37,9 +37,9 @@ _FIGURE_NAMES = (
     "save_figure",
 )
 _REPORT_NAMES = (
-    "write_report", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
-    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG", "FACTOR_ERROR_RATIOS_PNG",
-    "PER_CLASS_CSV",
+    "write_report", "write_score_distributions", "report_markdown", "REPORT_MD", "REPORT_CSV",
+    "EFFECTIVE_ROBUSTNESS_PNG", "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
+    "FACTOR_ERROR_RATIOS_PNG", "PER_CLASS_CSV",
 )
 
 

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import List, Mapping, Sequence
 
+from tfds_bench import errors
 from tfds_bench.reports import tables
 from tfds_bench.scoring import openood as scoring
+from tfds_bench.sources import IMAGENET_VAL
 
-NEAR, FAR = "openood_near", "openood_far"
+NEAR, FAR = scoring.GROUP_BENCHMARKS["near"], scoring.GROUP_BENCHMARKS["far"]
+# Source keys of a run's predictions the track reads: val, then each set's
+# (the table's sources, `tfds_bench.benchmark_table`).
+VAL_KEY = IMAGENET_VAL.key
+SET_KEYS = dict(scoring.SET_BENCHMARKS)
 # (benchmark, figure, column title)
 COLUMNS = ((NEAR, "auroc", "near AUROC"), (FAR, "auroc", "far AUROC"),
            (NEAR, "fpr95_openood", "near FPR@95"), (FAR, "fpr95_openood", "far FPR@95"))
@@ -92,3 +98,24 @@ def distribution_inputs(predictions_by_key: Mapping[str, object], val_key: str,
   return {score: (id_values, {name: s[score] for name, s in set_scores.items()
                               if score in s})
           for score, id_values in id_scores.items()}
+
+
+def has_track(by_source: Mapping[str, object]) -> bool:
+  """Whether a run's predictions (source key -> Predictions) hold val and
+  at least one OpenOOD set: what the score-distribution figure needs."""
+  return VAL_KEY in by_source and any(key in by_source for key in SET_KEYS.values())
+
+
+def is_track_benchmark(benchmark: str) -> bool:
+  return benchmark in SET_KEYS.values() or benchmark in (NEAR, FAR)
+
+
+def run_distribution_inputs(by_source: Mapping[str, object], manual_dir=None):
+  """`distribution_inputs` of a run's predictions, by the table's source keys.
+
+  Raises:
+    errors.UserError: the val predictions miss some of OpenOOD's ID images.
+  """
+  if not has_track(by_source):
+    raise errors.UserError("the predictions hold no OpenOOD set with ImageNet val")
+  return distribution_inputs(by_source, VAL_KEY, SET_KEYS, manual_dir)

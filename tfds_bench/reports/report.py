@@ -25,7 +25,9 @@ writes:
   error ratio per factor, model beside model, with intervals) when the records
   have factor error ratios;
 * the OpenOOD v1.5 OOD section (`tfds_bench.reports.openood`) when the
-  records have its near / far figures.
+  records have its near / far figures, and ``openood_<score>_<model>.png``
+  (each score's ID vs OOD-set histograms, `write_score_distributions`) for
+  every run whose per-image predictions are given (``run_predictions``).
 * ``per_class.csv`` (every class's top-1 with its interval and top-5, worst
   first) when the records have per-class rows; report.md then has a
   "Where it fails" section: the worst classes, the metaclasses and the
@@ -37,7 +39,7 @@ Every file is written atomically (temporary file, then rename).
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from tfds_bench import published
 from tfds_bench.metrics import robustness
@@ -254,8 +256,42 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
   return "\n".join(lines)
 
 
+def write_score_distributions(model: str, by_source: Mapping[str, object], output_dir: str,
+                              manual_dir: Optional[str] = None) -> List[str]:
+  """``openood_<score>_<model>.png`` per score: OpenOOD's ID val images
+  against each OOD set the run predicted (`figures.score_distributions_figure`).
+
+  Args:
+    model: the run's model name (in the file names and titles).
+    by_source: the run's predictions, source key -> Predictions.
+    output_dir: where the PNGs go (created if missing).
+    manual_dir: where the user's OpenOOD lists are (None: the shipped ones).
+
+  Returns:
+    The paths written; [] when the run has no val or no OpenOOD set.
+
+  Raises:
+    errors.UserError: the val predictions miss some of OpenOOD's ID images.
+  """
+  if not openood_report.has_track(by_source):
+    return []
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for score, (id_scores, sets) in openood_report.run_distribution_inputs(
+      by_source, manual_dir).items():
+    if not sets:
+      continue
+    path = os.path.join(output_dir, figures.score_distributions_file_name(model, score))
+    paths.append(figures.plot_score_distributions(
+        id_scores, sets, score, path,
+        title=f"{model}: {score}, OpenOOD's ImageNet val test images vs each OOD set"))
+  return paths
+
+
 def write_report(records: Sequence[Mapping], output_dir: str,
-                 robustness_baseline: str = PUBLISHED_BASELINE) -> List[str]:
+                 robustness_baseline: str = PUBLISHED_BASELINE,
+                 run_predictions: Optional[Mapping[str, Mapping[str, object]]] = None,
+                 manual_dir: Optional[str] = None) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
   Args:
@@ -266,6 +302,9 @@ def write_report(records: Sequence[Mapping], output_dir: str,
       against the line over the published models; ``"models"``: also the
       line fitted over these records' models (section and
       effective_robustness.png), as before the published baseline.
+    run_predictions: model -> its run's predictions (source key ->
+      Predictions), for the per-image figures (OpenOOD score distributions).
+    manual_dir: where the user's OpenOOD lists are (None: the shipped ones).
 
   Returns:
     The paths written, report.md first.
@@ -308,6 +347,9 @@ def write_report(records: Sequence[Mapping], output_dir: str,
     per_class_path = os.path.join(output_dir, PER_CLASS_CSV)
     atomic.write_text(per_class_path, tables.per_class_csv(records))
     written.append(per_class_path)
+  for model, by_source in (run_predictions or {}).items():
+    images += [os.path.basename(p) for p in
+               write_score_distributions(model, by_source, output_dir, manual_dir)]
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
   atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))

@@ -7,7 +7,7 @@ import json
 import math
 import os
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Collection, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -92,8 +92,15 @@ def write_predictions(output_dir: str, by_source: Mapping[str, predictions_lib.P
   return paths + [index_path]
 
 
-def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
-  """Source key -> predictions of a run folder written with ``--output_dir``."""
+def has_predictions(run_dir: str) -> bool:
+  """Whether ``run_dir`` holds a run's predictions folder (`write_predictions`)."""
+  return os.path.isfile(os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX))
+
+
+def load_predictions(run_dir: str, keys: Optional[Collection[str]] = None
+                     ) -> Dict[str, predictions_lib.Predictions]:
+  """Source key -> predictions of a run folder written with ``--output_dir``
+  (only the sources of ``keys`` that it has, when given)."""
   index_path = os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX)
   if not os.path.isfile(index_path):
     raise errors.UserError(
@@ -102,20 +109,20 @@ def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
   with open(index_path, encoding="utf-8") as f:
     index = json.load(f)
   return {key: predictions_lib.load_npz(os.path.join(run_dir, PREDICTIONS_DIR, name))
-          for key, name in index.items()}
+          for key, name in index.items() if keys is None or key in keys}
 
 
 def run_folder_of(path: str) -> Optional[str]:
-  """The run folder (written by ``--output_dir``) that ``path`` is, or whose
-  ``predictions/`` folder or predictions file it is; None otherwise."""
+  """The run folder (written by ``--output_dir``, or any folder with a
+  ``predictions/index.json``) that ``path`` is, or whose ``predictions/``
+  folder or predictions file it is; None otherwise."""
   path = os.path.abspath(path)
   candidates = [path] if os.path.isdir(path) else []
   folder = path if os.path.isdir(path) else os.path.dirname(path)
   if os.path.basename(folder) == PREDICTIONS_DIR:
     candidates.append(os.path.dirname(folder))
   for run in candidates:
-    if (os.path.isfile(os.path.join(run, PREDICTIONS_DIR, PREDICTIONS_INDEX))
-        and os.path.isfile(os.path.join(run, RESULTS_JSON))):
+    if os.path.isfile(os.path.join(run, PREDICTIONS_DIR, PREDICTIONS_INDEX)):
       return run
   return None
 
@@ -127,8 +134,11 @@ def predictions_index(run_dir: str) -> Dict[str, str]:
 
 
 def load_provenance(run_dir: str) -> Dict:
-  """The provenance of a run folder's results.json ({} when it has none)."""
+  """The provenance of a run folder's results.json ({} when it has none, or
+  no results.json: a folder of the user's own predictions files)."""
   path = os.path.join(run_dir, RESULTS_JSON)
+  if not os.path.isfile(path):
+    return {}
   load_results(path)  # the same checks, errors naming the file
   with open(path, encoding="utf-8") as f:
     payload = json.load(f)

@@ -13,9 +13,15 @@ resamples the ID images once and every set's OOD images, and recomputes each
 set's figure on the shared ID resample, so the interval covers the ID
 images' share of the variation once.
 
-Scores: ``Predictions.ood_scores`` (name -> float [N]) where the predict step
-fills it; otherwise MSP alone, from ``Predictions.confidence`` (the max
-softmax probability the suite keeps for every run).
+Scores: MSP from ``Predictions.confidence`` (the max softmax probability the
+suite keeps for every run), and every score of ``Predictions.ood_scores``
+(name -> float [N]): max logit and energy where the predict step or a
+predictions file of logits computed them (`Benchmark.ood_scores`), or any
+score a predictions file carries.
+
+One scorer serves the seven rows (`score_openood_row`): a row's sets are its
+``options["sets"]``, one set for a per-set row, a group's sets for the near /
+far rows; its sources are val and then those sets, in that order.
 """
 
 from __future__ import annotations
@@ -31,10 +37,14 @@ from tfds_bench.metrics import formulas, openood
 from tfds_bench.predictions import Predictions
 
 BENCHMARK_PREFIX = "openood_"
-# Benchmark ids: one per set, and the two group means.
+# Names of the library form's results (`score_arrays`) and of the table's
+# rows and set sources (`tfds_bench.benchmark_table`): one per set, and the
+# two group means.
 SET_BENCHMARKS = {name: f"{BENCHMARK_PREFIX}{name}" for name in openood_lists.OOD_SETS}
 GROUP_BENCHMARKS = {"near": f"{BENCHMARK_PREFIX}near", "far": f"{BENCHMARK_PREFIX}far"}
 GROUP_SETS = {"near": openood.NEAR_OOD_SETS, "far": openood.FAR_OOD_SETS}
+# The row option naming its sets, in source order after val.
+SETS_OPTION = "sets"
 
 
 def metric_name(figure: str, score: str) -> str:
@@ -43,15 +53,15 @@ def metric_name(figure: str, score: str) -> str:
 
 
 def per_image_scores(p: Predictions) -> Dict[str, np.ndarray]:
-  """score name -> float64 [N] (higher = more in-distribution)."""
-  scores = getattr(p, "ood_scores", None)
-  if scores:
-    return {name: np.asarray(values, np.float64) for name, values in scores.items()}
-  if p.has_scores:
-    return {"msp": np.asarray(p.confidence, np.float64)}
-  raise errors.UserError(
-      "OpenOOD scoring needs per-image scores (max softmax probability at least); "
-      "these predictions hold top-5 indices only: save logits or probabilities.")
+  """score name -> float64 [N] (higher = more in-distribution): ``msp`` from
+  the confidence, then ``p.ood_scores`` (an ``msp`` there is taken as given)."""
+  if not p.has_scores:
+    raise errors.UserError(
+        "OpenOOD scoring needs per-image scores (max softmax probability at least); "
+        "these predictions hold top-5 indices only: save logits or probabilities.")
+  scores = {"msp": np.asarray(p.confidence, np.float64)}
+  scores.update({name: np.asarray(values, np.float64) for name, values in p.ood_scores.items()})
+  return scores
 
 
 def id_rows(val: Predictions, manual_dir: Optional[str] = None) -> np.ndarray:
@@ -127,8 +137,8 @@ def _results(benchmark: str, pool: _Pool) -> List[Result]:
           for score in sorted(pool.ranks) for figure in openood.OOD_METRIC_NAMES]
 
 
-def _ood_side(set_name: str, p: Predictions, context: Optional[ScoringContext]):
-  listed = openood_lists.ood_list(set_name, context.manual_dir if context else None)
+def _ood_side(benchmark: str, set_name: str, p: Predictions, manual_dir: Optional[str]):
+  listed = openood_lists.ood_list(set_name, manual_dir)
   names = np.asarray(p.file_name).astype(str)
   given = set(names.tolist())
   extra = sorted(given - set(listed.paths))
@@ -136,53 +146,35 @@ def _ood_side(set_name: str, p: Predictions, context: Optional[ScoringContext]):
   if extra or missing:
     example = repr(extra[0]) if extra else repr(missing[0])
     raise errors.UserError(
-        f"{SET_BENCHMARKS[set_name]}: the predictions are not the {len(listed.paths)} "
+        f"{benchmark}: the {set_name} predictions are not the {len(listed.paths)} "
         f"images {listed.source} lists ({len(extra)} unlisted, {len(missing)} missing, "
         f"e.g. {example}); keys are the list's relative paths. Predict on the prepared "
         f"bench_openood_{set_name} dataset.")
   return p, per_image_scores(p)
 
 
-def _id_side(val: Predictions, context: Optional[ScoringContext]):
-  rows = id_rows(val, context.manual_dir if context else None)
-  id_p = val.select(rows)
-  return id_p, {k: v for k, v in per_image_scores(val).items()}, rows
+def _id_side(val: Predictions, manual_dir: Optional[str]):
+  rows = id_rows(val, manual_dir)
+  return val.select(rows), {k: v[rows] for k, v in per_image_scores(val).items()}
 
 
-def score_set(set_name: str) -> Callable[[Sequence[Predictions], ScoringContext], List[Result]]:
-  """The scorer of one set's row: predictions ``[val, the set]``."""
-  @reads("manual_dir")
-  def score(predictions: Sequence[Predictions], context: ScoringContext = None) -> List[Result]:
-    val, ood_p = predictions
-    id_p, id_scores, rows = _id_side(val, context)
-    id_scores = {k: v[rows] for k, v in id_scores.items()}
-    pool = _pool(id_p, id_scores, [_ood_side(set_name, ood_p, context)])
-    return _results(_benchmark(context, SET_BENCHMARKS[set_name]), pool)
-  return score
-
-
-def _benchmark(context: Optional[ScoringContext], default: str) -> str:
-  # The row's own id where the scorer runs for a table row.
-  return context.row.id if context is not None else default
-
-
-def score_group(group: str) -> Callable[[Sequence[Predictions], ScoringContext], List[Result]]:
-  """The scorer of the near or far row: predictions ``[val, *its sets]`` in
-  `GROUP_SETS` order; each figure is the mean of the per-set figures."""
-  set_names = GROUP_SETS[group]
-
-  @reads("manual_dir")
-  def score(predictions: Sequence[Predictions], context: ScoringContext = None) -> List[Result]:
-    val, *ood_ps = predictions
-    if len(ood_ps) != len(set_names):
-      raise ValueError(f"{group}: expected val and {len(set_names)} sets, got "
-                       f"{len(predictions)} predictions")
-    id_p, id_scores, rows = _id_side(val, context)
-    id_scores = {k: v[rows] for k, v in id_scores.items()}
-    sides = [_ood_side(name, p, context) for name, p in zip(set_names, ood_ps)]
-    return _results(_benchmark(context, GROUP_BENCHMARKS[group]),
-                    _pool(id_p, id_scores, sides))
-  return score
+@reads("manual_dir")
+def score_openood_row(predictions: Sequence[Predictions], context: ScoringContext
+                      ) -> List[Result]:
+  """The scorer of every OpenOOD row: predictions ``[val, *sets]``, the sets
+  being ``context.row.options["sets"]``; per score and figure, the mean over
+  the sets of each set's figure against the same ID images (a one-set row:
+  that set's figure). ``--manual_dir``: the user's copies of OpenOOD's lists.
+  """
+  row = context.row
+  set_names = tuple(row.options[SETS_OPTION])
+  val, *ood_ps = predictions
+  if len(ood_ps) != len(set_names):
+    raise ValueError(f"{row.id}: expected val and {len(set_names)} sets, got "
+                     f"{len(predictions)} predictions")
+  id_p, id_scores = _id_side(val, context.manual_dir)
+  sides = [_ood_side(row.id, name, p, context.manual_dir) for name, p in zip(set_names, ood_ps)]
+  return _results(row.id, _pool(id_p, id_scores, sides))
 
 
 def score_arrays(id_file_names, id_scores: Mapping[str, np.ndarray],
