@@ -246,9 +246,11 @@ def test_predictions_of_a_run_folder_and_the_report(tmp_path, quiet_tf_env):
   config = run_config.build({"predictions": ",".join(files), "benchmarks": ["openood_near"],
                              "manual_dir": manual_dir}, ["predictions", "benchmarks",
                                                          "manual_dir"])
-  assert dict(config.prediction_sources)["openood_ninco"].endswith("openood_ninco.npz")
-  with pytest.raises(errors.UserError, match="needs --benchmarks"):
-    run_config.build({"predictions": run}, ["predictions"])
+  assert config.prediction_run == str(run) and config.prediction_run_whole
+  assert config.benchmark_ids == ("openood_near",)
+  # This run's results.json names no benchmarks in its provenance.
+  with pytest.raises(errors.UserError, match="name them with --benchmarks"):
+    run_config.build({"predictions": str(run)}, ["predictions"])
 
   out = tmp_path / "out"
   proc = subprocess.run(
