@@ -37,10 +37,14 @@ from tfds_bench.scoring import rows as scoring_rows
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", "efficientnet",
-                    "Registered model name (see --list) or path to a .keras file.")
+                    "Registered model name (see --list), path to a .keras file, a model "
+                    "folder keras_hub loads (keras_hub preset, timm or Transformers), a "
+                    "keras_hub preset name or a kaggle:// / hf:// handle (the [hub] extra).")
 flags.DEFINE_string("weights", None, "Local weights file for models that need one.")
 flags.DEFINE_string("preprocessing", None,
-                    "Preprocessing preset (torch, inception, caffe, raw) for a .keras model.")
+                    "Preprocessing preset (torch, inception, caffe, raw) for a .keras model; "
+                    "keras_hub for a keras_hub-loaded model: keras_hub's own image converter "
+                    "(for timm: without crop_pct / crop_mode).")
 flags.DEFINE_list("benchmarks", None,
                   "Benchmark ids (see --list). Default: sample,sample_c (offline), or "
                   "image_folder with --image_folder.")
@@ -117,6 +121,10 @@ def _listing() -> str:
   for alias, target in sorted(models.REGISTRY.aliases().items()):
     lines.append(f"  {alias:22s} alias of {target}")
   lines.append("  PATH.keras             any saved Keras model (with --preprocessing)")
+  lines.append("  DIR                    a keras_hub preset, timm or Transformers folder "
+               "(pip install \"tfds_bench[hub]\")")
+  lines.append("  PRESET, kaggle://..., hf://...  a keras_hub ImageClassifier preset or handle "
+               "(keras_hub's cache, or downloaded)")
   lines.append("Benchmarks:")
   for b in benchmark_table.BENCHMARKS:
     lines.append(f"  {b.id:30s} {b.title}")
@@ -180,6 +188,9 @@ def _run(config: run_config.RunConfig) -> int:
   records = run.records()
   writes_outputs = writes_outputs and bool(config.output_dir)
   print(reports.format_table(records, results_written=writes_outputs))
+  spec = config.model_spec
+  if spec is not None and spec.published_match is not None:
+    print(reports.format_published(records, spec.published_match.describe()))
   if writes_outputs:
     for path in reports.write_results(config.output_dir, records, run.provenance):
       print(f"wrote {os.path.abspath(path)}")
