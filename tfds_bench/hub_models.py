@@ -103,6 +103,29 @@ def _cache_help(preset: str) -> str:
           "the downloaded folder as --model=DIR")
 
 
+_HF_HOST = "huggingface.co"
+
+
+def _network_reaches(host: str) -> bool:
+  """Whether ``host`` resolves: without it, a download can only fail (after
+  huggingface_hub's retries, tens of seconds)."""
+  import socket  # pylint: disable=g-import-not-at-top
+  try:
+    socket.getaddrinfo(host, 443)
+  except OSError:
+    return False
+  return True
+
+
+def _prefer_cache_offline(preset: str) -> None:
+  """For an ``hf://`` handle with no network, huggingface_hub reads its cache
+  only (HF_HUB_OFFLINE, read when it is first imported) instead of retrying."""
+  import sys  # pylint: disable=g-import-not-at-top
+  if (preset.lower().startswith("hf://") and "huggingface_hub" not in sys.modules
+      and not _network_reaches(_HF_HOST)):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 class _Files:
   """The JSON files of a preset: read from a folder, or through keras_hub's
   ``get_file`` (its cache, else a download) for a name or handle."""
@@ -120,15 +143,26 @@ class _Files:
     return True
 
   def _fetch(self, name: str) -> str:
+    _prefer_cache_offline(self.preset)
+    if self.preset.lower().startswith("hf://") and not _network_reaches(_HF_HOST):
+      import huggingface_hub  # pylint: disable=g-import-not-at-top
+      cached = huggingface_hub.try_to_load_from_cache(self.preset[len("hf://"):], name)
+      if isinstance(cached, str):
+        return cached
+      raise errors.UserError(f"--model={self.preset}: {_cache_help(self.preset)} (no network)")
     from keras_hub.src.utils import preset_utils  # pylint: disable=g-import-not-at-top
     try:
       return preset_utils.get_file(self.preset, name)
     except FileNotFoundError:
+      if name == CONFIG_FILE:
+        raise errors.UserError(f"--model={self.preset}: it has no config.json, so it is not "
+                               "a model keras_hub loads") from None
+      raise
+    except errors.UserError:
       raise
     except Exception as e:  # pylint: disable=broad-except  # kagglehub / HF raise many kinds
-      reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
       raise errors.UserError(f"--model={self.preset}: {_cache_help(self.preset)} "
-                             f"({type(e).__name__}: {reason})") from None
+                             f"({type(e).__name__})") from None
 
   def json(self, name: str) -> dict:
     path = os.path.join(self.preset, name) if self.folder else self._fetch(name)

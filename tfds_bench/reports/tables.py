@@ -262,8 +262,8 @@ def published_rows(records: Sequence[Mapping], match: Mapping) -> List[List[str]
       record = measured.get((benchmark, metric.replace("top1", top)))
       if record is None:
         continue
-      out.append([benchmark, record["metric"], percent(record["value"]), format_interval(record),
-                  percent(row[top]), name])
+      out.append([benchmark, record["metric"], f"{percent(record['value'])}%",
+                  format_interval(record), f"{percent(row[top])}%", name])
   return out
 
 
