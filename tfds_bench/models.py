@@ -415,7 +415,7 @@ def _hub_spec(preset: str, preprocessing: Optional[str]) -> ModelSpec:
       num_classes=model.num_classes,
       description=f"{model.kind} {preset}, loaded through keras_hub",
       source={**model.details, "preprocessing_from": (
-          preprocessing or f"the {model.kind}'s own files")},
+          preprocessing or f"its own {model.kind} files")},
       published_match=model.published_match)
 
 
