@@ -316,3 +316,20 @@ def test_bench_main_on_a_timm_folder(presets, image_folder, tmp_path, capsys):
   provenance = json.loads((out / "results.json").read_text())["provenance"]
   assert provenance["model_source"]["published_row"]["model"] == "resnet18.tv_in1k"
   assert provenance["preprocessing"]["crop_fraction"] == 0.875
+
+
+def test_report_sets_the_published_row_beside_the_measurement(tmp_path):
+  from tfds_bench import reports  # pylint: disable=g-import-not-at-top
+  match = published.match_timm("resnet18", "tv_in1k", 224).describe()
+  records = [{"model": "resnet18.tv_in1k", "benchmark": "image_folder", "metric": m,
+              "value": 0.25, "n": 4, "ci_low": 0.0063, "ci_high": 0.8059,
+              "ci_method": "clopper_pearson"} for m in ("top1", "top5")]
+  path = tmp_path / "results.json"
+  path.write_text(json.dumps({"provenance": {"model_source": {"published_row": match}},
+                              "results": records}))
+  assert reports.load_published_match(str(path)) == match
+  text = reports.report_markdown(records, [], [],
+                                 published_matches={"resnet18.tv_in1k": match})
+  section = text.split("## Published rows beside the measurement", 1)[1]
+  assert ("| resnet18.tv_in1k | image_folder | top5 | 25.00% | 0.63-80.59 | 89.08% | "
+          "imagenet2012 |") in section

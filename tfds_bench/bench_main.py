@@ -153,8 +153,17 @@ def _run(config: run_config.RunConfig) -> int:
   if config.mode == run_config.REPORT:
     records = [r for path in config.report for r in reports.load_results(path)]
     print(reports.format_table(records, results_written=bool(config.output_dir)))
+    # Each file's model, matched to its published row when it was (timm checkpoints).
+    matches = {}
+    for path in config.report:
+      match = reports.load_published_match(path)
+      if match is not None:
+        matches.update({r["model"]: match for r in reports.load_results(path)})
+    for model, match in sorted(matches.items()):
+      print(f"{model}: " + reports.format_published(
+          [r for r in records if r["model"] == model], match))
     if config.output_dir:
-      for path in reports.write_report(records, config.output_dir):
+      for path in reports.write_report(records, config.output_dir, published_matches=matches):
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:

@@ -20,6 +20,7 @@ use.
 """
 
 from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
+                                              load_published_match,
                                               load_results, records_to_csv,
                                               write_predictions, write_results)
 from tfds_bench.reports.tables import (WideTable, compare_table, format_published,

@@ -24,6 +24,9 @@ writes:
   have ReaL accuracy-vs-threshold points.
 * the OpenOOD v1.5 OOD section (`tfds_bench.reports.openood`) when the
   records have its near / far figures.
+* the published row beside the measurement of each model matched to one
+  (``published_matches``: model -> `published.Match.describe()`, from the
+  results files' provenance: timm checkpoints).
 
 Every file is written atomically (temporary file, then rename).
 """
@@ -31,7 +34,7 @@ Every file is written atomically (temporary file, then rename).
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from tfds_bench import published
 from tfds_bench.metrics import robustness
@@ -157,9 +160,34 @@ def _corruption_section(records: Sequence[Mapping]) -> List[str]:
   return lines
 
 
+def _published_rows_section(records: Sequence[Mapping],
+                            published_matches: Mapping[str, Mapping]) -> List[str]:
+  """Measured top-1 / top-5 beside the published row of the same checkpoint."""
+  if not published_matches:
+    return []
+  lines = ["## Published rows beside the measurement", "",
+           "Each model's own published row (timm's results, matched on its architecture, "
+           "pretrained tag and image size); the measured interval is the 95 % one.", ""]
+  header = ["model", "benchmark", "metric", "measured", "95% interval", "published",
+            "published on"]
+  for model, match in sorted(published_matches.items()):
+    if not match.get("model"):
+      lines += [f"* {model}: no published row matches ({match.get('note')}).", ""]
+      continue
+    rows = tables.published_rows([r for r in records if r["model"] == model], match)
+    lines += [f"* {model}: {match.get('note')}."]
+    if rows:
+      lines += ["", tables.markdown_table(header, [[model] + row for row in rows])]
+    else:
+      lines += ["  (the run measured none of the published sets)"]
+    lines.append("")
+  return lines
+
+
 def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
                     images: Sequence[str],
-                    robustness_baseline: str = PUBLISHED_BASELINE) -> str:
+                    robustness_baseline: str = PUBLISHED_BASELINE,
+                    published_matches: Optional[Mapping[str, Mapping]] = None) -> str:
   """The text of report.md (``images``: PNG file names written beside it)."""
   records = list(records)
   table = tables.wide_table(records)
@@ -177,6 +205,7 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
             tables.compare_table(records), ""]
   lines += _corruption_section(records)
   lines += openood_report.section(records)
+  lines += _published_rows_section(records, published_matches or {})
   lines += _published_section(context.shift_contexts(records), context.standings(records))
   if robustness_baseline == MODELS_BASELINE:
     has_reference = any(r["benchmark"] == _REFERENCE
@@ -189,7 +218,8 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
 
 
 def write_report(records: Sequence[Mapping], output_dir: str,
-                 robustness_baseline: str = PUBLISHED_BASELINE) -> List[str]:
+                 robustness_baseline: str = PUBLISHED_BASELINE,
+                 published_matches: Optional[Mapping[str, Mapping]] = None) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
   Args:
@@ -200,6 +230,7 @@ def write_report(records: Sequence[Mapping], output_dir: str,
       against the line over the published models; ``"models"``: also the
       line fitted over these records' models (section and
       effective_robustness.png), as before the published baseline.
+    published_matches: model -> its published row (`load_published_match`).
 
   Returns:
     The paths written, report.md first.
@@ -235,6 +266,7 @@ def write_report(records: Sequence[Mapping], output_dir: str,
     images.append(REAL_CURVE_PNG)
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
-  atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))
+  atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline,
+                                             published_matches))
   atomic.write_text(csv_path, tables.wide_csv(records))
   return [md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
