@@ -25,9 +25,11 @@ the model; a missing ``[hub]`` extra is one error naming it.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import importlib.util
 import json
 import os
+import re
 from typing import Dict, Optional, Tuple
 
 from tfds_bench import errors, published
@@ -85,8 +87,21 @@ def require_installed(what: str) -> None:
                            f"(missing: {', '.join(missing)}): {EXTRA}")
 
 
-def is_preset_folder(path: str) -> bool:
-  return os.path.isdir(path) and os.path.isfile(os.path.join(path, CONFIG_FILE))
+def is_preset_name(name: str) -> bool:
+  """Whether keras_hub names a built-in preset ``name`` (any task: `describe`
+  refuses what is not an image classifier). Read from keras_hub's preset
+  tables (``src/models/*/*_presets.py``, dicts keyed by preset name) as text,
+  so that a flag check loads no TensorFlow."""
+  spec = importlib.util.find_spec("keras_hub")
+  if spec is None or not spec.submodule_search_locations or not re.fullmatch(r"[\w.-]+", name):
+    return False
+  key = re.compile(rf'^\s*"{re.escape(name)}"\s*:\s*\{{', re.M)
+  for root in spec.submodule_search_locations:
+    for path in glob.glob(os.path.join(root, "src", "models", "*", "*_presets.py")):
+      with open(path, encoding="utf-8") as f:
+        if key.search(f.read()):
+          return True
+  return False
 
 
 def _cache_help(preset: str) -> str:

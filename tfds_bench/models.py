@@ -365,9 +365,9 @@ def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
       return _hub_spec(path, preprocessing)
     if not name.endswith(".keras"):
       raise errors.UserError(
-          f"--model={name}: give a registered name (see --list), a .keras file or a "
-          "model folder (keras_hub preset, timm or Transformers); else load it in Keras "
-          "and save it with model.save('name.keras')")
+          f"--model={name}: only registered names (see --list) and .keras files are "
+          "supported, or a model folder or handle keras_hub loads; load it in Keras and "
+          "save it with model.save('name.keras')")
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
   if name not in REGISTRY and _is_keras_hub_preset(name):
     return _hub_spec(name, preprocessing)
@@ -382,12 +382,10 @@ def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
 
 
 def _is_keras_hub_preset(name: str) -> bool:
-  """A keras_hub ImageClassifier preset name (loads keras_hub, hence TF, when
-  it is installed; False when it is not)."""
-  if not hub_models.is_installed():
-    return False
-  import keras_hub  # pylint: disable=g-import-not-at-top
-  return name in keras_hub.models.ImageClassifier.presets
+  """A keras_hub preset name, found in keras_hub's preset tables (its
+  ``*_presets.py`` files, read as text: no TensorFlow); False when keras_hub
+  is not installed."""
+  return hub_models.is_preset_name(name)
 
 
 def _hub_spec(preset: str, preprocessing: Optional[str]) -> ModelSpec:
