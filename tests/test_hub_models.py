@@ -333,3 +333,31 @@ def test_report_sets_the_published_row_beside_the_measurement(tmp_path):
   section = text.split("## Published rows beside the measurement", 1)[1]
   assert ("| resnet18.tv_in1k | image_folder | top5 | 25.00% | 0.63-80.59 | 89.08% | "
           "imagenet2012 |") in section
+
+
+@needs_hub
+def test_a_cached_handle_loads_like_its_folder(presets, image_folder, monkeypatch):
+  """A kaggle:// handle whose files keras_hub's cache holds (the cache stood in
+  for by its lookup, `get_file`): described, built and evaluated as the folder."""
+  from keras_hub.src.utils import preset_utils  # pylint: disable=g-import-not-at-top
+  handle = "kaggle://someone/resnet/keras/tiny/1"
+  real_get_file = preset_utils.get_file
+
+  def cached(preset, path):
+    if preset != handle:
+      return real_get_file(preset, path)
+    local = os.path.join(presets["resnet"], path)
+    if not os.path.exists(local):
+      raise FileNotFoundError(f"`{path}` doesn't exist in preset directory `{preset}`.")
+    return local
+
+  monkeypatch.setattr(preset_utils, "get_file", cached)
+  spec = models.get(handle)
+  assert spec.name == "someone_resnet_keras_tiny_1"
+  assert spec.preprocessing == models.get(presets["resnet"]).preprocessing
+  from tfds_bench import evaluate  # pylint: disable=g-import-not-at-top
+  run = evaluate.evaluate(spec, ["image_folder"], batch_size=4,
+                          data=evaluate.DataOptions(image_folder=image_folder))
+  _, folder_run = _evaluate(presets["resnet"], image_folder)
+  np.testing.assert_array_equal(run.predictions["image_folder"].top5,
+                                folder_run.predictions["image_folder"].top5)
