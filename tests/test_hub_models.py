@@ -361,3 +361,16 @@ def test_a_cached_handle_loads_like_its_folder(presets, image_folder, monkeypatc
   _, folder_run = _evaluate(presets["resnet"], image_folder)
   np.testing.assert_array_equal(run.predictions["image_folder"].top5,
                                 folder_run.predictions["image_folder"].top5)
+  # The configs cached, the weights not, and no network: one line, no traceback.
+  import keras_hub  # pylint: disable=g-import-not-at-top
+
+  def weights_offline(*args, **kwargs):
+    try:
+      raise ConnectionError("Max retries exceeded (NameResolutionError)")
+    except ConnectionError as e:
+      raise ValueError("download failed") from e
+
+  monkeypatch.setattr(keras_hub.models.ImageClassifier, "from_preset", weights_offline)
+  with pytest.raises(errors.UserError, match=r"kaggle://someone/resnet/keras/tiny/1: not in "
+                                             r"keras_hub's cache .* \(ValueError\)$"):
+    spec.build()

@@ -401,14 +401,28 @@ def build(model: HubModel):
     raise
   except Exception as e:  # pylint: disable=broad-except  # keras_hub raises many kinds
     reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-    if not os.path.isdir(model.preset) and ("connect" in reason.lower()
-                                            or "resolve" in reason.lower()):
-      raise errors.UserError(f"--model={model.preset}: {_cache_help(model.preset)}") from None
+    if not os.path.isdir(model.preset) and _is_network_error(e):
+      raise errors.UserError(f"--model={model.preset}: {_cache_help(model.preset)} "
+                             f"({type(e).__name__})") from None
     raise errors.DamagedInputError(
         f"{model.preset}: keras_hub could not load it as an ImageClassifier ({type(e).__name__}: "
         f"{reason}); check the folder's files or download it again") from None
   _check_converter(model, classifier)
   return classifier
+
+
+def _is_network_error(error: BaseException) -> bool:
+  """A download that failed for want of a network (anywhere in the chain of
+  causes: keras_hub re-raises kagglehub's and huggingface_hub's errors)."""
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    name = type(error).__name__
+    if (isinstance(error, (ConnectionError, TimeoutError)) or "Connect" in name
+        or "Timeout" in name or name == "LocalEntryNotFoundError"):
+      return True
+    error = error.__cause__ or error.__context__
+  return False
 
 
 def _check_converter(model: HubModel, classifier) -> None:

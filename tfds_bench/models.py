@@ -340,12 +340,13 @@ MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".pb", ".tflite")
 def is_model_path(name: str) -> bool:
   """The one rule for --model (and `evaluate`'s model): a path when it names a
   folder or file (a path separator, ``~``) or ends in a model file suffix,
-  unless it is a ``kaggle://`` / ``hf://`` handle; else a name (registered,
-  or a keras_hub preset)."""
+  unless it is a ``kaggle://`` / ``hf://`` handle, or when it names an
+  existing folder and no registered model; else a name (registered, or a
+  keras_hub preset)."""
   if hub_models.is_handle(name):
     return False
   return (name.lower().endswith(MODEL_FILE_SUFFIXES) or "/" in name or os.sep in name
-          or name.startswith("~"))
+          or name.startswith("~") or (name not in REGISTRY and os.path.isdir(name)))
 
 
 # --preprocessing value for a model keras_hub loads: keras_hub's own image
