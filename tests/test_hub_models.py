@@ -61,6 +61,7 @@ def presets(tmp_path_factory):
       "resnet": hub_fixtures.write_keras_resnet_preset(str(root / "resnet_preset")),
       "vit": hub_fixtures.write_keras_vit_preset(str(root / "vit_preset")),
       "timm": hub_fixtures.write_timm_resnet18(str(root / "timm_resnet18"), input_size=224),
+      "transformers": hub_fixtures.write_transformers_vit(str(root / "hf_vit")),
   }
 
 
@@ -151,6 +152,27 @@ def test_timm_folder_is_evaluated_with_its_crop_pct(presets, image_folder, timm_
   # keras_hub alone would have used the whole centre square: different inputs.
   _, converter_run = timm_runs[models.KERAS_HUB_CONVERTER]
   assert not np.allclose(converter_run.predictions["image_folder"].confidence, p.confidence)
+
+
+@needs_hub
+def test_transformers_folder_is_evaluated_with_its_image_processor(presets, image_folder):
+  """ViTImageProcessor: the whole image resized to 16x16 (aspect ratio not
+  kept), antialiased bilinear as PIL's, (x / 255 - 0.5) / 0.5."""
+  import keras_hub  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  spec, run = _evaluate(presets["transformers"], image_folder)
+  assert run.provenance["model_source"]["format"] == hub_models.TRANSFORMERS
+  p = run.predictions["image_folder"]
+  inputs = np.stack([(tf.image.resize(image.astype(np.float32), (16, 16), "bilinear",
+                                      antialias=True).numpy() - 127.5) / 127.5
+                     for image in _decoded(image_folder, p.file_name)]).astype(np.float32)
+  classifier = keras_hub.models.ImageClassifier.from_preset(presets["transformers"])
+  assert type(classifier).__name__ == "ViTImageClassifier"
+  top5, confidence = _softmax_top(classifier(inputs, training=False).numpy())
+  np.testing.assert_array_equal(p.top5, top5)
+  np.testing.assert_allclose(p.confidence, confidence, rtol=1e-4)
+  with pytest.raises(errors.UserError, match="keras_hub has no image converter"):
+    models.get(presets["transformers"], models.KERAS_HUB_CONVERTER)
 
 
 def test_crop_pct_and_mode_change_the_crop_window():

@@ -130,3 +130,53 @@ def write_timm_resnet18(path: str, input_size: int = 32, crop_pct: float = 0.875
   with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as f:
     json.dump(config, f, indent=2)
   return path
+
+
+def write_transformers_vit(path: str, image_size: int = 16, patch_size: int = 8,
+                           hidden: int = 16, heads: int = 2, mlp: int = 32,
+                           num_classes: int = 1000, seed: int = 2) -> str:
+  """A one-layer Transformers ``ViTForImageClassification`` folder (config.json,
+  preprocessor_config.json, model.safetensors in Transformers' key names)."""
+  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(seed)
+  patches = (image_size // patch_size) ** 2
+  layer = "vit.encoder.layer.0"
+  shapes = {
+      "vit.embeddings.patch_embeddings.projection.weight": (hidden, 3, patch_size, patch_size),
+      "vit.embeddings.patch_embeddings.projection.bias": (hidden,),
+      "vit.embeddings.cls_token": (1, 1, hidden),
+      "vit.embeddings.position_embeddings": (1, patches + 1, hidden),
+      f"{layer}.intermediate.dense.weight": (mlp, hidden),
+      f"{layer}.intermediate.dense.bias": (mlp,),
+      f"{layer}.output.dense.weight": (hidden, mlp),
+      f"{layer}.output.dense.bias": (hidden,),
+      "classifier.weight": (num_classes, hidden),
+      "classifier.bias": (num_classes,),
+  }
+  for part in ("attention.attention.query", "attention.attention.key",
+               "attention.attention.value", "attention.output.dense"):
+    shapes[f"{layer}.{part}.weight"] = (hidden, hidden)
+    shapes[f"{layer}.{part}.bias"] = (hidden,)
+  for norm in (f"{layer}.layernorm_before", f"{layer}.layernorm_after", "vit.layernorm"):
+    shapes[f"{norm}.weight"] = (hidden,)
+    shapes[f"{norm}.bias"] = (hidden,)
+  tensors = {name: (1.0 if "layernorm" in name and name.endswith("weight") else 0.0)
+             + 0.2 * rng.standard_normal(shape).astype(np.float32)
+             for name, shape in shapes.items()}
+  os.makedirs(path, exist_ok=True)
+  save_file({k: np.asarray(v, np.float32) for k, v in tensors.items()},
+            os.path.join(path, "model.safetensors"))
+  config = {"model_type": "vit", "architectures": ["ViTForImageClassification"],
+            "image_size": image_size, "patch_size": patch_size, "num_channels": 3,
+            "num_hidden_layers": 1, "num_attention_heads": heads, "hidden_size": hidden,
+            "intermediate_size": mlp, "hidden_dropout_prob": 0.0,
+            "attention_probs_dropout_prob": 0.0, "qkv_bias": True,
+            "id2label": {str(i): f"class_{i}" for i in range(num_classes)}}
+  processor = {"do_resize": True, "size": {"height": image_size, "width": image_size},
+               "resample": 2, "do_rescale": True, "rescale_factor": 1 / 255,
+               "do_normalize": True, "image_mean": [0.5, 0.5, 0.5],
+               "image_std": [0.5, 0.5, 0.5], "image_processor_type": "ViTImageProcessor"}
+  for name, payload in (("config.json", config), ("preprocessor_config.json", processor)):
+    with open(os.path.join(path, name), "w", encoding="utf-8") as f:
+      json.dump(payload, f, indent=2)
+  return path
