@@ -63,10 +63,17 @@ setuptools.setup(
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
         # Beam for the Beam generation tests (tests/test_beam_generation.py);
         # pandas computes ImageNet-X's figures the package's way in
-        # tests/test_breakdown.py.
+        # tests/test_breakdown.py; the hub extra's packages too:
+        # tests/test_hub_models.py loads keras_hub models.
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
                  "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
-                 "apache-beam>=2.50", "pandas"],
+                 "apache-beam>=2.50", "pandas", "keras-hub>=0.32,<0.33", "safetensors",
+                 "huggingface_hub"],
+        # Models keras_hub loads (tfds_bench/hub_models.py): keras_hub presets, timm
+        # and Transformers folders (safetensors weights, which keras-hub does not
+        # pull in), kaggle:// and hf:// handles (huggingface_hub's cache is read
+        # directly when offline). keras-hub's minor is pinned as Keras's is.
+        "hub": ["keras-hub>=0.32,<0.33", "safetensors", "huggingface_hub"],
         # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
         "beam": ["apache-beam>=2.50"],
         # ImageNet-X's annotations (CC BY-NC 4.0, not shipped): the

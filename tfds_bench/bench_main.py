@@ -39,10 +39,14 @@ from tfds_bench.scoring import rows as scoring_rows
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("model", "efficientnet",
-                    "Registered model name (see --list) or path to a .keras file.")
+                    "Registered model name (see --list), path to a .keras file, a model "
+                    "folder keras_hub loads (keras_hub preset, timm or Transformers), a "
+                    "keras_hub preset name or a kaggle:// / hf:// handle (the [hub] extra).")
 flags.DEFINE_string("weights", None, "Local weights file for models that need one.")
 flags.DEFINE_string("preprocessing", None,
-                    "Preprocessing preset (torch, inception, caffe, raw) for a .keras model.")
+                    "Preprocessing preset (torch, inception, caffe, raw) for a .keras model; "
+                    "keras_hub for a keras_hub-loaded model: keras_hub's own image converter "
+                    "(for timm: without crop_pct / crop_mode).")
 flags.DEFINE_list("benchmarks", None,
                   "Benchmark ids (see --list). Default: sample,sample_c (offline), or "
                   "image_folder with --image_folder.")
@@ -130,6 +134,10 @@ def _listing() -> str:
   for alias, target in sorted(models.REGISTRY.aliases().items()):
     lines.append(f"  {alias:22s} alias of {target}")
   lines.append("  PATH.keras             any saved Keras model (with --preprocessing)")
+  lines.append("  DIR                    a keras_hub preset, timm or Transformers folder "
+               "(pip install \"tfds_bench[hub]\")")
+  lines.append("  PRESET, kaggle://..., hf://...  a keras_hub ImageClassifier preset or handle "
+               "(keras_hub's cache, or downloaded)")
   lines.append("Benchmarks:")
   for b in benchmark_table.BENCHMARKS:
     lines.append(f"  {b.id:30s} {b.title}")
@@ -158,10 +166,20 @@ def _run(config: run_config.RunConfig) -> int:
   if config.mode == run_config.REPORT:
     records = [r for path in config.report for r in reports.load_results(path)]
     print(reports.format_table(records, results_written=bool(config.output_dir)))
+    # Each file's model, matched to its published row when it was (timm checkpoints).
+    matches = {}
+    for path in config.report:
+      match = reports.load_published_match(path)
+      if match is not None:
+        matches.update({r["model"]: match for r in reports.load_results(path)})
+    for model, match in sorted(matches.items()):
+      print(f"{model}: " + reports.format_published(
+          [r for r in records if r["model"] == model], match))
     if config.output_dir:
       for path in reports.write_report(records, config.output_dir,
                                        run_predictions=_openood_run_predictions(config),
-                                       manual_dir=config.manual_dir):
+                                       manual_dir=config.manual_dir,
+                                       published_matches=matches):
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:
@@ -197,6 +215,9 @@ def _run(config: run_config.RunConfig) -> int:
   records = run.records()
   writes_outputs = writes_outputs and bool(config.output_dir)
   print(reports.format_table(records, results_written=writes_outputs))
+  spec = config.model_spec
+  if spec is not None and spec.published_match is not None:
+    print(reports.format_published(records, spec.published_match.describe()))
   if writes_outputs:
     *results, index = reports.write_run(config.output_dir, records, run.provenance,
                                         run.predictions)

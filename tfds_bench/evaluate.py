@@ -378,12 +378,16 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   weights_file = spec.weights_file(weights)
+  # A model keras_hub loads: its files' format, declared preprocessing and
+  # published row (absent for the registered models and .keras files).
+  source = {"model_source": spec.source} if spec.source is not None else {}
   return {
       "suite_version": tfds_bench.__version__,
       "model": spec.name,
       "weights_file": weights_file,
       "weights_sha256": models.file_sha256(weights_file) if weights_file else None,
       "preprocessing": spec.preprocessing.to_dict(),
+      **source,
       "model_output": {"kind": spec.output, "num_classes": spec.num_classes},
       "benchmarks": [b.id for b in chosen],
       "datasets": {key: s.describe() for key, s in sources.items()},

@@ -1,8 +1,12 @@
 """Model registry: each entry builds a Keras model and declares its preprocessing.
 
 Names resolve in this order: an alias (``efficientnet`` -> ``efficientnet_lite0``),
-a registered name, then a path to a saved ``.keras`` file. Nothing downloads:
-``keras.applications`` models need a local weights file (``weights=PATH``).
+a registered name, a ``kaggle://`` / ``hf://`` handle or a keras_hub preset
+name (`hub_models`), then a path: a saved ``.keras`` file, or a folder
+keras_hub loads (a keras_hub preset, a timm or a Transformers folder). The
+registered models download nothing: ``keras.applications`` models need a
+local weights file (``weights=PATH``); a keras_hub name or handle is read from
+keras_hub's cache, or downloaded where there is a network.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import warnings
 import zipfile
 from typing import Callable, Dict, Optional, Tuple
 
-from tfds_bench import errors
+from tfds_bench import errors, hub_models, published
 from tfds_bench.preprocessing_spec import PRESETS, Preprocessing
 
 # What the model's last layer emits.
@@ -41,6 +45,9 @@ class ModelSpec:
       none are given (weights shipped in a package), for the provenance.
     weights_suffixes: file name endings ``--weights`` may have; empty when the
       model takes no weights file (a .keras file holds its own).
+    source: for a model keras_hub loads, what the provenance records of its
+      files (format, the preprocessing they declare, the published row).
+    published_match: for a timm checkpoint, its published row (or why none).
   """
   name: str
   build: Callable
@@ -51,6 +58,8 @@ class ModelSpec:
   weights_help: Optional[str] = None
   default_weights: Optional[Callable[[], str]] = None
   weights_suffixes: Tuple[str, ...] = ()
+  source: Optional[Dict[str, object]] = None
+  published_match: Optional[published.Match] = None
 
   def __post_init__(self):
     if self.output not in (LOGITS, PROBABILITIES):
@@ -128,8 +137,12 @@ class Registry:
     if name not in self._specs:
       known = ", ".join(sorted(list(self._specs) + list(self._aliases)))
       raise errors.UserError(
-          f"unknown model {name!r}; known models: {known}; or give a path to a .keras file")
+          f"unknown model {name!r}; known models: {known}; or a keras_hub preset name, "
+          "a kaggle:// or hf:// handle, a model folder or a .keras file")
     return self._specs[name]
+
+  def __contains__(self, name: str) -> bool:
+    return name in self._specs or name in self._aliases
 
 
 def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
@@ -391,26 +404,80 @@ MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".pb", ".tflite")
 
 def is_model_path(name: str) -> bool:
   """The one rule for --model (and `evaluate`'s model): a path when it names a
-  folder or file (a path separator, ``~``) or ends in a model file suffix;
-  else a registry name."""
+  folder or file (a path separator, ``~``) or ends in a model file suffix,
+  unless it is a ``kaggle://`` / ``hf://`` handle, or when it names an
+  existing folder and no registered model; else a name (registered, or a
+  keras_hub preset)."""
+  if hub_models.is_handle(name):
+    return False
   return (name.lower().endswith(MODEL_FILE_SUFFIXES) or "/" in name or os.sep in name
-          or name.startswith("~"))
+          or name.startswith("~") or (name not in REGISTRY and os.path.isdir(name)))
+
+
+# --preprocessing value for a model keras_hub loads: keras_hub's own image
+# converter, exactly as its `predict` applies it (for timm: no crop_pct).
+KERAS_HUB_CONVERTER = "keras_hub"
 
 
 def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
-  """The registry entry for ``name``, or a spec for a ``.keras`` file path
-  (`is_model_path`); a sidecar's JSON is read here, once per call."""
+  """The registry entry for ``name``, a spec for a ``.keras`` file path
+  (`is_model_path`; a sidecar's JSON is read here, once per call), or for a
+  model keras_hub loads: a folder, a handle or a keras_hub preset name."""
+  if hub_models.is_handle(name):
+    return _hub_spec(name, preprocessing)
   if is_model_path(name):
+    path = os.path.expanduser(name)
+    if os.path.isdir(path):
+      return _hub_spec(path, preprocessing)
     if not name.endswith(".keras"):
       raise errors.UserError(
           f"--model={name}: only registered names (see --list) and .keras files are "
-          "supported; load it in Keras and save it with model.save('name.keras')")
+          "supported, or a model folder or handle keras_hub loads; load it in Keras and "
+          "save it with model.save('name.keras')")
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
+  if name not in REGISTRY and _is_keras_hub_preset(name):
+    return _hub_spec(name, preprocessing)
   spec = REGISTRY.get(name)
   if preprocessing is not None:
     spec = dataclasses.replace(spec, preprocessing=dataclasses.replace(
         _preset(preprocessing), input_size=spec.preprocessing.input_size))
   return spec
+
+
+def _is_keras_hub_preset(name: str) -> bool:
+  """A keras_hub preset name, found in keras_hub's preset tables (its
+  ``*_presets.py`` files, read as text: no TensorFlow); False when keras_hub
+  is not installed."""
+  return hub_models.is_preset_name(name)
+
+
+def _hub_spec(preset: str, preprocessing: Optional[str]) -> ModelSpec:
+  """Spec of a model keras_hub loads (`hub_models`)."""
+  hub_models.require_installed(f"--model={preset}")
+  model = hub_models.describe(preset)
+  chosen = model.preprocessing
+  if preprocessing == KERAS_HUB_CONVERTER:
+    chosen = hub_models.keras_hub_preprocessing(model)
+  elif preprocessing is not None:
+    if preprocessing not in PRESETS:
+      raise errors.UserError(
+          f"unknown preprocessing {preprocessing!r}; known: "
+          f"{', '.join(sorted(PRESETS) + [KERAS_HUB_CONVERTER])}")
+    chosen = dataclasses.replace(PRESETS[preprocessing], input_size=chosen.input_size)
+
+  def build(weights_path=None):
+    if weights_path is not None:
+      raise errors.UserError(f"--weights does not apply to {preset} (keras_hub loads its "
+                             "own weights); drop --weights")
+    return hub_models.build(model)
+
+  return ModelSpec(
+      name=model.name, build=build, preprocessing=chosen, output=model.output,
+      num_classes=model.num_classes,
+      description=f"{model.kind} {preset}, loaded through keras_hub",
+      source={**model.details, "preprocessing_from": (
+          preprocessing or f"its own {model.kind} files")},
+      published_match=model.published_match)
 
 
 def load_model(name: str, weights: Optional[str] = None):

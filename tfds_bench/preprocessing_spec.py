@@ -11,6 +11,8 @@ import dataclasses
 from typing import Tuple
 
 _RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest")
+CROP_MODES = ("center", "squash")
+CENTER_ROUNDINGS = ("up", "down")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +21,8 @@ class Preprocessing:
 
   Attributes:
     input_size: side of the square model input, in pixels.
-    crop_fraction: side of the central crop relative to the shorter image side.
+    crop_fraction: side of the central crop relative to the shorter image side
+      (``crop_mode="center"``), or to each side (``"squash"``).
     resize_method: ``tf.image.resize`` method for the crop -> input resize.
     mean: per-channel value subtracted (in the 0..255 scale, RGB order).
     std: per-channel divisor applied after subtracting ``mean``.
@@ -27,6 +30,15 @@ class Preprocessing:
       still given in RGB order and permuted together with the pixels).
     antialias: low-pass when downscaling, as PIL / torchvision resizes do; the
       TF reference eval code of EfficientNet(-Lite) resizes without it.
+    crop_mode: "center": a square of ``crop_fraction`` of the shorter side,
+      aspect ratio kept (timm's "center", Keras's ``crop_to_aspect_ratio``);
+      "squash": ``crop_fraction`` of each side, then resized to a square,
+      aspect ratio not kept (timm's "squash", Hugging Face's ViT processors).
+    center_rounding: where the crop sits when the margin is odd: "up" puts the
+      extra pixel above / left of it as the TF reference eval code does,
+      "down" below / right as Keras's ``Resizing(crop_to_aspect_ratio=True)``.
+    clip: clamp resized pixels to [0, 255] (bicubic overshoots); Keras's
+      ``Resizing`` (keras_hub's image converters) does not.
   """
   input_size: int
   crop_fraction: float = 0.875
@@ -35,6 +47,9 @@ class Preprocessing:
   std: Tuple[float, float, float] = (1.0, 1.0, 1.0)
   channel_order: str = "RGB"
   antialias: bool = True
+  crop_mode: str = "center"
+  center_rounding: str = "up"
+  clip: bool = True
 
   def __post_init__(self):
     # Types first: a JSON "224" or "0.875" must be named, not compared.
@@ -58,6 +73,11 @@ class Preprocessing:
       raise ValueError(f"resize_method must be one of {_RESIZE_METHODS}, got {self.resize_method!r}")
     if self.channel_order not in ("RGB", "BGR"):
       raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
+    if self.crop_mode not in CROP_MODES:
+      raise ValueError(f"crop_mode must be one of {CROP_MODES}, got {self.crop_mode!r}")
+    if self.center_rounding not in CENTER_ROUNDINGS:
+      raise ValueError(f"center_rounding must be one of {CENTER_ROUNDINGS}, "
+                       f"got {self.center_rounding!r}")
     if any(s == 0 for s in self.std):
       raise ValueError("std must not contain 0")
 

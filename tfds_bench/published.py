@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -116,3 +116,64 @@ COUNTERPARTS: Dict[str, Key] = {
     "efficientnet_lite1": ("tf_efficientnet_lite1.in1k", 240),
     "efficientnet_lite2": ("tf_efficientnet_lite2.in1k", 260),
 }
+
+
+@functools.lru_cache(maxsize=None)
+def rows(benchmark: str) -> Dict[Key, Dict[str, object]]:
+  """(model, img_size) -> the published row on ``benchmark``: top1 and top5
+  (fractions), and the crop_pct and interpolation it was evaluated with."""
+  path = labels.data_path("published").joinpath(FILES[benchmark])
+  with path.open("r", encoding="utf-8") as f:
+    read = list(csv.DictReader(f))
+  table = {}
+  for line, row in enumerate(read, start=2):
+    try:
+      table[(row["model"], int(row["img_size"]))] = {
+          "top1": float(row["top1"]) / 100.0, "top5": float(row["top5"]) / 100.0,
+          "crop_pct": float(row["crop_pct"]), "interpolation": row["interpolation"]}
+    except (KeyError, ValueError) as e:
+      raise errors.UserError(f"{path}: line {line}: bad row ({e}); restore the file from "
+                             "the package") from None
+  return table
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+  """The published row of a timm checkpoint, or why there is none.
+
+  Attributes:
+    key: (model, img_size) of the row, None when no single row matches.
+    note: how it was matched, or why nothing was.
+  """
+  key: Optional[Key]
+  note: str
+
+  def describe(self) -> Dict[str, object]:
+    return {"model": self.key[0] if self.key else None,
+            "img_size": self.key[1] if self.key else None, "note": self.note}
+
+
+def match_timm(architecture: str, tag: Optional[str], img_size: int) -> Match:
+  """The ImageNet val row of timm ``architecture`` (with its pretrained
+  ``tag``, e.g. resnet18 + a1_in1k) at ``img_size``.
+
+  With a tag the row is ``architecture.tag``; without one, the only row of
+  that architecture at that size, if there is exactly one.
+  """
+  table = rows("imagenet2012")
+  if tag:
+    key = (f"{architecture}.{tag}", img_size)
+    if key in table:
+      return Match(key, f"timm's row {key[0]} at {img_size} px")
+    sizes = sorted(s for m, s in table if m == key[0])
+    return Match(None, f"no published row for {key[0]} at {img_size} px" + (
+        f" (published at {', '.join(map(str, sizes))} px)" if sizes else ""))
+  candidates = sorted(m for m, s in table if s == img_size and m.split(".")[0] == architecture)
+  if len(candidates) == 1:
+    return Match((candidates[0], img_size),
+                 f"timm's only row of {architecture} at {img_size} px (no tag in pretrained_cfg)")
+  if candidates:
+    return Match(None, f"{len(candidates)} published rows of {architecture} at {img_size} px "
+                 f"({', '.join(candidates[:4])}{', ...' if len(candidates) > 4 else ''}) "
+                 "and pretrained_cfg has no tag to pick one")
+  return Match(None, f"no published row for {architecture} at {img_size} px")

@@ -118,8 +118,7 @@ def featurize(dataset, embedder: Optional[Embedder] = None,
            "thumbnail": tf.cast(tf.round(tf.clip_by_value(thumbnail, 0, 255)), tf.uint8)}
     if embedder is not None:
       spec = embedder.preprocessing
-      window = preprocessing.center_crop_window(tf.shape(image)[0], tf.shape(image)[1],
-                                                spec.crop_fraction)
+      window = preprocessing.crop_window(tf.shape(image)[0], tf.shape(image)[1], spec)
       crop = tf.image.crop_to_bounding_box(image, window[0], window[1], window[2], window[3])
       out["model_input"] = preprocessing.resize_and_normalize(crop, spec)
     return out

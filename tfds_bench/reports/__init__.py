@@ -22,12 +22,13 @@ use.
 
 from tfds_bench.reports.results_files import (RECORD_FIELDS, has_predictions, holds_run,
                                               load_predictions, load_provenance,
+                                              load_published_match,
                                               load_results, predictions_index,
                                               records_to_csv, run_folder_of,
                                               write_predictions, write_results,
                                               write_run)
-from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
-                                       format_value, is_detail,
+from tfds_bench.reports.tables import (WideTable, compare_table, format_published,
+                                       format_table, format_value, is_detail,
                                        is_per_severity, wide_csv, wide_table)
 
 _FIGURE_NAMES = (

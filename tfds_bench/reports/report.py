@@ -32,6 +32,9 @@ writes:
   first) when the records have per-class rows; report.md then has a
   "Where it fails" section: the worst classes, the metaclasses and the
   factors.
+* the published row beside the measurement of each model matched to one
+  (``published_matches``: model -> `published.Match.describe()`, from the
+  results files' provenance: timm checkpoints).
 
 Every file is written atomically (temporary file, then rename).
 """
@@ -221,12 +224,34 @@ def _where_it_fails_section(records: Sequence[Mapping]) -> List[str]:
                    for r in sorted(factor_records, key=lambda r: (
                        r["model"], r["benchmark"], r["metric"].startswith("multi_"),
                        -float(r["value"])))], left_columns=3), ""]
+def _published_rows_section(records: Sequence[Mapping],
+                            published_matches: Mapping[str, Mapping]) -> List[str]:
+  """Measured top-1 / top-5 beside the published row of the same checkpoint."""
+  if not published_matches:
+    return []
+  lines = ["## Published rows beside the measurement", "",
+           "Each model's own published row (timm's results, matched on its architecture, "
+           "pretrained tag and image size); the measured interval is the 95 % one.", ""]
+  header = ["model", "benchmark", "metric", "measured", "95% interval", "published",
+            "published on"]
+  for model, match in sorted(published_matches.items()):
+    if not match.get("model"):
+      lines += [f"* {model}: no published row matches ({match.get('note')}).", ""]
+      continue
+    rows = tables.published_rows([r for r in records if r["model"] == model], match)
+    lines += [f"* {model}: {match.get('note')}."]
+    if rows:
+      lines += ["", tables.markdown_table(header, [[model] + row for row in rows])]
+    else:
+      lines += ["  (the run measured none of the published sets)"]
+    lines.append("")
   return lines
 
 
 def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
                     images: Sequence[str],
-                    robustness_baseline: str = PUBLISHED_BASELINE) -> str:
+                    robustness_baseline: str = PUBLISHED_BASELINE,
+                    published_matches: Optional[Mapping[str, Mapping]] = None) -> str:
   """The text of report.md (``images``: PNG file names written beside it)."""
   records = list(records)
   table = tables.wide_table(records)
@@ -245,6 +270,7 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
   lines += _corruption_section(records)
   lines += openood_report.section(records)
   lines += _where_it_fails_section(records)
+  lines += _published_rows_section(records, published_matches or {})
   lines += _published_section(context.shift_contexts(records), context.standings(records))
   if robustness_baseline == MODELS_BASELINE:
     has_reference = any(r["benchmark"] == _REFERENCE
@@ -291,7 +317,8 @@ def write_score_distributions(model: str, by_source: Mapping[str, object], outpu
 def write_report(records: Sequence[Mapping], output_dir: str,
                  robustness_baseline: str = PUBLISHED_BASELINE,
                  run_predictions: Optional[Mapping[str, Mapping[str, object]]] = None,
-                 manual_dir: Optional[str] = None) -> List[str]:
+                 manual_dir: Optional[str] = None,
+                 published_matches: Optional[Mapping[str, Mapping]] = None) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
   Args:
@@ -305,6 +332,7 @@ def write_report(records: Sequence[Mapping], output_dir: str,
     run_predictions: model -> its run's predictions (source key ->
       Predictions), for the per-image figures (OpenOOD score distributions).
     manual_dir: where the user's OpenOOD lists are (None: the shipped ones).
+    published_matches: model -> its published row (`load_published_match`).
 
   Returns:
     The paths written, report.md first.
@@ -352,7 +380,8 @@ def write_report(records: Sequence[Mapping], output_dir: str,
                write_score_distributions(model, by_source, output_dir, manual_dir)]
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
-  atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))
+  atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline,
+                                             published_matches))
   atomic.write_text(csv_path, tables.wide_csv(records))
   return ([md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
           + written)

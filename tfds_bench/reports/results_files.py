@@ -184,3 +184,17 @@ def load_results(path: str) -> List[Dict]:
         raise errors.UserError(f"{path}: result {i}: {key} must be a number or null, "
                                f"got {bound!r:.80}")
   return records
+
+
+def load_published_match(path: str) -> Optional[Dict[str, object]]:
+  """The published row a results.json's model was matched to
+  (``provenance.model_source.published_row``: a timm checkpoint), or None."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      payload = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    return None  # load_results reports what is wrong with the file
+  provenance = payload.get("provenance") if isinstance(payload, dict) else None
+  source = provenance.get("model_source") if isinstance(provenance, dict) else None
+  match = source.get("published_row") if isinstance(source, dict) else None
+  return match if isinstance(match, dict) else None

@@ -15,6 +15,7 @@ import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tfds_bench import labels
+from tfds_bench import published
 from tfds_bench.corruptions import NAMES as CORRUPTION_NAMES
 from tfds_bench.metrics import intervals
 
@@ -296,3 +297,62 @@ def per_group_rows(records: Iterable[Mapping], prefix: str = "class/") -> List[L
 def per_class_csv(records: Iterable[Mapping]) -> str:
   """CSV of `per_group_rows` (fractions, exact)."""
   return csv_text(PER_CLASS_HEADER, per_group_rows(records))
+
+
+# --- the published row beside the measurement ----------------------------------
+
+# A folder of the user's own (--image_folder) is set beside the published
+# ImageNet val row: the same set only when the folder holds ImageNet val.
+_FOLDER_BENCHMARK, _FOLDER_REFERENCE = "image_folder", "imagenet2012"
+
+
+def published_rows(records: Sequence[Mapping], match: Mapping) -> List[List[str]]:
+  """[benchmark, metric, measured, 95% interval, published, published set] of
+  each measured top-1 / top-5 that has a published counterpart in the row
+  ``match`` (`published.Match.describe()`: model, img_size, note)."""
+  if not match.get("model"):
+    return []
+  key = (match["model"], int(match["img_size"]))
+  measured = {(r["benchmark"], r["metric"]): r for r in records}
+  out = []
+  pairs = [(name, benchmark, metric) for name, (benchmark, metric) in published.RECORD_OF.items()]
+  pairs.append((_FOLDER_REFERENCE, _FOLDER_BENCHMARK, "top1"))
+  for name, benchmark, metric in pairs:
+    row = published.rows(name).get(key)
+    if row is None:
+      continue
+    for top in ("top1", "top5"):
+      record = measured.get((benchmark, metric.replace("top1", top)))
+      if record is None:
+        continue
+      out.append([benchmark, record["metric"], f"{percent(record['value'])}%",
+                  format_interval(record), f"{percent(row[top])}%", name])
+  return out
+
+
+def format_published(records: Sequence[Mapping], match: Mapping) -> str:
+  """The console lines setting the measured figures beside the published row
+  of the same checkpoint (timm's results), or saying that none matches."""
+  if not match.get("model"):
+    return f"Published row: none matches ({match.get('note')})."
+  key = (match["model"], int(match["img_size"]))
+  val = published.rows("imagenet2012").get(key, {})
+  lines = [f"Published row: {match.get('note')}; timm evaluated it with crop_pct "
+           f"{val.get('crop_pct')}, {val.get('interpolation')} resize."]
+  rows = published_rows(records, match)
+  if not rows:
+    lines.append("This run measured none of the published sets (ImageNet val, ReaL, V2, "
+                 "Sketch, A, R) nor an image folder to set beside them.")
+    return "\n".join(lines)
+  header = ["benchmark", "metric", "measured", "95% interval", "published", "published on"]
+  table = [header] + rows
+  widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+  for j, row in enumerate(table):
+    lines.append("  ".join(c.rjust(w) if 2 <= i <= 4 else c.ljust(w)
+                           for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    if j == 0:
+      lines.append("  ".join("-" * w for w in widths))
+  if any(r[0] == _FOLDER_BENCHMARK for r in rows):
+    lines.append("image_folder is set beside timm's ImageNet val row: the same set only "
+                 "when the folder holds ImageNet val.")
+  return "\n".join(lines)
