@@ -1,7 +1,8 @@
-"""ImageNet-C / -P image corruptions as TensorFlow ops.
+"""ImageNet-C / -C-bar / -P image corruptions as TensorFlow ops.
 
 Public interface: ``apply(images, corruption, severity, seed=0)``, the names
-(`names`: ``NAMES``, ``TEST_NAMES``, ``HELDOUT_NAMES``, ``SEVERITIES`` and the
+(`names`: ``NAMES``, ``TEST_NAMES``, ``HELDOUT_NAMES``, ImageNet-C-bar's
+``C_BAR_NAMES`` (module `c_bar`), ``ALL_NAMES``, ``SEVERITIES`` and the
 ImageNet-P ``PERTURBATIONS``) and the ImageNet-P sequences (`perturbations`).
 Importing this package does not load TensorFlow (the corruption modules are
 imported on first use).
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict
 
+from tfds_bench.corruptions.names import ALL_NAMES
+from tfds_bench.corruptions.names import C_BAR_NAMES
 from tfds_bench.corruptions.names import HELDOUT_NAMES
 from tfds_bench.corruptions.names import HELDOUT_PERTURBATIONS
 from tfds_bench.corruptions.names import NAMES
@@ -31,12 +34,13 @@ from tfds_bench.corruptions.names import TEST_PERTURBATIONS
 
 def _registry() -> Dict[str, Callable]:
   from tfds_bench.corruptions import blur  # lazy: tensorflow
+  from tfds_bench.corruptions import c_bar  # lazy: tensorflow
   from tfds_bench.corruptions import digital  # lazy: tensorflow
   from tfds_bench.corruptions import noise  # lazy: tensorflow
   from tfds_bench.corruptions import weather  # lazy: tensorflow
   table = {**noise.CORRUPTIONS, **blur.CORRUPTIONS, **weather.CORRUPTIONS,
-           **digital.CORRUPTIONS}
-  missing = set(NAMES) - set(table)
+           **digital.CORRUPTIONS, **c_bar.CORRUPTIONS}
+  missing = set(ALL_NAMES) - set(table)
   if missing:
     raise RuntimeError(f"corruptions not implemented: {sorted(missing)}")
   return table
@@ -52,8 +56,8 @@ def apply(images, corruption: str, severity: int, seed=0):
   # TensorFlow is imported here, not at module level, so that the names above
   # (used by numpy-only code such as tfds_bench.metrics) do not load it.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if corruption not in NAMES:
-    raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(NAMES)}")
+  if corruption not in ALL_NAMES:
+    raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(ALL_NAMES)}")
   if severity not in SEVERITIES:
     raise ValueError(f"severity must be one of 1..5, got {severity!r}")
   images = tf.convert_to_tensor(images)
