@@ -132,8 +132,10 @@ def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
 
 
 def _check_config(corruption: str, severity: int) -> None:
-  """Raises ValueError unless (corruption, severity) is an ImageNet-C config."""
-  parse_config_name(config_name(corruption, severity))
+  """Raises ValueError unless (corruption, severity) is an ImageNet-C or ImageNet-C-bar
+  config (`release.imagenet_c_bar` generates with this module's pipeline)."""
+  if corruption not in corruptions.C_BAR_NAMES or severity not in SEVERITIES:
+    parse_config_name(config_name(corruption, severity))
 
 
 def _check_seed(seed: int) -> None:
