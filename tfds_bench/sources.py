@@ -14,13 +14,14 @@ stays free of TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Dict, FrozenSet, Mapping, Optional
+from typing import ClassVar, Dict, FrozenSet, Mapping, Optional, Union
 
 import numpy as np
 
 from tfds_bench import errors, labels
 from tfds_bench.predictions import Predictions
 from tfds_bench.release import imagenet_c as imagenet_c_release
+from tfds_bench.release import imagenet_c_bar as imagenet_c_bar_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 
 
@@ -137,10 +138,10 @@ class ImageFolderSource(Source):
 
 @dataclasses.dataclass(frozen=True)
 class ImageNetCSource(TfdsSource):
-  """One ImageNet-C config: `bench_imagenet_c/<corruption>_<severity>`, or,
-  with ``DataOptions.corrupt_on_the_fly``, the val images corrupted inside
-  tf.data exactly as the builder generates them."""
-  config: Optional[imagenet_c_release.Config] = None
+  """One ImageNet-C (or -C-bar) config: `bench_imagenet_c/<corruption>_<severity>`
+  (`bench_imagenet_c_bar/...`), or, with ``DataOptions.corrupt_on_the_fly``, the
+  val images corrupted inside tf.data exactly as the builder generates them."""
+  config: Optional[Union[imagenet_c_release.Config, imagenet_c_bar_release.Config]] = None
   reads: ClassVar[FrozenSet[str]] = TfdsSource.reads | {"corrupt_on_the_fly"}
 
   def read(self, data: DataOptions, show_progress: bool = False):
@@ -154,9 +155,13 @@ class ImageNetCSource(TfdsSource):
     return imagenet_c_release.corrupt_on_the_fly(examples, self.config)
 
 
-def imagenet_c_source(config: imagenet_c_release.Config) -> ImageNetCSource:
-  """The source of `bench_imagenet_c/<corruption>_<severity>`."""
-  builder = f"{imagenet_c_release.BUILDER_NAME}/{config.name}"
+def imagenet_c_source(config: Union[imagenet_c_release.Config, imagenet_c_bar_release.Config]
+                      ) -> ImageNetCSource:
+  """The source of `bench_imagenet_c/<corruption>_<severity>` (of
+  `bench_imagenet_c_bar/...` for an ImageNet-C-bar config)."""
+  release = (imagenet_c_bar_release if isinstance(config, imagenet_c_bar_release.Config)
+             else imagenet_c_release)
+  builder = f"{release.BUILDER_NAME}/{config.name}"
   return ImageNetCSource(key=f"{builder}:test", builder=builder, split="test", config=config)
 
 
