@@ -462,3 +462,90 @@ def test_bad_input():
     corruptions.apply(np.zeros((8, 8, 3), np.uint8), "sparkles", 6, 0)
   with pytest.raises(ValueError):
     corruptions.apply(np.zeros((8, 8, 3), np.uint8), "sparkle", 1, 0)
+
+
+# --- against the release code itself, where a checkout is given --------------------------
+
+
+@pytest.fixture(scope="module")
+def release_corrupt():
+  """The release's ``imagenet_c_bar/corrupt.py``, from the folder named by
+  TFDS_BENCH_C_BAR_REFERENCE (a facebookresearch/augmentation-corruption
+  checkout's ``imagenet_c_bar/``); skipped without it. Nothing is vendored."""
+  import os  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  folder = os.environ.get("TFDS_BENCH_C_BAR_REFERENCE")
+  if not folder:
+    pytest.skip("set TFDS_BENCH_C_BAR_REFERENCE to the release's imagenet_c_bar/ folder")
+  sys.path.insert(0, folder)
+  try:
+    import corrupt  # pylint: disable=g-import-not-at-top
+  finally:
+    sys.path.remove(folder)
+  return {c.name: c for c in vars(corrupt).values() if isinstance(c, type) and hasattr(c, "name")}
+
+
+def _ours_from_release_parameters(name, images, p, side):
+  """Our ``_*_from_params`` fed the release's sampled parameters and its seeded draws."""
+  if name == "single_frequency_greyscale":
+    return c_bar._single_frequency_greyscale_from_params(
+        images, _b([p["freq"][0]]), _b([p["freq"][1]]), _b([p["phase"]]), _b([p["intensity"]]))
+  if name == "cocentric_sine_waves":
+    return c_bar._cocentric_sine_waves_from_params(
+        images, _b([p["offset"][0]]), _b([p["offset"][1]]), _b([p["freq"]]),
+        _b([p["amplitude"]]), _b([p["ring_width"]]), _b([p["intensity"][0]]))
+  if name == "plasma_noise":
+    return c_bar._plasma_noise_from_params(
+        images, _b([p["time"]]), tf.constant([p["iterations"]]), _b([p["sharpness"]]),
+        _b([p["scale"]]), _b([p["intensity"]]))
+  if name == "caustic_refraction":
+    return c_bar._caustic_refraction_from_params(
+        images, _b([p["time"]]), _b([p["size"]]), _b([p["lens_scale"]]),
+        _b([p["lighting_amount"]]))
+  rs = np.random.RandomState(p.get("seed", 0))
+  if name == "checkerboard_cutout":
+    n = int(4 * side // p["scales"][0])
+    grid = np.zeros((40, 40), bool)
+    grid[:n, :n] = rs.uniform(size=(n, n)) < p["fraction"]
+    return c_bar._checkerboard_cutout_from_params(images, _b([p["angle"]]),
+                                                  _b([p["scales"][0]]), grid[None])
+  if name == "sparkles":
+    table = np.ones((5, 199))
+    for k in range(5):
+      r = p["radii"][k]
+      table[k, :p["nrays"][k]] = [max(1, r + 25 / 100.0 * r * rs.randn())
+                                  for _ in range(p["nrays"][k])]
+    return c_bar._sparkles_from_params(images, p["centers"][None], table[None],
+                                       np.asarray(p["nrays"])[None])
+  if name == "inverse_sparkles":
+    table = np.ones(199)
+    table[:p["rays"]] = [p["radius"] + 25 / 100.0 * p["radius"] * rs.randn()
+                         for _ in range(p["rays"])]
+    return c_bar._inverse_sparkles_from_params(images, p["center"][None], table[None],
+                                               np.array([p["rays"]]), _b([p["amount"]]))
+  if name == "perlin_noise":
+    words = np.array([rs.randint(low=0, high=2**31, size=2) for _ in range(514)])
+    swaps = np.array([[rs.randint(low=0, high=2**31) for _ in range(256)]], np.uint32)
+    perm, g = c_bar._perlin_table_xla(tf.constant(words[None, :256].astype(np.uint32)),
+                                      tf.constant(swaps))
+    return c_bar._perlin_noise_from_params(images, perm, g, _b([p["alpha"]]))
+  layouts = []
+  for _ in range(1 if name == "blue_noise_sample" else 3):
+    phases = rs.uniform(low=0, high=2 * np.pi, size=(side, side // 2))
+    centre = rs.uniform(low=0, high=2 * np.pi, size=(side // 2, 1))[None, :, 0] if side % 2 else None
+    layouts.append(c_bar.spectral_phases(tf.constant(phases[None]), centre))
+  if name == "blue_noise_sample":
+    return c_bar._blue_noise_sample_from_params(images, layouts[0], _b([p["threshold"]]))
+  return c_bar._brownish_noise_from_params(images, layouts, _b([p["intensity"]]))
+
+
+@pytest.mark.parametrize("side", [32, 33])
+@pytest.mark.parametrize("name", corruptions.C_BAR_NAMES)
+def test_equals_the_release_code(photos, release_corrupt, name, side):
+  image = np.asarray(Image.fromarray(photos[0]).resize((side, side), Image.BILINEAR))
+  np.random.seed(side)
+  transform = release_corrupt[name](c_bar.level(name, 4), side)
+  params = transform.sample_parameters()
+  ref = transform.transform(image.copy(), **params)
+  ours = _ours_from_release_parameters(name, image[None], params, side)
+  _compare(np.asarray(ours)[0], ref, 0.99)
