@@ -549,3 +549,19 @@ def test_equals_the_release_code(photos, release_corrupt, name, side):
   ref = transform.transform(image.copy(), **params)
   ours = _ours_from_release_parameters(name, image[None], params, side)
   _compare(np.asarray(ours)[0], ref, 0.99)
+
+
+def test_public_path_is_from_params_of_its_draws(photos):
+  """The seeded path = `_*_from_params` of the release's formulas applied to its uniforms."""
+  # Per-severity strengths stay float64 (tf.fill of a Python float is float32).
+  assert c_bar._fill([2], 19.6).numpy().tolist() == [19.6, 19.6]
+  images = tf.constant(photos)
+  u = c_bar._uniforms(images, 21, "single_frequency_greyscale", 4).numpy()
+  mag = -np.pi + (np.pi - -np.pi) * u[:, 0]
+  second = -np.abs(mag) + 2 * np.abs(mag) * u[:, 1]
+  swap = u[:, 2] < 0.5
+  expected = c_bar._single_frequency_greyscale_from_params(
+      images, _b(np.where(swap, second, mag)), _b(np.where(swap, mag, second)),
+      _b(2 * np.pi * u[:, 3]), _b([float(4.5) * 196 / 10.] * 3))
+  np.testing.assert_array_equal(
+      corruptions.apply(images, "single_frequency_greyscale", 4, 21), expected)

@@ -43,6 +43,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfds_bench.corruptions import ops
+from tfds_bench.corruptions.xla_exact import materialize
+from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import xla_function
 
 # imagenet_c_bar.csv: the five levels of each corruption, severity 1..5.
@@ -110,6 +112,11 @@ def _randint(u, low: int, high: int):
   return low + tf.cast(tf.floor(u * (high - low)), tf.int32)
 
 
+def _fill(shape, value: float) -> tf.Tensor:
+  """A float64 ``[B]`` of a per-severity value (``tf.fill`` of a Python float is float32)."""
+  return tf.fill(shape, tf.constant(value, _F64))
+
+
 def _to_uint8(x):
   """``np.clip(x, 0, 255).astype(np.uint8)``; NaN -> 0 as numpy's cast gives on x86."""
   return ops.to_uint8(tf.where(tf.math.is_nan(x), tf.zeros_like(x), x))
@@ -147,7 +154,7 @@ def single_frequency_greyscale(images, severity: int, seed=0):
   freq_y = tf.where(swap, freq_mag, freq_2)
   phase = _uniform(u[:, 3], 0., 2 * np.pi)
   b = ops.static_batch_size(images)
-  intensity = tf.fill([b], float_parameter(level("single_frequency_greyscale", severity), 196))
+  intensity = _fill([b], float_parameter(level("single_frequency_greyscale", severity), 196))
   return _single_frequency_greyscale_from_params(images, freq_x, freq_y, phase, intensity)
 
 
@@ -182,7 +189,7 @@ def cocentric_sine_waves(images, severity: int, seed=0):
   freq = _uniform(u[:, 2], 0., 10.)
   amplitude = _uniform(u[:, 3], 0., s / 10)
   ring_width = _uniform(u[:, 4], 0., s / 10)
-  intensity = tf.fill([ops.static_batch_size(images)],
+  intensity = _fill([ops.static_batch_size(images)],
                       float_parameter(level("cocentric_sine_waves", severity), 128))
   return _cocentric_sine_waves_from_params(images, offset_x, offset_y, freq, amplitude,
                                            ring_width, intensity)
@@ -229,7 +236,7 @@ def plasma_noise(images, severity: int, seed=0):
   iterations = _randint(u[:, 1], 4, 7)
   sharpness = _uniform(u[:, 2], 0.5, 1.0)
   scale = _uniform(u[:, 3], 0.075, 0.2) * s
-  intensity = tf.fill([ops.static_batch_size(images)],
+  intensity = _fill([ops.static_batch_size(images)],
                       float_parameter(level("plasma_noise", severity), 64))
   return _plasma_noise_from_params(images, time, iterations, sharpness, scale, intensity)
 
@@ -252,7 +259,7 @@ def _reflect_index(n: int, radius: int) -> np.ndarray:
   return np.where(idx >= n, 2 * n - 1 - idx, idx)
 
 
-def _soften(noise, sigma: float):
+def _soften(noise, sigma: float, nz=None):
   """``gaussian_filter(noise[..., None] * [1, 1, 1], sigma)[..., 0]`` of ``[B, H, W]``.
 
   scipy filters the three equal channels too: along rows, columns, then
@@ -268,7 +275,7 @@ def _soften(noise, sigma: float):
     out = tap(radius) * taps[radius]
     for j in range(radius, 0, -1):
       out = out + (tap(radius - j) + tap(radius + j)) * taps[radius - j]
-    noise = out
+    noise = out if nz is None else materialize(out, nz)
   out = noise * taps[radius]  # the channel axis: every tap reads the same value
   for j in range(radius, 0, -1):
     out = out + (noise + noise) * taps[radius - j]
@@ -311,11 +318,12 @@ def _round3(x):
 
 
 @xla_function
-def _caustic_xla(images, time, size, lens_scale, lighting_amount):
+def _caustic_xla(images, time, size, lens_scale, lighting_amount, nz):
   b = tf.shape(images)[0]
   h, w = ops.static_hw(images)
-  pattern = _soften(_caustic_pattern(images, time, size), 1.0)
-  luma = pattern * _LUMA[0] + pattern * _LUMA[1] + pattern * _LUMA[2]
+  # materialize: each filter tap and neighbour would otherwise recompute its producer.
+  pattern = _soften(materialize(_caustic_pattern(images, time, size), nz), 1.0, nz)
+  luma = materialize(pattern * _LUMA[0] + pattern * _LUMA[1] + pattern * _LUMA[2], nz)
   # The release's neighbours of point (y, x): "north" (y, x-1), "south" (y, x+1),
   # "west" (y-1, x), "east" (y+1, x).
   north, south = _shifted(luma, 0, -1), _shifted(luma, 0, 1)
@@ -390,7 +398,7 @@ def _caustic_xla(images, time, size, lens_scale, lighting_amount):
 def _caustic_refraction_from_params(images, time, size, lens_scale, lighting_amount):
   """Refraction through a softened caustic height map, plus its lighting."""
   return _caustic_xla(images, *(tf.cast(p, _F64) for p in
-                                (time, size, lens_scale, lighting_amount)))
+                                (time, size, lens_scale, lighting_amount)), negzero())
 
 
 def caustic_refraction(images, severity: int, seed=0):
@@ -400,8 +408,8 @@ def caustic_refraction(images, severity: int, seed=0):
   size = _uniform(u[:, 1], 0.75, 1.25) * s
   lv = level("caustic_refraction", severity)
   bsz = ops.static_batch_size(images)
-  lens_scale = tf.fill([bsz], float_parameter(lv, 0.5 * s))
-  lighting = tf.fill([bsz], float_parameter(lv, 2.0))
+  lens_scale = _fill([bsz], float_parameter(lv, 0.5 * s))
+  lighting = _fill([bsz], float_parameter(lv, 2.0))
   return _caustic_refraction_from_params(images, time, size, lens_scale, lighting)
 
 
@@ -515,7 +523,7 @@ def sparkles(images, severity: int, seed=0):
   rays = _randint(u[:, 10:], 50, 200)
   radius = float_parameter(level("sparkles", severity), 0.1) * s
   z = ops.standard_normal([bsz, 5, _MAX_RAYS], seed, "c_bar/sparkles/1", tf.float64)
-  ray_lengths = tf.maximum(1., radius + 25 / 100.0 * radius * z)
+  ray_lengths = tf.maximum(radius + 25 / 100.0 * radius * z, 1.)
   return _sparkles_from_params(images, centers, ray_lengths, rays)
 
 
@@ -545,7 +553,7 @@ def inverse_sparkles(images, severity: int, seed=0):
   z = ops.standard_normal([bsz, _MAX_RAYS], seed, "c_bar/inverse_sparkles/1", tf.float64)
   ray_lengths = radius + 25 / 100.0 * radius * z
   return _inverse_sparkles_from_params(images, center, ray_lengths, rays,
-                                       tf.fill([bsz], amount))
+                                       _fill([bsz], amount))
 
 
 # --- perlin_noise ----------------------------------------------------------
@@ -648,7 +656,7 @@ def perlin_noise(images, severity: int, seed=0):
   gradient_words = ops.uniform_words([bsz, 256, 2], seed, "c_bar/perlin_noise/1")
   swap_words = ops.uniform_words([bsz, 256], seed, "c_bar/perlin_noise/2")
   perm, gradients = _perlin_table_xla(gradient_words, swap_words)
-  alpha = tf.fill([bsz], float_parameter(level("perlin_noise", severity), 0.50))
+  alpha = _fill([bsz], float_parameter(level("perlin_noise", severity), 0.50))
   return _perlin_noise_from_params(images, perm, gradients, alpha)
 
 
@@ -718,7 +726,7 @@ def blue_noise_sample(images, severity: int, seed=0):
   (phases,) = _draw_phases(images, seed, "blue_noise_sample", 1)
   threshold = float_parameter(level("blue_noise_sample", severity), 3.0) - 2.5
   return _blue_noise_sample_from_params(images, phases,
-                                        tf.fill([ops.static_batch_size(images)], threshold))
+                                        _fill([ops.static_batch_size(images)], threshold))
 
 
 @xla_function
@@ -741,7 +749,7 @@ def brownish_noise(images, severity: int, seed=0):
   phases = _draw_phases(images, seed, "brownish_noise", 3)
   intensity = float_parameter(level("brownish_noise", severity), 64)
   return _brownish_noise_from_params(images, phases,
-                                     tf.fill([ops.static_batch_size(images)], intensity))
+                                     _fill([ops.static_batch_size(images)], intensity))
 
 
 CORRUPTIONS: Dict[str, Callable[..., tf.Tensor]] = {
