@@ -565,7 +565,7 @@ def _perlin_table_xla(gradient_words, swap_words):
 
   ``gradient_words`` uint32 ``[B, 256, 2]`` (randint(0, 2**31) % 512),
   ``swap_words`` uint32 ``[B, 256]`` (the j of the swap at i = 255 - k is
-  word k % 256). Returns the permutation int32 ``[B, 256]`` and unit
+  word k, mod 256). Returns the permutation int32 ``[B, 256]`` and unit
   gradients float64 ``[B, 256, 2]`` (index 256 + i repeats i, so 256 cover it).
   """
   g = (tf.cast(tf.bitwise.bitwise_and(gradient_words, 511), _F64) - 256) / 256
