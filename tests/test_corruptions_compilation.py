@@ -111,3 +111,17 @@ def test_no_recompilation_across_seeds(tmp_path, quiet_tf_env):
   assert counts["sparkles"][0] > counts["motion_blur"][0]
   recompiled = {name: new for name, (_, new) in counts.items() if new}
   assert not recompiled, f"programs compiled again for a new seed: {recompiled}"
+
+
+@pytest.mark.parametrize("name", corruptions.ALL_NAMES)
+def test_eager_python_int_seed_runs_one_program_with_the_same_bytes(name):
+  """An eager call with a Python-int seed runs `apply`'s traced program (seed as a
+  tensor): the bytes of the op-by-op call, and no retracing for a new seed."""
+  image = _images()[0]
+  ours = corruptions.apply(image, name, 3, 5)
+  op_by_op = corruptions._registry()[name](image[tf.newaxis], 3, 5)[0]  # pylint: disable=protected-access
+  np.testing.assert_array_equal(ours, op_by_op)
+  program = corruptions._eager_program(name, 3)  # pylint: disable=protected-access
+  traced = program.experimental_get_tracing_count()
+  corruptions.apply(image, name, 3, 6)
+  assert program.experimental_get_tracing_count() == traced

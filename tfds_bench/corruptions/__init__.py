@@ -19,6 +19,7 @@ the function returns a uint8 tensor of the same shape, deterministic for a seed.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Dict
 
 from tfds_bench.corruptions.names import ALL_NAMES
@@ -76,5 +77,20 @@ def apply(images, corruption: str, severity: int, seed=0):
       raise ValueError(f"seed must be in [0, 2**31), got {seed}")
   elif not seed.dtype.is_integer or seed.shape.rank != 0:
     raise TypeError(f"a tensor seed must be a scalar integer, got {seed.dtype.name} {seed.shape}")
-  out = _registry()[corruption](images, int(severity), seed)
+  if isinstance(seed, int) and tf.executing_eagerly():
+    # One call of a traced program instead of dispatching each op from Python:
+    # an eager one-image call would pay that dispatch several times over its
+    # work. The seed goes in as a tensor, which gives the same draws.
+    out = _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
+  else:
+    out = _registry()[corruption](images, int(severity), seed)
   return tf.squeeze(out, 0) if single else out
+
+
+@functools.lru_cache(maxsize=None)
+def _eager_program(corruption: str, severity: int):
+  """`apply`'s eager Python-int-seed path: the corruption as a tf.function of (images, seed)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  fn = _registry()[corruption]
+  return tf.function(lambda images, seed: fn(images, severity, seed), autograph=False,
+                     reduce_retracing=True)
