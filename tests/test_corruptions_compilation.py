@@ -119,7 +119,7 @@ def test_eager_python_int_seed_runs_one_program_with_the_same_bytes(name):
   tensor): the bytes of the op-by-op call, and no retracing for a new seed."""
   image = _images()[0]
   ours = corruptions.apply(image, name, 3, 5)
-  op_by_op = corruptions._registry()[name](image[tf.newaxis], 3, 5)[0]  # pylint: disable=protected-access
+  op_by_op = corruptions._corrupt(image, name, 3, 5)  # pylint: disable=protected-access
   np.testing.assert_array_equal(ours, op_by_op)
   program = corruptions._eager_program(name, 3)  # pylint: disable=protected-access
   traced = program.experimental_get_tracing_count()

@@ -65,11 +65,7 @@ def apply(images, corruption: str, severity: int, seed=0):
   if images.dtype != tf.uint8:
     raise TypeError(f"images must be uint8, got {images.dtype.name}")
   single = images.shape.rank == 3
-  if single:
-    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, a strided slice's
-    # fixed cost is a large share of a cheap corruption on one image.
-    images = tf.expand_dims(images, 0)
-  if images.shape.rank != 4 or images.shape[-1] != 3:
+  if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
     raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
   if isinstance(seed, int) or not tf.is_tensor(seed):
     seed = int(seed)
@@ -81,9 +77,19 @@ def apply(images, corruption: str, severity: int, seed=0):
     # One call of a traced program instead of dispatching each op from Python:
     # an eager one-image call would pay that dispatch several times over its
     # work. The seed goes in as a tensor, which gives the same draws.
-    out = _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
-  else:
-    out = _registry()[corruption](images, int(severity), seed)
+    return _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
+  return _corrupt(images, corruption, int(severity), seed)
+
+
+def _corrupt(images, corruption: str, severity: int, seed):
+  """The registered corruption on checked ``[H, W, 3]`` or ``[B, H, W, 3]`` uint8."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  single = images.shape.rank == 3
+  if single:
+    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, a strided slice's
+    # fixed cost is a large share of a cheap corruption on one image.
+    images = tf.expand_dims(images, 0)
+  out = _registry()[corruption](images, severity, seed)
   return tf.squeeze(out, 0) if single else out
 
 
@@ -91,6 +97,5 @@ def apply(images, corruption: str, severity: int, seed=0):
 def _eager_program(corruption: str, severity: int):
   """`apply`'s eager Python-int-seed path: the corruption as a tf.function of (images, seed)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  fn = _registry()[corruption]
-  return tf.function(lambda images, seed: fn(images, severity, seed), autograph=False,
-                     reduce_retracing=True)
+  return tf.function(lambda images, seed: _corrupt(images, corruption, severity, seed),
+                     autograph=False)
