@@ -1,8 +1,9 @@
 """Speed and fidelity of the corruption engine on the paths users run, beside its peers.
 
-Usage (the defaults: all 19 at severity 3):
+Usage (the defaults: all 29, ImageNet-C's 19 and ImageNet-C-bar's 10, at severity 3):
   python benchmarks/corruption_speed.py [--names motion_blur,snow] [--severities 3]
       [--images 8] [--stream_images 256] [--repeats 5] [--peers imagecorruptions,corrupt_tta,tfds]
+      [--c_bar_reference DIR]
   python benchmarks/corruption_speed.py --memory 256   # peak RSS per path, subprocesses
 
 Engine paths, every call with a NEW tensor seed (as users run them; a Python-int
@@ -14,7 +15,11 @@ seed 0 lets TF fold the draws into constants, a case no user runs):
     does them);
   * on the fly: a tf.data map of `corruptions.apply` with a per-image tensor
     seed (AUTOTUNE parallel calls), as `release.imagenet_c.corrupt_on_the_fly`
-    runs it.
+    runs it;
+  * eager: `corruptions.apply(image, name, severity, seed)` on ONE image,
+    called eagerly with a new Python-int seed each time (a notebook user's
+    call); each row ends with its speed over the fastest faithful peer's
+    (">= 1.00x" is the goal).
 The two streaming paths run --stream_images images per repeat: they stream a
 whole split (50,000 images) in one go, so a few images per call would time
 mostly their start and end.
@@ -22,6 +27,10 @@ Peers, one image per call, on the same images: `imagecorruptions` 1.1.2 (the
 reference, numpy-2 crashes patched here), `corrupt-tta` (pip install
 'tfds_bench[benchmark]') and TFDS's `image_classification/corruptions.py`;
 a peer or row that cannot run here is skipped and the reason printed.
+ImageNet-C-bar's reference is its release code, facebookresearch/augmentation-
+corruption ``imagenet_c_bar/corrupt.py`` (needs scipy, scikit-image, Pillow):
+pass the path of that folder in a checkout as --c_bar_reference (peer
+``c_bar_release``; the release's classes at the csv's level, im_size 224).
 
 Every contender is timed in turn inside each repeat (interleaved, so a change
 in machine load hits all alike); the table gives medians of --repeats (>= 5)
@@ -35,9 +44,11 @@ reference's (1.00 = same noise spread; the tests check our draws exactly by
 feeding the reference's). A peer is "faithful" on a row at >= 35 dB, or a
 sigma ratio within 10%; unfaithful entries are marked *.
 
-Overall rows: total images / total time over all listed rows (never a single
-row's figure), and the projected hours for all of ImageNet-C (50,000 images x
-19 corruptions x 5 severities) at those per-row rates, on this machine.
+Overall rows, once for the ImageNet-C rows and once for the C-bar rows: total
+images / total time over the listed rows (never a single row's figure), the
+projected hours for the whole set (50,000 images x 19 (10) corruptions x 5
+severities) at those per-row rates on this machine, and the ratio to the
+reference (imagecorruptions; the C-bar release code).
 """
 
 import argparse
@@ -55,8 +66,10 @@ from tfds_bench import corruptions
 from tfds_bench.release import imagenet_c
 
 IMAGENET_C_IMAGES = 50_000 * len(corruptions.NAMES) * len(corruptions.SEVERITIES)
+C_BAR_IMAGES = 50_000 * len(corruptions.C_BAR_NAMES) * len(corruptions.SEVERITIES)
 RANDOM = {"gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise", "glass_blur",
-          "motion_blur", "snow", "frost", "fog", "spatter", "elastic_transform"}
+          "motion_blur", "snow", "frost", "fog", "spatter", "elastic_transform",
+          *corruptions.C_BAR_NAMES}
 # Where imagecorruptions 1.1.2 is not the release's formula and the engine
 # follows the release (its tests check those steps instead).
 NOT_THE_RELEASE = {
@@ -66,7 +79,7 @@ NOT_THE_RELEASE = {
 }
 FAITHFUL_PSNR = 35.0
 FAITHFUL_SIGMA = 0.10
-PATHS = ("batch", "builder", "on the fly")
+PATHS = ("batch", "builder", "on the fly", "eager")
 
 
 def _imagecorruptions():
@@ -101,7 +114,20 @@ def _tfds():
   return {name: getattr(tc, name) for name in corruptions.NAMES if hasattr(tc, name)}
 
 
-PEERS = {"imagecorruptions": _imagecorruptions, "corrupt_tta": _corrupt_tta, "tfds": _tfds}
+def _c_bar_release(path):
+  """The C-bar release's name -> fn(image, severity), imported from its folder."""
+  if not path:
+    raise ImportError("no --c_bar_reference folder given")
+  sys.path.insert(0, path)
+  import transform_finder  # pylint: disable=g-import-not-at-top
+  from tfds_bench.corruptions import c_bar  # pylint: disable=g-import-not-at-top
+  return {name: (lambda image, severity, n=name: transform_finder.build_transform(
+      n, c_bar.level(n, severity), "imagenet")(image)) for name in corruptions.C_BAR_NAMES}
+
+
+PEERS = {"imagecorruptions": _imagecorruptions, "corrupt_tta": _corrupt_tta, "tfds": _tfds,
+         "c_bar_release": _c_bar_release}
+REFERENCES = ("imagecorruptions", "c_bar_release")
 
 
 def _photos(count):
@@ -164,7 +190,12 @@ def _engine(name, severity, images, stream_images, seeds):
   def run_on_the_fly():
     return on_the_fly(tf.constant(seeds.take(n), tf.int64)).numpy(), n
 
-  return {"batch": run_batch, "builder": run_builder, "on the fly": run_on_the_fly}
+  # One image, eagerly, a new Python-int seed per call.
+  def run_eager():
+    return corruptions.apply(images[0], name, severity, seeds.take()).numpy()[np.newaxis], 1
+
+  return {"batch": run_batch, "builder": run_builder, "on the fly": run_on_the_fly,
+          "eager": run_eager}
 
 
 def _psnr(a, b):
@@ -200,14 +231,15 @@ def _time(fn):
 
 
 def benchmark(args):
-  names = args.names.split(",") if args.names else list(corruptions.NAMES)
+  names = args.names.split(",") if args.names else list(corruptions.ALL_NAMES)
   severities = [int(s) for s in args.severities.split(",")]
   if args.repeats < 5:
     raise SystemExit("--repeats must be >= 5 (medians of at least 5)")
   peers, skipped = {}, []
   for peer in args.peers.split(",") if args.peers else []:
     try:
-      peers[peer] = PEERS[peer]()
+      peers[peer] = (PEERS[peer](args.c_bar_reference) if peer == "c_bar_release"
+                     else PEERS[peer]())
     except ImportError as e:
       skipped.append(f"{peer}: not installed ({e})")
   images = _photos(args.images)
@@ -216,16 +248,19 @@ def benchmark(args):
         f"repeat, medians of {args.repeats}; {_load()} at start", flush=True)
   contenders = list(PATHS) + list(peers)
   header = f"{'corruption':<18}{'sev':>4}" + "".join(f"{c:>17}" for c in contenders)
-  print(header + "   (images/s; fidelity: PSNR vs reference, or sN.NN residual-sigma ratio)")
+  print(header + "   (images/s; fidelity: PSNR vs reference, or sN.NN residual-sigma ratio; "
+                 "eager / fastest faithful peer)")
   seeds = _Seeds()
   seconds = {c: [] for c in contenders}  # per row: seconds per image, None if not run
+  row_names = []
   for name in names:
     for severity in severities:
       engine = _engine(name, severity, images, args.stream_images, seeds)
       runnable = {}
       for peer, table in peers.items():
         if name not in table:
-          skipped.append(f"{peer} {name}: no such corruption")
+          if name in corruptions.NAMES and peer != "c_bar_release":
+            skipped.append(f"{peer} {name}: no such corruption")
           continue
         try:
           _run_peer(table[name], images[0], severity)  # warm-up, and can it run here?
@@ -248,8 +283,9 @@ def benchmark(args):
           if r == 0:
             outputs[peer] = out[np.newaxis]
       # Fidelity on image 0: against the reference if it ran, else unreported.
-      ref = outputs.get("imagecorruptions")
+      ref = next((outputs[r] for r in REFERENCES if r in outputs), None)
       row = f"{name:<18}{severity:>4}"
+      fastest_faithful_peer = None
       for c in contenders:
         if not times[c]:
           seconds[c].append(None)
@@ -260,8 +296,19 @@ def benchmark(args):
         fid, faithful = ("", True) if ref is None else _fidelity(
             name, outputs[c], ref, images[:1])
         row += f"{1 / t:>9.1f}{(fid + ('' if faithful else '*')):>8}"
+        if c in peers and faithful and (fastest_faithful_peer is None
+                                        or t < fastest_faithful_peer):
+          fastest_faithful_peer = t
+      if fastest_faithful_peer is not None:
+        row += f"   eager {fastest_faithful_peer / seconds['eager'][-1]:.2f}x"
       print(row, flush=True)
-  _summary(contenders, seconds)
+      row_names.append(name)
+  for title, group, total in (("ImageNet-C", corruptions.NAMES, IMAGENET_C_IMAGES),
+                              ("ImageNet-C-bar", corruptions.C_BAR_NAMES, C_BAR_IMAGES)):
+    rows = [i for i, n in enumerate(row_names) if n in group]
+    if rows:
+      print(f"-- {title} rows --")
+      _summary(contenders, {c: [s[i] for i in rows] for c, s in seconds.items()}, title, total)
   print(_load() + " at end")
   for name in names:
     if name in NOT_THE_RELEASE:
@@ -270,21 +317,22 @@ def benchmark(args):
     print("skipped:", line)
 
 
-def _summary(contenders, seconds):
-  """Overall images/s (total images / total time) and ImageNet-C projections."""
+def _summary(contenders, seconds, title="ImageNet-C", total_images=IMAGENET_C_IMAGES):
+  """Overall images/s (total images / total time) and the whole set's projections."""
   rows = len(next(iter(seconds.values())))
   complete = {c: s for c, s in seconds.items() if all(t is not None for t in s)}
   print(f"{'overall':<22}" + "".join(
       f"{(rows / sum(complete[c])) if c in complete else float('nan'):>17.1f}"
       for c in contenders) + "   (total images / total time, all rows)")
-  print(f"{'ImageNet-C hours':<22}" + "".join(
-      f"{(IMAGENET_C_IMAGES * sum(complete[c]) / rows / 3600) if c in complete else float('nan'):>17.0f}"
-      for c in contenders) + f"   ({IMAGENET_C_IMAGES:,} images at these rates)")
-  ref = complete.get("imagecorruptions")
-  if ref:
-    print(f"{'vs imagecorruptions':<22}" + "".join(
-        f"{(sum(ref) / sum(complete[c])) if c in complete else float('nan'):>16.1f}x"
-        for c in contenders))
+  print(f"{title + ' hours':<22}" + "".join(
+      f"{(total_images * sum(complete[c]) / rows / 3600) if c in complete else float('nan'):>17.0f}"
+      for c in contenders) + f"   ({total_images:,} images at these rates)")
+  for reference in REFERENCES:
+    ref = complete.get(reference)
+    if ref:
+      print(f"{'vs ' + reference:<22}" + "".join(
+          f"{(sum(ref) / sum(complete[c])) if c in complete else float('nan'):>16.1f}x"
+          for c in contenders))
 
 
 # --- peak memory ------------------------------------------------------------------
@@ -312,7 +360,9 @@ def memory(args):
   names = args.names or ",".join(corruptions.NAMES)
   severity = args.severities.split(",")[0]
   print(f"peak RSS, {args.memory} images 224x224, severity {severity}, one process each:")
-  for contender in ("batch", "builder", *(args.peers.split(",") if args.peers else [])):
+  # The C-bar release peer needs its folder; its memory is not measured here.
+  for contender in ("batch", "builder", *(p for p in (args.peers.split(",") if args.peers else [])
+                                          if p != "c_bar_release")):
     proc = subprocess.run(
         [sys.executable, __file__, "--memory_child", contender, "--memory", str(args.memory),
          "--names", names, "--severities", severity],
@@ -331,7 +381,10 @@ def main():
   parser.add_argument("--stream_images", type=int, default=256,
                       help="builder and on-the-fly images per repeat")
   parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--peers", default="imagecorruptions,corrupt_tta,tfds")
+  parser.add_argument("--peers", default="imagecorruptions,corrupt_tta,tfds,c_bar_release")
+  parser.add_argument("--c_bar_reference", default="",
+                      help="folder imagenet_c_bar/ of a facebookresearch/augmentation-corruption "
+                           "checkout (ImageNet-C-bar's reference, peer c_bar_release)")
   parser.add_argument("--memory", type=int, default=0,
                       help="instead: peak RSS of each path and peer on this many images")
   parser.add_argument("--memory_child", help=argparse.SUPPRESS)

@@ -4,7 +4,7 @@ A new seed must not retrace a tf.function nor recompile an XLA program: the
 builders and the on-the-fly path give every image its own seed, so a program
 per seed would compile once per image (as when a drawn angle is the start
 of a ``tf.slice``, which tf2xla compiles as a constant).
-Two checks, over all 19 corruptions:
+Two checks, over all 29 corruptions (ImageNet-C's 19 and C-bar's 10):
 
 * tracing: every tf.function of the engine's modules is traced no more after
   the first seed (`experimental_get_tracing_count`);
@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from tfds_bench import corruptions
 from tfds_bench.corruptions import blur
+from tfds_bench.corruptions import c_bar
 from tfds_bench.corruptions import color
 from tfds_bench.corruptions import digital
 from tfds_bench.corruptions import filters
@@ -35,7 +36,7 @@ from tfds_bench.corruptions import plasma
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions import weather
 
-MODULES = (noise, blur, weather, digital, filters, resample, color, opencv, plasma)
+MODULES = (noise, blur, weather, digital, filters, resample, color, opencv, plasma, c_bar)
 # Big enough for every kernel (motion blur severity 3: 31 taps), small enough
 # to lower quickly.
 SIZE = 64
@@ -65,10 +66,11 @@ def test_the_engine_has_xla_helpers():
   # Guards the scan below: if the helpers stopped being module-level
   # tf.functions, the checks would pass vacuously.
   names = {n for _, n, _ in _engine_functions()}
-  assert {"_motion_blur_xla", "_snow_xla", "_fog_xla", "_glass_shuffle_xla"} <= names
+  assert {"_motion_blur_xla", "_snow_xla", "_fog_xla", "_glass_shuffle_xla",
+          "_caustic_xla", "_perlin_xla"} <= names
 
 
-@pytest.mark.parametrize("name", corruptions.NAMES)
+@pytest.mark.parametrize("name", corruptions.ALL_NAMES)
 def test_no_retracing_across_seeds(name):
   images = _images()
   corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
@@ -86,7 +88,7 @@ _COUNT_COMPILATIONS = textwrap.dedent("""
     cache = os.environ["COMPILATION_CACHE"]
     images = tf.constant(np.random.RandomState(0).randint(0, 256, (2, 64, 64, 3)), tf.uint8)
     counts = {}
-    for name in corruptions.NAMES:
+    for name in corruptions.ALL_NAMES:
       corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
       first = len(os.listdir(cache))
       for seed in (2, 12345, 2**31 - 1):
@@ -106,5 +108,20 @@ def test_no_recompilation_across_seeds(tmp_path, quiet_tf_env):
   counts = json.loads(lines[-1][len("RESULT"):])
   # The counter works: the engine's XLA programs were written to the cache.
   assert counts["motion_blur"][0] > 0 and counts["snow"][0] > counts["motion_blur"][0]
+  assert counts["sparkles"][0] > counts["motion_blur"][0]
   recompiled = {name: new for name, (_, new) in counts.items() if new}
   assert not recompiled, f"programs compiled again for a new seed: {recompiled}"
+
+
+@pytest.mark.parametrize("name", corruptions.ALL_NAMES)
+def test_eager_python_int_seed_runs_one_program_with_the_same_bytes(name):
+  """An eager call with a Python-int seed runs `apply`'s traced program (seed as a
+  tensor): the bytes of the op-by-op call, and no retracing for a new seed."""
+  image = _images()[0]
+  ours = corruptions.apply(image, name, 3, 5)
+  op_by_op = corruptions._corrupt(image, name, 3, 5)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(ours, op_by_op)
+  program = corruptions._eager_program(name, 3)  # pylint: disable=protected-access
+  traced = program.experimental_get_tracing_count()
+  corruptions.apply(image, name, 3, 6)
+  assert program.experimental_get_tracing_count() == traced

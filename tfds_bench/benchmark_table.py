@@ -18,6 +18,7 @@ from tfds_bench import errors, openood_lists
 from tfds_bench.benchmark_types import Benchmark, OfflineFallback
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
+from tfds_bench.release import imagenet_c_bar as imagenet_c_bar_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 from tfds_bench.release import model_vs_human as model_vs_human_release
 from tfds_bench.metrics import openood as openood_metrics
@@ -77,6 +78,20 @@ def _imagenet_c() -> Benchmark:
       "imagenet_c", "ImageNet-C: 19 corruptions x 5 severities; mCE and relative mCE vs AlexNet",
       (IMAGENET_VAL,) + sources, imagenet_c.METRICS + ("error/<corruption>",),
       imagenet_c.score_imagenet_c_row)
+
+
+def _imagenet_c_bar() -> Benchmark:
+  # The release publishes no normalising errors for C-bar (its baseline pickle,
+  # experiments/baseline_data/mCE_baseline_imagenet.p, holds AlexNet's
+  # ImageNet-C errors; its C-bar scripts pass an empty baseline file), so the
+  # row reports the mean error over the 10 corruptions, as its test_c_bar.py does.
+  sources = tuple(imagenet_c_source(config) for config in imagenet_c_bar_release.ALL_CONFIGS)
+  names = imagenet_c_bar_release.NAMES
+  return Benchmark(
+      "imagenet_c_bar", "ImageNet-C-bar: 10 corruptions x 5 severities dissimilar to "
+      "ImageNet-C's; mean error", (IMAGENET_VAL,) + sources,
+      imagenet_c.UNNORMALISED_METRICS + ("error/<corruption>",), imagenet_c.score_imagenet_c_row,
+      options={"corruptions": names, "mean_over": names, "normaliser": None})
 
 
 def _perturbation_sources(builder: str, names: Sequence[str]) -> Tuple[TfdsSource, ...]:
@@ -188,6 +203,7 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
               (TfdsSource(key="objectnet", builder="bench_objectnet"),), ("top1", "top5"),
               classification.score_mapped_top5, label_space="objectnet"),
     _imagenet_c(),
+    _imagenet_c_bar(),
     Benchmark("imagenet_p", "ImageNet-P: 14 perturbation sequences; flip probability, top-5 "
                             "distance, mFP / mT5D (AlexNet-normalised only when its values "
                             "are given)",

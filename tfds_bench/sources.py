@@ -21,6 +21,7 @@ import numpy as np
 from tfds_bench import errors, labels
 from tfds_bench.predictions import Predictions
 from tfds_bench.release import imagenet_c as imagenet_c_release
+from tfds_bench.release import imagenet_c_bar as imagenet_c_bar_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 
 
@@ -137,9 +138,9 @@ class ImageFolderSource(Source):
 
 @dataclasses.dataclass(frozen=True)
 class ImageNetCSource(TfdsSource):
-  """One ImageNet-C config: `bench_imagenet_c/<corruption>_<severity>`, or,
-  with ``DataOptions.corrupt_on_the_fly``, the val images corrupted inside
-  tf.data exactly as the builder generates them."""
+  """One ImageNet-C (or -C-bar) config: `bench_imagenet_c/<corruption>_<severity>`
+  (`bench_imagenet_c_bar/...`), or, with ``DataOptions.corrupt_on_the_fly``, the
+  val images corrupted inside tf.data exactly as the builder generates them."""
   config: Optional[imagenet_c_release.Config] = None
   reads: ClassVar[FrozenSet[str]] = TfdsSource.reads | {"corrupt_on_the_fly"}
 
@@ -155,8 +156,11 @@ class ImageNetCSource(TfdsSource):
 
 
 def imagenet_c_source(config: imagenet_c_release.Config) -> ImageNetCSource:
-  """The source of `bench_imagenet_c/<corruption>_<severity>`."""
-  builder = f"{imagenet_c_release.BUILDER_NAME}/{config.name}"
+  """The source of `bench_imagenet_c/<corruption>_<severity>` (of
+  `bench_imagenet_c_bar/...` for an ImageNet-C-bar config)."""
+  release = (imagenet_c_bar_release if config.corruption in imagenet_c_bar_release.NAMES
+             else imagenet_c_release)
+  builder = f"{release.BUILDER_NAME}/{config.name}"
   return ImageNetCSource(key=f"{builder}:test", builder=builder, split="test", config=config)
 
 

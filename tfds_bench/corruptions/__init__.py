@@ -1,7 +1,8 @@
-"""ImageNet-C / -P image corruptions as TensorFlow ops.
+"""ImageNet-C / -C-bar / -P image corruptions as TensorFlow ops.
 
 Public interface: ``apply(images, corruption, severity, seed=0)``, the names
-(`names`: ``NAMES``, ``TEST_NAMES``, ``HELDOUT_NAMES``, ``SEVERITIES`` and the
+(`names`: ``NAMES``, ``TEST_NAMES``, ``HELDOUT_NAMES``, ImageNet-C-bar's
+``C_BAR_NAMES`` (module `c_bar`), ``ALL_NAMES``, ``SEVERITIES`` and the
 ImageNet-P ``PERTURBATIONS``) and the ImageNet-P sequences (`perturbations`).
 Importing this package does not load TensorFlow (the corruption modules are
 imported on first use).
@@ -18,8 +19,11 @@ the function returns a uint8 tensor of the same shape, deterministic for a seed.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Dict
 
+from tfds_bench.corruptions.names import ALL_NAMES
+from tfds_bench.corruptions.names import C_BAR_NAMES
 from tfds_bench.corruptions.names import HELDOUT_NAMES
 from tfds_bench.corruptions.names import HELDOUT_PERTURBATIONS
 from tfds_bench.corruptions.names import NAMES
@@ -31,12 +35,13 @@ from tfds_bench.corruptions.names import TEST_PERTURBATIONS
 
 def _registry() -> Dict[str, Callable]:
   from tfds_bench.corruptions import blur  # lazy: tensorflow
+  from tfds_bench.corruptions import c_bar  # lazy: tensorflow
   from tfds_bench.corruptions import digital  # lazy: tensorflow
   from tfds_bench.corruptions import noise  # lazy: tensorflow
   from tfds_bench.corruptions import weather  # lazy: tensorflow
   table = {**noise.CORRUPTIONS, **blur.CORRUPTIONS, **weather.CORRUPTIONS,
-           **digital.CORRUPTIONS}
-  missing = set(NAMES) - set(table)
+           **digital.CORRUPTIONS, **c_bar.CORRUPTIONS}
+  missing = set(ALL_NAMES) - set(table)
   if missing:
     raise RuntimeError(f"corruptions not implemented: {sorted(missing)}")
   return table
@@ -52,19 +57,15 @@ def apply(images, corruption: str, severity: int, seed=0):
   # TensorFlow is imported here, not at module level, so that the names above
   # (used by numpy-only code such as tfds_bench.metrics) do not load it.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if corruption not in NAMES:
-    raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(NAMES)}")
+  if corruption not in ALL_NAMES:
+    raise ValueError(f"unknown corruption {corruption!r}; known: {', '.join(ALL_NAMES)}")
   if severity not in SEVERITIES:
     raise ValueError(f"severity must be one of 1..5, got {severity!r}")
   images = tf.convert_to_tensor(images)
   if images.dtype != tf.uint8:
     raise TypeError(f"images must be uint8, got {images.dtype.name}")
   single = images.shape.rank == 3
-  if single:
-    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, a strided slice's
-    # fixed cost is a large share of a cheap corruption on one image.
-    images = tf.expand_dims(images, 0)
-  if images.shape.rank != 4 or images.shape[-1] != 3:
+  if images.shape.rank not in (3, 4) or images.shape[-1] != 3:
     raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")
   if isinstance(seed, int) or not tf.is_tensor(seed):
     seed = int(seed)
@@ -72,5 +73,29 @@ def apply(images, corruption: str, severity: int, seed=0):
       raise ValueError(f"seed must be in [0, 2**31), got {seed}")
   elif not seed.dtype.is_integer or seed.shape.rank != 0:
     raise TypeError(f"a tensor seed must be a scalar integer, got {seed.dtype.name} {seed.shape}")
-  out = _registry()[corruption](images, int(severity), seed)
+  if isinstance(seed, int) and tf.executing_eagerly():
+    # One call of a traced program instead of dispatching each op from Python:
+    # an eager one-image call would pay that dispatch several times over its
+    # work. The seed goes in as a tensor, which gives the same draws.
+    return _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
+  return _corrupt(images, corruption, int(severity), seed)
+
+
+def _corrupt(images, corruption: str, severity: int, seed):
+  """The registered corruption on checked ``[H, W, 3]`` or ``[B, H, W, 3]`` uint8."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  single = images.shape.rank == 3
+  if single:
+    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, a strided slice's
+    # fixed cost is a large share of a cheap corruption on one image.
+    images = tf.expand_dims(images, 0)
+  out = _registry()[corruption](images, severity, seed)
   return tf.squeeze(out, 0) if single else out
+
+
+@functools.lru_cache(maxsize=None)
+def _eager_program(corruption: str, severity: int):
+  """`apply`'s eager Python-int-seed path: the corruption as a tf.function of (images, seed)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.function(lambda images, seed: _corrupt(images, corruption, severity, seed),
+                     autograph=False)

@@ -21,3 +21,12 @@ TEST_PERTURBATIONS = ("gaussian_noise", "shot_noise", "motion_blur", "zoom_blur"
                       "brightness", "translate", "rotate", "tilt", "scale")
 HELDOUT_PERTURBATIONS = ("speckle_noise", "gaussian_blur", "spatter", "shear")
 PERTURBATIONS = TEST_PERTURBATIONS + HELDOUT_PERTURBATIONS
+
+# The 10 corruptions of ImageNet-C-bar (Mintun, Kirillov & Xie, NeurIPS 2021),
+# in alphabetical order (facebookresearch/augmentation-corruption
+# imagenet_c_bar/imagenet_c_bar.csv lists the same ten).
+C_BAR_NAMES = ("blue_noise_sample", "brownish_noise", "caustic_refraction", "checkerboard_cutout",
+               "cocentric_sine_waves", "inverse_sparkles", "perlin_noise", "plasma_noise",
+               "single_frequency_greyscale", "sparkles")
+# Every name `tfds_bench.corruptions.apply` accepts.
+ALL_NAMES = NAMES + C_BAR_NAMES

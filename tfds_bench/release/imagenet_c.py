@@ -61,22 +61,30 @@ ARCHIVE_OF: Dict[str, str] = {
     c: archive for archive, names in ARCHIVE_CORRUPTIONS.items() for c in names}
 
 
+# Corruptions a `Config` may name: ImageNet-C's, then ImageNet-C-bar's.
+_CONFIG_NAMES = corruptions.NAMES + corruptions.C_BAR_NAMES
+
+
 @dataclasses.dataclass(frozen=True, order=True)
 class Config:
-  """One ImageNet-C config, (corruption, severity), checked when made.
+  """One config of a corruption set made with this pipeline, (corruption,
+  severity), checked when made: ImageNet-C's 19 corruptions, or
+  ImageNet-C-bar's 10 (`release.imagenet_c_bar` generates with the same
+  pipeline).
 
-  Orders as the paper lists them: corruption in `NAMES` order, then severity.
+  Orders as the papers list them: ImageNet-C's corruptions in `NAMES` order,
+  then C-bar's, then severity.
   """
   corruption_index: int = dataclasses.field(init=False, repr=False)
   corruption: str
   severity: int
 
   def __post_init__(self):
-    if self.corruption not in NAMES or self.severity not in SEVERITIES:
+    if self.corruption not in _CONFIG_NAMES or self.severity not in SEVERITIES:
       raise ValueError(
           f"({self.corruption!r}, {self.severity!r}) is not an ImageNet-C config; "
-          f"expected a corruption of {', '.join(NAMES)} and a severity 1..5")
-    object.__setattr__(self, "corruption_index", NAMES.index(self.corruption))
+          f"expected a corruption of {', '.join(_CONFIG_NAMES)} and a severity 1..5")
+    object.__setattr__(self, "corruption_index", _CONFIG_NAMES.index(self.corruption))
 
   @property
   def name(self) -> str:
@@ -87,14 +95,14 @@ class Config:
   def parse(cls, name: str) -> "Config":
     """`gaussian_noise_3` -> Config("gaussian_noise", 3); raises ValueError on others."""
     corruption, _, severity = name.rpartition("_")
-    if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
+    if corruption not in _CONFIG_NAMES or severity not in {str(s) for s in SEVERITIES}:
       raise ValueError(
           f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
-          f"with corruption one of {', '.join(NAMES)}")
+          f"with corruption one of {', '.join(_CONFIG_NAMES)}")
     return cls(corruption, int(severity))
 
 
-ALL_CONFIGS = tuple(Config(c, s) for c in NAMES for s in SEVERITIES)
+ALL_CONFIGS = tuple(Config(c, s) for c in NAMES for s in SEVERITIES)  # ImageNet-C's 95
 
 
 # --- the release pipeline, per image ------------------------------------------

@@ -2,7 +2,10 @@
 
 Normalised by AlexNet's errors with `tfds_bench.metrics.mce` /
 `relative_mce` (Hendrycks & Dietterich 2019); the clean error they are
-relative to is reported beside them.
+relative to is reported beside them. The same scorer serves any row of
+corrupted copies of the val images (ImageNet-C-bar): the row's options name
+its corruptions, the ones averaged, and whether AlexNet's normaliser applies
+(`score_imagenet_c_row`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, Config
 
 # Figures `score_imagenet_c` reports, for the benchmark table's `metrics`.
 METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
+# Without a normaliser (a row whose options say ``"normaliser": None``).
+UNNORMALISED_METRICS = ("mean_error", "clean_error", "clean_top1")
 
 
 def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarray:
@@ -36,7 +41,9 @@ def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarr
 
 
 def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
-                     clean: Predictions, benchmark: str) -> List[Result]:
+                     clean: Predictions, benchmark: str, names: Sequence[str] = NAMES,
+                     mean_over: Sequence[str] = TEST_NAMES,
+                     alexnet_normalised: bool = True) -> List[Result]:
   """ImageNet-C figures from per-config predictions and clean predictions.
 
   Reported (values are fractions; `n` as stated):
@@ -48,13 +55,22 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
       with the shipped numbers (only when all 15 x 5 configs are given);
       n = corrupted-image evaluations they average over (750,000 in full; the
       clean images are counted in `clean_error`'s n instead).
+    * `mean_error` instead of them when ``alexnet_normalised`` is False: the
+      mean over ``mean_over`` of the per-corruption errors (ImageNet-C-bar's
+      release reports this "overall-avg"); same n.
     * `clean_error`, `clean_top1`: of `clean`, which relative mCE uses;
       n = its images.
 
   Args:
-    predictions_by_config: `{Config: Predictions}`.
+    predictions_by_config: `{config: Predictions}`; a config has
+      ``corruption``, ``severity`` and ``name`` (`release.imagenet_c.Config`
+      or `release.imagenet_c_bar.Config`).
     clean: predictions on the clean images (ImageNet val) of the same files.
     benchmark: benchmark name written into the results.
+    names: the row's corruptions (per-corruption errors, in this order).
+    mean_over: the corruptions mCE (or the mean error) averages over.
+    alexnet_normalised: mCE and relative mCE with AlexNet's errors; else
+      `mean_error`.
 
   Raises:
     UserError: missing labels, or a config whose images are not the clean
@@ -87,7 +103,7 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
     per_config.setdefault(corruption, {})[severity] = aligned
     results.append(proportion_result(benchmark, f"error/{name}", aligned, clean_names))
 
-  complete = {c: per_config[c] for c in NAMES
+  complete = {c: per_config[c] for c in names
               if set(per_config.get(c, {})) == set(SEVERITIES)}
   images = len(clean_names)
   for corruption, by_severity in complete.items():
@@ -98,11 +114,18 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
         benchmark, f"error/{corruption}", _mean_error(by_severity), clean_names,
         len(SEVERITIES) * images))
 
-  if all(c in complete for c in TEST_NAMES):
-    n = len(TEST_NAMES) * len(SEVERITIES) * images
+  if all(c in complete for c in mean_over):
+    n = len(mean_over) * len(SEVERITIES) * images
 
     def test_errors(i: np.ndarray) -> Dict[str, List[float]]:
-      return {c: [float(complete[c][s][i].mean()) for s in SEVERITIES] for c in TEST_NAMES}
+      return {c: [float(complete[c][s][i].mean()) for s in SEVERITIES] for c in mean_over}
+
+    if not alexnet_normalised:
+      results.append(statistic_result(
+          benchmark, "mean_error",
+          lambda i: float(np.mean([np.mean(e) for e in test_errors(i).values()])),
+          clean_names, n))
+  if alexnet_normalised and all(c in complete for c in mean_over):
 
     results.append(statistic_result(benchmark, "mce", lambda i: metrics.mce(test_errors(i)),
                                     clean_names, n))
@@ -123,10 +146,21 @@ def _mean_error(by_severity: Mapping[int, np.ndarray]) -> Callable[[np.ndarray],
 def score_imagenet_c_row(predictions: Sequence[Predictions],
                          context: ScoringContext) -> List[Result]:
   """The scorer of a row whose sources are the clean val images, then one
-  `sources.ImageNetCSource` per config (each carrying its `Config`)."""
+  `sources.ImageNetCSource` per config (each carrying its config).
+
+  Row options (ImageNet-C's defaults when absent): ``corruptions`` (names),
+  ``mean_over`` (the names averaged), ``normaliser`` ("alexnet" or None).
+  """
   clean, *corrupted = predictions
   configs = [source.config for source in context.row.sources[1:]]
-  return score_imagenet_c(dict(zip(configs, corrupted)), clean, context.row.id)
+  options = context.row.options
+  normaliser = options.get("normaliser", "alexnet")
+  if normaliser not in ("alexnet", None):
+    raise ValueError(f"{context.row.id}: unknown normaliser {normaliser!r}")
+  return score_imagenet_c(dict(zip(configs, corrupted)), clean, context.row.id,
+                          names=tuple(options.get("corruptions", NAMES)),
+                          mean_over=tuple(options.get("mean_over", TEST_NAMES)),
+                          alexnet_normalised=normaliser == "alexnet")
 
 
 def score_sample_c(predictions: Sequence[Predictions],

@@ -1,0 +1,1 @@
+"""TFDS builder `bench_imagenet_c_bar`: ImageNet-C-bar, released or generated."""

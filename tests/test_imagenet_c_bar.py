@@ -1,0 +1,132 @@
+"""ImageNet-C-bar: configs, released layout, on the fly == generated, the row and its scorer."""
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import PIL.Image
+import pytest
+import tensorflow_datasets as tfds
+
+from tfds_bench import benchmark_table, errors
+from tfds_bench.benchmark_types import ScoringContext
+from tfds_bench.builders.bench_imagenet_c_bar import bench_imagenet_c_bar_dataset_builder
+from tfds_bench.labels import data_path
+from tfds_bench.predictions import Predictions
+from tfds_bench.release import common, imagenet_c, imagenet_c_bar
+from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
+from tfds_bench.sources import ImageNetCSource
+
+GENERATED_DIR = (bench_imagenet_c_bar_dataset_builder.Builder.pkg_dir_path / "dummy_data"
+                 / "generated")
+
+
+def test_configs():
+  assert len(imagenet_c_bar.ALL_CONFIGS) == 50
+  assert imagenet_c_bar.Config.parse("caustic_refraction_5") == imagenet_c_bar.Config(
+      "caustic_refraction", 5)
+  assert {c.corruption for c in imagenet_c_bar.ALL_CONFIGS} == set(imagenet_c_bar.NAMES)
+  # One config type for the pipeline both sets are made with.
+  assert imagenet_c_bar.Config is imagenet_c.Config
+  with pytest.raises(ValueError, match="not an ImageNet-C config"):
+    imagenet_c_bar.Config("rain", 1)
+  with pytest.raises(ValueError, match="not an ImageNet-C config"):
+    imagenet_c_bar.Config.parse("sparkles_6")
+
+
+def _tar(path, names):
+  with tarfile.open(path, "w:gz") as tar:
+    for name in names:
+      buf = io.BytesIO()
+      PIL.Image.new("RGB", (8, 8)).save(buf, "JPEG")
+      info = tarfile.TarInfo(name)
+      info.size = len(buf.getvalue())
+      tar.addfile(info, io.BytesIO(buf.getvalue()))
+  return path
+
+
+def test_released_members_with_or_without_a_top_folder(tmp_path):
+  flat = _tar(tmp_path / "a.tar.gz", ["sparkles/2/n01440764/ILSVRC2012_val_00000001.JPEG",
+                                      "sparkles/3/n01440764/ILSVRC2012_val_00000002.JPEG"])
+  assert [m[:2] for m in imagenet_c_bar.iter_released_members(flat, "sparkles", 2)] == [
+      ("n01440764", "ILSVRC2012_val_00000001.JPEG")]
+  nested = _tar(tmp_path / "b.tar.gz", ["top/sparkles/2/n01440764/ILSVRC2012_val_00000001.JPEG"])
+  assert len(list(imagenet_c_bar.iter_released_members(nested, "sparkles", 2))) == 1
+  with pytest.raises(errors.DamagedInputError, match="no images of sparkles at severity 4"):
+    list(imagenet_c_bar.iter_released_members(flat, "sparkles", 4))
+  odd = _tar(tmp_path / "c.tar.gz", ["fog/2/n01440764/ILSVRC2012_val_00000001.JPEG"])
+  with pytest.raises(errors.DamagedInputError, match="Unexpected member 'fog/2/"):
+    list(imagenet_c_bar.iter_released_members(odd, "sparkles", 2))
+
+
+@pytest.mark.parametrize("config", ["perlin_noise_2", "caustic_refraction_5"])
+def test_on_the_fly_images_equal_the_builders_generated_images(config, tmp_path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfds_bench import labels  # pylint: disable=g-import-not-at-top
+  builder = tfds.builder(f"bench_imagenet_c_bar/{config}", data_dir=str(tmp_path))
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(GENERATED_DIR)))
+  stored = {ex["file_name"].decode(): ex["image"] for ex in tfds.as_numpy(
+      builder.as_dataset(split="test", decoders={"image": tfds.decode.SkipDecoding()}))}
+  with tarfile.open(GENERATED_DIR / common.VAL_ARCHIVE_NAME) as tar:
+    members = sorted((m.name, tar.extractfile(m).read()) for m in tar if m.isfile())
+  names = [n for n, _ in members]
+  val = tf.data.Dataset.from_tensor_slices({
+      "image": [d for _, d in members], "file_name": names,
+      "label": [labels.val_labels()[labels.val_file_number(n) - 1] for n in names]})
+  source = [s for s in benchmark_table.get("imagenet_c_bar").sources[1:]
+            if s.config.name == config][0]
+  assert source.builder == f"bench_imagenet_c_bar/{config}"
+  on_the_fly = {ex["file_name"].decode(): ex["image"] for ex in tfds.as_numpy(
+      imagenet_c.corrupt_on_the_fly(val, source.config))}
+  assert sorted(on_the_fly) == sorted(stored) and len(stored) >= 3
+
+  def decode(jpeg):
+    with PIL.Image.open(io.BytesIO(jpeg)) as image:
+      return np.asarray(image.convert("RGB"))
+
+  for name, jpeg in on_the_fly.items():
+    np.testing.assert_array_equal(decode(jpeg), decode(stored[name]), err_msg=name)
+
+
+def _predictions(file_names, label, wrong):
+  label = np.asarray(label, np.int64)
+  top1 = label.copy()
+  top1[:wrong] = (label[:wrong] + 1) % 1000
+  top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1)
+  return Predictions(file_name=np.asarray(file_names), label=label, top5=top5,
+                     confidence=np.full(len(label), np.nan))
+
+
+def test_the_row_scores_mean_error_without_a_normaliser():
+  row = benchmark_table.get("imagenet_c_bar")
+  assert len(row.sources) == 51 and all(isinstance(s, ImageNetCSource) for s in row.sources[1:])
+  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
+  label = [3, 1, 4, 1]
+  # Config k (in the row's order) gets k % 5 wrong images of 4: the same
+  # 4 images everywhere.
+  wrong = [k % 5 for k in range(50)]
+  predictions = [_predictions(files, label, 1)] + [_predictions(files, label, min(w, 4))
+                                                   for w in wrong]
+  results = imagenet_c_scoring.score_imagenet_c_row(predictions, ScoringContext(row))
+  values = {r.metric: r.value for r in results}
+  assert "mce" not in values and "relative_mce" not in values
+  expected_per_corruption = np.mean([min(w, 4) / 4 for w in range(5)])
+  for name in imagenet_c_bar.NAMES:
+    assert values[f"error/{name}"] == pytest.approx(expected_per_corruption)
+  assert values["mean_error"] == pytest.approx(expected_per_corruption)
+  assert values["clean_error"] == 0.25
+  assert set(values) <= {f"error/{c.name}" for c in imagenet_c_bar.ALL_CONFIGS} | {
+      f"error/{n}" for n in imagenet_c_bar.NAMES} | set(imagenet_c_scoring.UNNORMALISED_METRICS)
+  assert all(r.benchmark == "imagenet_c_bar" for r in results)
+
+
+def test_the_release_baseline_file_is_alexnets_imagenet_c_errors():
+  with data_path("augmentation_corruption_mce_baseline_imagenet.json").open("r") as f:
+    release = json.load(f)
+  with data_path("imagenet_c_alexnet.json").open("r") as f:
+    alexnet = json.load(f)
+  for name, error in alexnet["alexnet_error"].items():
+    assert release["errors"][name] == pytest.approx(100 * error, abs=1e-9), name
+  assert not set(release["errors"]) & set(imagenet_c_bar.NAMES)
