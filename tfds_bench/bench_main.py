@@ -72,10 +72,9 @@ flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
 flags.DEFINE_bool("progress", True, "Show progress bars on stderr.")
-flags.DEFINE_bool("corrupt_on_the_fly", False,
-                  "imagenet_c, imagenet_c_bar: corrupt the val images inside the input pipeline "
-                  "(same images as the builders' generated mode) instead of reading prepared "
-                  "configs.")
+flags.DEFINE_bool("corrupt_on_the_fly", False, "imagenet_c, imagenet_c_bar: corrupt the val "
+                  "images in the input pipeline (the builders' generated images) instead of "
+                  "reading prepared configs.")
 flags.DEFINE_float("real_threshold", None,
                    "Also report ReaL top-1 with label sets at this Dawid-Skene score "
                    "threshold (real.json is 0.8).")

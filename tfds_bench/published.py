@@ -50,23 +50,9 @@ PREPROCESSING_NOTE = (
     "preprocessing (its crop fraction, interpolation and image size), not this suite's.")
 
 
-@functools.lru_cache(maxsize=None)
 def top1(benchmark: str) -> Dict[Key, float]:
   """(model, img_size) -> published top-1 (a fraction) on ``benchmark``."""
-  if benchmark not in FILES:
-    raise errors.UserError(f"no published results for {benchmark!r}; known: {', '.join(FILES)}")
-  path = labels.data_path("published").joinpath(FILES[benchmark])
-  with path.open("r", encoding="utf-8") as f:
-    rows = list(csv.DictReader(f))
-  table = {}
-  for line, row in enumerate(rows, start=2):
-    try:
-      key = (row["model"], int(row["img_size"]))
-      table[key] = float(row["top1"]) / 100.0
-    except (KeyError, ValueError) as e:
-      raise errors.UserError(f"{path}: line {line}: bad row ({e}); restore the file from "
-                             "the package") from None
-  return table
+  return {key: row["top1"] for key, row in rows(benchmark).items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +108,8 @@ COUNTERPARTS: Dict[str, Key] = {
 def rows(benchmark: str) -> Dict[Key, Dict[str, object]]:
   """(model, img_size) -> the published row on ``benchmark``: top1 and top5
   (fractions), and the crop_pct and interpolation it was evaluated with."""
+  if benchmark not in FILES:
+    raise errors.UserError(f"no published results for {benchmark!r}; known: {', '.join(FILES)}")
   path = labels.data_path("published").joinpath(FILES[benchmark])
   with path.open("r", encoding="utf-8") as f:
     read = list(csv.DictReader(f))

@@ -374,12 +374,11 @@ class ExpectedCalibrationError(_Float64Metric):
     self.from_logits = bool(from_logits)
     self.num_bins = int(num_bins)
     self.class_subset = None if class_subset is None else [int(c) for c in class_subset]
-    self.bin_count = self.add_variable(shape=(self.num_bins,), initializer="zeros",
-                                       dtype="int64", name="bin_count")
-    self.bin_correct = self.add_variable(shape=(self.num_bins,), initializer="zeros",
-                                         dtype="int64", name="bin_correct")
-    self.bin_confidence_sum = self.add_variable(shape=(self.num_bins,), initializer="zeros",
-                                                dtype="float64", name="bin_confidence_sum")
+    # Per bin: examples, correct ones (integer counts) and the sum of confidences.
+    for name, dtype in (("bin_count", "int64"), ("bin_correct", "int64"),
+                        ("bin_confidence_sum", "float64")):
+      setattr(self, name, self.add_variable(shape=(self.num_bins,), initializer="zeros",
+                                            dtype=dtype, name=name))
 
   def update_state(self, y_true, y_pred, sample_weight=None):
     confidence, top1 = _confidence_and_top1(y_pred, self.from_logits, self.class_subset)

@@ -352,11 +352,8 @@ def write_report(records: Sequence[Mapping], output_dir: str,
     if figure is not None:
       figures.save_figure(figure, os.path.join(output_dir, EFFECTIVE_ROBUSTNESS_PNG))
       images.append(EFFECTIVE_ROBUSTNESS_PNG)
-  figure = figures.corruption_errors_figure(records)
-  if figure is not None:
-    figures.save_figure(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
-    images.append(CORRUPTION_ERRORS_PNG)
-  for name, draw in ((SHAPE_BIAS_PNG, figures.shape_bias_figure),
+  for name, draw in ((CORRUPTION_ERRORS_PNG, figures.corruption_errors_figure),
+                     (SHAPE_BIAS_PNG, figures.shape_bias_figure),
                      (ERROR_CONSISTENCY_PNG, figures.error_consistency_figure)):
     figure = draw(records)
     if figure is not None:
@@ -367,7 +364,7 @@ def write_report(records: Sequence[Mapping], output_dir: str,
     figures.plot_real_curves(curves, os.path.join(output_dir, REAL_CURVE_PNG))
     images.append(REAL_CURVE_PNG)
   figure = figures.factor_error_ratio_figure(records)
-  if figure is not None:
+  if figure is not None:  # after the ReaL curves: the order report.md shows them in
     figures.save_figure(figure, os.path.join(output_dir, FACTOR_ERROR_RATIOS_PNG))
     images.append(FACTOR_ERROR_RATIOS_PNG)
   written = []
