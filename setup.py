@@ -60,12 +60,17 @@ setuptools.setup(
         # utilities (tfds.testing) import; scikit-image, scikit-learn and
         # imagecorruptions (which pulls in opencv-python) are the references
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
-        # Beam for the Beam generation tests (tests/test_beam_generation.py).
+        # Beam and TFDS's command line for the Beam generation tests
+        # (tests/test_beam_generation.py); PyAV for the released ImageNet-P
+        # videos' test (builders/bench_imagenet_p), which CI must run.
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
                  "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
-                 "apache-beam>=2.50"],
-        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
-        "beam": ["apache-beam>=2.50"],
+                 "apache-beam>=2.50", "mlcroissant>=1.0.9", "av>=12"],
+        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink,
+        # Spark), with the README's `tfds build` recipe: TFDS 4.9.10's `tfds`
+        # command imports mlcroissant at start-up (its croissant subcommand),
+        # which tensorflow-datasets does not require.
+        "beam": ["apache-beam>=2.50", "mlcroissant>=1.0.9"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
         # The peers that benchmarks/corruption_speed.py times beside the engine
