@@ -133,7 +133,9 @@ def test_data_service_with_two_workers_equals_the_local_pipeline(sample_data_dir
   served = evaluate.predict_benchmarks(
       "efficientnet", ["sample"], batch_size=3,
       data=DataOptions(data_dir=sample_data_dir, data_service=address))
+  assert served.by_source.keys() == unsharded.by_source.keys() and served.by_source
   for key, p in served.by_source.items():
+    assert len(p) == SAMPLE_SIZE, key  # an empty result is a failure, not a pass
     _same_predictions(p, unsharded.by_source[key])
 
 
