@@ -30,7 +30,7 @@ from typing import List, Optional, Tuple
 
 from absl import app, flags, logging
 
-from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
+from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models, peers,
                         predictions, reports, shards)
 
 FLAGS = flags.FLAGS
@@ -85,6 +85,12 @@ flags.DEFINE_string("data_service", None,
                     "python -m tfds_bench.data_service): decode and preprocessing run on its "
                     "workers; local:N starts a dispatcher and N workers in this process, "
                     "which --corrupt_on_the_fly needs (its PIL crop runs only here).")
+flags.DEFINE_integer("connect_timeout", 300,
+                     "Seconds to wait for the other processes a run needs: the tasks of "
+                     "the TF_CONFIG cluster (--strategy=multi_worker), the tf.data service "
+                     "dispatcher (--data_service=grpc://...), a --tpu=grpc:// worker. "
+                     "Past it, an error names the addresses that did not answer.",
+                     lower_bound=1)
 
 
 EXIT_USER_ERROR = 2
@@ -377,10 +383,11 @@ def _run() -> int:
   if checked.predictions:
     run = _score_saved_predictions(checked, command)
   else:
-    strategy = _strategy()
+    strategy = _strategy(FLAGS.connect_timeout)
     writes_outputs = evaluate.host_slice(strategy)[0] == 0  # all hosts get the same results
     # The servers of --data_service=local:N live as long as this run.
-    service_address, service_servers = _data_service()  # pylint: disable=unused-variable
+    service_address, service_servers = _data_service(  # pylint: disable=unused-variable
+        FLAGS.connect_timeout)
     data = evaluate.DataOptions(checked.data_dir, checked.manual_dir, checked.image_folder,
                                 FLAGS.real_threshold, FLAGS.corrupt_on_the_fly,
                                 service_address)
@@ -404,29 +411,87 @@ def _run() -> int:
   return 0
 
 
-def _data_service():
+def _data_service(connect_timeout: int):
   """--data_service (checked by `check_flags`) -> (dispatcher address or None,
-  in-process servers to keep alive)."""
+  in-process servers to keep alive). A remote dispatcher must answer within
+  ``connect_timeout`` seconds (`peers.wait_for`): TensorFlow's client would
+  wait for it forever."""
   value = FLAGS.data_service
   if not value:
     return None, []
   if value.startswith(data_service.LOCAL_PREFIX):
     return data_service.start_local(int(value[len(data_service.LOCAL_PREFIX):]))
+  address = value[len("grpc://"):]
+  peers.wait_for(
+      {"the tf.data service dispatcher": address}, connect_timeout,
+      context=f"--data_service={value}",
+      fix=(f"start it there (python -m tfds_bench.data_service dispatcher --port="
+           f"{peers.split_address(address)[1]} --workers=...), check --data_service, or raise "
+           "--connect_timeout"),
+      notify=_notice)
   return value, []
 
 
-def _strategy():
-  """--strategy (checked by `check_flags`): None, or the tf.distribute strategy it names."""
+def _notice(message: str) -> None:
+  print(f"bench_main: {message}", file=sys.stderr, flush=True)
+
+
+def _cluster_tasks(resolver):
+  """{"worker 1": "host:port", ...} of every task of a cluster resolver's spec."""
+  cluster = resolver.cluster_spec()
+  return {f"{job} {task}": cluster.task_address(job, task)
+          for job in sorted(cluster.jobs) for task in cluster.task_indices(job)}
+
+
+def _strategy(connect_timeout: int):
+  """--strategy (checked by `check_flags`): None, or the tf.distribute strategy it names.
+
+  multi_worker: the cluster and this task come from TensorFlow's
+  TFConfigClusterResolver; every other task must answer within
+  ``connect_timeout`` seconds (`peers.wait_for`, before TensorFlow's own
+  wait, which has no deadline and ignores Ctrl-C). tpu: a missing TPU is a
+  `UserError` naming the fix.
+  """
   if FLAGS.strategy == "none":
     return None
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if FLAGS.strategy == "mirrored":
     return tf.distribute.MirroredStrategy()
   if FLAGS.strategy == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=FLAGS.tpu or "")
-  tf.config.experimental_connect_to_cluster(resolver)
-  tf.tpu.experimental.initialize_tpu_system(resolver)
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    tasks = _cluster_tasks(resolver)
+    me = f"{resolver.task_type} {resolver.task_id}"
+    if me not in tasks:
+      raise errors.UserError(f"TF_CONFIG's task ({me}) is not in its cluster "
+                             f"({', '.join(tasks)}); fix TF_CONFIG")
+    peers.wait_for(
+        {what: address for what, address in tasks.items() if what != me}, connect_timeout,
+        context="--strategy=multi_worker",
+        fix=("start the same bench_main command there with its TF_CONFIG task (README, "
+             "'Scaling out'), check TF_CONFIG's addresses, or raise --connect_timeout"),
+        listen_port=peers.split_address(tasks[me])[1],
+        listen_what=f"TF_CONFIG's {me} ({tasks[me]})", notify=_notice)
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+  return _tpu_strategy(tf, connect_timeout)
+
+
+def _tpu_strategy(tf, connect_timeout: int):
+  """TPUStrategy on --tpu (default: this machine's TPU), or a one-line `UserError`."""
+  name = FLAGS.tpu or ""
+  fix = ("run on a TPU VM (or name a reachable TPU with --tpu=NAME or grpc://HOST:8470), "
+         "or use --strategy=mirrored / none")
+  if name.startswith("grpc://"):
+    peers.wait_for({"the TPU worker": name[len("grpc://"):]}, connect_timeout,
+                   context="--strategy=tpu",
+                   fix=fix + ", or raise --connect_timeout", notify=_notice)
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=name)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, OSError, RuntimeError, tf.errors.OpError) as e:
+    found = f"the TPU {name!r}" if name else "a TPU on this machine"
+    raise errors.UserError(f"--strategy=tpu: cannot reach {found} ({_first_line(e)}); "
+                           f"{fix}") from None
   return tf.distribute.TPUStrategy(resolver)
 
 
@@ -515,7 +580,10 @@ def _start_tensorflow_quietly() -> None:
     os.dup2(caught.fileno(), 2)
     try:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.config.list_logical_devices()
+      # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow
+      # accepts only before its devices are initialised.
+      if FLAGS.strategy != "multi_worker":
+        tf.config.list_logical_devices()
     finally:
       os.dup2(saved_stderr, 2)
       os.close(saved_stderr)
@@ -536,6 +604,46 @@ def main(argv):
   except KeyboardInterrupt:
     print("bench_main: interrupted (Ctrl-C)", file=sys.stderr)
     sys.exit(EXIT_INTERRUPTED)
+  except Exception as e:  # pylint: disable=broad-except
+    message = _tensorflow_error_message(e)
+    if message is None:
+      raise
+    _fail(message)
+
+
+def _first_line(error: BaseException) -> str:
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  return lines[0] if lines else type(error).__name__
+
+
+# A task named in TensorFlow's error text: /job:worker/replica:0/task:1.
+_TASK_IN_ERROR = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+def _tensorflow_error_message(error: Exception) -> Optional[str]:
+  """The one line for a TensorFlow error that a user can fix, else None:
+  memory exhausted by --batch_size; under --strategy=multi_worker, a task of
+  the cluster that stopped answering (the tasks named by address)."""
+  tf = sys.modules.get("tensorflow")
+  if tf is None or not isinstance(error, tf.errors.OpError):
+    return None
+  if isinstance(error, tf.errors.ResourceExhaustedError):
+    smaller = max(1, FLAGS.batch_size // 2)
+    return (f"--batch_size={FLAGS.batch_size} does not fit in the device's memory "
+            f"({_first_line(error)[:200]}); lower it, e.g. --batch_size={smaller}")
+  if FLAGS.strategy != "multi_worker" or not isinstance(
+      error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+              tf.errors.AbortedError, tf.errors.CancelledError, tf.errors.InternalError)):
+    return None
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  tasks = _cluster_tasks(resolver)
+  me = f"{resolver.task_type} {resolver.task_id}"
+  named = [f"{job} {task}" for job, task in _TASK_IN_ERROR.findall(str(error))]
+  lost = [t for t in dict.fromkeys(named) if t in tasks and t != me] or [
+      t for t in tasks if t != me]
+  where = ", ".join(f"{t} at {tasks[t]}" for t in lost)
+  return (f"--strategy=multi_worker: lost {where} ({type(error).__name__}: "
+          f"{_first_line(error)[:200]}); restart the command on every task of TF_CONFIG")
 
 
 def _fail(message: str) -> None:
