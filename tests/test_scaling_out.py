@@ -1,13 +1,18 @@
-"""Past one machine: multi-worker evaluation (two worker processes on localhost),
-a tf.data service (in-process dispatcher, two workers) and sharded evaluation
-give what one process gives (README, "Scaling out")."""
+"""Past one machine: multi-worker evaluation, a tf.data service and sharded
+evaluation give what one process gives (README, "Scaling out"), run as the
+README runs them: separate `bench_main` processes on localhost (two workers
+with TF_CONFIG; a dispatcher and two workers of `python -m
+tfds_bench.data_service`; two shards then a merge), each run's results.json
+against a one-process `bench_main` run's. Missing peers and dispatchers end in
+one line after --connect_timeout, and Ctrl-C ends every wait with exit 130."""
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
-import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -139,70 +144,157 @@ def test_data_service_with_two_workers_equals_the_local_pipeline(sample_data_dir
     _same_predictions(p, unsharded.by_source[key])
 
 
-# --- multi-worker -----------------------------------------------------------------
-
-_WORKER_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import tensorflow as tf
-    from tfds_bench import evaluate
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    predicted = evaluate.predict_benchmarks(
-        "efficientnet", ["sample"], batch_size=2, strategy=strategy,
-        data=evaluate.DataOptions(data_dir=sys.argv[1]))
-    p = next(iter(predicted.by_source.values()))
-    print("RESULT" + json.dumps({
-        "host": evaluate.host_slice(strategy), "file_name": p.file_name.tolist(),
-        "label": p.label.tolist(), "top5": p.top5.tolist(),
-        "confidence": p.confidence.tolist(),
-        "real_label": p.extras["real_label"].tolist()}))
-""")
-
-
-def test_two_worker_processes_give_the_single_process_predictions(sample_data_dir, unsharded,
-                                                                  quiet_tf_env):
-  ports = [data_service_lib.free_port() for _ in range(2)]
-  cluster = {"worker": [f"localhost:{p}" for p in ports]}
-  procs = []
-  for index in range(2):
-    env = dict(quiet_tf_env, CUDA_VISIBLE_DEVICES="",
-               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               TF_CONFIG=json.dumps({"cluster": cluster,
-                                     "task": {"type": "worker", "index": index}}))
-    procs.append(subprocess.Popen([sys.executable, "-c", _WORKER_SCRIPT, sample_data_dir],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=env))
-  outputs = []
-  try:
-    for proc in procs:
-      stdout, stderr = proc.communicate(timeout=400)
-      lines = [l for l in stdout.splitlines() if l.startswith("RESULT")]
-      assert proc.returncode == 0 and lines, stderr[-3000:]
-      outputs.append(json.loads(lines[-1][len("RESULT"):]))
-  finally:
-    for proc in procs:
-      if proc.poll() is None:
-        proc.kill()
-  single = next(iter(unsharded.by_source.values()))
-  assert [o["host"] for o in outputs] == [[0, 2], [1, 2]]
-  for out in outputs:  # every worker gets every example, in source order
-    assert out["file_name"] == single.file_name.tolist()
-    assert out["label"] == single.label.tolist()
-    assert out["top5"] == single.top5.tolist()
-    assert out["real_label"] == single.extras["real_label"].tolist()
-    np.testing.assert_allclose(out["confidence"], single.confidence, rtol=0, atol=1e-6)
-
-
 # --- the command line -------------------------------------------------------------
 
+BENCH_MAIN = [sys.executable, "-m", "tfds_bench.bench_main", "--progress=false"]
+
+
+def _env(quiet_tf_env, **extra):
+  return dict(quiet_tf_env, CUDA_VISIBLE_DEVICES="",
+              PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""), **extra)
+
+
 def _bench_main(env, *args):
-  proc = subprocess.run([sys.executable, "-m", "tfds_bench.bench_main", "--progress=false",
-                         *args], capture_output=True, text=True, env=env, timeout=600,
-                        check=False)
+  proc = subprocess.run(BENCH_MAIN + list(args), capture_output=True, text=True,
+                        env=_env(env), timeout=600, check=False)
   return proc
 
 
+def _figures(output_dir):
+  """results.json's (benchmark, metric, n) -> value."""
+  with open(os.path.join(output_dir, "results.json"), encoding="utf-8") as f:
+    records = json.load(f)["results"]
+  return {(r["benchmark"], r["metric"], r["n"]): r["value"] for r in records}
+
+
+def _same_figures(output_dir, expected):
+  got = _figures(output_dir)
+  assert got.keys() == expected.keys() and got
+  for key, value in expected.items():
+    assert got[key] == pytest.approx(value, rel=0, abs=1e-9), key
+
+
+@pytest.fixture(scope="module")
+def one_process(sample_data_dir, tmp_path_factory):
+  """results.json figures of one `bench_main` process on the sample benchmark."""
+  out = tmp_path_factory.mktemp("one_process")
+  proc = subprocess.run(BENCH_MAIN + [f"--data_dir={sample_data_dir}", "--benchmarks=sample",
+                                      "--batch_size=2", f"--output_dir={out}"],
+                        capture_output=True, text=True, timeout=600, check=False,
+                        env=_env(dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  figures = _figures(out)
+  assert {key[2] for key in figures} == {SAMPLE_SIZE}
+  return figures
+
+
+def _tf_config(ports, index):
+  return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports]},
+                     "task": {"type": "worker", "index": index}})
+
+
+def _finish(procs, timeout=600):
+  """(returncode, stdout, stderr) of each process; none is left running."""
+  try:
+    outputs = [p.communicate(timeout=timeout) for p in procs]
+    return [(p.returncode, *output) for p, output in zip(procs, outputs)]
+  finally:
+    _kill_leftovers(procs)
+
+
+def _kill_leftovers(procs):
+  for p in procs:
+    if p.poll() is None:
+      p.kill()
+      p.wait()
+
+
+def test_bench_main_on_two_workers_equals_one_process(tmp_path, sample_data_dir, one_process,
+                                                     quiet_tf_env):
+  ports = [data_service_lib.free_port() for _ in range(2)]
+  procs = [subprocess.Popen(
+      BENCH_MAIN + ["--strategy=multi_worker", f"--data_dir={sample_data_dir}",
+                    "--benchmarks=sample", "--batch_size=2",
+                    f"--output_dir={tmp_path / f'worker{index}'}"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=_env(quiet_tf_env, TF_CONFIG=_tf_config(ports, index))) for index in range(2)]
+  for returncode, stdout, stderr in _finish(procs):
+    assert returncode == 0, stderr[-3000:]
+    assert "top1" in stdout  # every worker prints the table
+  _same_figures(tmp_path / "worker0", one_process)
+  assert not os.path.exists(tmp_path / "worker1" / "results.json")  # the first host writes
+
+
+def test_bench_main_on_a_data_service_of_two_worker_processes_equals_one_process(
+    tmp_path, sample_data_dir, one_process, quiet_tf_env):
+  dispatcher_port, *worker_ports = [data_service_lib.free_port() for _ in range(3)]
+  service = [sys.executable, "-m", "tfds_bench.data_service"]
+  env = _env(quiet_tf_env)
+  procs = [subprocess.Popen(
+      service + ["dispatcher", f"--port={dispatcher_port}",
+                 "--workers=" + ",".join(f"localhost:{p}" for p in worker_ports)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)]
+  procs += [subprocess.Popen(
+      service + ["worker", f"--port={p}", f"--dispatcher=localhost:{dispatcher_port}"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for p in worker_ports]
+  try:
+    proc = _bench_main(quiet_tf_env, f"--data_service=grpc://localhost:{dispatcher_port}",
+                       f"--data_dir={sample_data_dir}", "--benchmarks=sample",
+                       "--batch_size=2", f"--output_dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _same_figures(tmp_path, one_process)
+    # Ctrl-C stops the dispatcher and the workers too.
+    for p in procs:
+      p.send_signal(signal.SIGINT)
+    assert [code for code, *_ in _finish(procs, timeout=60)] == [130] * 3
+  finally:
+    _kill_leftovers(procs)
+
+
+def test_missing_peer_or_dispatcher_is_one_line_after_connect_timeout(quiet_tf_env):
+  silent = data_service_lib.free_port()
+  own = data_service_lib.free_port()
+  for args, env, named in (
+      (["--strategy=multi_worker"], {"TF_CONFIG": _tf_config([own, silent], 0)},
+       f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent}"),
+      ([f"--data_service=grpc://localhost:{silent}"], {},
+       f"--data_service=grpc://localhost:{silent}: no answer from the tf.data service "
+       f"dispatcher at localhost:{silent} within --connect_timeout=2 s")):
+    start = time.monotonic()
+    proc = subprocess.run(BENCH_MAIN + args + ["--benchmarks=sample", "--connect_timeout=2"],
+                          capture_output=True, text=True, env=_env(quiet_tf_env, **env),
+                          timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors_lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_main: error:")]
+    assert len(errors_lines) == 1 and named in errors_lines[0], proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert time.monotonic() - start < 120
+
+
+def test_ctrl_c_ends_every_wait_with_exit_130(quiet_tf_env):
+  silent = data_service_lib.free_port()
+  own = data_service_lib.free_port()
+  for args, env in ((["--strategy=multi_worker"], {"TF_CONFIG": _tf_config([silent, own], 1)}),
+                    ([f"--data_service=grpc://localhost:{silent}"], {})):
+    proc = subprocess.Popen(BENCH_MAIN + args + ["--benchmarks=sample"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(quiet_tf_env, **env))
+    try:
+      waiting = proc.stderr.readline()  # the wait announces itself after a moment
+      assert waiting.startswith("bench_main: waiting for ") and f"localhost:{silent}" in waiting
+      proc.send_signal(signal.SIGINT)
+      start = time.monotonic()
+      _, stderr = proc.communicate(timeout=30)
+      assert proc.returncode == 130, stderr
+      assert time.monotonic() - start < 10
+      assert stderr.strip() == "bench_main: interrupted (Ctrl-C)"
+    finally:
+      _kill_leftovers([proc])
+
+
 def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
-                                                        quiet_tf_env):
+                                                        one_process, quiet_tf_env):
   for index in range(2):
     proc = _bench_main(quiet_tf_env, f"--data_dir={sample_data_dir}", "--benchmarks=sample",
                        f"--shard={index}/2", f"--output_dir={tmp_path}", "--batch_size=3")
@@ -210,6 +302,7 @@ def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_di
   proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz",
                      f"--output_dir={tmp_path / 'merged'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
+  _same_figures(tmp_path / "merged", one_process)
   merged = json.loads((tmp_path / "merged" / "results.json").read_text())
   direct = evaluate.score_sources(unsharded.spec.name, ["sample"], unsharded.by_source)
   # The results file's records: model, benchmark, metric, value, n, suite_version.
