@@ -29,7 +29,7 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*", "data/published/*", "corruptions/frost/*"],
+        "tfds_bench": ["data/*", "data/published/*", "data/label_spaces/*", "corruptions/frost/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
                                 "*/dummy_data/**/*", "*/*.txt", "*/*.json",
                                 "*/photos/*"],
@@ -76,6 +76,9 @@ setuptools.setup(
         # The peers that benchmarks/corruption_speed.py times beside the engine
         # (imagecorruptions is already a runtime dependency: frost's images).
         "benchmark": ["corrupt-tta"],
+        # ObjectNet's zip is ZipCrypto-encrypted: a compiled decrypter that
+        # archives.EncryptedZip uses when installed (zipfile's is pure Python).
+        "objectnet": ["fast-zip-decryption>=3.0"],
     },
     entry_points={"console_scripts": ["bench_main=tfds_bench.bench_main:run"]},
 )

@@ -9,8 +9,7 @@ matrix, then a sort) on a smaller size that fits in memory, and prints the
 speed ratio. It then extrapolates the blocked search linearly in pairs to the
 ImageNetV2-style audit, 50,000 test x 1,281,167 ImageNet train images, for
 the embedding search and the pixel search (3,072-d): an EXTRAPOLATION, not a
-measurement, and it excludes decoding and featurising the images (about
-1.28M / 110 img/s = 3.2 h for EfficientNet-Lite0 on 2 cores).
+measurement, and it excludes decoding and featurising the images.
 
   python benchmarks/audit_speed.py [--queries 5000 --references 100000]
 """

@@ -1,6 +1,6 @@
 """Speed and fidelity of the corruption engine on the paths users run, beside its peers.
 
-Usage (a few minutes on 2 cores with the defaults; all 19 at severity 3):
+Usage (the defaults: all 19 at severity 3):
   python benchmarks/corruption_speed.py [--names motion_blur,snow] [--severities 3]
       [--images 8] [--stream_images 256] [--repeats 5] [--peers imagecorruptions,corrupt_tta,tfds]
   python benchmarks/corruption_speed.py --memory 256   # peak RSS per path, subprocesses

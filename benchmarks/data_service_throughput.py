@@ -67,19 +67,19 @@ def main():
   print(f"{'corruption':18s} {header} {'CPU ms/img':>10s} {'cores/accel':>11s}")
   for name in args.names.split(","):
     # Warm up: a corruption's XLA functions compile on first use.
-    for _ in imagenet_c.corrupt_on_the_fly(clean.take(1), name, args.severity):
+    for _ in imagenet_c.corrupt_on_the_fly(clean.take(1), imagenet_c.Config(name, args.severity)):
       pass
     rates = []
     for count in worker_counts:
       address = services[count][0] if count else None
       examples = input_pipeline.service_slice(clean) if address else clean
-      corrupted = imagenet_c.corrupt_on_the_fly(examples, name, args.severity)
+      corrupted = imagenet_c.corrupt_on_the_fly(examples, imagenet_c.Config(name, args.severity))
       start = time.perf_counter()
       p = evaluate.predict_source(corrupted, model, spec, args.batch_size, step=step,
                                   data_service=address)
       rates.append(len(p) / (time.perf_counter() - start))
       assert len(p) == args.images
-    generation = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
+    generation = imagenet_c.corrupt_on_the_fly(clean, imagenet_c.Config(name, args.severity))
     cpu_start = time.process_time()
     for _ in generation.map(lambda e: tf.io.decode_jpeg(e["image"])):
       pass

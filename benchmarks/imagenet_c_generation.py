@@ -8,8 +8,7 @@ by default):
     CenterCrop(224), the corruption with each image's seed, PIL JPEG q85
     optimize=True, as parallel map calls);
   * one at a time (the baseline, measured in the same run): the same steps
-    per image through `corrupt_and_encode`, as the builder ran before
-    issue 19.
+    per image through `corrupt_and_encode`.
 Both make the same bytes (checked here on every image). Interleaved, medians
 of --repeats, compilation excluded (one untimed pass each first).
 

@@ -77,7 +77,7 @@ def main():
     if name is None:  # the same path with the corruption left out
       corrupted = imagenet_c.generate_on_the_fly(clean)
     else:
-      corrupted = imagenet_c.corrupt_on_the_fly(clean, name, args.severity)
+      corrupted = imagenet_c.corrupt_on_the_fly(clean, imagenet_c.Config(name, args.severity))
     next(iter(corrupted))  # trace the corruption graph outside the timing
     stored = tf.data.Dataset.from_tensor_slices(
         {k: np.stack([ex[k] for ex in corrupted.as_numpy_iterator()])

@@ -118,8 +118,8 @@ def child(args) -> None:
     sampler.stop()
   assert len(predictions) == args.child
   kept = sum(a.nbytes for a in [predictions.file_name, predictions.label, predictions.top5,
-                                predictions.confidence, *predictions.subset_top5.values(),
-                                *predictions.subset_confidence.values()])
+                                predictions.confidence, *predictions.space_top5.values(),
+                                *predictions.space_confidence.values()])
   rss = [r for _, r in sampler.samples]
   print(json.dumps({
       "images": args.child, "source": args.source, "batch_size": args.batch_size,

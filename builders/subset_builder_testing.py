@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import tensorflow_datasets as tfds
 
-from tfds_bench import labels
+from tfds_bench import label_spaces
 
 
 class RecordedDownloadsMixin:
@@ -74,7 +74,7 @@ class SubsetBuilderTestCase(RecordedDownloadsMixin,
 
   def _assertAsDataset(self, builder):
     super()._assertAsDataset(builder)
-    subset_wnids = labels.subset(self.DATASET_CLASS.SUBSET)[0]
+    subset_wnids = label_spaces.get(self.DATASET_CLASS.LABEL_SPACE).class_names
     counts = collections.Counter()
     for example in tfds.as_numpy(builder.as_dataset(split="test")):
       wnid = builder.info.features["label"].int2str(example["label"])

@@ -13,12 +13,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tfds_data_dir(tmp_path_factory) -> str:
-  """A TFDS data_dir private to the test session (never ~/tensorflow_datasets)."""
-  return str(tmp_path_factory.mktemp("tensorflow_datasets"))
-
-
-@pytest.fixture(scope="session")
 def lite0_model():
   from tfds_bench import models
   return models.load_model("efficientnet")

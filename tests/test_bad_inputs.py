@@ -248,7 +248,7 @@ def test_png_named_jpeg_is_decoded_by_content(tiny_models, tmp_path):
 def test_tiff_named_jpeg_is_refused_by_the_header_check(tmp_path):
   root = make_folder(tmp_path, {f"{RED}/scan.JPEG": encode(uniform((250, 5, 5)), "TIFF")})
   with pytest.raises(errors.DamagedInputError, match=r"scan\.JPEG is a TIFF file.*convert"):
-    image_checks.check_image_folder(root)
+    input_pipeline.folder_images(root)
 
 
 BOMBS = {"png_100000x100000": png_header_only(100_000, 100_000),
@@ -429,7 +429,7 @@ def test_report_of_a_folder_is_a_clear_error(tmp_path):
     reports.load_results(str(tmp_path))
 
 
-# ====================================== issue 14: names, folders, model files
+# ============================================== names, folders, model files
 def test_unicode_file_names_work_end_to_end(tiny_models, tmp_path):
   files = {f"{RED}/my cät 猫 photo.JPEG": encode(uniform((250, 5, 5))),
            f"{GREEN}/ü.jpg": encode(uniform((5, 250, 5)))}

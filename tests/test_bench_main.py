@@ -159,7 +159,7 @@ def test_a_benchmark_named_twice_runs_once():
   assert [r.id for r in rows] == ["sample", "sample_p"]
 
 
-# ------------------------------------------------- issue 14/16: the command line
+# ------------------------------------------------------------- the command line
 CHECK_FLAGS_SCRIPT = """
 import json, sys
 from absl import app, flags
@@ -180,7 +180,11 @@ MISTAKES = [
     (["--predictions=p.npz", "--benchmarks=imagenet2012", "--model=resnet50"],
      "--model has no effect with --predictions"),
     (["--image_folder=.", "--benchmarks=sample"],
-     "--image_folder is only read by the image_folder benchmark"),
+     "--image_folder is read only by image_folder, which the chosen benchmarks (sample) "
+     "leave out"),
+    (["--corrupt_on_the_fly"], "--corrupt_on_the_fly is read only by imagenet_c"),
+    (["--real_threshold=0.5", "--benchmarks=sample"],
+     "--real_threshold is read only by imagenet2012_real"),
     (["--benchmarks="], "--benchmarks is empty"),
     (["--benchmarks=sample,sample_c,sample"], "--benchmarks names sample more than once"),
     (["--list", "--output_dir=out"], "--output_dir has no effect with --list"),
@@ -200,7 +204,7 @@ MISTAKES = [
     (["--image_folder=~/no_such_folder"], "image folder not found: {home}/no_such_folder"),
     (["--predictions=$NO_SUCH/p.npz", "--benchmarks=imagenet2012"],
      "predictions file not found: {tmp}/nothing/p.npz"),
-    # issue 17's scaling flags, checked the same way.
+    # The scaling flags, checked the same way.
     (["--shard=0/2"], "--shard needs --output_dir"),
     (["--shard=2/2", "--output_dir=out"], "--shard='2/2': I must be 0..N-1"),
     (["--tpu=my-tpu"], "--tpu has no effect with --strategy=none"),
@@ -260,7 +264,7 @@ def test_help_of_the_console_script_lists_the_flags_and_exit_codes(tmp_path, qui
 def test_absl_verbosity_is_honoured_and_warning_is_the_default(tmp_path, quiet_tf_env):
   (tmp_path / "results.json").write_text(json.dumps(
       [{"model": "m", "benchmark": "sample", "metric": "top1", "value": 0.5, "n": 2}]))
-  info_line = "bench_main: model efficientnet, benchmarks"
+  info_line = "bench_main: report, model"
   quiet = run_bench_main(["--report=results.json"], quiet_tf_env, tmp_path)
   chatty = run_bench_main(["--report=results.json", "--verbosity=0"], quiet_tf_env, tmp_path)
   assert quiet.returncode == chatty.returncode == 0

@@ -21,6 +21,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from tfds_bench import archives
+from tfds_bench import label_spaces
 from tfds_bench import labels
 from tfds_bench.errors import DamagedInputError
 from tfds_bench.errors import MissingArchiveError
@@ -33,7 +34,7 @@ import make_builder_dummy_data as dummy  # pylint: disable=g-import-not-at-top
 
 V2_TOP = "imagenetv2-matched-frequency-format-val"
 V2_ARCHIVE = "imagenetv2-matched-frequency.tar.gz"
-A_WNIDS = labels.subset("imagenet_a")[0]
+A_WNIDS = label_spaces.get("imagenet_a").class_names
 
 
 @pytest.fixture(autouse=True)
@@ -311,7 +312,7 @@ def test_builder_metadata_is_found(name, citation_key):
 
 
 def test_imagenet_o_in_distribution_filter():
-  o_indices = labels.subset("imagenet_o")[1]
+  o_indices = label_spaces.get("imagenet_o").imagenet_indices
   not_o = next(i for i in range(1000) if i not in set(o_indices))
   label = tf.constant([o_indices[0], not_o, o_indices[-1]])
   result = bench_imagenet_o_dataset_builder.in_distribution_filter(label)

@@ -2,8 +2,8 @@
 
 A new seed must not retrace a tf.function nor recompile an XLA program: the
 builders and the on-the-fly path give every image its own seed, so a program
-per seed would compile once per image (motion_blur and snow did: a drawn
-angle was the start of a ``tf.slice``, which tf2xla compiles as a constant).
+per seed would compile once per image (as when a drawn angle is the start
+of a ``tf.slice``, which tf2xla compiles as a constant).
 Two checks, over all 19 corruptions:
 
 * tracing: every tf.function of the engine's modules is traced no more after

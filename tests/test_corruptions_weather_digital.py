@@ -555,7 +555,7 @@ def test_frost_any_size_same_draws_as_imagecorruptions(ref, cv2, severity):
 
 
 def test_frost_seeded_on_large_images():
-  """The public function takes any size (it used to refuse >= 315 px)."""
+  """The public function takes any size, 315 px and over included."""
   x = tf.constant(_photo_375x500()[None])
   out = weather.frost(x, 3, seed=1)
   assert out.shape == (1, 375, 500, 3) and out.dtype == tf.uint8

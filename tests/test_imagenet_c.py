@@ -7,6 +7,7 @@ The builder is prepared from the shipped dummy data
 config from each source is the builder's own `*_dataset_builder_test.py`.
 """
 
+import dataclasses
 import io
 import json
 import shutil
@@ -27,6 +28,7 @@ from tfds_bench.release import common
 from tfds_bench.release import imagenet_c
 from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
+from tfds_bench.benchmark_types import ScoringContext
 from tfds_bench.predictions import Predictions
 
 DUMMY_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data"
@@ -262,10 +264,11 @@ def test_score_imagenet_c_on_a_hand_made_fixture():
   files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
   label = [3, 1, 4, 1]
   # Severity s: s - 1 of 4 wrong -> errors 0, .25, .5, .75, 1; mean 0.5.
-  by_config = {imagenet_c.config_name(c, s): _predictions(files, label, s - 1)
+  by_config = {imagenet_c.Config(c, s): _predictions(files, label, s - 1)
                for c in corruptions.NAMES for s in range(1, 6)}
   clean = _predictions(files, label, 1)  # clean error 0.25
-  results = {r.metric: r for r in imagenet_c_scoring.score_imagenet_c(by_config, clean)}
+  results = {r.metric: r for r in imagenet_c_scoring.score_imagenet_c(by_config, clean,
+                                                                      "imagenet_c")}
 
   assert results["error/gaussian_noise_3"].value == 0.5
   assert results["error/saturate_5"].value == 1.0
@@ -292,7 +295,8 @@ def test_score_imagenet_c_partial_configs_give_no_mce():
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
   clean = _predictions(files, [0, 1], 0)
   results = imagenet_c_scoring.score_imagenet_c(
-      {"gaussian_noise_3": _predictions(files, [0, 1], 1)}, clean)
+      {imagenet_c.Config("gaussian_noise", 3): _predictions(files, [0, 1], 1)}, clean,
+      "imagenet_c")
   metrics = {r.metric: r.value for r in results}
   assert metrics == {"error/gaussian_noise_3": 0.5, "clean_error": 0.0,
                      "clean_top1": 1.0}
@@ -302,9 +306,9 @@ def test_score_imagenet_c_refuses_different_images_and_unknown_configs():
   clean = _predictions(["ILSVRC2012_val_00000001.JPEG"], [0], 0)
   other = _predictions(["ILSVRC2012_val_00000002.JPEG"], [0], 0)
   with pytest.raises(errors.UserError, match="same images"):
-    imagenet_c_scoring.score_imagenet_c({"fog_1": other}, clean)
-  with pytest.raises(errors.UserError, match="not an ImageNet-C config"):
-    imagenet_c_scoring.score_imagenet_c({"fog_6": clean}, clean)
+    imagenet_c_scoring.score_imagenet_c({imagenet_c.Config("fog", 1): other}, clean, "c")
+  with pytest.raises(ValueError, match="not an ImageNet-C config"):
+    imagenet_c.Config("fog", 6)
 
 
 def test_sources_and_benchmark_scorer():
@@ -315,16 +319,14 @@ def test_sources_and_benchmark_scorer():
   assert sources[0].builder == "bench_imagenet_c/gaussian_noise_1"
   assert sources[0].split == "test"
   assert "noise.tar" in bench_imagenet_c_dataset_builder.Builder.MANUAL_DOWNLOAD_INSTRUCTIONS
-  few = [sources_lib.imagenet_c_source("fog", s) for s in (1, 2)]
+  few = [sources_lib.imagenet_c_source(imagenet_c.Config("fog", s)) for s in (1, 2)]
   assert [s.builder for s in few] == ["bench_imagenet_c/fog_1",
                                       "bench_imagenet_c/fog_2"]
-  score = imagenet_c_scoring.benchmark_scorer(["fog_1", "fog_2"])
+  two_configs = dataclasses.replace(row, sources=(row.sources[0], *few))
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
-  results = score([_predictions(files, [0, 1], 0),
-                   _predictions(files, [0, 1], 1),
-                   _predictions(files, [0, 1], 2)], None)  # context unused
+  results = imagenet_c_scoring.score_imagenet_c_row(
+      [_predictions(files, [0, 1], 0), _predictions(files, [0, 1], 1),
+       _predictions(files, [0, 1], 2)], ScoringContext(two_configs))
   values = {r.metric: r.value for r in results}
   assert values["error/fog_1"] == 0.5 and values["error/fog_2"] == 1.0
   assert all(r.benchmark == "imagenet_c" for r in results)
-  with pytest.raises(ValueError):
-    sources_lib.imagenet_c_source("fog", 6)

@@ -39,17 +39,21 @@ def test_on_the_fly_images_equal_the_builders_generated_images(config, tmp_path)
       manual_dir=str(GENERATED_DIR)))
   stored = {ex["file_name"].decode(): (ex["image"], int(ex["label"])) for ex in tfds.as_numpy(
       builder.as_dataset(split="test", decoders={"image": tfds.decode.SkipDecoding()}))}
-  corruption, severity = imagenet_c.parse_config_name(config)
   on_the_fly = {ex["file_name"].decode(): (ex["image"], int(ex["label"])) for ex in tfds.as_numpy(
-      imagenet_c.corrupt_on_the_fly(_val_dataset(), corruption, severity))}
+      imagenet_c.corrupt_on_the_fly(_val_dataset(), imagenet_c.Config.parse(config)))}
   assert sorted(on_the_fly) == sorted(stored) and len(stored) >= 3
   for name, (jpeg, label) in on_the_fly.items():
     assert label == stored[name][1]
     np.testing.assert_array_equal(_decode(jpeg), _decode(stored[name][0]), err_msg=name)
 
 
-def test_unknown_corruption_or_severity_is_refused():
+def test_unknown_corruption_or_severity_is_refused_where_the_config_is_made():
   with pytest.raises(ValueError, match="not an ImageNet-C config"):
-    imagenet_c.corrupt_on_the_fly(_val_dataset(), "rain", 3)
+    imagenet_c.Config("rain", 3)
   with pytest.raises(ValueError, match="not an ImageNet-C config"):
-    imagenet_c.corrupt_on_the_fly(_val_dataset(), "snow", 6)
+    imagenet_c.Config("snow", 6)
+  with pytest.raises(ValueError, match="not an ImageNet-C config"):
+    imagenet_c.Config.parse("snow_6")
+  assert imagenet_c.Config.parse("snow_2") == imagenet_c.Config("snow", 2)
+  assert sorted([imagenet_c.Config("snow", 2), imagenet_c.Config("gaussian_noise", 5)])[0] == \
+      imagenet_c.Config("gaussian_noise", 5)

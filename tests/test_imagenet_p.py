@@ -20,7 +20,7 @@ from tfds_bench import benchmark_table
 from tfds_bench import errors
 from tfds_bench import metrics
 from tfds_bench import sources as sources_lib
-from tfds_bench.benchmark_types import Benchmark, ScoringContext
+from tfds_bench.benchmark_types import Benchmark, ScoringContext, ScoringOptions
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_p
 from tfds_bench.scoring import imagenet_p as imagenet_p_scoring
@@ -131,8 +131,11 @@ def test_imagenet_p_scoring_reports_progress_with_a_total():
 
   names = ["gaussian_noise", "shot_noise"]
   videos = {"v1": _top5([1, 1, 2]), "v2": _top5([3, 3, 3])}
-  score = imagenet_p_scoring.benchmark_scorer(names)
-  score([_predictions(videos)] * 2, ScoringContext(progress_factory=factory))
+  row = Benchmark("imagenet_p", "two perturbations",
+                  tuple(sources_lib.imagenet_p_source("bench_imagenet_p", n) for n in names),
+                  imagenet_p_scoring.METRICS, imagenet_p_scoring.score_imagenet_p_row)
+  imagenet_p_scoring.score_imagenet_p_row(
+      [_predictions(videos)] * 2, ScoringContext(row, ScoringOptions(progress_factory=factory)))
   assert displays == [["imagenet_p: scoring steps", 4, 4]]
 
 
@@ -165,17 +168,20 @@ def test_benchmark_scorer_reads_alexnet_values_from_manual_dir(tmp_path):
                                               "bench_imagenet_p/shot_noise"]
   predictions = [_predictions({"a": _top5([1, 1, 2, 1] * 8)[:31]})
                  for _ in imagenet_p.TEST_NAMES]
-  score = imagenet_p_scoring.benchmark_scorer(imagenet_p.TEST_NAMES)
-  plain = score(predictions, ScoringContext(manual_dir=str(tmp_path)))
+  row = dataclasses.replace(benchmark_table.get("imagenet_p"), sources=tuple(
+      s for s in sources if s.perturbation in imagenet_p.TEST_NAMES))
+
+  def score(predictions, options):
+    return imagenet_p_scoring.score_imagenet_p_row(predictions, ScoringContext(row, options))
+
+  plain = score(predictions, ScoringOptions(manual_dir=str(tmp_path)))
   assert "mfp" not in {r.metric for r in plain}
   table = {"flip_probability": {p: 0.5 for p in imagenet_p.TEST_NAMES},
            "top5_distance": {p: 2.0 for p in imagenet_p.TEST_NAMES}}
   (tmp_path / imagenet_p_scoring.ALEXNET_FILE).write_text(json.dumps(table))
-  normalised = score(predictions, ScoringContext(manual_dir=str(tmp_path)))
+  normalised = score(predictions, ScoringOptions(manual_dir=str(tmp_path)))
   assert _metric(normalised, "mfp") == pytest.approx(
       2 * _metric(normalised, "mean_flip_probability"))
-  with pytest.raises(ValueError, match="expected 10"):
-    score(predictions[:3], None)
 
 
 # --- builders: sample (offline) and generated, via tfds.load ----------------------
@@ -230,11 +236,10 @@ def test_sample_p_benchmark_end_to_end(tmp_path, monkeypatch):
   """The proposed `sample_p` row, on two perturbations, through evaluate()."""
   from tfds_bench import evaluate  # pylint: disable=g-import-not-at-top
   names = ("gaussian_noise", "translate")
-  sources = tuple(sources_lib.TfdsSource(key=f"bench_sample_p/{name}:test",
-                                         builder=f"bench_sample_p/{name}") for name in names)
+  sources = tuple(sources_lib.imagenet_p_source("bench_sample_p", name) for name in names)
   row = Benchmark(
       "sample_p", "ImageNet-P sequences of sample photos (offline)", sources,
-      imagenet_p_scoring.METRICS, imagenet_p_scoring.benchmark_scorer(names, "sample_p"))
+      imagenet_p_scoring.METRICS, imagenet_p_scoring.score_imagenet_p_row)
   monkeypatch.setattr(benchmark_table, "BENCHMARKS", tuple(
       b for b in benchmark_table.BENCHMARKS if b.id != "sample_p") + (row,))
   run = evaluate.evaluate("efficientnet", ["sample_p"],

@@ -21,6 +21,9 @@ three rules are checked:
       module level (``try/except ImportError`` at module level counts;
       ``tensorflow_datasets`` and ``keras`` load tensorflow).
   (c) Builders import nothing from the scoring side or the benchmark table.
+  (d) The layer order of docs/architecture.md's module table is the import
+      order: a module imports only modules of its own row or of rows below
+      it (every kind of import), and every module is in the table.
 
 The checker is plain functions below; `test_checker_*` run it on tiny
 synthetic module sets so that the real-package tests cannot pass vacuously.
@@ -331,6 +334,54 @@ def find_builder_problems(modules: dict[str, Module]) -> list[str]:
   return problems
 
 
+_ARCHITECTURE = REPO / "docs" / "architecture.md"
+_TABLE_HEADER = "| layer | module | role |"
+
+
+def layer_ranks(architecture_text: str) -> dict[str, int]:
+  """Module (or package) name -> its row in the architecture doc's module
+  table, top row 0: `x.py` is tfds_bench.x, `x/` the package tfds_bench.x."""
+  lines = architecture_text.splitlines()
+  start = lines.index(_TABLE_HEADER) + 2
+  ranks = {}
+  for rank, line in enumerate(lines[start:]):
+    if not line.startswith("|"):
+      break
+    module_cell = line.split("|")[2]
+    for token in re.findall(r"`([^`]+)`", module_cell):
+      if token == "data/":
+        continue  # shipped files, not code
+      name = token[:-len(".py")] if token.endswith(".py") else token.rstrip("/")
+      ranks[f"{PACKAGE}.{name}"] = rank
+  return ranks
+
+
+def _rank_of(name: str, ranks: dict[str, int]) -> int | None:
+  while name and name not in ranks:
+    name = name.rpartition(".")[0]
+  return ranks.get(name) if name else None
+
+
+def find_layer_problems(modules: dict[str, Module], ranks: dict[str, int]) -> list[str]:
+  """Rule (d): imports going up the architecture table, and unmapped modules."""
+  problems = []
+  for name, module in sorted(modules.items()):
+    if name != PACKAGE and not name.startswith(BUILDERS) and _rank_of(name, ranks) is None:
+      problems.append(f"{module.path}: {name} is in no row of docs/architecture.md's table")
+  for imp in collect_imports(modules):
+    if imp.importer == PACKAGE or imp.importer.startswith(BUILDERS):
+      continue
+    here = _rank_of(imp.importer, ranks)
+    for target in imp.targets + imp.packages:
+      if target == PACKAGE or target.startswith(BUILDERS):
+        continue  # the package's version; builders registered with TFDS
+      there = _rank_of(target, ranks)
+      if here is not None and there is not None and there < here:
+        problems.append(f"{imp.where()} [{imp.kind}]: {imp.importer} (row {here}) imports "
+                        f"{target}, listed above it (row {there})")
+  return problems
+
+
 def _report(title: str, problems: list[str]) -> str:
   return f"{len(problems)} {title}:\n" + "\n".join(problems)
 
@@ -466,6 +517,25 @@ def package_modules() -> dict[str, Module]:
   modules = load_modules(package_files())
   assert "tfds_bench.labels" in modules and BUILDERS in modules
   return modules
+
+
+def test_checker_flags_an_import_up_the_table_and_an_unmapped_module():
+  table = "\n".join([_TABLE_HEADER, "|---|---|---|", "| top | `a.py` | x |",
+                      "| | `pkg/` | y |", "| low | `b.py`, `c.py` | z |", "", "text"])
+  ranks = layer_ranks(table)
+  assert ranks == {"tfds_bench.a": 0, "tfds_bench.pkg": 1, "tfds_bench.b": 2,
+                   "tfds_bench.c": 2}
+  modules = _modules(a="from tfds_bench import pkg\n", pkg__init__="", pkg__x="import tfds_bench.b\n",
+                     b="import tfds_bench.c\n", c="def f():\n  from tfds_bench import a\n", d="")
+  problems = find_layer_problems(modules, ranks)
+  assert len(problems) == 2, problems
+  assert "tfds_bench.c (row 2) imports tfds_bench.a, listed above it (row 0)" in problems[1]
+  assert "tfds_bench.d is in no row" in problems[0]
+
+
+def test_the_architecture_table_is_the_import_order(package_modules):
+  problems = find_layer_problems(package_modules, layer_ranks(_ARCHITECTURE.read_text()))
+  assert not problems, _report("imports go up docs/architecture.md's table", problems)
 
 
 def test_no_import_cycles(package_modules):

@@ -91,7 +91,7 @@ def _bench_main(args):
   bench_main.FLAGS.unparse_flags()
   bench_main.FLAGS(["bench_main", *args])
   try:
-    return bench_main._run()  # pylint: disable=protected-access
+    return bench_main._run(bench_main.check_flags())  # pylint: disable=protected-access
   finally:
     bench_main.FLAGS.unparse_flags()
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tfds_bench import compare, errors, labels, published, reports
+from tfds_bench import benchmark_table, compare, errors, labels, published, reports
 from tfds_bench import predictions as predictions_lib
 from tfds_bench.benchmark_types import proportion_result, statistic_result
 from tfds_bench.metrics import intervals, robustness
 from tfds_bench.reports import context
 from tfds_bench.scoring import classification
+from tfds_bench.scoring import rows as scoring_rows
 
 
 @pytest.mark.parametrize("successes,n", [(0, 1), (1, 1), (0, 10), (10, 10), (3, 10),
@@ -106,7 +107,8 @@ def _fake_predictions(correct, seed):
 
 def _write_run(folder, model, p):
   records = [{"model": model, "benchmark": r.benchmark, "metric": r.metric, "value": r.value,
-              "n": r.n} for r in classification.score_sample([p])]
+              "n": r.n} for r in scoring_rows.score_row(benchmark_table.get("sample"), {"sample": p},
+                                               with_intervals=False)]
   reports.write_results(str(folder), records, {"model": model})
   reports.write_predictions(str(folder), {"sample": p})
   return str(folder)
@@ -114,8 +116,8 @@ def _write_run(folder, model, p):
 
 def test_saved_predictions_read_back_exactly(tmp_path):
   p = _fake_predictions(np.arange(30) % 3 == 0, 0)
-  p.subset_top5["imagenet_a"] = p.top5[:, ::-1].copy()
-  p.subset_confidence["imagenet_a"] = p.confidence / 2
+  p.space_top5["imagenet_a"] = p.top5[:, ::-1].copy()
+  p.space_confidence["imagenet_a"] = p.confidence / 2
   reports.write_predictions(str(tmp_path), {"imagenet_v2/matched-frequency": p})
   with open(tmp_path / "predictions" / "index.json") as f:
     assert json.load(f) == {"imagenet_v2/matched-frequency":
@@ -123,9 +125,9 @@ def test_saved_predictions_read_back_exactly(tmp_path):
   back = reports.load_predictions(str(tmp_path))["imagenet_v2/matched-frequency"]
   for field in ("file_name", "label", "top5", "confidence"):
     np.testing.assert_array_equal(getattr(back, field), getattr(p, field))
-  np.testing.assert_array_equal(back.subset_top5["imagenet_a"], p.subset_top5["imagenet_a"])
-  np.testing.assert_array_equal(back.subset_confidence["imagenet_a"],
-                                p.subset_confidence["imagenet_a"])
+  np.testing.assert_array_equal(back.space_top5["imagenet_a"], p.space_top5["imagenet_a"])
+  np.testing.assert_array_equal(back.space_confidence["imagenet_a"],
+                                p.space_confidence["imagenet_a"])
   np.testing.assert_array_equal(back.extras["real_label"], p.extras["real_label"])
 
 

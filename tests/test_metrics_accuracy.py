@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfds_bench import labels as labels_lib
+from tfds_bench import label_spaces
 from tfds_bench import metrics
 
 
@@ -83,7 +84,7 @@ def test_real_correct_on_shipped_labels_matches_readme_definition():
 
 
 def test_subset_top_k_ranks_only_subset_logits():
-  _, subset = labels_lib.subset("imagenet_a")
+  subset = label_spaces.get("imagenet_a").imagenet_indices
   rng = np.random.default_rng(3)
   scores = rng.normal(size=(50, 1000))
   outside = np.setdiff1d(np.arange(1000), subset)

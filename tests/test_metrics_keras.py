@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfds_bench import labels as labels_lib
+from tfds_bench import label_spaces
 from tfds_bench import metrics
 from tfds_bench.metrics import keras_metrics
 
@@ -73,7 +74,7 @@ def test_top_k_equals_pure(k):
   logits, labels = _data(1)
   got = _feed(keras_metrics.TopKAccuracy(k), labels, logits)
   assert got == metrics.topk_correct(logits, labels, k).mean()
-  _, subset = labels_lib.subset("imagenet_r")
+  subset = label_spaces.get("imagenet_r").imagenet_indices
   labels_r = subset[labels % 200]
   got = _feed(keras_metrics.TopKAccuracy(k, class_subset=subset), labels_r, logits)
   assert got == metrics.topk_correct(metrics.subset_top_k(logits, subset, k), labels_r, k).mean()
@@ -145,7 +146,7 @@ def test_ece_equals_pure(from_logits):
 
 def test_ece_with_class_subset():
   logits, labels = _data(6, 120)
-  _, subset = labels_lib.subset("imagenet_a")
+  subset = label_spaces.get("imagenet_a").imagenet_indices
   labels = subset[labels % 200]
   confidence, top1 = metrics.softmax_confidence(logits, from_logits=True, class_subset=subset)
   got = _feed(keras_metrics.ExpectedCalibrationError(from_logits=True, class_subset=subset),
@@ -155,7 +156,7 @@ def test_ece_with_class_subset():
 
 
 def test_ood_metrics_equal_pure_histogram_and_close_to_exact():
-  _, subset = labels_lib.subset("imagenet_o")
+  subset = label_spaces.get("imagenet_o").imagenet_indices
   logits, _ = _data(7, 300)
   is_ood = (np.arange(300) % 3 == 0).astype(np.int64)
   logits[is_ood == 1] /= 4  # OOD images less confident
@@ -219,7 +220,7 @@ def test_compile_evaluate_matches_pure(mask_by):
 
 
 def _all_metrics(dtype="float64"):
-  _, subset = labels_lib.subset("imagenet_o")
+  subset = label_spaces.get("imagenet_o").imagenet_indices
   return [
       keras_metrics.TopKAccuracy(1, dtype=dtype),
       keras_metrics.TopKAccuracy(5, name="top5_r", class_subset=subset, dtype=dtype),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from tfds_bench import labels as labels_lib
+from tfds_bench import label_spaces
 from tfds_bench import metrics
 
 
@@ -60,7 +60,7 @@ def test_hand_fixture():
 
 
 def test_ood_scores_softmax_over_subset_only():
-  _, subset = labels_lib.subset("imagenet_o")
+  subset = label_spaces.get("imagenet_o").imagenet_indices
   rng = np.random.default_rng(2)
   logits = rng.normal(size=(10, 1000)) * 2
   logits[:, 0] = 30.0  # dominant class outside ImageNet-O's 200

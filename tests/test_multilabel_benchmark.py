@@ -38,7 +38,8 @@ def test_multilabel_scores_equal_the_seed_definition(tmp_path):
   np.savez(path, file_name=[f"ILSVRC2012_val_{n:08d}.JPEG" for n in numbers],
            top5=np.stack([top1] + [np.full(300, 999)] * 4, axis=1))
   run = evaluate.score_predictions(predictions_lib.load_npz(str(path)),
-                                   ["imagenet2012_multilabel"], "m", manual_dir=str(tmp_path))
+                                   ["imagenet2012_multilabel"], "m",
+                                   options=evaluate.ScoringOptions(manual_dir=str(tmp_path)))
   got = {r.metric: (r.value, r.n) for r in run.results}
 
   # Reference: loops in the TFDS imagenet2012_multilabel README's style.
@@ -66,7 +67,7 @@ def test_missing_annotation_file_names_file_place_and_the_403(tmp_path):
   loaded = predictions_lib.load_npz(str(path))
   with pytest.raises(errors.MissingArchiveError) as info:
     evaluate.score_predictions(loaded, ["imagenet2012_multilabel"], "m",
-                               manual_dir=str(tmp_path))
+                               options=evaluate.ScoringOptions(manual_dir=str(tmp_path)))
   message = str(info.value)
   assert "human_accuracy_v3.0.0.json" in message and str(tmp_path) in message
   assert "403" in message
@@ -78,4 +79,5 @@ def test_annotation_file_that_is_not_the_right_json(tmp_path):
   np.savez(path, file_name=["ILSVRC2012_val_00000001.JPEG"], top5=np.zeros((1, 5), int))
   with pytest.raises(errors.DamagedInputError, match="initial_annots"):
     evaluate.score_predictions(predictions_lib.load_npz(str(path)),
-                               ["imagenet2012_multilabel"], "m", manual_dir=str(tmp_path))
+                               ["imagenet2012_multilabel"], "m",
+                                   options=evaluate.ScoringOptions(manual_dir=str(tmp_path)))

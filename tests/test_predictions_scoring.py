@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from tfds_bench import benchmark_table, errors, evaluate, input_pipeline, labels, metrics, models
 from tfds_bench import predictions as predictions_lib
+from tfds_bench.scoring import rows as scoring_rows
 
 
 def _val_names(numbers):
@@ -119,7 +120,8 @@ def folder_run(cat_and_coffee_folder, lite0_model):
     mask.append(b["mask"].numpy())
   keep = np.concatenate(mask) > 0
   library = evaluate.predict_source(dataset, lite0_model, spec, batch_size=3)
-  results = benchmark_table.get("image_folder").score([library], None)
+  row = benchmark_table.get("image_folder")
+  results = scoring_rows.score_row(row, {row.sources[0].key: library}, with_intervals=False)
   return {"logits": np.concatenate(logits)[keep], "file_name": np.concatenate(names)[keep],
           "label": np.concatenate(label)[keep], "results": results, "batches": batches}
 
@@ -173,7 +175,7 @@ def test_real_benchmark_reports_soft_accuracy_and_the_threshold_curve(tmp_path):
   names = _val_names(numbers)
   path = _save(tmp_path / "p.npz", file_name=names, top5=top5)
   run = evaluate.score_predictions(predictions_lib.load_npz(path), ["imagenet2012_real"], "p",
-                                   real_threshold=0.5)
+                                   options=evaluate.ScoringOptions(real_threshold=0.5))
   got = {r.metric: (r.value, r.n) for r in run.results}
   # real.json is the 0.8 operating point: the curve passes through ReaL top-1.
   assert got["top1_at_threshold/0.80"] == got["top1"]

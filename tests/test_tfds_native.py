@@ -1,4 +1,4 @@
-"""TFDS-native data (issue 15): recorded checksums verified, any filesystem.
+"""TFDS-native data: recorded checksums verified, any filesystem.
 
 Offline: the network fetch of TFDS's downloader is replaced by a copy of the
 shipped dummy archive; everything around it (manual_dir pick-up, caching,

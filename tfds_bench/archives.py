@@ -1,7 +1,9 @@
 """Finds released dataset archives through TFDS and reads them, unextracted.
 
-Shared by the builders in `builders/`: ImageNetV2, -Sketch, -A, -R, -O, -C
-and -P. Archives are found through TFDS's public download manager
+Shared by the builders in `builders/`: ImageNetV2, -Sketch, -A, -R, -O, -C,
+-P and ObjectNet (whose password-protected zip TFDS cannot decrypt:
+`EncryptedZip` reads it with Python's zipfile, with the same member checks).
+Archives are found through TFDS's public download manager
 (`dl_manager.download` verifies a recorded checksum, `dl_manager.manual_dir`)
 and read through `tfds.download.iter_archive` and `etils.epath`, so
 manual_dir and data_dir may be on any filesystem tf.io.gfile supports
@@ -38,7 +40,7 @@ import re
 import tarfile
 import zipfile
 import zlib
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from absl import logging
 from etils import epath
@@ -518,3 +520,115 @@ def iter_selected_members(archive: os.PathLike | str,
   for name, offset, size in sorted(entries):
     if not skip(name):
       yield name, read_member_at(archive, offset, size, name)
+
+
+# --- password-protected zips ----------------------------------------------------
+
+# The compression-method number WinZip's AES encryption writes in a member's
+# header (APPNOTE.TXT, appendix E); Python's zipfile reads only ZipCrypto.
+_ZIP_AES_METHOD = 99
+
+
+def _fast_zipcrypto() -> bool:
+  """Installs `fast-zip-decryption`'s compiled ZipCrypto if it is installed.
+
+  zipfile decrypts ZipCrypto in Python, byte by byte (a few MB/s); the package
+  (the `objectnet` extra) swaps in a compiled decrypter on import, after
+  checking it on a built-in encrypted sample, and leaves zipfile as it was
+  if that check fails.
+  """
+  try:
+    import fast_zip_decryption  # pylint: disable=g-import-not-at-top,unused-import
+  except ImportError:
+    return False
+  return True
+
+
+class EncryptedZip:
+  """A password-protected (ZipCrypto) zip, read member by member, unextracted.
+
+  TFDS's archive iteration cannot decrypt, so this reads with Python's zipfile
+  (`pwd=`) from an epath file object (any filesystem), with the member checks
+  `iter_members` applies: unsafe names are refused, names normalised,
+  duplicates refused, folders and OS metadata left out of `names`. Use as a
+  context manager.
+
+  Raises (from the constructor or `read`):
+    MissingArchiveError: the archive does not exist.
+    DamagedInputError: not a zip, an unsafe or duplicate member, AES
+      encryption, a password that does not open a member, a CRC mismatch or a
+      truncated member; the message names the archive and the member.
+  """
+
+  def __init__(self, archive_path: os.PathLike | str, password: bytes):
+    self.archive = epath.Path(archive_path)
+    if not self.archive.exists():
+      raise MissingArchiveError(f"Archive {self.archive} does not exist.")
+    if not _fast_zipcrypto():
+      logging.warning(
+          "Decrypting %s with Python's zipfile (a few MB/s). "
+          "`pip install \"tfds_bench[objectnet]\"` (fast-zip-decryption) "
+          "makes it about 20 times faster.", self.archive)
+    self._password = password
+    self._file = self.archive.open("rb")
+    try:
+      self._infos = self._checked_members()
+    except BaseException:
+      self._file.close()
+      raise
+
+  def _checked_members(self) -> Dict[str, zipfile.ZipInfo]:
+    try:
+      self._zip = zipfile.ZipFile(self._file)
+      infos = [info for info in self._zip.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+      raise DamagedInputError(
+          f"Cannot read {self.archive}: {type(e).__name__}: {e}. The archive "
+          "is damaged or not a zip file; download it again.") from e
+    entries = [(check_member_name(info.filename, self.archive), info)
+               for info in infos]
+    _check_unique(entries, self.archive)
+    members = {name: info for name, info in entries if not is_os_metadata(name)}
+    for name, info in members.items():
+      if info.compress_type == _ZIP_AES_METHOD:
+        raise DamagedInputError(
+            f"Member {name!r} of {self.archive} is AES-encrypted, which "
+            "Python's zipfile cannot read; the released archive uses "
+            "ZipCrypto. Is this the released archive?")
+    return members
+
+  @property
+  def names(self) -> Tuple[str, ...]:
+    """Normalised names of the regular files, in archive order."""
+    return tuple(self._infos)
+
+  def read(self, name: str) -> bytes:
+    """The decrypted bytes of member `name` (a name from `names`)."""
+    info = self._infos[name]
+    where = f"member {name!r} of {self.archive}"
+    try:
+      data = self._zip.read(info, pwd=self._password)
+    except RuntimeError as e:  # zipfile's "Bad password for file ..."
+      raise DamagedInputError(
+          f"The password does not open {where} ({e}): is this the released "
+          "archive, unmodified?") from e
+    except zipfile.BadZipFile as e:  # "Bad CRC-32 for file ..."
+      raise DamagedInputError(
+          f"Cannot read {where}: {e}. The archive is damaged (or the "
+          "password is wrong: ZipCrypto's check lets 1 wrong password in 256 "
+          "through); download it again.") from e
+    except (EOFError, zlib.error, OSError) as e:
+      raise DamagedInputError(
+          f"Cannot read {where}: {type(e).__name__}: {e}. The archive is "
+          "damaged or truncated; download it again.") from e
+    return data
+
+  def close(self) -> None:
+    self._zip.close()
+    self._file.close()
+
+  def __enter__(self) -> "EncryptedZip":
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    self.close()

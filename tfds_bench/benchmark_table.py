@@ -21,7 +21,7 @@ from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
 from tfds_bench.scoring import classification, imagenet_c, imagenet_p
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
-                                imagenet_c_source)
+                                imagenet_c_source, imagenet_p_source)
 
 SAMPLE = TfdsSource(key="sample", builder="bench_sample", label_lists={"real_label": 8})
 SAMPLE_C = TfdsSource(key="sample_c", builder="bench_sample_c")
@@ -35,33 +35,35 @@ IMAGENET_V2_CONFIGS = ("matched-frequency", "threshold-0.7", "top-images")
 
 def _classification(benchmark_id: str, title: str, builder: str) -> Benchmark:
   return Benchmark(benchmark_id, title, (TfdsSource(key=benchmark_id, builder=builder),),
-                   _ACCURACY_AND_CALIBRATION,
-                   classification.score_classification(benchmark_id))
+                   _ACCURACY_AND_CALIBRATION, classification.score_classification)
 
 
-def _subset(name: str, title: str) -> Benchmark:
+def _label_space_set(name: str, title: str) -> Benchmark:
+  """A set scored over its label space's classes (`label_spaces.get(name)`)."""
   return Benchmark(name, title, (TfdsSource(key=name, builder=f"bench_{name}"),),
-                   _SUBSET_METRICS, classification.score_subset(name, name),
-                   needs_scores=True)
+                   _SUBSET_METRICS, classification.score_label_space, needs_scores=True,
+                   label_space=name, space_scores=(name,))
 
 
 def _imagenet_c() -> Benchmark:
-  sources = tuple(imagenet_c_source(c, s) for c in imagenet_c_release.NAMES
-                  for s in imagenet_c_release.SEVERITIES)  # 19 corruptions x 5 severities
+  sources = tuple(imagenet_c_source(config) for config in imagenet_c_release.ALL_CONFIGS)
   return Benchmark(
       "imagenet_c", "ImageNet-C: 19 corruptions x 5 severities; mCE and relative mCE vs AlexNet",
       (IMAGENET_VAL,) + sources, imagenet_c.METRICS + ("error/<corruption>",),
-      imagenet_c.benchmark_scorer([s.builder.split("/", 1)[1] for s in sources]))
+      imagenet_c.score_imagenet_c_row)
 
 
 def _perturbation_sources(builder: str, names: Sequence[str]) -> Tuple[TfdsSource, ...]:
-  return tuple(TfdsSource(key=f"{builder}/{name}:test", builder=f"{builder}/{name}")
-               for name in names)
+  return tuple(imagenet_p_source(builder, name) for name in names)
 
 
 def _imagenet_p_available(data: DataOptions) -> bool:
   return imagenet_p_release.has_source_archives(data.manual_dir)
 
+
+# ImageNet val top-1 over the classes of ImageNet-A / -R: the x axis timm
+# compares A and R with (its *-clean results; tfds_bench.published).
+_CLEAN_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
 
 BENCHMARKS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
@@ -73,11 +75,12 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               imagenet_c.score_sample_c),
     Benchmark("image_folder", "Any folder in ImageNet layout (--image_folder=DIR)",
               (IMAGE_FOLDER,), _ACCURACY_AND_CALIBRATION,
-              classification.score_classification("image_folder")),
+              classification.score_classification),
     Benchmark("imagenet2012", "ImageNet-1k validation set, original labels",
               (IMAGENET_VAL,),
-              _ACCURACY_AND_CALIBRATION + tuple(classification.CLEAN_SUBSET_METRICS.values()),
-              classification.score_imagenet_val),
+              _ACCURACY_AND_CALIBRATION + tuple(_CLEAN_METRICS.values()),
+              classification.score_imagenet_val, space_scores=tuple(_CLEAN_METRICS),
+              options={"clean_metrics": _CLEAN_METRICS}),
     Benchmark("imagenet2012_real", "ImageNet val with ReaL labels (46,837 images with a label)",
               (IMAGENET_VAL,), ("top1", "top5", "soft_top1", "top1_at_threshold/<t>"),
               classification.score_real),
@@ -89,18 +92,24 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
                       f"bench_imagenet_v2/{config}") for config in IMAGENET_V2_CONFIGS),
     _classification("imagenet_sketch", "ImageNet-Sketch: 50,889 black-and-white sketches",
                     "bench_imagenet_sketch"),
-    _subset("imagenet_a", "ImageNet-A: 7,500 natural adversarial examples, 200 classes"),
-    _subset("imagenet_r", "ImageNet-R: 30,000 renditions (art, cartoons, ...), 200 classes"),
+    _label_space_set("imagenet_a", "ImageNet-A: 7,500 natural adversarial examples, 200 classes"),
+    _label_space_set("imagenet_r",
+                     "ImageNet-R: 30,000 renditions (art, cartoons, ...), 200 classes"),
     Benchmark("imagenet_o", "ImageNet-O: out-of-distribution detection (2,000 O images vs "
                             "ImageNet val of the 200 classes)",
               (TfdsSource(key="imagenet_o", builder="bench_imagenet_o"), IMAGENET_VAL),
-              ("aupr", "auroc"), classification.score_imagenet_o, needs_scores=True),
+              ("aupr", "auroc"), classification.score_imagenet_o, needs_scores=True,
+              label_space="imagenet_o", space_scores=("imagenet_o",)),
+    Benchmark("objectnet", "ObjectNet 1.0: 113 classes overlapping ImageNet-1k, controlled "
+                           "rotation, background and viewpoint",
+              (TfdsSource(key="objectnet", builder="bench_objectnet"),), ("top1", "top5"),
+              classification.score_mapped_top5, label_space="objectnet"),
     _imagenet_c(),
     Benchmark("imagenet_p", "ImageNet-P: 14 perturbation sequences; flip probability, top-5 "
                             "distance, mFP / mT5D (AlexNet-normalised only when its values "
                             "are given)",
               _perturbation_sources(imagenet_p_release.BUILDER_NAME, imagenet_p_release.NAMES),
-              imagenet_p.METRICS, imagenet_p.benchmark_scorer(imagenet_p_release.NAMES),
+              imagenet_p.METRICS, imagenet_p.score_imagenet_p_row,
               offline_fallback=OfflineFallback(
                   "sample_p", _imagenet_p_available,
                   "no ImageNet-P archive nor "
@@ -109,9 +118,7 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
                           "perturbations (offline)",
               _perturbation_sources(imagenet_p_release.SAMPLE_BUILDER_NAME,
                                     imagenet_p_release.TEST_NAMES),
-              imagenet_p.METRICS,
-              imagenet_p.benchmark_scorer(imagenet_p_release.TEST_NAMES,
-                                          imagenet_p.SAMPLE_BENCHMARK_ID)),
+              imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

@@ -1,5 +1,6 @@
 """The benchmark table's types: a row (`Benchmark`), its figures (`Result`),
-what its scorer may need (`ScoringContext`) and its offline fallback.
+what its scorer gets (`ScoringContext`: the row and the run's
+`ScoringOptions`) and its offline fallback.
 
 Kept apart from the table (`tfds_bench.benchmark_table`) so that scorers can
 build results without importing the table that lists them
@@ -9,7 +10,7 @@ build results without importing the table that lists them
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -93,13 +94,51 @@ def statistic_result(benchmark: str, metric: str, statistic: intervals.Statistic
 
 
 @dataclasses.dataclass(frozen=True)
-class ScoringContext:
-  """What a scorer may need beyond predictions: files from ``--manual_dir``,
-  a ReaL operating point (Dawid-Skene score threshold) to report, and a
-  progress display for slow scorers (`tfds_bench.progress`; None: silent)."""
+class ScoringOptions:
+  """The run's options a scorer may read, the same for every row: files from
+  ``--manual_dir``, a ReaL operating point (Dawid-Skene score threshold) to
+  report, and a progress display for slow scorers (`tfds_bench.progress`;
+  None: silent)."""
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
   progress_factory: Optional[Callable] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoringContext:
+  """What every scorer gets beside its predictions: its own table row (its
+  id, sources, label space and options) and the run's `ScoringOptions`."""
+  row: "Benchmark"
+  options: ScoringOptions = ScoringOptions()
+
+  @property
+  def benchmark(self) -> str:
+    return self.row.id
+
+  @property
+  def manual_dir(self) -> Optional[str]:
+    return self.options.manual_dir
+
+  @property
+  def real_threshold(self) -> Optional[float]:
+    return self.options.real_threshold
+
+  @property
+  def progress_factory(self) -> Optional[Callable]:
+    return self.options.progress_factory
+
+
+Scorer = Callable[[Sequence[Predictions], ScoringContext], List[Result]]
+
+
+def reads(*options: str) -> Callable[[Scorer], Scorer]:
+  """Marks a scorer as reading run options (names of `ScoringOptions` fields
+  as flags: ``real_threshold``, ``manual_dir``); `Benchmark.reads` collects
+  them, and the run configuration refuses an option no chosen row reads."""
+  def mark(scorer: Scorer) -> Scorer:
+    scorer.reads = frozenset(options)
+    return scorer
+  return mark
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,16 +165,34 @@ class Benchmark:
     title: one line for ``--list``.
     sources: what to run the model on; ``score`` gets one Predictions each.
     metrics: names of the figures ``score`` reports.
-    score: ``score(predictions, context)``: one Predictions per source, in
-      order, and a ScoringContext -> results.
+    score: the scorer (`tfds_bench.scoring`): ``score(predictions, context)``,
+      one Predictions per source in order and a ScoringContext holding this
+      row -> results. Scorers take everything row-specific from the row, so
+      one scorer serves every row that names it.
     needs_scores: True if the metrics need full scores (logits/probs), not
       just top-5 indices.
     offline_fallback: what runs instead when the data is not there.
+    label_space: the `tfds_bench.label_spaces` name the row's labels and
+      scoring are in (None: the 1000 ImageNet classes).
+    space_scores: label spaces whose per-image scores the scorer reads
+      (kept in the predictions only when a chosen row needs them).
+    options: the scorer's parameters for this row.
   """
   id: str
   title: str
   sources: Tuple[Source, ...]
   metrics: Tuple[str, ...]
-  score: Callable[[Sequence[Predictions], ScoringContext], List[Result]]
+  score: Scorer
   needs_scores: bool = False
   offline_fallback: Optional[OfflineFallback] = None
+  label_space: Optional[str] = None
+  space_scores: Tuple[str, ...] = ()
+  options: Mapping[str, object] = dataclasses.field(default_factory=dict)
+
+  @property
+  def reads(self) -> FrozenSet[str]:
+    """The run options (flag names) this row's sources and scorer read."""
+    out = set(getattr(self.score, "reads", ()))
+    for source in self.sources:
+      out |= source.reads
+    return frozenset(out)

@@ -23,10 +23,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from tfds_bench import benchmark_table, errors, reports
-from tfds_bench.benchmark_types import Result, ScoringContext
+from tfds_bench.benchmark_types import Result, ScoringOptions
 from tfds_bench.metrics import intervals
 from tfds_bench.predictions import Predictions
 from tfds_bench.reports import tables
+from tfds_bench.scoring import rows as scoring_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +81,10 @@ def paired_test(a: Result, b: Result) -> intervals.PairedTest:
                                     len(order))
 
 
-def compare_runs(path_a: str, path_b: str, manual_dir: Optional[str] = None
+def compare_runs(path_a: str, path_b: str, options: ScoringOptions = ScoringOptions()
                  ) -> Tuple[str, str, List[Comparison], List[str]]:
-  """Paired comparison of two run folders.
+  """Paired comparison of two run folders, both rescored with ``options``
+  (the same ``--manual_dir`` and ``--real_threshold`` for both runs).
 
   Returns:
     (model A, model B, one Comparison per shared figure with per-image data,
@@ -99,7 +101,6 @@ def compare_runs(path_a: str, path_b: str, manual_dir: Optional[str] = None
   if not shared:
     raise errors.UserError(f"{path_a} and {path_b} share no benchmark")
   comparisons, notes = [], []
-  context = ScoringContext(manual_dir=manual_dir)
   for benchmark_id in shared:
     row = table[benchmark_id]
     keys = [s.key for s in row.sources]
@@ -110,8 +111,9 @@ def compare_runs(path_a: str, path_b: str, manual_dir: Optional[str] = None
     for key in keys:
       _same_images(f"{benchmark_id} ({key})", predictions_a[key].file_name,
                    predictions_b[key].file_name)
-    results_a = row.score([predictions_a[k] for k in keys], context)
-    results_b = {r.metric: r for r in row.score([predictions_b[k] for k in keys], context)}
+    results_a = scoring_rows.score_row(row, predictions_a, options, with_intervals=False)
+    results_b = {r.metric: r for r in scoring_rows.score_row(row, predictions_b, options,
+                                                             with_intervals=False)}
     for a in results_a:
       b = results_b.get(a.metric)
       if b is None or a.per_image is None or b.per_image is None:

@@ -1,9 +1,10 @@
 """A tf.data service on this machine or a cluster: `bench_main --data_service`'s workers.
 
-Decode, preprocessing and on-the-fly ImageNet-C corruption are CPU work (0.5
-to 13 ms per image for a corruption); one accelerator needs more cores than
-its host has. A tf.data service moves that work to worker processes on any
-number of machines: one dispatcher, N workers, and
+Decode, preprocessing and on-the-fly ImageNet-C corruption are CPU work; one
+accelerator needs more cores than its host has
+(`benchmarks/data_service_throughput.py` prints how many). A tf.data service
+moves that work to worker processes on any number of machines: one
+dispatcher, N workers, and
 
   bench_main --data_service=grpc://DISPATCHER_HOST:5050 ...
 

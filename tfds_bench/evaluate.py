@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import platform
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -19,13 +19,18 @@ import tfds_bench
 from tfds_bench import benchmark_table
 from tfds_bench import errors, image_checks, input_pipeline, models, progress
 from tfds_bench import predictions as predictions_lib
-from tfds_bench.benchmark_types import Result, ScoringContext
+from tfds_bench.benchmark_types import Result, ScoringOptions
 from tfds_bench.predictions import Predictions
+from tfds_bench.scoring import rows as scoring_rows
 from tfds_bench.sources import DataOptions, Source
 
-__all__ = ["DataOptions", "Run", "evaluate", "host_slice", "make_predict_step",
-           "predict_benchmarks", "predict_source", "score_predictions", "score_sources",
-           "score_with_intervals", "source_examples"]
+__all__ = ["DataOptions", "Run", "ScoringOptions", "evaluate", "host_slice",
+           "make_predict_step", "predict_benchmarks", "predict_source", "score_predictions",
+           "score_sources", "source_examples"]
+
+# A model as `evaluate` takes it: a registry name or model path, or the
+# `models.ModelSpec` they resolve to (`models.get`).
+ModelArg = Union[str, models.ModelSpec]
 
 
 @dataclasses.dataclass
@@ -49,14 +54,10 @@ class Run:
             for r in self.results]
 
 
-def score_with_intervals(benchmark, predictions: Sequence[Predictions],
-                         context: ScoringContext) -> List[Result]:
-  """The row's results, each with its 95 % interval (`Result.with_interval`)."""
-  return [r.with_interval() for r in benchmark.score(predictions, context)]
-
-
-def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
-  """A tf.function: a batch of numbers -> compact predictions (see predictions.py).
+def make_predict_step(model, spec: models.ModelSpec, strategy=None,
+                      spaces: Sequence[str] = ()) -> Callable:
+  """A tf.function: a batch of numbers -> compact predictions (see predictions.py),
+  with the top classes and confidence in each label space of ``spaces``.
 
   The batch is a dict of ``image`` plus integer or float per-example keys
   (``example_id``, ``mask``, labels): no strings, so any strategy, TPUs
@@ -68,7 +69,7 @@ def make_predict_step(model, spec: models.ModelSpec, strategy=None) -> Callable:
 
   def step(batch):
     outputs = model(batch[input_pipeline.IMAGE_KEY], training=False)
-    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs))
+    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs), spaces)
     # Numbers only: collectives gather no bools.
     summary = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in summary.items()}
     return {**summary, **{k: v for k, v in batch.items() if k != input_pipeline.IMAGE_KEY}}
@@ -150,7 +151,7 @@ def predict_source(dataset, model, spec: models.ModelSpec, batch_size: int,
   position in ``dataset`` when absent; `source_examples` adds them before
   slicing). ``progress(n)`` is called after each batch with the number of
   real examples in it. ``step`` is a predict step from `make_predict_step` to
-  reuse: each new one traces the model again (seconds), which matters when
+  reuse: each new one traces the model again, which matters when
   one model runs over many sources (ImageNet-C has 96).
 
   Under a multi-worker strategy ``dataset`` is this host's slice
@@ -248,19 +249,21 @@ def _in_example_order(parts) -> Predictions:
   return merged.select(order)
 
 
-def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
+def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_OFFLINE, *,
              weights: Optional[str] = None, preprocessing: Optional[str] = None,
              data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
              progress_factory: Optional[Callable] = None,
-             command: Optional[str] = None) -> Run:
-  """Evaluates a registered model (or a .keras path) on benchmarks.
+             command: Optional[str] = None, real_threshold: Optional[float] = None) -> Run:
+  """Evaluates a model on benchmarks.
 
   Args:
-    model: registry name, alias or path to a .keras file.
+    model: registry name, alias or path to a .keras file, or the
+      `models.ModelSpec` one resolves to (`models.get`).
     benchmark_ids: ids from ``tfds_bench.benchmark_table``; a row whose data
       cannot be had runs its offline fallback instead (see ``Run.notices``).
     weights: local weights file for models that need one.
-    preprocessing: preset name overriding the model's declared preprocessing.
+    preprocessing: preset name overriding the model's declared preprocessing
+      (with a name; a spec carries its own).
     data: where the data lives (and ``data_service``, a tf.data service).
     batch_size: images per forward pass (the last batch is padded, not dropped).
     strategy: optional ``tf.distribute`` strategy: MirroredStrategy,
@@ -271,6 +274,7 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
       pass and of slow scorers, and TFDS's bars while a dataset is prepared;
       None for silence.
     command: the command line, recorded in the provenance.
+    real_threshold: a ReaL operating point to report too (imagenet2012_real).
 
   Returns:
     A Run: flat results plus provenance.
@@ -280,15 +284,22 @@ def evaluate(model: str, benchmark_ids: Sequence[str] = benchmark_table.DEFAULT_
                                  preprocessing=preprocessing, data=data,
                                  batch_size=batch_size, strategy=strategy,
                                  progress_factory=progress_factory)
-  results: List[Result] = []
-  for benchmark in predicted.benchmarks:
-    results.extend(score_with_intervals(
-        benchmark, [predicted.by_source[s.key] for s in benchmark.sources],
-        ScoringContext(data.manual_dir, data.real_threshold, progress_factory)))
+  results = scoring_rows.score_rows(
+      predicted.benchmarks, predicted.by_source,
+      ScoringOptions(data.manual_dir, real_threshold, progress_factory))
   return Run(predicted.spec.name, results,
              _provenance(predicted.spec, weights, predicted.benchmarks, predicted.sources,
                          data, command),
              predicted.notices, predicted.by_source)
+
+
+def model_spec(model: ModelArg, preprocessing: Optional[str] = None) -> models.ModelSpec:
+  """``model`` as a ModelSpec: a spec as given, a name or path resolved once."""
+  if isinstance(model, models.ModelSpec):
+    if preprocessing is not None:
+      raise ValueError("preprocessing goes with a model name; a ModelSpec carries its own")
+    return model
+  return models.get(model, preprocessing=preprocessing)
 
 
 @dataclasses.dataclass
@@ -301,7 +312,7 @@ class Predicted:
   notices: List[str]
 
 
-def predict_benchmarks(model: str, benchmark_ids: Sequence[str], *,
+def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
                        weights: Optional[str] = None, preprocessing: Optional[str] = None,
                        data: Optional[DataOptions] = None, batch_size: int = 32,
                        strategy=None, progress_factory: Optional[Callable] = None,
@@ -313,7 +324,7 @@ def predict_benchmarks(model: str, benchmark_ids: Sequence[str], *,
   chosen, notices = benchmark_table.resolve(benchmark_ids, data)
   if not chosen:
     raise errors.UserError("no benchmarks selected")
-  spec = models.get(model, preprocessing=preprocessing)
+  spec = model_spec(model, preprocessing)
   if strategy is not None:
     with strategy.scope():
       keras_model = spec.build(weights)
@@ -326,7 +337,8 @@ def predict_benchmarks(model: str, benchmark_ids: Sequence[str], *,
       sources.setdefault(source.key, source)
 
   by_source: Dict[str, Predictions] = {}
-  step = make_predict_step(keras_model, spec, strategy)  # traced once, for every source
+  # Traced once, for every source.
+  step = make_predict_step(keras_model, spec, strategy, scoring_rows.space_scores_of(chosen))
   for key, source in sources.items():
     examples = source_examples(source, data, strategy, shard,
                                show_progress=progress_factory is not None)
@@ -363,48 +375,34 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
 
 
 def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
-                  command: Optional[str] = None, manual_dir: Optional[str] = None,
-                  real_threshold: Optional[float] = None) -> Run:
-  """Scores the predictions of every source of the benchmarks (merged shard files),
-  each result with its 95 % interval."""
-  results: List[Result] = []
-  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
-  used: Dict[str, Predictions] = {}
-  for benchmark_id in benchmark_ids:
-    benchmark = benchmark_table.get(benchmark_id)
-    missing = [s.key for s in benchmark.sources if s.key not in by_source]
-    if missing:
-      raise errors.UserError(f"{benchmark_id} needs predictions of {', '.join(missing)}, "
-                             "which the predictions files do not hold")
-    used.update({s.key: by_source[s.key] for s in benchmark.sources})
-    results.extend(score_with_intervals(benchmark, [by_source[s.key] for s in benchmark.sources],
-                                        ScoringContext(manual_dir, real_threshold)))
-  return Run(model, results, _saved_provenance(model, benchmark_ids, command,
-                                               merged_shards=True), predictions=used)
+                  command: Optional[str] = None,
+                  options: ScoringOptions = ScoringOptions()) -> Run:
+  """Scores the predictions of every source of the benchmarks (a run's
+  predictions folder, merged shard files), each result with its 95 % interval."""
+  rows = [benchmark_table.get(b) for b in dict.fromkeys(benchmark_ids)]  # repeated ids run once
+  results = scoring_rows.score_rows(rows, by_source, options)
+  return Run(model, results, _saved_provenance(model, [r.id for r in rows], command,
+                                               merged_shards=True),
+             predictions=scoring_rows.used_predictions(rows, by_source))
 
 
 def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
-                      command: Optional[str] = None, manual_dir: Optional[str] = None,
-                      real_threshold: Optional[float] = None) -> Run:
+                      command: Optional[str] = None,
+                      options: ScoringOptions = ScoringOptions()) -> Run:
   """Scores saved predictions (no model, no images) on single-source benchmarks.
 
-  ``manual_dir`` holds label files some benchmarks need (multi-label JSON).
+  ``options.manual_dir`` holds label files some benchmarks need (multi-label
+  JSON). Each row's source fills the labels the file need not carry.
   """
-  results: List[Result] = []
-  benchmark_ids = list(dict.fromkeys(benchmark_ids))  # a repeated id runs once, as in evaluate
+  rows = [benchmark_table.get(b) for b in dict.fromkeys(benchmark_ids)]  # repeated ids run once
   by_source: Dict[str, Predictions] = {}
-  for benchmark_id in benchmark_ids:
-    benchmark = benchmark_table.get(benchmark_id)
-    if len(benchmark.sources) != 1:
-      raise errors.UserError(f"{benchmark_id} combines several image sets and cannot be "
+  for row in rows:
+    if len(row.sources) != 1:
+      raise errors.UserError(f"{row.id} combines several image sets and cannot be "
                              "scored from one predictions file")
-    if benchmark.needs_scores and not p.has_scores:
-      raise errors.UserError(f"{benchmark_id} needs logits or probs, not top-5 indices")
-    labelled = benchmark.sources[0].with_labels(p, benchmark_id)
-    by_source[benchmark.sources[0].key] = labelled
-    results.extend(score_with_intervals(benchmark, [labelled],
-                                        ScoringContext(manual_dir, real_threshold)))
-  return Run(model, results, _saved_provenance(model, benchmark_ids, command),
+    by_source[row.sources[0].key] = row.sources[0].with_labels(p, row.id)
+  results = scoring_rows.score_rows(rows, by_source, options)
+  return Run(model, results, _saved_provenance(model, [r.id for r in rows], command),
              predictions=by_source)
 
 

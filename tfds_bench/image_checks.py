@@ -3,15 +3,15 @@
 Two layers, so that the happy path stays fast:
 
 * ``check_image_file(path)``: a header-only check (PIL reads a few hundred
-  bytes, no pixel is decoded; ~0.1 ms per file, ~6 s for 50,000) run on every file of an
-  ``--image_folder`` before anything is decoded. It refuses, naming the file:
+  bytes, no pixel is decoded) run on every file of an ``--image_folder``
+  before anything is decoded. It refuses, naming the file:
   empty files, files that are not an image at all, formats TensorFlow cannot
   decode (TIFF, PSD, ... named ``.jpg``), and images with more than
   ``MAX_PIXELS`` pixels (decompression bombs, see below). CMYK and grayscale
   JPEGs and PNGs named ``.JPEG`` pass: the pipeline decodes them correctly by
   content (``tf.io.is_jpeg`` / ``decode_image``), to RGB.
   ``full_decode=True`` also decodes the pixels with PIL (catches truncated
-  files; ~1.7 ms per 500x375 JPEG, so not the default).
+  files; it decodes every image once more, so not the default).
 
 * ``explain_decode_error(dataset, crop_fraction, error, start)``: a truncated
   or corrupt image only shows up when TensorFlow decodes it, inside a parallel
@@ -125,22 +125,6 @@ def check_image_file(path: str, *, max_pixels: int = MAX_PIXELS,
     raise errors.DamagedInputError(f"image {path} has no pixels ({info.width} x {info.height}): "
                                    f"{_fix(path)}")
   return info
-
-
-def check_image_folder(root: str, *, max_pixels: int = MAX_PIXELS,
-                       full_decode: bool = False) -> int:
-  """``check_image_file`` on every non-hidden file of ``root/<class>/``; returns the count."""
-  count = 0
-  for folder in sorted(os.listdir(root)):
-    sub = os.path.join(root, folder)
-    if folder.startswith(".") or not os.path.isdir(sub):
-      continue
-    for name in sorted(os.listdir(sub)):
-      if not name.startswith("."):
-        check_image_file(os.path.join(sub, name), max_pixels=max_pixels,
-                         full_decode=full_decode)
-        count += 1
-  return count
 
 
 def _as_text(value) -> str:

@@ -236,9 +236,9 @@ def batches(dataset: tf.data.Dataset, preprocessing: Preprocessing, batch_size: 
   dataset = dataset.batch(batch_size, drop_remainder=False)
   dataset = dataset.map(pad, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   # tf.data's autotuner off: with it on, end-to-end runs on 2 cores fell into
-  # a mode (about every other run) where the model ran on one core, 48 img/s
-  # vs 75-90 (Lite0; benchmarks/pipeline_throughput.py); with it off, none in
-  # 30 runs. Without the autotuner, AUTOTUNE maps keep TF's starting
+  # a mode (about every other run) where the model ran on one core, at a
+  # fraction of its rate (Lite0; benchmarks/pipeline_throughput.py); with it
+  # off, none in 30 runs. Without the autotuner, AUTOTUNE maps keep TF's starting
   # parallelism, which follows the core count.
   options = tf.data.Options()
   options.autotune.enabled = False

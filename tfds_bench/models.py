@@ -320,14 +320,27 @@ def check_keras_model(model, path, input_size: int) -> None:
                            "(None, classes)")
 
 
+# File name endings of saved models: a --model ending in one is a file.
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5", ".pb", ".tflite")
+
+
+def is_model_path(name: str) -> bool:
+  """The one rule for --model (and `evaluate`'s model): a path when it names a
+  folder or file (a path separator, ``~``) or ends in a model file suffix;
+  else a registry name."""
+  return (name.lower().endswith(MODEL_FILE_SUFFIXES) or "/" in name or os.sep in name
+          or name.startswith("~"))
+
+
 def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
-  """The registry entry for ``name``, or a spec for a ``.keras`` file path."""
-  if name.endswith(".keras"):
+  """The registry entry for ``name``, or a spec for a ``.keras`` file path
+  (`is_model_path`); a sidecar's JSON is read here, once per call."""
+  if is_model_path(name):
+    if not name.endswith(".keras"):
+      raise errors.UserError(
+          f"--model={name}: only registered names (see --list) and .keras files are "
+          "supported; load it in Keras and save it with model.save('name.keras')")
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
-  if name.lower().endswith((".h5", ".hdf5", ".pb", ".tflite")) or os.sep in name:
-    raise errors.UserError(
-        f"--model={name}: only registered names (see --list) and .keras files are "
-        "supported; load it in Keras and save it with model.save('name.keras')")
   spec = REGISTRY.get(name)
   if preprocessing is not None:
     if preprocessing not in PRESETS:

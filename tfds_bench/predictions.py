@@ -2,21 +2,22 @@
 
 A model's 1000 scores per image are reduced, in the same TF step as the forward
 pass, to a compact record: the 1000-way top-5, the max softmax probability,
-and the same two for each 200-class subset (ImageNet-A, -O, -R; scored by
-argmax over the subset's logits only). Metrics are then pure functions of
-these arrays, so a model run and a saved ``--predictions`` file are scored by
-the same code.
+and the same two in each label space the chosen benchmarks score in
+(`tfds_bench.label_spaces`: ImageNet-A, -O and -R by argmax over their 200
+classes' logits; model-vs-human's 16 categories by mean probability). Metrics
+are then pure functions of these arrays, so a model run and a saved
+``--predictions`` file are scored by the same code.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tfds_bench import errors, labels
+from tfds_bench import errors, label_spaces, labels
 
 TOP_K = 5
 # Position of an example in its source, in ``Predictions.extras`` of a model
@@ -24,7 +25,6 @@ TOP_K = 5
 EXAMPLE_ID = "example_id"
 # |sum - 1| allowed for a row of saved probabilities (float16 keeps ~3 digits).
 PROBABILITY_SUM_TOLERANCE = 1e-2
-SUBSETS = ("imagenet_a", "imagenet_o", "imagenet_r")
 
 
 @dataclasses.dataclass
@@ -37,10 +37,11 @@ class Predictions:
     top5: int64 [N, 5] 1000-way class indices, best first.
     confidence: float64 [N] max softmax probability; NaN when unknown (a
       predictions file with top-5 indices only).
-    subset_top5: subset name -> int64 [N, 5] best classes among the subset's
-      200 (as 1000-class indices); empty when unknown.
-    subset_confidence: subset name -> float64 [N] max softmax over the
-      subset's 200 logits.
+    space_top5: label space name -> int64 [N, k] the best classes of the
+      space, best first, as the space's class indices (k = min(5, classes));
+      only the spaces the scored benchmarks need.
+    space_confidence: label space name -> float64 [N] the best class's score
+      (max softmax over the subset's logits, or the highest mean probability).
     extras: other per-example targets carried from the dataset, e.g.
       ``real_label`` int64 [N, L] padded with -1.
   """
@@ -48,8 +49,8 @@ class Predictions:
   label: np.ndarray
   top5: np.ndarray
   confidence: np.ndarray
-  subset_top5: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-  subset_confidence: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  space_top5: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  space_confidence: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
   extras: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
   def __len__(self) -> int:
@@ -64,8 +65,8 @@ class Predictions:
     return Predictions(
         file_name=self.file_name[rows], label=self.label[rows], top5=self.top5[rows],
         confidence=self.confidence[rows],
-        subset_top5={k: v[rows] for k, v in self.subset_top5.items()},
-        subset_confidence={k: v[rows] for k, v in self.subset_confidence.items()},
+        space_top5={k: v[rows] for k, v in self.space_top5.items()},
+        space_confidence={k: v[rows] for k, v in self.space_confidence.items()},
         extras={k: v[rows] for k, v in self.extras.items()})
 
   @staticmethod
@@ -78,31 +79,48 @@ class Predictions:
     return Predictions(
         file_name=cat(lambda p: p.file_name), label=cat(lambda p: p.label),
         top5=cat(lambda p: p.top5), confidence=cat(lambda p: p.confidence),
-        subset_top5={k: cat(lambda p, k=k: p.subset_top5[k]) for k in first.subset_top5},
-        subset_confidence={k: cat(lambda p, k=k: p.subset_confidence[k])
-                           for k in first.subset_confidence},
+        space_top5={k: cat(lambda p, k=k: p.space_top5[k]) for k in first.space_top5},
+        space_confidence={k: cat(lambda p, k=k: p.space_confidence[k])
+                           for k in first.space_confidence},
         extras={k: cat(lambda p, k=k: p.extras[k]) for k in first.extras})
 
 
-def summarize_scores_tf(scores):
-  """TF: [B, 1000] log-probabilities or logits -> dict of compact predictions.
+def summarize_scores_tf(scores, spaces: Sequence[str] = ()):
+  """TF: [B, 1000] log-probabilities or logits -> dict of compact predictions,
+  with the top classes and confidence in each of the label ``spaces``.
 
   Ties go to the lower class index (``tf.math.top_k``'s documented rule, the
   same as a stable argsort of the negated scores).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  _check_space_scores(spaces)
   scores = tf.cast(scores, tf.float32)
+  probabilities = tf.nn.softmax(scores, axis=-1)
   out = {
       "top5": tf.math.top_k(scores, TOP_K).indices,
-      "confidence": tf.reduce_max(tf.nn.softmax(scores, axis=-1), axis=-1),
+      "confidence": tf.reduce_max(probabilities, axis=-1),
       "finite": tf.reduce_all(tf.math.is_finite(scores), axis=-1),
   }
-  for name in SUBSETS:
-    indices = tf.constant(labels.subset(name)[1], tf.int32)
-    sub = tf.gather(scores, indices, axis=1)
-    out[f"{name}/top5"] = tf.gather(indices, tf.math.top_k(sub, TOP_K).indices)
-    out[f"{name}/confidence"] = tf.reduce_max(tf.nn.softmax(sub, axis=-1), axis=-1)
+  for name in spaces:
+    space = label_spaces.get(name)
+    if space.scores == "logits":
+      indices = tf.constant(np.concatenate(space.members), tf.int32)  # class order
+      space_scores = tf.nn.softmax(tf.gather(scores, indices, axis=1), axis=-1)
+    else:
+      space_scores = tf.matmul(probabilities, tf.constant(space.member_matrix(), tf.float32))
+    out[f"{name}/top5"] = tf.math.top_k(space_scores, _space_k(space)).indices
+    out[f"{name}/confidence"] = tf.reduce_max(space_scores, axis=-1)
   return out
+
+
+def _space_k(space: label_spaces.LabelSpace) -> int:
+  return min(TOP_K, space.num_classes)
+
+
+def _check_space_scores(names: Sequence[str]) -> None:
+  for name in names:
+    if label_spaces.get(name).scores is None:
+      raise ValueError(f"label space {name!r} declares no per-image scores ('scores')")
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -116,15 +134,20 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
   return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-def summarize_scores_np(scores: np.ndarray) -> Dict[str, np.ndarray]:
+def summarize_scores_np(scores: np.ndarray, spaces: Sequence[str] = ()) -> Dict[str, np.ndarray]:
   """numpy twin of ``summarize_scores_tf`` for saved logits."""
+  _check_space_scores(spaces)
   scores = np.asarray(scores, dtype=np.float64)
-  out = {"top5": _top_k(scores, TOP_K), "confidence": _softmax(scores).max(axis=1)}
-  for name in SUBSETS:
-    indices = labels.subset(name)[1]
-    sub = scores[:, indices]
-    out[f"{name}/top5"] = indices[_top_k(sub, TOP_K)]
-    out[f"{name}/confidence"] = _softmax(sub).max(axis=1)
+  probabilities = _softmax(scores)
+  out = {"top5": _top_k(scores, TOP_K), "confidence": probabilities.max(axis=1)}
+  for name in spaces:
+    space = label_spaces.get(name)
+    if space.scores == "logits":
+      space_scores = _softmax(scores[:, np.concatenate(space.members)])  # class order
+    else:
+      space_scores = probabilities @ space.member_matrix()
+    out[f"{name}/top5"] = _top_k(space_scores, _space_k(space))
+    out[f"{name}/confidence"] = space_scores.max(axis=1)
   return out
 
 
@@ -135,40 +158,58 @@ def from_summaries(file_name, label, summary: Dict[str, np.ndarray],
       label=np.asarray(label, dtype=np.int64),
       top5=np.asarray(summary["top5"], dtype=np.int64),
       confidence=np.asarray(summary["confidence"], dtype=np.float64),
-      subset_top5={n: np.asarray(summary[f"{n}/top5"], np.int64)
-                   for n in SUBSETS if f"{n}/top5" in summary},
-      subset_confidence={n: np.asarray(summary[f"{n}/confidence"], np.float64)
-                         for n in SUBSETS if f"{n}/confidence" in summary},
+      space_top5={k[:-len("/top5")]: np.asarray(v, np.int64)
+                  for k, v in summary.items() if k.endswith("/top5")},
+      space_confidence={k[:-len("/confidence")]: np.asarray(v, np.float64)
+                        for k, v in summary.items() if k.endswith("/confidence")},
       extras=dict(extras or {}))
 
 
-# Keys of the compact arrays `save_npz` writes beside ``top5`` (the subsets'
-# as "<subset>_top5" / "<subset>_confidence", extras as "extra_<name>").
+# Keys of the compact arrays `save_npz` writes beside ``top5`` (a label
+# space's as "space_<name>_top5" / "space_<name>_confidence", extras as
+# "extra_<name>").
 CONFIDENCE_KEY = "confidence"
 EXTRA_PREFIX = "extra_"
+SPACE_PREFIX = "space_"
+_SPACE_FIELDS = ("_top5", "_" + CONFIDENCE_KEY)
+
+
+def space_key(space: str, field: str) -> str:
+  """The npz key of a label space's ``top5`` or ``confidence`` array."""
+  return f"{SPACE_PREFIX}{space}_{field}"
+
+
+def _space_of_key(key: str) -> Optional[Tuple[str, str]]:
+  """(space, field) of a `space_key`, else None."""
+  if not key.startswith(SPACE_PREFIX):
+    return None
+  for field in _SPACE_FIELDS:
+    if key.endswith(field):
+      return key[len(SPACE_PREFIX):-len(field)], field[1:]
+  return None
 
 
 def npz_arrays(predictions: Predictions) -> Dict[str, np.ndarray]:
   """The arrays of the compact ``.npz`` that `load_npz` reads back exactly.
 
   ``file_name``, ``label``, ``top5`` and, when known, ``confidence``, each
-  200-class subset's top-5 and confidence, and the extras (e.g. ReaL label
+  label space's top classes and confidence, and the extras (e.g. ReaL label
   lists). `tfds_bench.reports.write_predictions` saves them with every run.
   """
   arrays = {"file_name": predictions.file_name.astype(str), "label": predictions.label,
             "top5": predictions.top5}
   if predictions.has_scores:
     arrays[CONFIDENCE_KEY] = predictions.confidence
-  for name, top5 in predictions.subset_top5.items():
-    arrays[f"{name}_top5"] = top5
-  for name, confidence in predictions.subset_confidence.items():
-    arrays[f"{name}_{CONFIDENCE_KEY}"] = confidence
+  for name, top5 in predictions.space_top5.items():
+    arrays[space_key(name, "top5")] = top5
+  for name, confidence in predictions.space_confidence.items():
+    arrays[space_key(name, CONFIDENCE_KEY)] = confidence
   for name, values in predictions.extras.items():
     arrays[EXTRA_PREFIX + name] = values
   return arrays
 
 
-def load_npz(path: str) -> Predictions:
+def load_npz(path: str, spaces: Sequence[str] = ()) -> Predictions:
   """Reads a saved predictions file (see README: ``--predictions``).
 
   The ``.npz`` holds ``file_name`` (str [N]) and one of ``logits`` /
@@ -177,6 +218,8 @@ def load_npz(path: str) -> Predictions:
   arrays of `save_npz` are read too when present (``confidence``,
   ``<subset>_top5``, ``<subset>_confidence``, ``extra_<name>``). Wrong shapes,
   NaN/inf scores, duplicate or empty file names are errors naming the file.
+  From scores, the top classes and confidence in each label space of
+  ``spaces`` are computed (the ones the scored benchmarks need).
   """
   if not os.path.isfile(path):
     raise errors.UserError(f"predictions file not found: {path}")
@@ -189,7 +232,7 @@ def load_npz(path: str) -> Predictions:
     raise errors.UserError(f"{path}: a single .npy array, not an .npz predictions file "
                            "(save one with numpy.savez(path, file_name=..., logits=...))")
   try:
-    return _load_npz_arrays(path, data)
+    return _load_npz_arrays(path, data, spaces)
   except ValueError as e:
     if "allow_pickle" not in str(e):
       raise
@@ -199,7 +242,7 @@ def load_npz(path: str) -> Predictions:
     ) from None
 
 
-def _load_npz_arrays(path: str, data) -> "Predictions":
+def _load_npz_arrays(path: str, data, spaces: Sequence[str]) -> "Predictions":
   with data:
     keys = set(data.files)
     if "file_name" not in keys:
@@ -250,7 +293,7 @@ def _load_npz_arrays(path: str, data) -> "Predictions":
           f"{file_name[off][0]!r} sums to {row_sums[off][0]:.4g}; save softmax outputs as "
           "'probs', or raw scores as 'logits'")
     values = np.log(np.maximum(values, np.finfo(np.float64).tiny))
-  return from_summaries(file_name, label, summarize_scores_np(values))
+  return from_summaries(file_name, label, summarize_scores_np(values, spaces))
 
 
 def _file_names_as_text(path: str, file_name: np.ndarray) -> np.ndarray:
@@ -281,7 +324,7 @@ def _from_top_k(path, file_name, label, top_k) -> Predictions:
 
 def _is_compact_key(key: str) -> bool:
   return (key == CONFIDENCE_KEY or key.startswith(EXTRA_PREFIX)
-          or any(key in (f"{n}_top5", f"{n}_{CONFIDENCE_KEY}") for n in SUBSETS))
+          or _space_of_key(key) is not None)
 
 
 def _with_compact(path: str, predictions: Predictions,
@@ -293,11 +336,18 @@ def _with_compact(path: str, predictions: Predictions,
       raise errors.UserError(f"{path}: '{key}' has shape {values.shape}, expected ({n}, ...)")
   if CONFIDENCE_KEY in compact:
     predictions.confidence = compact[CONFIDENCE_KEY].astype(np.float64)
-  for name in SUBSETS:
-    if f"{name}_top5" in compact:
-      predictions.subset_top5[name] = compact[f"{name}_top5"].astype(np.int64)
-    if f"{name}_{CONFIDENCE_KEY}" in compact:
-      predictions.subset_confidence[name] = compact[f"{name}_{CONFIDENCE_KEY}"].astype(np.float64)
+  for key, values in compact.items():
+    space = _space_of_key(key)
+    if space is None:
+      continue
+    name, field = space
+    if name not in label_spaces.names():
+      raise errors.UserError(f"{path}: '{key}' names no known label space; known: "
+                             f"{', '.join(label_spaces.names())}")
+    if field == "top5":
+      predictions.space_top5[name] = values.astype(np.int64)
+    else:
+      predictions.space_confidence[name] = values.astype(np.float64)
   predictions.extras.update({k[len(EXTRA_PREFIX):]: v for k, v in compact.items()
                              if k.startswith(EXTRA_PREFIX)})
   return predictions

@@ -55,8 +55,8 @@ def write_shard(path: str, model: str, benchmark_ids: Sequence[str],
     prefix = f"s{k}/"
     arrays.update({prefix + "file_name": p.file_name.astype(str), prefix + "label": p.label,
                    prefix + "top5": p.top5, prefix + "confidence": p.confidence})
-    for group, values in (("subset_top5", p.subset_top5),
-                          ("subset_confidence", p.subset_confidence), ("extras", p.extras)):
+    for group, values in (("space_top5", p.space_top5),
+                          ("space_confidence", p.space_confidence), ("extras", p.extras)):
       arrays.update({f"{prefix}{group}/{name}": v for name, v in values.items()})
   with atomic.replacing(path) as tmp:
     with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
@@ -72,6 +72,12 @@ def is_shard_file(path: str) -> bool:
     return False
 
 
+def benchmark_ids(path: str) -> List[str]:
+  """The benchmark ids a `write_shard` file was predicted for."""
+  with np.load(path, allow_pickle=False) as data:
+    return [str(b) for b in data["benchmarks"]]
+
+
 def _read_shard(path: str):
   with np.load(path, allow_pickle=False) as data:
     index, count = (int(v) for v in data[_MARK])
@@ -79,7 +85,7 @@ def _read_shard(path: str):
     by_source = {}
     for k, key in enumerate(sources):
       prefix = f"s{k}/"
-      groups = {"subset_top5": {}, "subset_confidence": {}, "extras": {}}
+      groups = {"space_top5": {}, "space_confidence": {}, "extras": {}}
       for name in data.files:
         group, _, field = name[len(prefix):].partition("/")
         if name.startswith(prefix) and group in groups:

@@ -14,13 +14,14 @@ stays free of TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Mapping, Optional
+from typing import ClassVar, Dict, FrozenSet, Mapping, Optional
 
 import numpy as np
 
 from tfds_bench import errors, labels
 from tfds_bench.predictions import Predictions
 from tfds_bench.release import imagenet_c as imagenet_c_release
+from tfds_bench.release import imagenet_p as imagenet_p_release
 
 
 @dataclasses.dataclass
@@ -29,7 +30,6 @@ class DataOptions:
   data_dir: Optional[str] = None
   manual_dir: Optional[str] = None
   image_folder: Optional[str] = None
-  real_threshold: Optional[float] = None
   # ImageNet-C from the val images through the corruption engine inside
   # tf.data, instead of reading bench_imagenet_c's prepared configs.
   corrupt_on_the_fly: bool = False
@@ -48,6 +48,9 @@ class Source:
   """
   key: str
   label_lists: Mapping[str, int] = dataclasses.field(default_factory=dict)
+  # The run options (flag names) loading this source reads: the run
+  # configuration refuses an option that no chosen source or scorer reads.
+  reads: ClassVar[FrozenSet[str]] = frozenset()
 
   def load(self, data: DataOptions, show_progress: bool = False):
     """The source's examples as a tf.data.Dataset with images left encoded.
@@ -83,6 +86,7 @@ class TfdsSource(Source):
   """A split of a TFDS builder (ours or TFDS's), prepared on first use."""
   builder: str = ""
   split: str = "test"
+  reads: ClassVar[FrozenSet[str]] = frozenset({"data_dir", "manual_dir"})
 
   def read(self, data: DataOptions, show_progress: bool = False):
     from tfds_bench import input_pipeline  # lazy: tensorflow
@@ -121,6 +125,7 @@ IMAGENET_VAL = ImageNetValSource(key="imagenet2012:validation", builder="imagene
 @dataclasses.dataclass(frozen=True)
 class ImageFolderSource(Source):
   """The user's folder in ImageNet layout (``--image_folder``)."""
+  reads: ClassVar[FrozenSet[str]] = frozenset({"image_folder"})
 
   def read(self, data: DataOptions, show_progress: bool = False):
     del show_progress  # read in place, nothing to prepare
@@ -135,8 +140,8 @@ class ImageNetCSource(TfdsSource):
   """One ImageNet-C config: `bench_imagenet_c/<corruption>_<severity>`, or,
   with ``DataOptions.corrupt_on_the_fly``, the val images corrupted inside
   tf.data exactly as the builder generates them."""
-  corruption: str = ""
-  severity: int = 0
+  config: Optional[imagenet_c_release.Config] = None
+  reads: ClassVar[FrozenSet[str]] = TfdsSource.reads | {"corrupt_on_the_fly"}
 
   def read(self, data: DataOptions, show_progress: bool = False):
     if not data.corrupt_on_the_fly:
@@ -146,13 +151,28 @@ class ImageNetCSource(TfdsSource):
   def prepare(self, examples, data: DataOptions):
     if not data.corrupt_on_the_fly:
       return examples
-    return imagenet_c_release.corrupt_on_the_fly(examples, self.corruption, self.severity)
+    return imagenet_c_release.corrupt_on_the_fly(examples, self.config)
 
 
-def imagenet_c_source(corruption: str, severity: int) -> ImageNetCSource:
-  """The source of `bench_imagenet_c/<corruption>_<severity>`; raises on unknown names."""
-  config = imagenet_c_release.config_name(corruption, severity)
-  imagenet_c_release.parse_config_name(config)  # validates both
-  builder = f"{imagenet_c_release.BUILDER_NAME}/{config}"
-  return ImageNetCSource(key=f"{builder}:test", builder=builder, split="test",
-                         corruption=corruption, severity=severity)
+def imagenet_c_source(config: imagenet_c_release.Config) -> ImageNetCSource:
+  """The source of `bench_imagenet_c/<corruption>_<severity>`."""
+  builder = f"{imagenet_c_release.BUILDER_NAME}/{config.name}"
+  return ImageNetCSource(key=f"{builder}:test", builder=builder, split="test", config=config)
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageNetPSource(TfdsSource):
+  """The frames of one perturbation's sequences (`bench_imagenet_p/<name>` or
+  the sample's `bench_sample_p/<name>`)."""
+  perturbation: str = ""
+
+  def __post_init__(self):
+    if self.perturbation not in imagenet_p_release.NAMES:
+      raise ValueError(f"unknown perturbation {self.perturbation!r}; known: "
+                       f"{', '.join(imagenet_p_release.NAMES)}")
+
+
+def imagenet_p_source(builder: str, perturbation: str) -> ImageNetPSource:
+  """The source of `<builder>/<perturbation>` (bench_imagenet_p or bench_sample_p)."""
+  return ImageNetPSource(key=f"{builder}/{perturbation}:test",
+                         builder=f"{builder}/{perturbation}", perturbation=perturbation)

@@ -5,7 +5,7 @@ that ResNet-50 models misclassify (Hendrycks et al. 2021).
 
 Archive layout (as released): `imagenet-a/README.txt` and
 `imagenet-a/<wnid>/<image file>` for the 200 wnids of
-`tfds_bench.labels.subset("imagenet_a")`.
+`tfds_bench.label_spaces.get("imagenet_a")`.
 
 Features: `image` (RGB JPEG), `label` (ImageNet-1k class index, sorted-wnid
 order, names are wnids), `label_200` (position of the wnid among the 200
@@ -21,7 +21,8 @@ from tfds_bench.builders import subset_builder
 class Builder(subset_builder.SubsetArchiveBuilder):
   """Natural adversarial examples (ImageNet-A) with ImageNet-1k labels."""
 
-  SUBSET = "imagenet_a"
+  LABEL_SPACE = "imagenet_a"
+  ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar"
   HOMEPAGE = "https://github.com/hendrycks/natural-adv-examples"
   pkg_dir_path = epath.Path(__file__).parent
   # TFDS reads (and --register_checksums writes) checksums.tsv next to

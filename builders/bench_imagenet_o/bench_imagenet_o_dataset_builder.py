@@ -10,7 +10,7 @@ validation images of the same 200 classes) is not in this archive: see
 
 Archive layout (as released): `imagenet-o/README.txt` and
 `imagenet-o/<wnid>/<image file>` for the 200 wnids of
-`tfds_bench.labels.subset("imagenet_o")`.
+`tfds_bench.label_spaces.get("imagenet_o")`.
 
 Features: `image` (RGB JPEG), `label` (ImageNet-1k class index, sorted-wnid
 order, names are wnids), `label_200` (position of the wnid among the 200
@@ -22,14 +22,15 @@ from etils import epath
 import numpy as np
 import tensorflow as tf
 
-from tfds_bench import labels
+from tfds_bench import label_spaces
 from tfds_bench.builders import subset_builder
 
 
 class Builder(subset_builder.SubsetArchiveBuilder):
   """Natural adversarial out-of-distribution examples (ImageNet-O)."""
 
-  SUBSET = "imagenet_o"
+  LABEL_SPACE = "imagenet_o"
+  ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-o.tar"
   HOMEPAGE = "https://github.com/hendrycks/natural-adv-examples"
   pkg_dir_path = epath.Path(__file__).parent
   # TFDS reads (and --register_checksums writes) checksums.tsv next to
@@ -39,7 +40,7 @@ class Builder(subset_builder.SubsetArchiveBuilder):
 
 def in_distribution_indices() -> np.ndarray:
   """1000-class indices of the 200 ImageNet-O classes (sorted-wnid order)."""
-  return np.asarray(labels.subset(Builder.SUBSET)[1])
+  return np.asarray(label_spaces.get(Builder.LABEL_SPACE).imagenet_indices)
 
 
 def in_distribution_filter(label) -> tf.Tensor:

@@ -5,7 +5,7 @@ toys, ...) of 200 ImageNet classes (Hendrycks et al. 2021).
 
 Archive layout (as released): `imagenet-r/README.txt` and
 `imagenet-r/<wnid>/<image file>` for the 200 wnids of
-`tfds_bench.labels.subset("imagenet_r")`.
+`tfds_bench.label_spaces.get("imagenet_r")`.
 
 Features: `image` (RGB JPEG), `label` (ImageNet-1k class index, sorted-wnid
 order, names are wnids), `label_200` (position of the wnid among the 200
@@ -21,7 +21,8 @@ from tfds_bench.builders import subset_builder
 class Builder(subset_builder.SubsetArchiveBuilder):
   """ImageNet renditions (ImageNet-R) with ImageNet-1k labels."""
 
-  SUBSET = "imagenet_r"
+  LABEL_SPACE = "imagenet_r"
+  ARCHIVE_URL = "https://people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar"
   HOMEPAGE = "https://github.com/hendrycks/imagenet-r"
   pkg_dir_path = epath.Path(__file__).parent
   # TFDS reads (and --register_checksums writes) checksums.tsv next to

@@ -30,12 +30,6 @@ def photo_png_bytes(photo: sample.SamplePhoto) -> bytes:
   return buffer.getvalue()
 
 
-def split_file_name(file_name: str):
-  """``"<corruption>_<severity>/<photo>"`` -> (config name, photo file name)."""
-  config, _, photo = file_name.partition("/")
-  return config, photo
-
-
 NUM_EXAMPLES = len(sample.PHOTOS) * len(corruptions.NAMES) * len(corruptions.SEVERITIES)
 
 

@@ -9,8 +9,9 @@ per perturbation (14), each with one split, `test`: one example per frame,
 the same features as `bench_imagenet_p` (`file_name` `<photo>/<frame:03d>`,
 `video_id` the photo's stem). Nothing is downloaded.
 
-Three photos, not all seven, keep preparing all 14 configs near 40 s on two
-CPU cores (spatter's edge/distance pipeline alone costs ~4.5 s per photo).
+Three photos, not all seven: every photo is prepared under all 14
+perturbations' sequences, and spatter's edge/distance pipeline is heavy per
+photo, so three keep the offline fallback quick to prepare.
 """
 
 from __future__ import annotations

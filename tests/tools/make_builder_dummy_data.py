@@ -1,13 +1,16 @@
-"""Writes the dummy archives of the ImageNetV2/-Sketch/-A/-R/-O builders.
+"""Writes the dummy archives of the ImageNetV2/-Sketch/-A/-R/-O/ObjectNet builders.
 
 Usage (from the repository root):
 
-  /work/venv/bin/python tests/tools/make_builder_dummy_data.py
+  .venv/bin/python tests/tools/make_builder_dummy_data.py
 
 Each archive has the released file name and the released layout (top folder,
 class folders, README.txt where the release has one), holding a few tiny
-deterministic JPEGs, so the builder tests read them exactly like the real
-archives. Archives are byte-reproducible (fixed seeds, mtimes and owners).
+deterministic JPEGs (PNGs for ObjectNet), so the builder tests read them
+exactly like the real archives. Archives are byte-reproducible (fixed seeds,
+mtimes and owners), except ObjectNet's encrypted zip: Info-ZIP's `zip -P`
+(Python cannot write encrypted zips) salts each member's encryption header
+at random, so its bytes change on every run while its content does not.
 
 The functions are also used by tests/test_builders_archives.py to build
 archives on the fly.
@@ -17,8 +20,12 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
+import os
 import pathlib
+import subprocess
 import tarfile
+import tempfile
 import zipfile
 from typing import Dict, Iterable, Optional, Tuple
 
@@ -116,6 +123,33 @@ def write_zip(path: pathlib.Path, members: Dict[str, bytes],
       zf.writestr(info, data)
 
 
+def write_encrypted_zip(path: pathlib.Path, members: Dict[str, bytes],
+                        password: str, with_folders: bool = True) -> None:
+  """Writes a ZipCrypto-encrypted zip of `members` with Info-ZIP's `zip -P`.
+
+  Python's zipfile reads such zips but cannot write them. Members are stored
+  in the given order (folders first), deflated, without extra fields (-X),
+  with a fixed mtime.
+  """
+  path = pathlib.Path(path).resolve()
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.unlink(missing_ok=True)
+  with tempfile.TemporaryDirectory() as staging:
+    root = pathlib.Path(staging)
+    names = _folders_of(members) if with_folders else []
+    for folder in names:
+      (root / folder).mkdir(parents=True, exist_ok=True)
+    for name, data in members.items():
+      (root / name).parent.mkdir(parents=True, exist_ok=True)
+      (root / name).write_bytes(data)
+    for entry in list(names) + list(members):
+      os.utime(root / entry, (_FIXED_MTIME, _FIXED_MTIME))
+    names = list(names) + list(members)
+    subprocess.run(["zip", "-q", "-X", "-P", password, str(path), "-@"],
+                   input="\n".join(names).encode("utf-8"), cwd=root,
+                   check=True)
+
+
 # ---------------------------------------------------------------------------
 # The dummy data of each builder. Counts here are asserted by the builder tests.
 
@@ -178,15 +212,100 @@ def sketch_members() -> Dict[str, bytes]:
   return members
 
 
-def expected_counts() -> Dict[str, int]:
-  """Number of test examples in each builder's dummy data."""
-  return {
-      "bench_imagenet_v2": 2 * len(V2_CLASS_FOLDERS),
-      "bench_imagenet_a": sum(A_CLASSES.values()),
-      "bench_imagenet_r": sum(R_CLASSES.values()),
-      "bench_imagenet_o": sum(O_CLASSES.values()),
-      "bench_imagenet_sketch": sum(SKETCH_CLASSES.values()),
+# ObjectNet: folder -> (ObjectNet class name, [(width, height, mode)] of its
+# images). Three folders of label-space classes (first, middle, last of the
+# 113, so labels 0, 18 and 112) and one class outside ImageNet-1k (label -1).
+# Folder names and class names are the release's.
+OBJECTNET_PASSWORD = "objectnetisatestset"
+OBJECTNET_IMAGES = {
+    "alarm_clock": ("Alarm clock", [(12, 10, "RGBA"), (9, 14, "RGBA")]),
+    "chair": ("Chair", [(10, 10, "RGB")]),
+    "wok": ("Wok", [(11, 13, "RGBA")]),
+    "squeegee": ("Squeegee", [(8, 9, "RGBA")]),
+}
+# ObjectNet's border colour; the image inside it never has this value (its
+# blue channel is at least 100).
+OBJECTNET_BORDER_RGB = (255, 0, 0)
+OBJECTNET_BORDER = 2
+
+
+def objectnet_interior(seed: int, width: int, height: int) -> np.ndarray:
+  """The pixels inside the border: R = 10 x, G = 10 y, B = 100 + seed."""
+  y, x = np.mgrid[0:height, 0:width]
+  return np.stack([10 * x, 10 * y, np.full_like(x, 100 + seed)],
+                  axis=-1).astype(np.uint8)
+
+
+def objectnet_png(seed: int, width: int, height: int, mode: str) -> bytes:
+  """A width x height PNG: the interior framed by a 2-pixel red border."""
+  b = OBJECTNET_BORDER
+  full = np.empty((height, width, 3), np.uint8)
+  full[...] = OBJECTNET_BORDER_RGB
+  full[b:height - b, b:width - b] = objectnet_interior(seed, width - 2 * b,
+                                                       height - 2 * b)
+  return encode(full, "PNG", mode=mode)
+
+
+def objectnet_file_name(seed: int) -> str:
+  """Released image names are 15 hex digits + `.png`."""
+  return f"{seed:015x}.png"
+
+
+def objectnet_members(label_space: Iterable[dict],
+                      images: Optional[Dict[str, tuple]] = None
+                      ) -> Dict[str, bytes]:
+  """Members of objectnet-1.0.zip in the released layout.
+
+  Args:
+    label_space: the classes of the objectnet label space
+      (`{"name": ..., "imagenet_indices": [...]}`, as in its JSON file). Each
+      is in the folder mapping (the folders of those not in `images` are
+      made up from the names: they hold no image) and is a key of
+      `objectnet_to_imagenet_1k.json`, whose values name its ImageNet classes
+      ("; "-joined, as released; here our class table's names).
+    images: folder -> (class name, [(width, height, mode)]); default
+      OBJECTNET_IMAGES.
+  """
+  images = OBJECTNET_IMAGES if images is None else images
+  label_space = list(label_space)
+  mapping = {c["name"].lower().replace(" ", "_"): c["name"] for c in label_space}
+  for folder, (class_name, _) in images.items():
+    mapping = {f: n for f, n in mapping.items() if n != class_name}
+    mapping[folder] = class_name
+  imagenet_names = _imagenet_class_names()
+  overlap = {c["name"]: "; ".join(imagenet_names[i] for i in c["imagenet_indices"])
+             for c in label_space}
+  top = "objectnet-1.0"
+  members = {
+      f"{top}/README": b"Dummy ObjectNet 1.0 for tests (synthetic images).\n",
+      f"{top}/LICENSE": b"Synthetic test data; see builders/bench_objectnet.\n",
+      f"{top}/mappings/folder_to_objectnet_label.json":
+          json.dumps(dict(sorted(mapping.items()))).encode("utf-8"),
+      f"{top}/mappings/objectnet_to_imagenet_1k.json":
+          json.dumps(overlap, indent=2).encode("utf-8"),
+      # Present in the release, not read by the builder.
+      f"{top}/mappings/pytorch_to_imagenet_2012_id.json": b"{}",
+      f"{top}/mappings/imagenet_to_label_2012_v2": b"",
   }
+  seed = 0
+  for folder, (_, sizes) in images.items():
+    for width, height, mode in sizes:
+      seed += 1
+      members[f"{top}/images/{folder}/{objectnet_file_name(seed)}"] = (
+          objectnet_png(seed, width, height, mode))
+  return members
+
+
+def _imagenet_class_names() -> Tuple[str, ...]:
+  rows = (REPO_ROOT / "tfds_bench" / "data" / "imagenet1k_classes.tsv"
+          ).read_text(encoding="utf-8").splitlines()[1:]
+  return tuple(row.split("\t")[2] for row in rows)
+
+
+def objectnet_label_space() -> list:
+  """The classes of tfds_bench/data/label_spaces/objectnet.json."""
+  path = REPO_ROOT / "tfds_bench" / "data" / "label_spaces" / "objectnet.json"
+  return json.loads(path.read_text(encoding="utf-8"))["classes"]
 
 
 def write_all(
@@ -208,6 +327,10 @@ def write_all(
   path = (builders_dir / "bench_imagenet_sketch" / "dummy_data" /
           "ImageNet-Sketch.zip")
   write_zip(path, sketch_members())
+  written.append(path)
+  path = builders_dir / "bench_objectnet" / "dummy_data" / "objectnet-1.0.zip"
+  write_encrypted_zip(path, objectnet_members(objectnet_label_space()),
+                      OBJECTNET_PASSWORD)
   written.append(path)
   return tuple(written)
 

@@ -2,7 +2,7 @@
 
 Usage (from the repository root):
 
-  /work/venv/bin/python tests/tools/make_imagenet_c_dummy_data.py
+  .venv/bin/python tests/tools/make_imagenet_c_dummy_data.py
 
 Two manual_dir folders, one per source the builder reads:
 
@@ -51,12 +51,6 @@ VAL_IMAGES: Dict[int, Tuple[int, int, str]] = {
 
 def val_file_name(number: int) -> str:
   return f"ILSVRC2012_val_{number:08d}.JPEG"
-
-
-def expected_counts() -> Dict[str, int]:
-  """Examples per config name in the released dummy data."""
-  return {f"{c}_{s}": len(numbers)
-          for (_, c, s), numbers in RELEASED_CONFIGS.items()}
 
 
 def released_members() -> Dict[str, Dict[str, bytes]]:

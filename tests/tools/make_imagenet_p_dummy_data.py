@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs PyAV, `pip install "tfds_bench[video]"`):
 
-  /work/venv/bin/python tests/tools/make_imagenet_p_dummy_data.py
+  .venv/bin/python tests/tools/make_imagenet_p_dummy_data.py
 
 Two manual_dir folders, one per source the builder reads:
 
@@ -46,14 +46,6 @@ VAL_IMAGES: Dict[int, Tuple[int, int]] = {1: (40, 30), 2: (33, 47)}
 
 def val_stem(number: int) -> str:
   return f"ILSVRC2012_val_{number:08d}"
-
-
-def expected_counts() -> Dict[str, int]:
-  """Frame examples per config in the released dummy data."""
-  counts: Dict[str, int] = {}
-  for (_, perturbation), numbers in RELEASED_VIDEOS.items():
-    counts[perturbation] = counts.get(perturbation, 0) + FRAMES * len(numbers)
-  return counts
 
 
 def mp4(seed: int, frames: int = FRAMES) -> bytes:

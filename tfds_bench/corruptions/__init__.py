@@ -61,8 +61,8 @@ def apply(images, corruption: str, severity: int, seed=0):
     raise TypeError(f"images must be uint8, got {images.dtype.name}")
   single = images.shape.rank == 3
   if single:
-    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, each strided slice
-    # cost ~0.14 ms, up to a quarter of a cheap corruption on one image.
+    # expand_dims/squeeze, not [tf.newaxis]/[0]: eagerly, a strided slice's
+    # fixed cost is a large share of a cheap corruption on one image.
     images = tf.expand_dims(images, 0)
   if images.shape.rank != 4 or images.shape[-1] != 3:
     raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got shape {images.shape}")

@@ -146,7 +146,7 @@ def _glass_shuffle_one(image: tf.Tensor, codes: tf.Tensor, severity: int) -> tf.
 def _glass_shuffle_xla(images: tf.Tensor, codes: tf.Tensor, severity: int) -> tf.Tensor:
   # One image at a time keeps every intermediate (<= 600 KB) in cache; XLA
   # compiles the loop body into a few fused loops (TF's own per-op kernels and
-  # gathers are 4-6x slower here). Integer-only, so exact wherever it runs.
+  # gathers are slower here). Integer-only, so exact wherever it runs.
   return tf.map_fn(lambda a: _glass_shuffle_one(a[0], a[1], severity), (images, codes),
                    fn_output_signature=tf.uint8)
 
@@ -223,7 +223,7 @@ def defocus_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
 
   filter2D is a correlation with BORDER_REFLECT_101 (TF's "REFLECT" padding).
   The disk (17x17 to 21x21, not separable) is applied as a product of float32
-  FFTs of the reflect-padded image (3-4x faster than a depthwise convolution),
+  FFTs of the reflect-padded image (faster than a depthwise convolution),
   on the raw 0..255 values (the filter is linear, so / 255 and * 255 cancel).
   Round-off stays ~1e-4 of a level: only values on a truncation boundary differ.
   """
@@ -240,8 +240,8 @@ def defocus_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
 def _defocus_spectrum(severity: int, h: int, w: int) -> Tuple[int, np.ndarray]:
   """The disk's half width r and its complex64 rfft2 on the padded ``H + 2r, W + 2r`` grid.
 
-  Cached: building the disk and its spectrum in numpy took about a fifth of
-  a call's time on one image.
+  Cached: building the disk and its spectrum in numpy is a sizeable share of
+  a call on one image.
   """
   kernel = _disk(*_DEFOCUS_BLUR[severity - 1])
   r = kernel.shape[0] // 2
@@ -318,7 +318,7 @@ def zoom_blur(images, severity: int, seed: int = 0) -> tf.Tensor:
 
   One XLA program: the zooms (TF's bilinear resize reproduced bit for bit,
   `resample.clipped_zoom_bilinear`) fuse with their crops and the sum; as TF
-  kernels with copies around them they took three times as long.
+  kernels with copies around them they were much slower.
   """
   del seed
   factors = tuple(float(z) for z in _ZOOM_BLUR[severity - 1])

@@ -86,9 +86,9 @@ def hsv_adjust(images: tf.Tensor, channel: int, scale: float, offset: float) -> 
   ``np.uint8(np.clip(hsv2rgb(hsv), 0, 1) * 255)``: brightness (V += c) and
   saturate (S = S * c0 + c1). A pixel's output depends on its colour alone,
   so this is a lookup in the table of all 2^24 colours that the float64
-  computation makes (`hsv_adjust_table`): the same bytes, about 4x faster per
-  image; a table takes ~0.2 s to build (the first ~0.6 s, compiling), once per
-  process and setting.
+  computation makes (`hsv_adjust_table`): the same bytes for a fraction of the
+  per-image work; a table is built once per process and setting (the first
+  build also compiles its program).
   """
   images = tf.convert_to_tensor(images)
   table = hsv_adjust_table(channel, scale, offset)
@@ -121,8 +121,8 @@ def _hsv_adjust_table(channel: int, scale: float, offset: float) -> tf.Tensor:
     # scale and offset are run-time operands: one program for all severities.
     args = (tf.constant(6., tf.float64), negzero(), channel,
             None if scale == 1 else operand(scale), operand(offset))
-    # 2^20 colours per call: its float64 intermediates stay ~100 MB (all 2^24
-    # at once peaked at 2 GB); one compiled program for every part.
+    # 2^20 colours per call: its float64 intermediates stay a sixteenth of
+    # what all 2^24 at once would hold; one compiled program for every part.
     return tf.concat([_hsv_adjust_table_part_xla(tf.constant(first, tf.int32), *args)
                       for first in range(0, 1 << 24, _TABLE_PART)], 0)
 

@@ -72,8 +72,8 @@ def contrast(images: tf.Tensor, severity: int, seed: int = 0) -> tf.Tensor:
   del seed
   c = _CONTRAST[severity - 1]
   # The mean stays TF's reduction (its summation order); the rest is fused.
-  # Its float64 input comes from XLA: TF's GatherV2 of the same table took
-  # longer than the whole corruption does now.
+  # Its float64 input comes from XLA: TF's GatherV2 of the same table cost
+  # more than all the rest of the corruption.
   means = tf.reduce_mean(_unit_xla(images), axis=(1, 2), keepdims=True)
   return _contrast_xla(images, means, negzero(), operand(c))
 

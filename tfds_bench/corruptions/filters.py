@@ -156,7 +156,7 @@ def depthwise_gaussian(x: tf.Tensor, sigma: float) -> tf.Tensor:
   c = int(x.shape[-1])
   for axis, shape in ((1, [-1, 1, 1, 1]), (2, [1, -1, 1, 1])):
     kernel = tf.constant(np.tile(phi.reshape(shape), [1, 1, c, 1]))
-    # The padding (a copy) in XLA: TF's gather kernel took a quarter of
+    # The padding (a copy) in XLA: TF's gather kernel was a large share of
     # glass_blur's time; the convolution stays TF's (its round-off is the output's).
     x = tf.nn.depthwise_conv2d(_float32_edge_pad_xla(x, r, axis), kernel, [1, 1, 1, 1],
                                "VALID")

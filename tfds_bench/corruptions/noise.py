@@ -162,7 +162,7 @@ def shot_noise(images, severity: int, seed: int = 0) -> tf.Tensor:
 
   Exact Poisson draws by the alias method on per-pixel-value tables
   (`shot_noise_from_uniforms`), one float64 uniform per value: TF's Poisson
-  sampler (Knuth's method, ~lambda uniforms per draw below lambda 10) was 10x
+  sampler (Knuth's method, ~lambda uniforms per draw below lambda 10) was much
   slower.
   """
   c = _SHOT_NOISE[severity - 1]

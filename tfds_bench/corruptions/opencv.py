@@ -141,7 +141,7 @@ def equalize_hist(img: tf.Tensor) -> tf.Tensor:
 
 @xla_function
 def _equalize_hist_xla(img):
-  """`equalize_hist` in XLA: TF's bincount and gather kernels took a third of spatter's time."""
+  """`equalize_hist` in XLA: TF's bincount and gather kernels were much of spatter's time."""
   b = ops.batch_size(img)
   total = img.shape[1] * img.shape[2]
   flat = tf.cast(tf.reshape(img, [b, total]), tf.int32)

@@ -76,8 +76,8 @@ def standard_uniforms(shapes, seed, keys, dtype=tf.float64) -> List[tf.Tensor]:
 
   Shapes known while tracing (Python ints, or tensors such as ``tf.shape`` of
   an image of static shape) are drawn by `philox.draws`, TF's CPU Philox
-  values bit for bit but vectorised by XLA (TF's kernel costs ~8 ns per
-  float64 single-threaded); any other shape falls back to TF's kernel, which
+  values bit for bit but vectorised by XLA (TF's kernel draws one value at a
+  time); any other shape falls back to TF's kernel, which
   gives the same values. ``dtype`` uint32 gives full-range words
   (``stateless_uniform(..., minval=None, maxval=None, dtype=tf.uint32)``);
   dtypes other than uint32, float32 and float64 always take TF's kernel.

@@ -2,21 +2,18 @@
 
 TensorFlow's stateless kernels on CPU (``StatelessRandomUniformV2``,
 ``StatelessRandomUniformFullIntV2`` with ``alg=AUTO_SELECT``, i.e. Philox) are
-slow: profiled single-threaded, ~8 ns per float64 uniform and ~3.7 ns per
-uint32 word, a large share of several corruptions (elastic_transform's two
-224x224 float64 fields, shot_noise's float64 uniform per value, fog's plasma
-uniforms, impulse_noise's and glass_blur's uint32 words). This module computes
+slow: profiled single-threaded, they were a large share of several
+corruptions (elastic_transform's two 224x224 float64 fields, shot_noise's
+float64 uniform per value, fog's plasma uniforms, impulse_noise's and
+glass_blur's uint32 words). This module computes
 the same values with the same algorithm written in TF ops compiled by XLA
 (`xla_exact.xla_function`), which vectorises the Philox rounds (4 x 64-bit
 lanes). XLA:CPU gives each output its own loop (no multi-output fusion), so
 an element computes a whole Philox call and keeps its part: each call's
 rounds run twice (once per float64, once per uint64 pair of 32-bit samples),
-still cheaper than TF's scalar loop. Measured eagerly on 2 cores (another job
-running): float64 ``[224, 224, 3]`` 1.11 -> 0.86 ms, ``[16, 224, 224, 3]``
-15.7 -> 9.2 ms; uint32 ``[16, 224, 224, 3]`` 7.5 -> 4.6 ms, but one image's
-uint32 words 0.55 -> 0.62 ms (the eager XLA call's ~0.1 ms fixed cost). In
-the builders' graphs the fixed cost is small: see the commit that switched
-the corruptions for their images/s.
+still cheaper than TF's scalar loop. Called eagerly on one image's uint32
+words, the XLA call's fixed cost can outweigh the gain; in the builders'
+graphs that cost is small.
 
 What is reproduced (tensorflow/core/lib/random/philox_random.h,
 random_distributions.h; checked against ``tf.raw_ops`` in

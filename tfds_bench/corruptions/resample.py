@@ -137,7 +137,7 @@ def pil_box_resize(x, out_h, out_w):
   Pillow. Rows are gathered whole, so the horizontal pass runs on the
   transposed image. pixelate runs its down and up in one XLA program with
   `xla_exact.materialize` between them: plainly fused, XLA recomputed the
-  downsampled taps inside the upsampling gathers (4x slower at severity 5).
+  downsampled taps inside the upsampling gathers, slowest at severity 5.
   """
   dtype = x.dtype
   x = tf.transpose(tf.cast(x, tf.int32), [0, 2, 1, 3])

@@ -213,7 +213,7 @@ def _frost_from_draws(images: tf.Tensor, severity: int, idx: tf.Tensor,
 @xla_function
 def _frost_blend_xla(images, textures, idx, x_start, y_start, ph, pw, nz, severity):
   # Only the crop's pixels are gathered (a whole frost image is 1.6 MB), in
-  # XLA: TF's gather kernel took half of the corruption's time.
+  # XLA: TF's gather kernel was a large share of the corruption's time.
   h, w = images.shape[1], images.shape[2]
   rows = idx[:, tf.newaxis] * ph + x_start[:, tf.newaxis] + tf.range(h)[tf.newaxis]
   cols = y_start[:, tf.newaxis] + tf.range(w)[tf.newaxis]

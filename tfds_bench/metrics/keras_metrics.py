@@ -403,7 +403,7 @@ class _OODHistogramMetric(_Float64Metric):
 
   ``y_true``: 1 for an OOD (ImageNet-O) image, 0 for in-distribution, -1
   for padding, ``[B]`` or ``[B, 1]``. ``y_pred``: logits or probabilities ``[B, C]``;
-  pass ``class_subset=labels.subset("imagenet_o")[1]`` for the 200 classes.
+  pass ``class_subset=label_spaces.get("imagenet_o").imagenet_indices`` for the 200 classes.
   Score = -confidence. Scores within one of ``num_bins`` equal-width
   confidence bins count as tied; otherwise this equals the sklearn metric
   (`ood.confidence_histogram` is the numpy twin of this state).

@@ -33,7 +33,7 @@ def ood_scores(scores: np.ndarray, *, from_logits: bool,
 
   Args:
     scores: float ``[N, C]`` logits or probabilities. Pass the full 1000-way
-      output with ``class_subset=labels.subset("imagenet_o")[1]``, or an
+      output with ``class_subset=label_spaces.get("imagenet_o").imagenet_indices``, or an
       already restricted ``[N, 200]`` array without ``class_subset``.
     from_logits: whether ``scores`` are logits. Probabilities restricted to a
       subset are renormalised over it (= softmax of the subset logits).

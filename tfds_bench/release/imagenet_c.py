@@ -17,6 +17,7 @@ produce the same pixels.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import os
@@ -38,10 +39,9 @@ HELDOUT_NAMES = corruptions.HELDOUT_NAMES
 SEVERITIES = corruptions.SEVERITIES
 
 JPEG_QUALITY = 85
-# Images per compiled call in `generate_images` (`corrupt_group`). On 2 cores,
-# 2 threads, all 19 corruptions: groups of 16 ran at about 1.15x groups of 4
-# and 1.4x one image per call, groups of 32 at 1.02-1.03x groups of 16 (two
-# runs), with the same peak memory.
+# Images per compiled call in `generate_images` (`corrupt_group`): a larger
+# group pays the call's fixed cost over more images; past 16 the gain is
+# small, and the peak memory stayed the same (2 threads, all 19 corruptions).
 GROUP_SIZE = 32
 
 # The Zenodo record holding the released archives, and the archive (category)
@@ -61,19 +61,51 @@ ARCHIVE_OF: Dict[str, str] = {
     c: archive for archive, names in ARCHIVE_CORRUPTIONS.items() for c in names}
 
 
+@dataclasses.dataclass(frozen=True, order=True)
+class Config:
+  """One ImageNet-C config, (corruption, severity), checked when made.
+
+  Orders as the paper lists them: corruption in `NAMES` order, then severity.
+  """
+  corruption_index: int = dataclasses.field(init=False, repr=False)
+  corruption: str
+  severity: int
+
+  def __post_init__(self):
+    if self.corruption not in NAMES or self.severity not in SEVERITIES:
+      raise ValueError(
+          f"({self.corruption!r}, {self.severity!r}) is not an ImageNet-C config; "
+          f"expected a corruption of {', '.join(NAMES)} and a severity 1..5")
+    object.__setattr__(self, "corruption_index", NAMES.index(self.corruption))
+
+  @property
+  def name(self) -> str:
+    """The builder config name, `gaussian_noise_3`."""
+    return f"{self.corruption}_{self.severity}"
+
+  @classmethod
+  def parse(cls, name: str) -> "Config":
+    """`gaussian_noise_3` -> Config("gaussian_noise", 3); raises ValueError on others."""
+    corruption, _, severity = name.rpartition("_")
+    if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
+      raise ValueError(
+          f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
+          f"with corruption one of {', '.join(NAMES)}")
+    return cls(corruption, int(severity))
+
+
+ALL_CONFIGS = tuple(Config(c, s) for c in NAMES for s in SEVERITIES)
+
+
 def config_name(corruption: str, severity: int) -> str:
   """`gaussian_noise`, 3 -> `gaussian_noise_3` (the builder config name)."""
-  return f"{corruption}_{severity}"
+  return Config(corruption, severity).name
 
 
 def parse_config_name(name: str) -> Tuple[str, int]:
   """`gaussian_noise_3` -> (`gaussian_noise`, 3); raises on unknown names."""
-  corruption, _, severity = name.rpartition("_")
-  if corruption not in NAMES or severity not in {str(s) for s in SEVERITIES}:
-    raise ValueError(
-        f"{name!r} is not an ImageNet-C config; expected <corruption>_<1..5> "
-        f"with corruption one of {', '.join(NAMES)}")
-  return corruption, int(severity)
+  config = Config.parse(name)
+  return config.corruption, config.severity
 
 
 # --- the release pipeline, per image ------------------------------------------
@@ -185,7 +217,8 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
   the image's seed, the PIL JPEG. The images go in groups of `GROUP_SIZE`
   (`corrupt_group`: one compiled call per group) to a pool of threads
   (`threads.map_in_order`; TensorFlow and Pillow release the GIL), so every
-  core works. The README's speed section has the measured rates.
+  core works. `benchmarks/imagenet_c_generation.py` measures the rate
+  (latest figures in benchmarks/README.md).
 
   Args:
     images: `SourceImage`s, read lazily (an archive is streamed, never held).
@@ -244,8 +277,8 @@ def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption
   """`corrupt` of each image with its own seed, as one compiled call; uint8 ``[N, H, W, 3]``.
 
   The same bytes per image as `corrupt` (a `tf.map_fn` of the same one-image
-  graph), but the call's fixed cost (~0.3 ms on 2 cores, more than a cheap
-  corruption's work) is paid once per group, and the group's images run as
+  graph), but the call's fixed cost (more than a cheap corruption's work on
+  one image) is paid once per group, and the group's images run as
   parallel iterations.
   """
   for seed in seeds:
@@ -365,7 +398,7 @@ def _release_crop_and_seed(image_bytes: bytes, file_name: bytes, base_seed: int)
           np.int64(common.image_seed(base_seed, name)))
 
 
-def corrupt_on_the_fly(dataset, corruption: str, severity: int,
+def corrupt_on_the_fly(dataset, config: Config,
                        base_seed: int = common.DEFAULT_BASE_SEED):
   """ImageNet val examples -> ImageNet-C examples, inside tf.data.
 
@@ -375,12 +408,12 @@ def corrupt_on_the_fly(dataset, corruption: str, severity: int,
   (`common.image_seed`, as a tensor), and a JPEG quality-85 round trip;
   ``label`` and ``file_name`` pass through. The output ``image`` is the
   encoded JPEG, so the rest of the input pipeline is unchanged, and no
-  corrupted copy of the val set is ever written to disk.
+  corrupted copy of the val set is ever written to disk. ``config`` was
+  checked when made; `corruptions.apply` checks it again.
   """
-  _check_config(corruption, severity)
   return generate_on_the_fly(
       dataset, base_seed,
-      lambda crop, seed: corruptions.apply(crop, corruption, severity, seed=seed))
+      lambda crop, seed: corruptions.apply(crop, config.corruption, config.severity, seed=seed))
 
 
 def generate_on_the_fly(dataset, base_seed: int = common.DEFAULT_BASE_SEED,

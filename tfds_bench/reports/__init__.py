@@ -22,8 +22,7 @@ use.
 from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
                                               load_results, records_to_csv,
                                               write_predictions, write_results)
-from tfds_bench.reports.tables import (WideTable, compare_table,
-                                       format_markdown, format_table,
+from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
                                        format_value, is_detail,
                                        is_per_severity, wide_csv, wide_table)
 

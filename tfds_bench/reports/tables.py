@@ -159,11 +159,6 @@ def format_table(records: Sequence[Mapping], per_severity: bool = False,
   return "\n".join(lines)
 
 
-def format_markdown(records: Sequence[Mapping]) -> str:
-  """GitHub-flavoured Markdown table, one row per record."""
-  return markdown_table(_HEADER, _rows(records), left_columns=3)
-
-
 # --- the wide table: one row per model ----------------------------------------
 
 @dataclasses.dataclass

@@ -13,11 +13,10 @@ from typing import Callable, Dict, List, Mapping, Sequence
 import numpy as np
 
 from tfds_bench import errors, metrics
-from tfds_bench.benchmark_types import Result, proportion_result, statistic_result
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+                                        statistic_result)
 from tfds_bench.predictions import Predictions
-from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, parse_config_name
-
-BENCHMARK_ID = "imagenet_c"
+from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, Config
 
 # Figures `score_imagenet_c` reports, for the benchmark table's `metrics`.
 METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
@@ -36,9 +35,8 @@ def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarr
   return top1 != label
 
 
-def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
-                     clean: Predictions,
-                     benchmark: str = BENCHMARK_ID) -> List[Result]:
+def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
+                     clean: Predictions, benchmark: str) -> List[Result]:
   """ImageNet-C figures from per-config predictions and clean predictions.
 
   Reported (values are fractions; `n` as stated):
@@ -54,13 +52,13 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
       n = its images.
 
   Args:
-    predictions_by_config: `{"<corruption>_<severity>": Predictions}`.
+    predictions_by_config: `{Config: Predictions}`.
     clean: predictions on the clean images (ImageNet val) of the same files.
     benchmark: benchmark name written into the results.
 
   Raises:
-    UserError: unknown config, missing labels, or a config whose images are
-      not the clean set's images.
+    UserError: missing labels, or a config whose images are not the clean
+      set's images.
   """
   clean_wrong = _top1_wrong(benchmark, "the clean images", clean)
   clean_error = float(clean_wrong.mean())
@@ -71,12 +69,9 @@ def score_imagenet_c(predictions_by_config: Mapping[str, Predictions],
   # bootstrap of the means resamples the same images in every config.
   per_config: Dict[str, Dict[int, np.ndarray]] = {}
   results = []
-  for name in sorted(predictions_by_config, key=_config_sort_key):
-    try:
-      corruption, severity = parse_config_name(name)
-    except ValueError as e:
-      raise errors.UserError(f"{benchmark}: {e}") from None
-    predictions = predictions_by_config[name]
+  for config in sorted(predictions_by_config):
+    corruption, severity, name = config.corruption, config.severity, config.name
+    predictions = predictions_by_config[config]
     files = set(np.asarray(predictions.file_name).astype(str).tolist())
     if files != clean_files:
       raise errors.UserError(
@@ -125,47 +120,28 @@ def _mean_error(by_severity: Mapping[int, np.ndarray]) -> Callable[[np.ndarray],
   return lambda i: float(np.mean([by_severity[s][i].mean() for s in SEVERITIES]))
 
 
-def _config_sort_key(name: str):
-  # Paper order of corruptions, then severity; unknown names last (they raise).
-  try:
-    corruption, severity = parse_config_name(name)
-  except ValueError:
-    return (len(NAMES), 0, name)
-  return (NAMES.index(corruption), severity, name)
+def score_imagenet_c_row(predictions: Sequence[Predictions],
+                         context: ScoringContext) -> List[Result]:
+  """The scorer of a row whose sources are the clean val images, then one
+  `sources.ImageNetCSource` per config (each carrying its `Config`)."""
+  clean, *corrupted = predictions
+  configs = [source.config for source in context.row.sources[1:]]
+  return score_imagenet_c(dict(zip(configs, corrupted)), clean, context.row.id)
 
 
-def benchmark_scorer(config_names: Sequence[str], benchmark: str = BENCHMARK_ID
-                     ) -> Callable[..., List[Result]]:
-  """`Benchmark.score` for sources `(clean val source,) + one per config`.
-
-  The returned function receives one Predictions per source, in order: the
-  clean ImageNet val predictions first, then one per ImageNet-C config
-  (`config_names`, e.g. `gaussian_noise_3`); and optionally the table's
-  scoring context, which it does not need.
-  """
-  names = list(config_names)
-
-  def score(predictions: Sequence[Predictions], context: object = None) -> List[Result]:
-    del context  # Everything needed is in the predictions.
-    if len(predictions) != len(names) + 1:
-      raise ValueError(
-          f"{benchmark}: expected {len(names) + 1} predictions (clean + "
-          f"{len(names)} configs), got {len(predictions)}")
-    clean, *corrupted = predictions
-    return score_imagenet_c(dict(zip(names, corrupted)), clean, benchmark)
-
-  return score
-
-
-def score_sample_c(predictions: Sequence[Predictions], context=None) -> List[Result]:
+def score_sample_c(predictions: Sequence[Predictions],
+                   context: ScoringContext) -> List[Result]:
   """ImageNet-C figures on the sample photos (`bench_sample_c`, whose file
   names are `<config>/<photo>`): per-corruption error, mCE and relative mCE
   against the clean sample, with the AlexNet normaliser."""
-  del context
   clean, corrupted = predictions
   config, photo = np.array([name.split("/", 1) for name in corrupted.file_name]).T
   by_config = {}
   for name in np.unique(config):
     rows = config == name
-    by_config[str(name)] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
-  return score_imagenet_c(by_config, clean, "sample_c")
+    try:
+      parsed = Config.parse(str(name))
+    except ValueError as e:
+      raise errors.UserError(f"{context.row.id}: {e}") from None
+    by_config[parsed] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
+  return score_imagenet_c(by_config, clean, context.row.id)

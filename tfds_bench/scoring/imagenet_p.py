@@ -24,13 +24,11 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from tfds_bench import errors, progress
-from tfds_bench.benchmark_types import Result, statistic_result
+from tfds_bench.benchmark_types import Result, ScoringContext, reads, statistic_result
 from tfds_bench.metrics import perturbation as perturbation_metrics
 from tfds_bench.predictions import Predictions
 from tfds_bench.release.imagenet_p import NAMES, TEST_NAMES, parse_frame_file_name
 
-BENCHMARK_ID = "imagenet_p"
-SAMPLE_BENCHMARK_ID = "sample_p"
 ALEXNET_FILE = "imagenet_p_alexnet.json"
 
 METRICS = ("mfp", "mt5d", "mean_flip_probability", "mean_top5_distance",
@@ -82,7 +80,7 @@ def videos_from_predictions(predictions: Predictions, what: str = "predictions"
 def score_imagenet_p(predictions_by_perturbation: Mapping[str, Videos],
                      alexnet_fp: Optional[Mapping[str, float]] = None,
                      alexnet_t5d: Optional[Mapping[str, float]] = None,
-                     benchmark: str = BENCHMARK_ID,
+                     benchmark: str = "imagenet_p",
                      video_ids: Optional[Mapping[str, np.ndarray]] = None,
                      on_perturbation_scored: Optional[Callable[[int], None]] = None
                      ) -> List[Result]:
@@ -195,34 +193,28 @@ def load_alexnet(path: os.PathLike | str
     raise errors.UserError(f"cannot read AlexNet values from {path}: {e}") from None
 
 
-def benchmark_scorer(perturbation_names: Sequence[str], benchmark: str = BENCHMARK_ID
-                     ) -> Callable[..., List[Result]]:
-  """`Benchmark.score` for one source per perturbation, in the given order.
+@reads("manual_dir")
+def score_imagenet_p_row(predictions: Sequence[Predictions],
+                         context: ScoringContext) -> List[Result]:
+  """The scorer of a row with one `sources.ImageNetPSource` per perturbation.
 
-  The returned function receives one Predictions per source and the table's
-  ScoringContext; AlexNet normalisers are read from
-  `<context.manual_dir>/imagenet_p_alexnet.json` when that file exists.
+  AlexNet normalisers are read from `<manual_dir>/imagenet_p_alexnet.json`
+  when that file exists.
   """
-  names = list(perturbation_names)
-
-  def score(predictions: Sequence[Predictions], context: object = None) -> List[Result]:
-    if len(predictions) != len(names):
-      raise ValueError(f"{benchmark}: expected {len(names)} predictions (one "
-                       f"per perturbation), got {len(predictions)}")
-    alexnet_fp = alexnet_t5d = None
-    manual_dir = getattr(context, "manual_dir", None)
-    if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
-      alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
-      alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
-    # Regrouping frames into videos, then the metrics: two steps per perturbation.
-    with progress.progress(getattr(context, "progress_factory", None),
-                           f"{benchmark}: scoring steps", 2 * len(names)) as update:
-      videos, ids = {}, {}
-      for name, p in zip(names, predictions):
-        videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
-        ids[name] = video_ids(p)
-        update(1)
-      return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark, ids,
-                              on_perturbation_scored=update)
-
-  return score
+  benchmark = context.row.id
+  names = [source.perturbation for source in context.row.sources]
+  alexnet_fp = alexnet_t5d = None
+  manual_dir = context.manual_dir
+  if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
+    alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
+    alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
+  # Regrouping frames into videos, then the metrics: two steps per perturbation.
+  with progress.progress(context.progress_factory, f"{benchmark}: scoring steps",
+                         2 * len(names)) as update:
+    videos, ids = {}, {}
+    for name, p in zip(names, predictions):
+      videos[name] = videos_from_predictions(p, f"{benchmark}/{name}")
+      ids[name] = video_ids(p)
+      update(1)
+    return score_imagenet_p(videos, alexnet_fp, alexnet_t5d, benchmark, ids,
+                            on_perturbation_scored=update)
