@@ -324,3 +324,43 @@ def test_remote_data_service_with_corruption_on_the_fly_is_refused(quiet_tf_env)
                      "--corrupt_on_the_fly", "--benchmarks=sample")
   assert proc.returncode == 2
   assert "--data_service=local:N" in proc.stderr and "PIL" in proc.stderr
+
+
+# --- accelerators that are not there or too small ------------------------------------
+
+def test_tpu_strategy_without_a_tpu_is_one_line(quiet_tf_env):
+  proc = _bench_main(quiet_tf_env, "--strategy=tpu", "--benchmarks=sample")
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  assert "Traceback" not in proc.stderr
+  (line,) = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert line.startswith("bench_main: error: --strategy=tpu: cannot reach a TPU on this "
+                         "machine (")
+  assert line.endswith("run on a TPU VM (or name a reachable TPU with --tpu=NAME or "
+                       "grpc://HOST:8470), or use --strategy=mirrored / none")
+
+
+def test_exhausted_device_memory_is_one_line_naming_a_smaller_batch(monkeypatch, capsys):
+  """TensorFlow's own ResourceExhaustedError (an allocation no machine has,
+  in place of the forward pass) ends bench_main with one line, exit 2."""
+  import tensorflow as tf
+  from tfds_bench import bench_main
+
+  def exhausting_evaluation(*args, **kwargs):
+    del args, kwargs
+    return tf.zeros([2**42], tf.float32)  # 16 TiB
+
+  monkeypatch.setattr(evaluate, "evaluate", exhausting_evaluation)
+  bench_main.FLAGS.unparse_flags()
+  bench_main.FLAGS(["bench_main", "--batch_size=4096", "--benchmarks=sample",
+                    "--progress=false"])
+  try:
+    with pytest.raises(SystemExit) as exited:
+      bench_main.main(["bench_main"])
+  finally:
+    bench_main.FLAGS.unparse_flags()
+  assert exited.value.code == 2
+  (line,) = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+  assert line.startswith("bench_main: error: --batch_size=4096 does not fit in the device's "
+                         "memory (")
+  assert "OOM when allocating tensor" in line
+  assert line.endswith("); lower it, e.g. --batch_size=2048")
