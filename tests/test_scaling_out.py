@@ -326,6 +326,37 @@ def test_remote_data_service_with_corruption_on_the_fly_is_refused(quiet_tf_env)
   assert "--data_service=local:N" in proc.stderr and "PIL" in proc.stderr
 
 
+def test_a_worker_lost_midway_ends_the_other_with_one_line_naming_it(sample_data_dir,
+                                                                    quiet_tf_env):
+  """Worker 1 killed once its forward pass has started (its progress bar
+  shows): worker 0 ends with one `bench_main: error:` line naming worker 1's
+  address, exit 2, no traceback."""
+  ports = [data_service_lib.free_port() for _ in range(2)]
+  command = [sys.executable, "-m", "tfds_bench.bench_main", "--strategy=multi_worker",
+             f"--data_dir={sample_data_dir}", "--benchmarks=sample", "--batch_size=1"]
+  procs = [subprocess.Popen(command + [f"--progress={index == 1}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE,
+                            env=_env(quiet_tf_env, TF_CONFIG=_tf_config(ports, index)))
+           for index in range(2)]
+  try:
+    seen = b""
+    while b"on sample" not in seen:
+      chunk = os.read(procs[1].stderr.fileno(), 4096)
+      assert chunk, seen.decode()[-3000:]
+      seen += chunk
+    procs[1].kill()
+    _, stderr = procs[0].communicate(timeout=300)
+    stderr = stderr.decode()
+    assert procs[0].returncode == 2, stderr[-3000:]
+    assert "Traceback" not in stderr
+    (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
+    assert line.startswith(f"bench_main: error: --strategy=multi_worker: lost worker 1 at "
+                           f"localhost:{ports[1]} (")
+    assert line.endswith("restart the command on every task of TF_CONFIG")
+  finally:
+    _kill_leftovers(procs)
+
+
 # --- accelerators that are not there or too small ------------------------------------
 
 def test_tpu_strategy_without_a_tpu_is_one_line(quiet_tf_env):

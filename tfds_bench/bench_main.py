@@ -425,8 +425,13 @@ def _tensorflow_error_message(error: Exception, config: Optional[run_config.RunC
   lost = [t for t in dict.fromkeys(named) if t in tasks and t != me] or [
       t for t in tasks if t != me]
   where = ", ".join(f"{t} at {tasks[t]}" for t in lost)
-  return (f"--strategy=multi_worker: lost {where} ({type(error).__name__}: "
-          f"{_first_line(error)[:200]}); restart the command on every task of TF_CONFIG")
+  # The line naming a task says what happened ("Error reported from
+  # /job:worker/task:1: The following tasks are unhealthy ..."); the first
+  # line is often only "Graph execution error:".
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  said = next((l for l in lines if "/job:" in l), _first_line(error))
+  return (f"--strategy=multi_worker: lost {where} ({type(error).__name__}: {said[:200]}); "
+          "restart the command on every task of TF_CONFIG")
 
 
 def _fail(message: str) -> None:
