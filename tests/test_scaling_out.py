@@ -252,7 +252,8 @@ def test_bench_main_on_a_data_service_of_two_worker_processes_equals_one_process
     _kill_leftovers(procs)
 
 
-def test_missing_peer_or_dispatcher_is_one_line_after_connect_timeout(quiet_tf_env):
+def test_missing_peer_dispatcher_or_tpu_worker_is_one_line_after_connect_timeout(
+    quiet_tf_env):
   silent = data_service_lib.free_port()
   own = data_service_lib.free_port()
   for args, env, named in (
@@ -260,7 +261,9 @@ def test_missing_peer_or_dispatcher_is_one_line_after_connect_timeout(quiet_tf_e
        f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent}"),
       ([f"--data_service=grpc://localhost:{silent}"], {},
        f"--data_service=grpc://localhost:{silent}: no answer from the tf.data service "
-       f"dispatcher at localhost:{silent} within --connect_timeout=2 s")):
+       f"dispatcher at localhost:{silent} within --connect_timeout=2 s"),
+      (["--strategy=tpu", f"--tpu=grpc://localhost:{silent}"], {},
+       f"--strategy=tpu: no answer from the TPU worker at localhost:{silent}")):
     start = time.monotonic()
     proc = subprocess.run(BENCH_MAIN + args + ["--benchmarks=sample", "--connect_timeout=2"],
                           capture_output=True, text=True, env=_env(quiet_tf_env, **env),
