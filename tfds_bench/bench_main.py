@@ -416,7 +416,7 @@ def _tensorflow_error_message(error: Exception, config: Optional[run_config.RunC
             f"({_first_line(error)[:200]}); lower it, e.g. --batch_size={smaller}")
   if config.strategy != "multi_worker" or not isinstance(
       error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
-              tf.errors.AbortedError, tf.errors.CancelledError, tf.errors.InternalError)):
+              tf.errors.AbortedError, tf.errors.CancelledError)):
     return None
   resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
   tasks = _cluster_tasks(resolver)
