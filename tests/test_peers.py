@@ -78,3 +78,28 @@ def test_addresses_without_a_port_are_refused(address):
   with pytest.raises(errors.UserError, match="expected HOST:PORT"):
     peers.split_address(address)
   assert peers.split_address("grpc://host-1:5050") == ("host-1", 5050)
+
+
+def test_watch_reports_an_address_silent_for_the_timeout_once():
+  lost = []
+  with socket.socket() as listener:
+    listener.bind(("localhost", 0))
+    listener.listen(8)
+    port = listener.getsockname()[1]
+    stop = peers.watch(f"localhost:{port}", 1.0, lost.append, poll_s=0.1)
+    time.sleep(1.5)
+    assert not lost  # answering all along
+  deadline = time.monotonic() + 10
+  while not lost and time.monotonic() < deadline:
+    time.sleep(0.1)
+  time.sleep(0.5)
+  assert len(lost) == 1 and 1.0 <= lost[0] < 3
+  stop.set()
+
+
+def test_a_stopped_watch_reports_nothing():
+  lost = []
+  stop = peers.watch(f"localhost:{free_port()}", 0.5, lost.append, poll_s=0.1)
+  stop.set()
+  time.sleep(1.0)
+  assert not lost

@@ -244,12 +244,41 @@ def test_bench_main_on_a_data_service_of_two_worker_processes_equals_one_process
                        "--batch_size=2", f"--output_dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     _same_figures(tmp_path, one_process)
-    # Ctrl-C stops the dispatcher and the workers too.
-    for p in procs:
+    _dispatcher_lost_midway(quiet_tf_env, sample_data_dir, procs[0], dispatcher_port)
+    # Ctrl-C stops the workers (`python -m tfds_bench.data_service`) with 130.
+    for p in procs[1:]:
       p.send_signal(signal.SIGINT)
-    assert [code for code, *_ in _finish(procs, timeout=60)] == [130] * 3
+    assert [code for code, *_ in _finish(procs[1:], timeout=60)] == [130] * 2
   finally:
     _kill_leftovers(procs)
+
+
+def _dispatcher_lost_midway(quiet_tf_env, sample_data_dir, dispatcher, port):
+  """The dispatcher killed once bench_main's forward pass has started (its
+  progress bar shows): one line naming its address after --connect_timeout
+  of silence, exit 2 (TensorFlow's client alone would wait forever)."""
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "tfds_bench.bench_main", f"--data_service=grpc://localhost:{port}",
+       f"--data_dir={sample_data_dir}", "--benchmarks=sample", "--batch_size=1",
+       "--connect_timeout=3"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(quiet_tf_env))
+  try:
+    seen = b""
+    while b"on sample" not in seen:
+      chunk = os.read(proc.stderr.fileno(), 4096)
+      assert chunk, seen.decode()[-3000:]
+      seen += chunk
+    dispatcher.kill()
+    start = time.monotonic()
+    _, stderr = proc.communicate(timeout=120)
+    stderr = stderr.decode()
+    assert proc.returncode == 2, stderr[-3000:]
+    assert time.monotonic() - start < 60
+    (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
+    assert line.startswith(f"bench_main: error: --data_service=grpc://localhost:{port}: the "
+                           f"tf.data service dispatcher at localhost:{port} stopped answering")
+  finally:
+    _kill_leftovers([proc])
 
 
 def test_missing_peer_dispatcher_or_tpu_worker_is_one_line_after_connect_timeout(

@@ -196,9 +196,11 @@ def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringO
 
 
 def _data_service(config: run_config.RunConfig):
-  """--data_service -> (dispatcher address or None, in-process servers to keep
-  alive). A remote dispatcher must answer within --connect_timeout
-  (`peers.wait_for`): TensorFlow's client would wait for it forever."""
+  """--data_service -> (dispatcher address or None, what to keep alive: the
+  in-process servers of local:N, or the watch of a remote dispatcher). A
+  remote dispatcher must answer within --connect_timeout (`peers.wait_for`)
+  and keep answering (`peers.watch`): TensorFlow's client would wait for it
+  forever."""
   service = config.data_service
   if service is None:
     return None, []
@@ -212,7 +214,25 @@ def _data_service(config: run_config.RunConfig):
            f"{peers.split_address(address)[1]} --workers=...), check --data_service, or raise "
            "--connect_timeout"),
       notify=_notice)
-  return service.address, []
+  # A dispatcher lost midway would leave the input pipeline waiting forever
+  # inside TensorFlow, where neither an exception nor Ctrl-C reaches it: the
+  # watch ends the process with the error line.
+  watching = peers.watch(address, config.connect_timeout,
+                         lambda silent: _exit_now(
+                             f"--data_service={service.address}: the tf.data service "
+                             f"dispatcher at {address} stopped answering ({silent:.0f} s "
+                             "silent, --connect_timeout); restart it and its workers, then "
+                             "this command"))
+  return service.address, [watching]
+
+
+def _exit_now(message: str) -> None:
+  """`_fail` from a thread other than the main one: the main thread may be
+  blocked inside TensorFlow, so the process ends at once (no results were
+  written: they are written only after the evaluation)."""
+  sys.stdout.flush()
+  print(f"bench_main: error: {message}", file=sys.stderr, flush=True)
+  os._exit(EXIT_USER_ERROR)  # pylint: disable=protected-access
 
 
 def _notice(message: str) -> None:

@@ -15,13 +15,14 @@ starts, and it goes on only once every peer has answered AND connected to it
 (each peer connects once, when it first sees the port): a task that leaves
 the wait closes its port until TensorFlow's server opens it again, so a task
 that returned on answers alone could leave a slower peer knocking on a
-closed port.
+closed port. `watch` keeps checking an address for the rest of the run.
 No TensorFlow here.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import Callable, Dict, Optional
 
@@ -129,3 +130,29 @@ def wait_for(addresses: Dict[str, str], timeout_s: float, fix: str, context: str
   finally:
     if listener is not None:
       listener.close()
+
+
+def watch(address: str, timeout_s: float, on_lost: Callable[[float], None],
+          poll_s: float = 1.0) -> threading.Event:
+  """Watches an address that must stay up for the whole run (a tf.data
+  service dispatcher, whose loss leaves TensorFlow's client waiting forever,
+  out of Ctrl-C's reach). A daemon thread tries it every ``poll_s`` seconds
+  and calls ``on_lost(seconds silent)`` once, when it has not answered for
+  ``timeout_s`` seconds in a row. Setting the returned event stops it."""
+  split_address(address)
+  stop = threading.Event()
+
+  def run():
+    silent_since = None
+    while not stop.wait(poll_s):
+      if answers(address, timeout=min(1.0, poll_s)):
+        silent_since = None
+        continue
+      now = time.monotonic()
+      silent_since = now if silent_since is None else silent_since
+      if now - silent_since >= timeout_s:
+        on_lost(now - silent_since)
+        return
+
+  threading.Thread(target=run, name=f"watch {address}", daemon=True).start()
+  return stop
