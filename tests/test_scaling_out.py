@@ -281,48 +281,53 @@ def _dispatcher_lost_midway(quiet_tf_env, sample_data_dir, dispatcher, port):
     _kill_leftovers([proc])
 
 
-def test_missing_peer_dispatcher_or_tpu_worker_is_one_line_after_connect_timeout(
-    quiet_tf_env):
+def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_env):
+  """A missing peer, dispatcher or TPU worker: one line naming its address
+  after --connect_timeout (exit 2); Ctrl-C during the same waits: exit 130
+  within seconds; no TPU at all: one line. The processes run side by side."""
   silent = data_service_lib.free_port()
-  own = data_service_lib.free_port()
-  for args, env, named in (
-      (["--strategy=multi_worker"], {"TF_CONFIG": _tf_config([own, silent], 0)},
-       f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent}"),
-      ([f"--data_service=grpc://localhost:{silent}"], {},
-       f"--data_service=grpc://localhost:{silent}: no answer from the tf.data service "
-       f"dispatcher at localhost:{silent} within --connect_timeout=2 s"),
-      (["--strategy=tpu", f"--tpu=grpc://localhost:{silent}"], {},
-       f"--strategy=tpu: no answer from the TPU worker at localhost:{silent}")):
-    start = time.monotonic()
-    proc = subprocess.run(BENCH_MAIN + args + ["--benchmarks=sample", "--connect_timeout=2"],
-                          capture_output=True, text=True, env=_env(quiet_tf_env, **env),
-                          timeout=300, check=False)
-    assert proc.returncode == 2, proc.stderr[-3000:]
-    errors_lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_main: error:")]
-    assert len(errors_lines) == 1 and named in errors_lines[0], proc.stderr[-3000:]
-    assert "Traceback" not in proc.stderr
-    assert time.monotonic() - start < 120
+  own = [data_service_lib.free_port() for _ in range(2)]
+  timed_out = {
+      f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent} within "
+      "--connect_timeout=2 s": (["--strategy=multi_worker"],
+                                {"TF_CONFIG": _tf_config([own[0], silent], 0)}),
+      f"--data_service=grpc://localhost:{silent}: no answer from the tf.data service "
+      f"dispatcher at localhost:{silent} within --connect_timeout=2 s": (
+          [f"--data_service=grpc://localhost:{silent}"], {}),
+      f"--strategy=tpu: no answer from the TPU worker at localhost:{silent} within "
+      "--connect_timeout=2 s": (["--strategy=tpu", f"--tpu=grpc://localhost:{silent}"], {}),
+      "--strategy=tpu: cannot reach a TPU on this machine (": (["--strategy=tpu"], {}),
+  }
+  interrupted = [(["--strategy=multi_worker"], {"TF_CONFIG": _tf_config([silent, own[1]], 1)}),
+                 ([f"--data_service=grpc://localhost:{silent}"], {})]
 
-
-def test_ctrl_c_ends_every_wait_with_exit_130(quiet_tf_env):
-  silent = data_service_lib.free_port()
-  own = data_service_lib.free_port()
-  for args, env in ((["--strategy=multi_worker"], {"TF_CONFIG": _tf_config([silent, own], 1)}),
-                    ([f"--data_service=grpc://localhost:{silent}"], {})):
-    proc = subprocess.Popen(BENCH_MAIN + args + ["--benchmarks=sample"],
+  def start(args, env, *extra):
+    return subprocess.Popen(BENCH_MAIN + args + ["--benchmarks=sample", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(quiet_tf_env, **env))
-    try:
-      waiting = proc.stderr.readline()  # the wait announces itself after a moment
-      assert waiting.startswith("bench_main: waiting for ") and f"localhost:{silent}" in waiting
+
+  timing_out = [start(args, env, "--connect_timeout=2") for args, env in timed_out.values()]
+  waiting = [start(args, env) for args, env in interrupted]
+  try:
+    for proc in waiting:
+      line = proc.stderr.readline()  # the wait announces itself after a moment
+      assert line.startswith("bench_main: waiting for ") and f"localhost:{silent}" in line
       proc.send_signal(signal.SIGINT)
-      start = time.monotonic()
+    sent = time.monotonic()
+    for proc in waiting:
       _, stderr = proc.communicate(timeout=30)
       assert proc.returncode == 130, stderr
-      assert time.monotonic() - start < 10
       assert stderr.strip() == "bench_main: interrupted (Ctrl-C)"
-    finally:
-      _kill_leftovers([proc])
+    assert time.monotonic() - sent < 10
+    for expected, proc in zip(timed_out, timing_out):
+      _, stderr = proc.communicate(timeout=300)
+      assert proc.returncode == 2, stderr[-3000:]
+      assert "Traceback" not in stderr
+      (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
+      assert line.startswith("bench_main: error: " + expected), line
+      assert "raise --connect_timeout" in line or "or use --strategy=mirrored / none" in line
+  finally:
+    _kill_leftovers(timing_out + waiting)
 
 
 def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
@@ -390,17 +395,6 @@ def test_a_worker_lost_midway_ends_the_other_with_one_line_naming_it(sample_data
 
 
 # --- accelerators that are not there or too small ------------------------------------
-
-def test_tpu_strategy_without_a_tpu_is_one_line(quiet_tf_env):
-  proc = _bench_main(quiet_tf_env, "--strategy=tpu", "--benchmarks=sample")
-  assert proc.returncode == 2, proc.stderr[-3000:]
-  assert "Traceback" not in proc.stderr
-  (line,) = [l for l in proc.stderr.splitlines() if l.strip()]
-  assert line.startswith("bench_main: error: --strategy=tpu: cannot reach a TPU on this "
-                         "machine (")
-  assert line.endswith("run on a TPU VM (or name a reachable TPU with --tpu=NAME or "
-                       "grpc://HOST:8470), or use --strategy=mirrored / none")
-
 
 def test_exhausted_device_memory_is_one_line_naming_a_smaller_batch(monkeypatch, capsys):
   """TensorFlow's own ResourceExhaustedError (an allocation no machine has,
