@@ -29,7 +29,8 @@ setuptools.setup(
     package_dir={"tfds_bench.builders": "builders"},
     include_package_data=True,
     package_data={
-        "tfds_bench": ["data/*", "data/published/*", "data/label_spaces/*", "corruptions/frost/*"],
+        "tfds_bench": ["data/*", "data/published/*", "data/label_spaces/*", "data/openood/*",
+                       "corruptions/frost/*"],
         "tfds_bench.builders": ["*/README.md", "*/CITATIONS.bib", "*/checksums.tsv",
                                 "*/dummy_data/**/*", "*/*.txt", "*/*.json",
                                 "*/photos/*"],
@@ -62,15 +63,21 @@ setuptools.setup(
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
         # Beam and TFDS's command line for the Beam generation tests
         # (tests/test_beam_generation.py); PyAV for the released ImageNet-P
-        # videos' test (builders/bench_imagenet_p), which CI must run.
+        # videos' test (builders/bench_imagenet_p), which CI must run; pandas
+        # computes ImageNet-X's figures the package's way in
+        # tests/test_breakdown.py.
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
                  "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
-                 "apache-beam>=2.50", "mlcroissant>=1.0.9", "av>=12"],
+                 "apache-beam>=2.50", "mlcroissant>=1.0.9", "av>=12", "pandas"],
         # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink,
         # Spark), with the README's `tfds build` recipe: TFDS 4.9.10's `tfds`
         # command imports mlcroissant at start-up (its croissant subcommand),
         # which tensorflow-datasets does not require.
         "beam": ["apache-beam>=2.50", "mlcroissant>=1.0.9"],
+        # ImageNet-X's annotations (CC BY-NC 4.0, not shipped): the
+        # imagenet_x benchmark reads them from this package's install, found
+        # with importlib and never imported (tfds_bench/imagenet_x.py).
+        "imagenet_x": ["imagenet-x==0.0.7"],
         # Decoding the released ImageNet-P videos (PyAV bundles FFmpeg).
         "video": ["av>=12"],
         # The peers that benchmarks/corruption_speed.py times beside the engine

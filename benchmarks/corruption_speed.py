@@ -145,7 +145,8 @@ def _engine(name, severity, images, stream_images, seeds):
   def run_builder():
     first = seeds.take(stream_images)
     crops = ((images[i % len(images)], first + i) for i in range(stream_images))
-    return np.stack(list(imagenet_c.corrupt_crops(crops, name, severity))), stream_images
+    corrupted = imagenet_c.corrupt_crops(crops, imagenet_c.Config(name, severity))
+    return np.stack(list(corrupted)), stream_images
 
   # A fresh pipeline per call, built inside a tf.function from a seed tensor
   # (no retracing): one untimed pipeline running ahead between calls would
@@ -296,7 +297,7 @@ def _memory_child(contender, count, names, severity):
   elif contender == "builder":
     for name in names:
       list(imagenet_c.corrupt_crops(((image, 1 + i) for i, image in enumerate(images)),
-                                    name, severity))
+                                    imagenet_c.Config(name, severity)))
   else:
     table = PEERS[contender]()
     for name in names:

@@ -50,12 +50,14 @@ def main():
 
   def builder(name, count=len(val)):
     sources = [imagenet_c.val_source_image(f, data, f) for f, data in val[:count]]
-    return [image for _, image in imagenet_c.generate_images(sources, name, args.severity)]
+    return [image for _, image in imagenet_c.generate_images(
+        sources, imagenet_c.Config(name, args.severity))]
 
   quarter = max(1, args.images // 4)
 
   def one_at_a_time(name):
-    return [imagenet_c.corrupt_and_encode(data, f, name, args.severity) for f, data in val]
+    return [imagenet_c.corrupt_and_encode(data, f, imagenet_c.Config(name, args.severity))
+            for f, data in val]
 
   print(f"{args.images} val-like 500x375 JPEGs, severity {args.severity}, medians of "
         f"{args.repeats}; load average {os.getloadavg()[0]:.2f} at start")

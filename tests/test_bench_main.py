@@ -71,12 +71,19 @@ def _results_minus_date(output_dir):
 
 
 def test_default_command_runs_the_sample_suite_offline(default_command_first_run):
+  from tfds_bench import benchmark_table  # pylint: disable=g-import-not-at-top
   tmp_path, _, _, proc = default_command_first_run
   assert proc.returncode == 0, proc.stderr[-3000:]
   records = json.loads((tmp_path / "first_run" / "results.json").read_text())["results"]
   sample = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample"}
   assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= set(sample)
   assert set(sample.values()) == {7}
+  # --list promises exactly what each row can produce (metric families).
+  for benchmark in ("sample", "sample_c"):
+    listed = {m.split("/<")[0] for m in benchmark_table.get(benchmark).metrics}
+    reported = {r["metric"] for r in records if r["benchmark"] == benchmark}
+    families = {m if "/" not in m else m.split("/")[0] for m in reported}
+    assert families == listed, (benchmark, families, listed)
   corrupted = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample_c"}
   # 15 test corruptions x 5 severities x 7 photos behind mCE.
   assert corrupted["mce"] == corrupted["relative_mce"] == 525
@@ -180,8 +187,8 @@ MISTAKES = [
     (["--predictions=p.npz", "--benchmarks=imagenet2012", "--model=resnet50"],
      "--model has no effect with --predictions"),
     (["--image_folder=.", "--benchmarks=sample"],
-     "--image_folder is read only by image_folder, which the chosen benchmarks (sample) "
-     "leave out"),
+     "--image_folder is read only by image_folder, image_folder_per_class, "
+     "image_folder_metaclass, which the chosen benchmarks (sample) leave out"),
     (["--corrupt_on_the_fly"], "--corrupt_on_the_fly is read only by imagenet_c"),
     (["--real_threshold=0.5", "--benchmarks=sample"],
      "--real_threshold is read only by imagenet2012_real"),

@@ -139,10 +139,11 @@ def test_batched_generation_equals_one_image_at_a_time(corruption):
   # each must be what corrupt_and_encode makes of that image alone, in order.
   members = sorted(_val_members().items())
   sources = [imagenet_c.val_source_image(name, data, name) for name, data in members]
-  got = list(imagenet_c.generate_images(sources, corruption, 2, workers=2))
+  config = imagenet_c.Config(corruption, 2)
+  got = list(imagenet_c.generate_images(sources, config, workers=2))
   assert [key for key, _ in got] == [name for name, _ in members]
   for (name, data), (_, image) in zip(members, got):
-    assert image == imagenet_c.corrupt_and_encode(data, name, corruption, 2), name
+    assert image == imagenet_c.corrupt_and_encode(data, name, config), name
 
 
 def test_generation_in_groups_equals_one_image_at_a_time():
@@ -152,10 +153,11 @@ def test_generation_in_groups_equals_one_image_at_a_time():
   named = [(f"ILSVRC2012_val_{i + 1:08d}.JPEG", members[i % len(members)][1])
            for i in range(count)]
   sources = [imagenet_c.val_source_image(name, data, name) for name, data in named]
-  got = list(imagenet_c.generate_images(sources, "impulse_noise", 4, workers=2))
+  config = imagenet_c.Config("impulse_noise", 4)
+  got = list(imagenet_c.generate_images(sources, config, workers=2))
   assert [key for key, _ in got] == [name for name, _ in named]
   for (name, data), (_, image) in zip(named, got):
-    assert image == imagenet_c.corrupt_and_encode(data, name, "impulse_noise", 4), name
+    assert image == imagenet_c.corrupt_and_encode(data, name, config), name
 
 
 def test_batched_generation_names_a_damaged_image():
@@ -165,7 +167,7 @@ def test_batched_generation_names_a_damaged_image():
   sources.insert(1, imagenet_c.val_source_image(
       "ILSVRC2012_val_00000099.JPEG", b"not a jpeg",
       "member 'ILSVRC2012_val_00000099.JPEG' of val.tar"))
-  generated = imagenet_c.generate_images(sources, "contrast", 1)
+  generated = imagenet_c.generate_images(sources, imagenet_c.Config("contrast", 1))
   assert next(generated)[0] == members[0][0]
   with pytest.raises(errors.DamagedInputError,
                      match="member 'ILSVRC2012_val_00000099.JPEG' of val.tar is not a readable"):
@@ -181,7 +183,7 @@ def test_batched_generation_raises_the_source_error_itself():
     yield imagenet_c.val_source_image(name, data, name)
     raise errors.DamagedInputError("Unexpected member 'x' in val.tar")
 
-  generated = imagenet_c.generate_images(sources(), "contrast", 1)
+  generated = imagenet_c.generate_images(sources(), imagenet_c.Config("contrast", 1))
   assert next(generated)[0] == name
   with pytest.raises(errors.DamagedInputError, match="^Unexpected member 'x' in val.tar$"):
     next(generated)
@@ -242,9 +244,13 @@ def test_unexpected_member_in_released_archive_is_named(tmp_path):
 
 
 def test_configs_cover_all_corruptions_and_severities():
-  names = [c.name for c in bench_imagenet_c_dataset_builder.Builder.BUILDER_CONFIGS]
+  builder_configs = bench_imagenet_c_dataset_builder.Builder.BUILDER_CONFIGS
+  names = [c.name for c in builder_configs]
   assert len(names) == 95 == len(set(names))
   assert names[0] == "gaussian_noise_1" and names[-1] == "saturate_5"
+  # Each builder config carries its ImageNet-C config, named as it is.
+  assert tuple(c.config for c in builder_configs) == imagenet_c.ALL_CONFIGS
+  assert all(c.name == c.config.name for c in builder_configs)
   assert set(imagenet_c.ARCHIVE_OF) == set(corruptions.NAMES)
 
 

@@ -25,6 +25,7 @@ from tfds_bench.release import common
 from tfds_bench.release import imagenet_p
 from tfds_bench.scoring import imagenet_p as imagenet_p_scoring
 from tfds_bench.corruptions import perturbations
+from tfds_bench.builders.bench_imagenet_p import bench_imagenet_p_dataset_builder
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import PHOTOS
 from tfds_bench.builders.bench_sample.bench_sample_dataset_builder import read_photo
 from tfds_bench.predictions import Predictions
@@ -209,6 +210,12 @@ def test_missing_sources_error_names_both(tmp_path):
   message = str(raised.value)
   assert "digital.tar" in message and "ILSVRC2012_img_val.tar" in message
   assert "tfds_bench[video]" in message
+
+
+def test_builder_configs_carry_their_perturbation():
+  configs = bench_imagenet_p_dataset_builder.Builder.BUILDER_CONFIGS
+  assert [c.perturbation for c in configs] == list(imagenet_p.NAMES)
+  assert all(c.name == c.perturbation for c in configs)
 
 
 def test_has_source_archives(tmp_path):

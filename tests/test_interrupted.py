@@ -111,7 +111,7 @@ def test_ctrl_c_during_evaluation_writes_no_results(had_results, folder_and_mode
 
   monkeypatch.setattr(bench_main, "_tqdm_progress", interrupting_progress)
   args = [f"--model={model}", f"--image_folder={images}", f"--output_dir={out}",
-          "--batch_size=1"]
+          "--batch_size=1", "--overwrite"]
   with pytest.raises(KeyboardInterrupt):
     _bench_main(args)
   found = {name: (out / name).read_bytes() for name in os.listdir(out)} if out.exists() else {}

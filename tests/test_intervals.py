@@ -226,3 +226,18 @@ def test_report_shows_the_published_context(tmp_path):
   assert "## Effective robustness" not in text  # the models' own fit: only on request
   reports.write_report(records, str(tmp_path), robustness_baseline="models")
   assert "## Effective robustness" in (tmp_path / "report.md").read_text()
+
+
+def test_compare_names_the_images_each_run_got_right_for_error_rates_too():
+  # Image 0: only A right; images 1-3: only B right. As a top-1 (counted =
+  # right) and as an error (counted = wrong), the table says "1 vs 3".
+  right_a = np.array([True, False, False, False, True])
+  right_b = np.array([False, True, True, True, True])
+  rows = []
+  for metric, a, b in (("top1", right_a, right_b), ("clean_error", ~right_a, ~right_b)):
+    test = intervals.mcnemar_exact(a, b)
+    rows.append(compare.Comparison("imagenet_c" if metric == "clean_error" else "sample",
+                                   metric, a.mean(), b.mean(), len(a), test))
+  text = compare.format_comparison("a", "b", rows)
+  assert text.count("1 vs 3 discordant") == 2, text
+  assert "only A / only B got right" in text

@@ -1,6 +1,7 @@
 """The model registry: names, aliases, errors, keras.applications with local
 weights, .keras files with safe_mode, declared preprocessing and outputs."""
 
+import dataclasses
 import json
 import warnings
 
@@ -97,14 +98,58 @@ def test_keras_file_needs_declared_preprocessing(tmp_path):
   assert spec.build(None)(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 1000)
 
 
+def test_unknown_preprocessing_preset_is_named_for_names_and_files(tmp_path):
+  known = ", ".join(sorted(PRESETS))
+  with pytest.raises(errors.UserError, match=f"unknown preprocessing 'nope'; known: {known}$"):
+    models.get("efficientnet", preprocessing="nope")
+  (tmp_path / "unread.keras").write_bytes(b"")  # refused before it is read
+  with pytest.raises(errors.UserError, match=f"unknown preprocessing 'nope'; known: {known}$"):
+    models.get(str(tmp_path / "unread.keras"), preprocessing="nope")
+  spec = models.get("efficientnet", preprocessing="torch")
+  assert spec.preprocessing == dataclasses.replace(
+      PRESETS["torch"], input_size=models.get("efficientnet").preprocessing.input_size)
+
+
 def test_keras_file_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
   inputs = keras.Input((4,))
   outputs = keras.layers.Lambda(lambda t: t * 2)(inputs)
   path = tmp_path / "lambda.keras"
   keras.Model(inputs, outputs).save(str(path))
+  with pytest.raises(errors.UserError, match="cannot tell from .*lambda.keras's last layer"):
+    models.get(str(path), preprocessing="raw")
+  (tmp_path / "lambda.keras.json").write_text('{"output": "logits"}')
   spec = models.get(str(path), preprocessing="raw")
   with pytest.raises(ValueError, match="(?i)lambda|unsafe|safe_mode"):
     spec.build(None)
+
+
+@pytest.mark.parametrize("last", ["dense_softmax", "softmax_layer", "dense_linear"])
+def test_a_keras_files_output_kind_is_read_from_its_graph(tmp_path, last):
+  inputs = keras.Input((4,))
+  if last == "dense_softmax":
+    outputs = keras.layers.Dense(3, activation="softmax")(inputs)
+  elif last == "softmax_layer":
+    outputs = keras.layers.Softmax()(keras.layers.Dense(3)(inputs))
+  else:
+    outputs = keras.layers.Dense(3)(inputs)
+  path = tmp_path / "m.keras"
+  keras.Model(inputs, outputs).save(str(path))
+  expected = models.LOGITS if last == "dense_linear" else models.PROBABILITIES
+  assert models.get(str(path), preprocessing="raw").output == expected
+  (tmp_path / "m.keras.json").write_text('{"output": "logits"}')  # a sidecar wins
+  assert models.get(str(path), preprocessing="raw").output == models.LOGITS
+
+
+def test_a_sidecar_takes_preset_names_and_names_a_wrong_type(tmp_path):
+  path = tmp_path / "m.keras"
+  inputs = keras.Input((4,))
+  keras.Model(inputs, keras.layers.Dense(3)(inputs)).save(str(path))
+  sidecar = tmp_path / "m.keras.json"
+  sidecar.write_text('{"preprocessing": "raw"}')
+  assert models.get(str(path)).preprocessing == PRESETS["raw"]
+  sidecar.write_text('{"preprocessing": {"input_size": "224"}}')
+  with pytest.raises(errors.UserError, match="input_size must be a number .*, got '224'"):
+    models.get(str(path))
 
 
 def test_probabilities_and_background_class_are_normalised_to_1000_scores():

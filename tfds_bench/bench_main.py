@@ -7,6 +7,7 @@
   bench_main --predictions=preds.npz --benchmarks=imagenet2012,imagenet2012_real
   bench_main --model=efficientnet --shard=0/4 --output_dir=out ...   # one of 4 slices
   bench_main --predictions='out/predictions-shard-*.npz' --output_dir=merged
+  bench_main --predictions=out --benchmarks=openood_near,openood_far   # a run folder
   bench_main --compare=out_a,out_b                 # paired test, same images
   bench_main --list
 
@@ -32,6 +33,7 @@ from absl import app, flags, logging
 from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models, peers,
                         predictions, reports, run_config, shards)
 from tfds_bench.benchmark_types import ScoringOptions
+from tfds_bench.reports import openood as openood_report
 from tfds_bench.scoring import rows as scoring_rows
 
 FLAGS = flags.FLAGS
@@ -49,10 +51,19 @@ flags.DEFINE_string("image_folder", None,
 flags.DEFINE_string("predictions", None,
                     "Score saved predictions instead of running a model: an .npz, or several "
                     "(comma-separated paths or globs) scored as one run, e.g. the files of "
-                    "--shard runs: --predictions='out/predictions-shard-*.npz'.")
+                    "--shard runs: --predictions='out/predictions-shard-*.npz'; or a run "
+                    "folder written by --output_dir (or its predictions/*.npz), scored per "
+                    "image set: what rows over several sets (imagenet_o, openood_*) need.")
 flags.DEFINE_string("manual_dir", None, "Folder holding the released archives.")
+flags.DEFINE_string("human_data", None,
+                    "model-vs-human's raw-data/ folder of human observers' CSVs (not shipped: "
+                    "licence unstated); the model_vs_human/* rows then compare with them.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir for prepared datasets.")
 flags.DEFINE_string("output_dir", None, "Where to write results.json and results.csv.")
+flags.DEFINE_bool("overwrite", False,
+                  "Replace the run an --output_dir already holds (refused without it); the "
+                  "new run is written beside it and swapped in, so nothing of the earlier "
+                  "run remains and an interrupted run loses neither.")
 flags.DEFINE_integer("batch_size", 32, "Images per forward pass.")
 flags.DEFINE_bool("list", False, "List models and benchmarks, then exit.")
 flags.DEFINE_list("report", None, "Results files to combine into one report (no model run).")
@@ -63,6 +74,11 @@ flags.DEFINE_bool("corrupt_on_the_fly", False,
 flags.DEFINE_float("real_threshold", None,
                    "Also report ReaL top-1 with label sets at this Dawid-Skene score "
                    "threshold (real.json is 0.8).")
+flags.DEFINE_string("imagenet_x_dir", None,
+                    "imagenet_x and the *_metaclass rows: folder with ImageNet-X's files "
+                    "(imagenet_x_val_top_factor.jsonl, imagenet_x_val_multi_factor.jsonl, "
+                    "prototypical_paths.csv, imagenet_1k_classes_to_100_metaclasses.csv); "
+                    "default: those of the installed imagenet-x package.")
 flags.DEFINE_string("audit", None,
                     "TEST_SOURCE,REFERENCE_SOURCE: near-duplicate audit instead of an "
                     "evaluation; a source is a benchmark id, tfds:NAME[/CONFIG]:SPLIT or a folder.")
@@ -149,17 +165,21 @@ def _run(config: run_config.RunConfig) -> int:
     records = [r for path in config.report for r in reports.load_results(path)]
     print(reports.format_table(records, results_written=bool(config.output_dir)))
     if config.output_dir:
-      for path in reports.write_report(records, config.output_dir):
+      for path in reports.write_report(records, config.output_dir,
+                                       run_predictions=_openood_run_predictions(config),
+                                       manual_dir=config.manual_dir):
         print(f"wrote {path}")
     return 0
   if config.mode == run_config.AUDIT:
+    _start_tensorflow_quietly(config)
     return _audit(config, progress_factory)
   if config.mode == run_config.COMPARE:
     print(compare.format_comparison(*compare.compare_runs(
         *config.compare, options=_scoring_options(config, None))))
     return 0
-  if config.mode != run_config.PREDICTIONS:
-    _start_tensorflow_quietly(config)
+  # Scoring saved predictions loads TensorFlow too (evaluate imports the
+  # input pipeline): its start-up notes are caught in every mode.
+  _start_tensorflow_quietly(config)
   from tfds_bench import evaluate  # lazy: tensorflow
   writes_outputs = True
   if config.mode == run_config.PREDICTIONS:
@@ -177,22 +197,46 @@ def _run(config: run_config.RunConfig) -> int:
         config.model_spec, config.benchmark_ids, weights=config.weights, data=data,
         batch_size=config.batch_size, strategy=strategy,
         progress_factory=progress_factory, command=command,
-        real_threshold=config.real_threshold)
+        real_threshold=config.real_threshold, imagenet_x_dir=config.imagenet_x_dir)
   for notice in run.notices:
     print(f"bench_main: {notice}", file=sys.stderr)
   records = run.records()
   writes_outputs = writes_outputs and bool(config.output_dir)
   print(reports.format_table(records, results_written=writes_outputs))
   if writes_outputs:
-    for path in reports.write_results(config.output_dir, records, run.provenance):
+    *results, index = reports.write_run(config.output_dir, records, run.provenance,
+                                        run.predictions)
+    for path in results[:2]:  # results.json, results.csv
       print(f"wrote {os.path.abspath(path)}")
-    *_, index = reports.write_predictions(config.output_dir, run.predictions)
     print(f"wrote {len(run.predictions)} per-image predictions file(s) listed in {index}")
+    if openood_report.has_track(run.predictions):
+      for path in reports.write_score_distributions(run.model, run.predictions,
+                                                    config.output_dir, config.manual_dir):
+        print(f"wrote {os.path.abspath(path)}")
   return 0
 
 
+def _openood_run_predictions(config: run_config.RunConfig):
+  """--report: model -> the OpenOOD sources' predictions of each results
+  file's run folder that has OpenOOD records and its predictions/ folder
+  (for the score-distribution figures)."""
+  out = {}
+  keys = [openood_report.VAL_KEY, *openood_report.SET_KEYS.values()]
+  for path in config.report:
+    folder = os.path.dirname(path) if os.path.isfile(path) else path
+    records = reports.load_results(path)
+    models_run = {r["model"] for r in records if openood_report.is_track_benchmark(
+        str(r["benchmark"]))}
+    if len(models_run) == 1 and reports.has_predictions(folder):
+      by_source = reports.load_predictions(folder, keys)
+      if openood_report.has_track(by_source):
+        out[models_run.pop()] = by_source
+  return out
+
+
 def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringOptions:
-  return ScoringOptions(config.manual_dir, config.real_threshold, progress_factory)
+  return ScoringOptions(config.manual_dir, config.real_threshold, progress_factory,
+                        config.human_data, config.imagenet_x_dir)
 
 
 def _data_service(config: run_config.RunConfig):
@@ -322,14 +366,22 @@ def _score_saved_predictions(config: run_config.RunConfig, command: str, progres
   """--predictions: one file, several plain files, or the files of a --shard run."""
   from tfds_bench import evaluate  # lazy: tensorflow
   options = _scoring_options(config, progress_factory)
+  run_model = (reports.load_provenance(config.prediction_run).get("model")
+               if config.prediction_run else None)
+  if config.prediction_run_whole:
+    return evaluate.score_sources(
+        run_model or os.path.basename(config.prediction_run), config.benchmark_ids,
+        reports.load_predictions(config.prediction_run), command=command, options=options,
+        origin={"run_folder": config.prediction_run})
   if config.shard_files:
     model_name, benchmark_ids, by_source = shards.merge_shards(config.prediction_files)
     return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
                                   options=options)
   paths = config.prediction_files
-  spaces = scoring_rows.space_scores_of(run_config.chosen_rows(config))
+  rows = run_config.chosen_rows(config)
+  spaces = scoring_rows.space_scores_of(rows)
   loaded = shards.concatenate_files([(p, predictions.load_npz(p, spaces)) for p in paths])
-  model_name = os.path.splitext(os.path.basename(paths[0]))[0]
+  model_name = run_model or os.path.splitext(os.path.basename(paths[0]))[0]
   return evaluate.score_predictions(loaded, config.benchmark_ids, model_name,
                                     command=command, options=options)
 

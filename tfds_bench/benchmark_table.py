@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
 
-from tfds_bench import errors
+from tfds_bench import errors, openood_lists
 from tfds_bench.benchmark_types import Benchmark, OfflineFallback
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_p as imagenet_p_release
-from tfds_bench.scoring import classification, imagenet_c, imagenet_p
+from tfds_bench.release import model_vs_human as model_vs_human_release
+from tfds_bench.metrics import openood as openood_metrics
+from tfds_bench.predictions import LOGIT_OOD_SCORES
+from tfds_bench.scoring import (breakdown, classification, imagenet_c, imagenet_p,
+                                 model_vs_human)
+from tfds_bench.scoring import openood as openood_scoring
 from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, TfdsSource,
                                 imagenet_c_source, imagenet_p_source)
 
@@ -45,6 +50,27 @@ def _label_space_set(name: str, title: str) -> Benchmark:
                    label_space=name, space_scores=(name,))
 
 
+def _per_class(row: Benchmark) -> Benchmark:
+  """``<id>_per_class``: per-class figures of ``row``'s one source (the same
+  forward pass, so adding it costs no image; opt-in, never a default)."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_per_class",
+                   f"{row.id} per class: top-1/top-5 of each class, balanced and worst-class "
+                   "top-1", (source,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class,
+                   needs_scores=row.needs_scores, label_space=row.label_space,
+                   space_scores=row.space_scores)
+
+
+def _metaclass(row: Benchmark) -> Benchmark:
+  """``<id>_metaclass``: ImageNet-X's metaclass figures of ``row``'s one source."""
+  (source,) = row.sources
+  return Benchmark(f"{row.id}_metaclass",
+                   f"{row.id} per ImageNet-X metaclass (the imagenet-x package or "
+                   "--imagenet_x_dir)", (source,), breakdown.METACLASS_METRICS,
+                   breakdown.score_metaclass, needs_scores=row.needs_scores,
+                   label_space=row.label_space, space_scores=row.space_scores)
+
+
 def _imagenet_c() -> Benchmark:
   sources = tuple(imagenet_c_source(config) for config in imagenet_c_release.ALL_CONFIGS)
   return Benchmark(
@@ -61,18 +87,75 @@ def _imagenet_p_available(data: DataOptions) -> bool:
   return imagenet_p_release.has_source_archives(data.manual_dir)
 
 
+_HUMAN_COMPARISONS = ("error_consistency", "observed_consistency", "accuracy_difference")
+
+
+def _model_vs_human(dataset: model_vs_human_release.Dataset) -> Benchmark:
+  """One model-vs-human dataset: 16-class decisions, vs humans with --human_data."""
+  benchmark_id = f"model_vs_human/{dataset.name}"
+  metrics = ("accuracy", "accuracy/<condition>")
+  humans = ("human_accuracy",) + tuple(f"human_{m}" for m in _HUMAN_COMPARISONS)
+  if dataset.name == model_vs_human_release.CUE_CONFLICT:
+    metrics += ("shape_bias", "shape_bias/<category>")
+    humans += ("human_shape_bias", "human_shape_bias/<category>")
+  metrics += _HUMAN_COMPARISONS + tuple(f"{m}/<condition or subject>"
+                                        for m in _HUMAN_COMPARISONS) + humans
+  return Benchmark(
+      benchmark_id, f"model-vs-human {dataset.name}: {dataset.description}, 16 classes "
+      "(vs human observers with --human_data)",
+      (TfdsSource(key=benchmark_id, builder=f"bench_model_vs_human/{dataset.name}"),),
+      metrics, model_vs_human.score_model_vs_human_row, needs_scores=True,
+      label_space=model_vs_human.LABEL_SPACE, space_scores=(model_vs_human.LABEL_SPACE,),
+      options={"dataset": dataset.name})
+
+
+# Each OpenOOD figure per score: MSP (every run) and the logit scores (a
+# model that outputs logits).
+_OPENOOD_METRICS = tuple(f"{figure}_{score}" for score in ("msp",) + LOGIT_OOD_SCORES
+                         for figure in openood_metrics.OOD_METRIC_NAMES)
+
+
+def _openood_source(set_name: str) -> TfdsSource:
+  return TfdsSource(key=openood_scoring.SET_BENCHMARKS[set_name],
+                    builder=f"bench_openood_{set_name}")
+
+
+def _openood(benchmark_id: str, title: str, set_names: Sequence[str]) -> Benchmark:
+  """An OpenOOD v1.5 row: OpenOOD's 45,000 val images against ``set_names``
+  (their figures averaged when there are several, as OpenOOD's near / far)."""
+  return Benchmark(
+      benchmark_id, title, (IMAGENET_VAL,) + tuple(_openood_source(n) for n in set_names),
+      _OPENOOD_METRICS, openood_scoring.score_openood_row, needs_scores=True,
+      ood_scores=LOGIT_OOD_SCORES, options={openood_scoring.SETS_OPTION: tuple(set_names)})
+
+
+def _openood_rows() -> Tuple[Benchmark, ...]:
+  rows = []
+  for name, spec in openood_lists.OOD_SETS.items():
+    rows.append(_openood(
+        openood_scoring.SET_BENCHMARKS[name],
+        f"OpenOOD v1.5 ImageNet-1k, {spec.group}-OOD {spec.title} ({spec.count:,} images) "
+        "vs OpenOOD's 45,000 val images: AUROC, AUPR-In/-Out, FPR@95", (name,)))
+  for group, names in openood_scoring.GROUP_SETS.items():
+    titles = ", ".join(openood_lists.OOD_SETS[n].title for n in names)
+    rows.append(_openood(
+        openood_scoring.GROUP_BENCHMARKS[group],
+        f"OpenOOD v1.5 ImageNet-1k {group}-OOD: the mean over {titles}", names))
+  return tuple(rows)
+
+
 # ImageNet val top-1 over the classes of ImageNet-A / -R: the x axis timm
 # compares A and R with (its *-clean results; tfds_bench.published).
 _CLEAN_METRICS = {"imagenet_a": "top1_a_clean", "imagenet_r": "top1_r_clean"}
 
-BENCHMARKS: Tuple[Benchmark, ...] = (
+_MAIN_ROWS: Tuple[Benchmark, ...] = (
     Benchmark("sample", "Sample suite: real photos shipped with our dependencies (offline)",
-              (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece",
-                          "rms_calibration_error"), classification.score_sample),
+              # 7 photos: never the 100 images of one RMS calibration bin.
+              (SAMPLE,), ("top1", "top5", "real_top1", "real_top5", "ece"),
+              classification.score_sample),
     Benchmark("sample_c", "Sample photos under the 19 ImageNet-C corruptions x 5 severities "
                           "(offline)", (SAMPLE, SAMPLE_C),
-              ("mce", "relative_mce", "clean_error", "error/<corruption>"),
-              imagenet_c.score_sample_c),
+              imagenet_c.METRICS + ("error/<corruption>",), imagenet_c.score_sample_c),
     Benchmark("image_folder", "Any folder in ImageNet layout (--image_folder=DIR)",
               (IMAGE_FOLDER,), _ACCURACY_AND_CALIBRATION,
               classification.score_classification),
@@ -119,6 +202,24 @@ BENCHMARKS: Tuple[Benchmark, ...] = (
               _perturbation_sources(imagenet_p_release.SAMPLE_BUILDER_NAME,
                                     imagenet_p_release.TEST_NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
+    *(_model_vs_human(dataset) for dataset in model_vs_human_release.DATASETS),
+    *_openood_rows(),
+)
+
+# Where a model fails (tfds_bench.scoring.breakdown), on the forward passes
+# the rows above already make.
+_PER_CLASS_OF = ("image_folder", *(f"imagenet_v2/{c}" for c in IMAGENET_V2_CONFIGS),
+                 "imagenet_sketch", "imagenet_a", "imagenet_r", "objectnet")
+_BY_ID = {b.id: b for b in _MAIN_ROWS}
+BENCHMARKS: Tuple[Benchmark, ...] = _MAIN_ROWS + (
+    Benchmark("imagenet2012_per_class", "ImageNet val per class: top-1/top-5 of each class, "
+                                        "balanced and worst-class top-1",
+              (IMAGENET_VAL,), breakdown.PER_CLASS_METRICS, breakdown.score_per_class),
+    *(_per_class(_BY_ID[b]) for b in _PER_CLASS_OF),
+    *(_metaclass(_BY_ID[b]) for b in _PER_CLASS_OF),
+    Benchmark("imagenet_x", "ImageNet-X on val: error ratio of 16 factors of variation, "
+                            "17 metaclasses (the imagenet-x package or --imagenet_x_dir)",
+              (IMAGENET_VAL,), breakdown.IMAGENET_X_METRICS, breakdown.score_imagenet_x),
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")

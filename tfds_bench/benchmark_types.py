@@ -97,11 +97,16 @@ def statistic_result(benchmark: str, metric: str, statistic: intervals.Statistic
 class ScoringOptions:
   """The run's options a scorer may read, the same for every row: files from
   ``--manual_dir``, a ReaL operating point (Dawid-Skene score threshold) to
-  report, and a progress display for slow scorers (`tfds_bench.progress`;
-  None: silent)."""
+  report, a progress display for slow scorers (`tfds_bench.progress`;
+  None: silent) and the folder of ImageNet-X's annotation files (None: the
+  installed ``imagenet-x`` package's)."""
   manual_dir: Optional[str] = None
   real_threshold: Optional[float] = None
   progress_factory: Optional[Callable] = None
+  # model-vs-human's raw-data/ folder of human observers (--human_data).
+  human_data: Optional[str] = None
+  # ImageNet-X's annotation files (--imagenet_x_dir; None: the installed package's).
+  imagenet_x_dir: Optional[str] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +181,10 @@ class Benchmark:
       scoring are in (None: the 1000 ImageNet classes).
     space_scores: label spaces whose per-image scores the scorer reads
       (kept in the predictions only when a chosen row needs them).
+    ood_scores: per-image OOD scores computed from the logits that the
+      scorer reads (`predictions.LOGIT_OOD_SCORES`: max logit, energy), kept
+      in ``Predictions.ood_scores`` only when a chosen row names them and the
+      model outputs logits.
     options: the scorer's parameters for this row.
   """
   id: str
@@ -187,6 +196,7 @@ class Benchmark:
   offline_fallback: Optional[OfflineFallback] = None
   label_space: Optional[str] = None
   space_scores: Tuple[str, ...] = ()
+  ood_scores: Tuple[str, ...] = ()
   options: Mapping[str, object] = dataclasses.field(default_factory=dict)
 
   @property

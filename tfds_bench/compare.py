@@ -138,8 +138,13 @@ def format_comparison(model_a: str, model_b: str, comparisons: Sequence[Comparis
     t = c.test
     show = ((lambda v: tables.signed_points(v, 2)) if tables.is_fraction(c.metric)
             else (lambda v: f"{v:+.3f}"))
+    # The McNemar counts are the images one run counts and the other does
+    # not; for an error rate those are the ones it got wrong, so the images
+    # only A got right are the ones only B counts.
+    right_a_only, right_b_only = ((t.b_only, t.a_only) if tables.is_error_rate(c.metric)
+                                 else (t.a_only, t.b_only))
     interval = (f"{show(t.ci_low)} to {show(t.ci_high)}" if np.isfinite(t.ci_low)
-                else f"{t.a_only} vs {t.b_only} discordant")
+                else f"{right_a_only} vs {right_b_only} discordant")
     rows.append([c.benchmark, c.metric, tables.format_value(c.metric, c.value_a),
                  tables.format_value(c.metric, c.value_b), show(t.difference), interval,
                  f"{t.p_value:.3g}", t.method, str(c.n)])

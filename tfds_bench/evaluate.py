@@ -55,9 +55,10 @@ class Run:
 
 
 def make_predict_step(model, spec: models.ModelSpec, strategy=None,
-                      spaces: Sequence[str] = ()) -> Callable:
+                      spaces: Sequence[str] = (), ood_scores: Sequence[str] = ()) -> Callable:
   """A tf.function: a batch of numbers -> compact predictions (see predictions.py),
-  with the top classes and confidence in each label space of ``spaces``.
+  with the top classes and confidence in each label space of ``spaces`` and
+  the logit OOD scores ``ood_scores`` (`ood_scores_for`).
 
   The batch is a dict of ``image`` plus integer or float per-example keys
   (``example_id``, ``mask``, labels): no strings, so any strategy, TPUs
@@ -69,7 +70,7 @@ def make_predict_step(model, spec: models.ModelSpec, strategy=None,
 
   def step(batch):
     outputs = model(batch[input_pipeline.IMAGE_KEY], training=False)
-    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs), spaces)
+    summary = predictions_lib.summarize_scores_tf(spec.scores(outputs), spaces, ood_scores)
     # Numbers only: collectives gather no bools.
     summary = {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in summary.items()}
     return {**summary, **{k: v for k, v in batch.items() if k != input_pipeline.IMAGE_KEY}}
@@ -253,7 +254,8 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
              weights: Optional[str] = None, preprocessing: Optional[str] = None,
              data: Optional[DataOptions] = None, batch_size: int = 32, strategy=None,
              progress_factory: Optional[Callable] = None,
-             command: Optional[str] = None, real_threshold: Optional[float] = None) -> Run:
+             command: Optional[str] = None, real_threshold: Optional[float] = None,
+             imagenet_x_dir: Optional[str] = None) -> Run:
   """Evaluates a model on benchmarks.
 
   Args:
@@ -275,6 +277,8 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
       None for silence.
     command: the command line, recorded in the provenance.
     real_threshold: a ReaL operating point to report too (imagenet2012_real).
+    imagenet_x_dir: the folder of ImageNet-X's annotation files (imagenet_x;
+      None: the installed imagenet-x package's).
 
   Returns:
     A Run: flat results plus provenance.
@@ -286,7 +290,7 @@ def evaluate(model: ModelArg, benchmark_ids: Sequence[str] = benchmark_table.DEF
                                  progress_factory=progress_factory)
   results = scoring_rows.score_rows(
       predicted.benchmarks, predicted.by_source,
-      ScoringOptions(data.manual_dir, real_threshold, progress_factory))
+      ScoringOptions(data.manual_dir, real_threshold, progress_factory, imagenet_x_dir))
   return Run(predicted.spec.name, results,
              _provenance(predicted.spec, weights, predicted.benchmarks, predicted.sources,
                          data, command),
@@ -337,8 +341,11 @@ def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
       sources.setdefault(source.key, source)
 
   by_source: Dict[str, Predictions] = {}
+  ood_scores, notice = ood_scores_for(spec, chosen)
+  notices += [notice] if notice else []
   # Traced once, for every source.
-  step = make_predict_step(keras_model, spec, strategy, scoring_rows.space_scores_of(chosen))
+  step = make_predict_step(keras_model, spec, strategy, scoring_rows.space_scores_of(chosen),
+                           ood_scores)
   for key, source in sources.items():
     examples = source_examples(source, data, strategy, shard,
                                show_progress=progress_factory is not None)
@@ -350,6 +357,21 @@ def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
                                       source.label_lists, strategy, update, step,
                                       data.data_service, names)
   return Predicted(spec, chosen, sources, by_source, notices)
+
+
+def ood_scores_for(spec: models.ModelSpec, chosen) -> Tuple[Tuple[str, ...], Optional[str]]:
+  """(the logit OOD scores the chosen rows read, a notice or None).
+
+  None for a model that outputs probabilities: its log-probabilities are
+  logits only up to a per-image constant, which max logit and energy keep
+  (MSP, from the probabilities, is reported alone).
+  """
+  wanted = scoring_rows.ood_scores_of(chosen)
+  if not wanted or spec.output == models.LOGITS:
+    return wanted, None
+  rows = ", ".join(b.id for b in chosen if b.ood_scores)
+  return (), (f"{rows}: model {spec.name} outputs probabilities, so "
+              f"{' and '.join(wanted)} (scores of its logits) are not reported, only MSP")
 
 
 def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, object]:
@@ -376,13 +398,15 @@ def _provenance(spec, weights, chosen, sources, data, command) -> Dict[str, obje
 
 def score_sources(model: str, benchmark_ids: Sequence[str], by_source: Dict[str, Predictions],
                   command: Optional[str] = None,
-                  options: ScoringOptions = ScoringOptions()) -> Run:
+                  options: ScoringOptions = ScoringOptions(),
+                  origin: Optional[Dict[str, object]] = None) -> Run:
   """Scores the predictions of every source of the benchmarks (a run's
-  predictions folder, merged shard files), each result with its 95 % interval."""
+  predictions folder, merged shard files), each result with its 95 % interval.
+  ``origin`` goes into the provenance (default: merged shards)."""
   rows = [benchmark_table.get(b) for b in dict.fromkeys(benchmark_ids)]  # repeated ids run once
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command,
-                                               merged_shards=True),
+                                               **(origin or {"merged_shards": True})),
              predictions=scoring_rows.used_predictions(rows, by_source))
 
 
@@ -399,7 +423,9 @@ def score_predictions(p: Predictions, benchmark_ids: Sequence[str], model: str,
   for row in rows:
     if len(row.sources) != 1:
       raise errors.UserError(f"{row.id} combines several image sets and cannot be "
-                             "scored from one predictions file")
+                             "scored from one predictions file; give a run folder's "
+                             "predictions instead (--predictions=RUN_DIR, written by "
+                             "--output_dir: one file per image set)")
     by_source[row.sources[0].key] = row.sources[0].with_labels(p, row.id)
   results = scoring_rows.score_rows(rows, by_source, options)
   return Run(model, results, _saved_provenance(model, [r.id for r in rows], command),

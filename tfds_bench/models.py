@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import warnings
+import zipfile
 from typing import Callable, Dict, Optional, Tuple
 
 from tfds_bench import errors
@@ -235,6 +236,63 @@ def _default_registry() -> Registry:
 REGISTRY = _default_registry()
 
 
+# Last layers whose output is a linear map of features: logits.
+_LINEAR_LAYERS = ("Dense", "EinsumDense", "Conv1D", "Conv2D")
+
+
+def _activation_name(activation) -> Optional[str]:
+  if isinstance(activation, str):
+    return activation
+  if isinstance(activation, dict):
+    inner = activation.get("config")
+    return inner if isinstance(inner, str) else activation.get("class_name")
+  return None
+
+
+# `keras_file_output_kind` of a file whose graph cannot be read as one
+# output: loading the model reports what is wrong with it.
+UNREADABLE = "unreadable"
+
+
+def keras_file_output_kind(path: pathlib.Path) -> Optional[str]:
+  """LOGITS or PROBABILITIES as a saved .keras model's graph says (its last
+  layer: a softmax, or a linear layer), read from the file's config.json
+  without TensorFlow; None when its one output's last layer does not tell;
+  `UNREADABLE` when there is no such graph to read (not a .keras file,
+  several outputs)."""
+  try:
+    with zipfile.ZipFile(path) as archive:
+      config = json.loads(archive.read("config.json"))
+    layers = config["config"]["layers"]
+    last = layers[-1]
+    outputs = config["config"].get("output_layers")
+    if outputs:
+      names = outputs if isinstance(outputs[0], str) else [o[0] for o in outputs]
+      if len(names) != 1 and not isinstance(outputs[0], str):
+        return UNREADABLE
+      name = names[0]
+      last = next(layer for layer in layers
+                  if layer.get("name", layer.get("config", {}).get("name")) == name)
+  except (OSError, KeyError, IndexError, StopIteration, TypeError, ValueError,
+          zipfile.BadZipFile):
+    return UNREADABLE
+  kind, layer_config = last.get("class_name"), last.get("config") or {}
+  activation = _activation_name(layer_config.get("activation"))
+  if kind == "Softmax" or activation == "softmax":
+    return PROBABILITIES
+  if kind in _LINEAR_LAYERS and activation in ("linear", None):
+    return LOGITS
+  return None
+
+
+def _preset(preprocessing: str) -> Preprocessing:
+  """The `--preprocessing` preset of that name; UserError naming the known ones."""
+  if preprocessing not in PRESETS:
+    raise errors.UserError(
+        f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
+  return PRESETS[preprocessing]
+
+
 def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelSpec:
   """Spec of a saved .keras model; its preprocessing comes from a preset name or
   a ``<model>.keras.json`` sidecar file ({"preprocessing": {...}, "output": ...,
@@ -250,10 +308,7 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
       raise errors.UserError(f"{sidecar}: expected a JSON object with \"preprocessing\", "
                              f"\"output\", \"num_classes\", got {type(meta).__name__}")
   if preprocessing is not None:
-    if preprocessing not in PRESETS:
-      raise errors.UserError(
-          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
-    spec = PRESETS[preprocessing]
+    spec = _preset(preprocessing)
   elif "preprocessing" in meta:
     try:
       spec = Preprocessing.from_dict(meta["preprocessing"])
@@ -266,7 +321,17 @@ def _keras_file_spec(path: pathlib.Path, preprocessing: Optional[str]) -> ModelS
         "{\"preprocessing\": {\"input_size\": 224, \"crop_fraction\": 0.875, "
         "\"resize_method\": \"bilinear\", \"mean\": [...], \"std\": [...]}}")
 
-  output, num_classes = meta.get("output", LOGITS), meta.get("num_classes", 1000)
+  output, num_classes = meta.get("output"), meta.get("num_classes", 1000)
+  if output is None:
+    # Never guessed: a softmax read as logits gives a wrong calibration.
+    output = keras_file_output_kind(path)
+    if output == UNREADABLE:
+      output = LOGITS  # never used: building the model fails first, naming why
+    elif output is None:
+      raise errors.UserError(
+          f"cannot tell from {path}'s last layer whether it outputs logits or "
+          f"probabilities: write {sidecar} with {{\"output\": \"{LOGITS}\"}} or "
+          f"{{\"output\": \"{PROBABILITIES}\"}}")
   if output not in (LOGITS, PROBABILITIES):
     raise errors.UserError(f"{sidecar}: \"output\" must be \"{LOGITS}\" or "
                            f"\"{PROBABILITIES}\", got {output!r}")
@@ -343,11 +408,8 @@ def get(name: str, preprocessing: Optional[str] = None) -> ModelSpec:
     return _keras_file_spec(_existing_file(name, what="model file"), preprocessing)
   spec = REGISTRY.get(name)
   if preprocessing is not None:
-    if preprocessing not in PRESETS:
-      raise errors.UserError(
-          f"unknown preprocessing {preprocessing!r}; known: {', '.join(sorted(PRESETS))}")
     spec = dataclasses.replace(spec, preprocessing=dataclasses.replace(
-        PRESETS[preprocessing], input_size=spec.preprocessing.input_size))
+        _preset(preprocessing), input_size=spec.preprocessing.input_size))
   return spec
 
 

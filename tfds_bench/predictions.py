@@ -4,9 +4,11 @@ A model's 1000 scores per image are reduced, in the same TF step as the forward
 pass, to a compact record: the 1000-way top-5, the max softmax probability,
 and the same two in each label space the chosen benchmarks score in
 (`tfds_bench.label_spaces`: ImageNet-A, -O and -R by argmax over their 200
-classes' logits; model-vs-human's 16 categories by mean probability). Metrics
-are then pure functions of these arrays, so a model run and a saved
-``--predictions`` file are scored by the same code.
+classes' logits; model-vs-human's 16 categories by mean probability) and,
+where a chosen row reads them, per-image OOD scores from the logits (max
+logit, energy: `LOGIT_OOD_SCORES`). Metrics are then pure functions of these
+arrays, so a model run and a saved ``--predictions`` file are scored by the
+same code.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from tfds_bench import errors, label_spaces, labels
+from tfds_bench.metrics import openood as openood_metrics
 
 TOP_K = 5
 # Position of an example in its source, in ``Predictions.extras`` of a model
@@ -25,6 +28,11 @@ TOP_K = 5
 EXAMPLE_ID = "example_id"
 # |sum - 1| allowed for a row of saved probabilities (float16 keeps ~3 digits).
 PROBABILITY_SUM_TOLERANCE = 1e-2
+# Per-image OOD scores computed from the logits when a chosen row reads them
+# (`Benchmark.ood_scores`); MSP is ``confidence``, kept for every run. Only
+# for logits: from a probabilities model (or a ``probs`` file) the largest
+# "logit" would be log MSP and the energy log 1 = 0, so they are not made.
+LOGIT_OOD_SCORES = ("max_logit", "energy")
 
 
 @dataclasses.dataclass
@@ -42,6 +50,10 @@ class Predictions:
       only the spaces the scored benchmarks need.
     space_confidence: label space name -> float64 [N] the best class's score
       (max softmax over the subset's logits, or the highest mean probability).
+    ood_scores: score name -> float64 [N], per-image OOD scores (higher =
+      more in-distribution): the logit scores of `LOGIT_OOD_SCORES` where a
+      scored row reads them, or any score a predictions file carries
+      (``ood_score_<name>``).
     extras: other per-example targets carried from the dataset, e.g.
       ``real_label`` int64 [N, L] padded with -1.
   """
@@ -51,6 +63,7 @@ class Predictions:
   confidence: np.ndarray
   space_top5: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
   space_confidence: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+  ood_scores: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
   extras: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
   def __len__(self) -> int:
@@ -67,6 +80,7 @@ class Predictions:
         confidence=self.confidence[rows],
         space_top5={k: v[rows] for k, v in self.space_top5.items()},
         space_confidence={k: v[rows] for k, v in self.space_confidence.items()},
+        ood_scores={k: v[rows] for k, v in self.ood_scores.items()},
         extras={k: v[rows] for k, v in self.extras.items()})
 
   @staticmethod
@@ -82,18 +96,21 @@ class Predictions:
         space_top5={k: cat(lambda p, k=k: p.space_top5[k]) for k in first.space_top5},
         space_confidence={k: cat(lambda p, k=k: p.space_confidence[k])
                            for k in first.space_confidence},
+        ood_scores={k: cat(lambda p, k=k: p.ood_scores[k]) for k in first.ood_scores},
         extras={k: cat(lambda p, k=k: p.extras[k]) for k in first.extras})
 
 
-def summarize_scores_tf(scores, spaces: Sequence[str] = ()):
+def summarize_scores_tf(scores, spaces: Sequence[str] = (), ood_scores: Sequence[str] = ()):
   """TF: [B, 1000] log-probabilities or logits -> dict of compact predictions,
-  with the top classes and confidence in each of the label ``spaces``.
+  with the top classes and confidence in each of the label ``spaces`` and
+  the OOD scores ``ood_scores`` (names in `LOGIT_OOD_SCORES`; logits only).
 
   Ties go to the lower class index (``tf.math.top_k``'s documented rule, the
   same as a stable argsort of the negated scores).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   _check_space_scores(spaces)
+  _check_ood_scores(ood_scores)
   scores = tf.cast(scores, tf.float32)
   probabilities = tf.nn.softmax(scores, axis=-1)
   out = {
@@ -110,7 +127,21 @@ def summarize_scores_tf(scores, spaces: Sequence[str] = ()):
       space_scores = tf.matmul(probabilities, tf.constant(space.member_matrix(), tf.float32))
     out[f"{name}/top5"] = tf.math.top_k(space_scores, _space_k(space)).indices
     out[f"{name}/confidence"] = tf.reduce_max(space_scores, axis=-1)
+  logit_scores = {"max_logit": lambda: tf.reduce_max(scores, axis=-1),
+                  "energy": lambda: tf.reduce_logsumexp(scores, axis=-1)}
+  for name in ood_scores:
+    out[OOD_SUMMARY_PREFIX + name] = logit_scores[name]()
   return out
+
+
+# Summary keys of the OOD scores (`summarize_scores_tf` / `_np`).
+OOD_SUMMARY_PREFIX = "ood_score/"
+
+
+def _check_ood_scores(names: Sequence[str]) -> None:
+  unknown = [n for n in names if n not in LOGIT_OOD_SCORES]
+  if unknown:
+    raise ValueError(f"unknown logit OOD score(s) {unknown}; known: {LOGIT_OOD_SCORES}")
 
 
 def _space_k(space: label_spaces.LabelSpace) -> int:
@@ -134,9 +165,12 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
   return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
-def summarize_scores_np(scores: np.ndarray, spaces: Sequence[str] = ()) -> Dict[str, np.ndarray]:
-  """numpy twin of ``summarize_scores_tf`` for saved logits."""
+def summarize_scores_np(scores: np.ndarray, spaces: Sequence[str] = (),
+                        ood_scores: Sequence[str] = ()) -> Dict[str, np.ndarray]:
+  """numpy twin of ``summarize_scores_tf`` for saved logits (the OOD scores
+  from `metrics.openood.logit_scores`)."""
   _check_space_scores(spaces)
+  _check_ood_scores(ood_scores)
   scores = np.asarray(scores, dtype=np.float64)
   probabilities = _softmax(scores)
   out = {"top5": _top_k(scores, TOP_K), "confidence": probabilities.max(axis=1)}
@@ -148,6 +182,9 @@ def summarize_scores_np(scores: np.ndarray, spaces: Sequence[str] = ()) -> Dict[
       space_scores = probabilities @ space.member_matrix()
     out[f"{name}/top5"] = _top_k(space_scores, _space_k(space))
     out[f"{name}/confidence"] = space_scores.max(axis=1)
+  if ood_scores:
+    from_logits = openood_metrics.logit_scores(scores)
+    out.update({OOD_SUMMARY_PREFIX + name: from_logits[name] for name in ood_scores})
   return out
 
 
@@ -162,14 +199,17 @@ def from_summaries(file_name, label, summary: Dict[str, np.ndarray],
                   for k, v in summary.items() if k.endswith("/top5")},
       space_confidence={k[:-len("/confidence")]: np.asarray(v, np.float64)
                         for k, v in summary.items() if k.endswith("/confidence")},
+      ood_scores={k[len(OOD_SUMMARY_PREFIX):]: np.asarray(v, np.float64)
+                  for k, v in summary.items() if k.startswith(OOD_SUMMARY_PREFIX)},
       extras=dict(extras or {}))
 
 
 # Keys of the compact arrays `save_npz` writes beside ``top5`` (a label
-# space's as "space_<name>_top5" / "space_<name>_confidence", extras as
-# "extra_<name>").
+# space's as "space_<name>_top5" / "space_<name>_confidence", OOD scores as
+# "ood_score_<name>", extras as "extra_<name>").
 CONFIDENCE_KEY = "confidence"
 EXTRA_PREFIX = "extra_"
+OOD_SCORE_PREFIX = "ood_score_"
 SPACE_PREFIX = "space_"
 _SPACE_FIELDS = ("_top5", "_" + CONFIDENCE_KEY)
 
@@ -193,8 +233,8 @@ def npz_arrays(predictions: Predictions) -> Dict[str, np.ndarray]:
   """The arrays of the compact ``.npz`` that `load_npz` reads back exactly.
 
   ``file_name``, ``label``, ``top5`` and, when known, ``confidence``, each
-  label space's top classes and confidence, and the extras (e.g. ReaL label
-  lists). `tfds_bench.reports.write_predictions` saves them with every run.
+  label space's top classes and confidence, the OOD scores and the extras
+  (e.g. ReaL label lists). `tfds_bench.reports.write_predictions` saves them with every run.
   """
   arrays = {"file_name": predictions.file_name.astype(str), "label": predictions.label,
             "top5": predictions.top5}
@@ -204,22 +244,28 @@ def npz_arrays(predictions: Predictions) -> Dict[str, np.ndarray]:
     arrays[space_key(name, "top5")] = top5
   for name, confidence in predictions.space_confidence.items():
     arrays[space_key(name, CONFIDENCE_KEY)] = confidence
+  for name, values in predictions.ood_scores.items():
+    arrays[OOD_SCORE_PREFIX + name] = values
   for name, values in predictions.extras.items():
     arrays[EXTRA_PREFIX + name] = values
   return arrays
 
 
-def load_npz(path: str, spaces: Sequence[str] = ()) -> Predictions:
+def load_npz(path: str, spaces: Sequence[str] = (), ood_scores: Sequence[str] = ()
+             ) -> Predictions:
   """Reads a saved predictions file (see README: ``--predictions``).
 
   The ``.npz`` holds ``file_name`` (str [N]) and one of ``logits`` /
   ``probs`` ([N, 1000] floats, rows summing to 1) or ``top5`` ([N, k] int, best
   first, k >= 5), optionally ``label`` (int [N]). With ``top5``, the compact
-  arrays of `save_npz` are read too when present (``confidence``,
-  ``<subset>_top5``, ``<subset>_confidence``, ``extra_<name>``). Wrong shapes,
-  NaN/inf scores, duplicate or empty file names are errors naming the file.
-  From scores, the top classes and confidence in each label space of
-  ``spaces`` are computed (the ones the scored benchmarks need).
+  arrays of `npz_arrays` are read too when present (``confidence``,
+  ``space_<name>_top5``, ``space_<name>_confidence``, ``ood_score_<name>``,
+  ``extra_<name>``). Wrong shapes, NaN/inf scores, duplicate or empty file
+  names are errors naming the file. From scores, the top classes and
+  confidence in each label space of ``spaces`` are computed (the ones the
+  scored benchmarks need), and from ``logits`` the OOD scores ``ood_scores``
+  (names in `LOGIT_OOD_SCORES`; from ``probs`` they are meaningless and not
+  made).
   """
   if not os.path.isfile(path):
     raise errors.UserError(f"predictions file not found: {path}")
@@ -232,7 +278,7 @@ def load_npz(path: str, spaces: Sequence[str] = ()) -> Predictions:
     raise errors.UserError(f"{path}: a single .npy array, not an .npz predictions file "
                            "(save one with numpy.savez(path, file_name=..., logits=...))")
   try:
-    return _load_npz_arrays(path, data, spaces)
+    return _load_npz_arrays(path, data, spaces, ood_scores)
   except ValueError as e:
     if "allow_pickle" not in str(e):
       raise
@@ -242,7 +288,8 @@ def load_npz(path: str, spaces: Sequence[str] = ()) -> Predictions:
     ) from None
 
 
-def _load_npz_arrays(path: str, data, spaces: Sequence[str]) -> "Predictions":
+def _load_npz_arrays(path: str, data, spaces: Sequence[str],
+                     ood_scores: Sequence[str]) -> "Predictions":
   with data:
     keys = set(data.files)
     if "file_name" not in keys:
@@ -293,7 +340,8 @@ def _load_npz_arrays(path: str, data, spaces: Sequence[str]) -> "Predictions":
           f"{file_name[off][0]!r} sums to {row_sums[off][0]:.4g}; save softmax outputs as "
           "'probs', or raw scores as 'logits'")
     values = np.log(np.maximum(values, np.finfo(np.float64).tiny))
-  return from_summaries(file_name, label, summarize_scores_np(values, spaces))
+    ood_scores = ()
+  return from_summaries(file_name, label, summarize_scores_np(values, spaces, ood_scores))
 
 
 def _file_names_as_text(path: str, file_name: np.ndarray) -> np.ndarray:
@@ -324,7 +372,7 @@ def _from_top_k(path, file_name, label, top_k) -> Predictions:
 
 def _is_compact_key(key: str) -> bool:
   return (key == CONFIDENCE_KEY or key.startswith(EXTRA_PREFIX)
-          or _space_of_key(key) is not None)
+          or key.startswith(OOD_SCORE_PREFIX) or _space_of_key(key) is not None)
 
 
 def _with_compact(path: str, predictions: Predictions,
@@ -348,6 +396,15 @@ def _with_compact(path: str, predictions: Predictions,
       predictions.space_top5[name] = values.astype(np.int64)
     else:
       predictions.space_confidence[name] = values.astype(np.float64)
+  for key, values in compact.items():
+    if not key.startswith(OOD_SCORE_PREFIX):
+      continue
+    if values.ndim != 1 or not np.issubdtype(values.dtype, np.number):
+      raise errors.UserError(f"{path}: '{key}' must hold one number per image, got "
+                             f"{values.dtype} of shape {values.shape}")
+    if not np.isfinite(values).all():
+      raise errors.UserError(f"{path}: '{key}' has NaN or inf values")
+    predictions.ood_scores[key[len(OOD_SCORE_PREFIX):]] = values.astype(np.float64)
   predictions.extras.update({k[len(EXTRA_PREFIX):]: v for k, v in compact.items()
                              if k.startswith(EXTRA_PREFIX)})
   return predictions

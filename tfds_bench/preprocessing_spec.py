@@ -37,6 +37,19 @@ class Preprocessing:
   antialias: bool = True
 
   def __post_init__(self):
+    # Types first: a JSON "224" or "0.875" must be named, not compared.
+    for key, kind in (("input_size", int), ("crop_fraction", (int, float)),
+                      ("antialias", bool)):
+      value = getattr(self, key)
+      if isinstance(value, bool) != (kind is bool) or not isinstance(value, kind):
+        raise ValueError(f"{key} must be a {'number' if kind != bool else 'true/false'}"
+                         f"{' (an integer)' if kind is int else ''}, got {value!r}")
+    for key in ("mean", "std"):
+      values = getattr(self, key)
+      if len(values) != 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                     for v in values):
+        raise ValueError(f"{key} must be three numbers (R, G, B), got {list(values)!r}")
+      object.__setattr__(self, key, tuple(float(v) for v in values))
     if self.input_size <= 0:
       raise ValueError(f"input_size must be positive, got {self.input_size}")
     if not 0.0 < self.crop_fraction <= 1.0:
@@ -52,7 +65,15 @@ class Preprocessing:
     return dataclasses.asdict(self)
 
   @classmethod
-  def from_dict(cls, payload: dict) -> "Preprocessing":
+  def from_dict(cls, payload) -> "Preprocessing":
+    """From a JSON value: an object of these fields, or a preset's name."""
+    if isinstance(payload, str):
+      if payload not in PRESETS:
+        raise ValueError(f"unknown preset {payload!r}; known: {', '.join(sorted(PRESETS))}")
+      return PRESETS[payload]
+    if not isinstance(payload, dict):
+      raise ValueError(f"expected a preset name ({', '.join(sorted(PRESETS))}) or an object "
+                       f"of {[f.name for f in dataclasses.fields(cls)]}, got {payload!r}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(payload) - known
     if unknown:
@@ -60,7 +81,9 @@ class Preprocessing:
     payload = dict(payload)
     for key in ("mean", "std"):
       if key in payload:
-        payload[key] = tuple(float(v) for v in payload[key])
+        if not isinstance(payload[key], (list, tuple)):
+          raise ValueError(f"{key} must be three numbers (R, G, B), got {payload[key]!r}")
+        payload[key] = tuple(payload[key])
     return cls(**payload)
 
 

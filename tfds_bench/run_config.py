@@ -17,12 +17,14 @@ needs no TensorFlow, so a mistake is reported before it loads.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 from typing import Dict, FrozenSet, Mapping, Optional, Sequence, Tuple
 
-from tfds_bench import benchmark_table, errors, models, shards
+from tfds_bench import benchmark_table, errors, models, reports, shards
 from tfds_bench.benchmark_types import Benchmark
+from tfds_bench.reports import results_files
 
 # Modes, by the flag that selects them; a run of the model is "evaluate", or
 # "shard" with --shard (one slice, predictions only).
@@ -58,7 +60,8 @@ OPTIONS: Dict[str, Option] = {
     "preprocessing": Option(_MODEL_RUN),
     "benchmarks": Option(_MODEL_RUN | {PREDICTIONS}),
     "image_folder": Option(_MODEL_RUN, by_rows=True),
-    "manual_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE, AUDIT}, by_rows=True),
+    # With --report: the user's OpenOOD lists, for the score-distribution figures.
+    "manual_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE, AUDIT, REPORT}, by_rows=True),
     # Where prepared data lives, like $TFDS_DATA_DIR: it changes no result, so
     # every mode accepts it and it may stay in a user's usual command line.
     "data_dir": Option(_ALL_MODES),
@@ -67,6 +70,8 @@ OPTIONS: Dict[str, Option] = {
     "progress": Option(_ALL_MODES),
     "corrupt_on_the_fly": Option(_MODEL_RUN, by_rows=True),
     "real_threshold": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
+    "human_data": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
+    "imagenet_x_dir": Option(_MODEL_RUN | {PREDICTIONS, COMPARE}, by_rows=True),
     "strategy": Option(_MODEL_RUN),
     "tpu": Option(_MODEL_RUN),
     "shard": Option(_MODEL_RUN),
@@ -77,7 +82,10 @@ OPTIONS: Dict[str, Option] = {
     "compare": Option(frozenset({COMPARE})),
     "audit": Option(frozenset({AUDIT})),
     "predictions": Option(frozenset({PREDICTIONS})),
+    "overwrite": Option(frozenset({EVALUATE, PREDICTIONS})),
 }
+# Modes that write a run (results.json and predictions/) into --output_dir.
+_WRITES_A_RUN = frozenset({EVALUATE, PREDICTIONS})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +112,8 @@ class RunConfig:
   progress: bool = True
   corrupt_on_the_fly: bool = False
   real_threshold: Optional[float] = None
+  human_data: Optional[str] = None
+  imagenet_x_dir: Optional[str] = None
   strategy: str = "none"
   tpu: Optional[str] = None
   shard: Optional[Tuple[int, int]] = None
@@ -112,9 +122,15 @@ class RunConfig:
   connect_timeout: int = 300
   prediction_files: Tuple[str, ...] = ()
   shard_files: bool = False
+  # --predictions of a run folder written by --output_dir (or of files in
+  # its predictions/ folder): the run folder; `prediction_run_whole` when
+  # the whole record is given (scored as the run was, multi-source rows too).
+  prediction_run: Optional[str] = None
+  prediction_run_whole: bool = False
   compare: Tuple[str, ...] = ()
   audit: Tuple[str, ...] = ()
   report: Tuple[str, ...] = ()
+  overwrite: bool = False
   # absl's own --verbosity / --logtostderr given: library logs are shown.
   show_library_logs: bool = False
 
@@ -156,8 +172,10 @@ def build(values: Mapping[str, object], given: Sequence[str],
                              if mode in MODE_FLAGS else
                              f"--{name} has no effect in a model run; drop it")
   paths = {name: expand_path(values.get(name)) for name in
-           ("weights", "image_folder", "manual_dir", "data_dir", "output_dir")}
+           ("weights", "image_folder", "manual_dir", "human_data", "data_dir", "output_dir",
+            "imagenet_x_dir")}
   config = dict(mode=mode, progress=bool(values.get("progress", True)),
+                overwrite=bool(values.get("overwrite")),
                 show_library_logs=show_library_logs, **paths)
   if mode == LIST:
     return RunConfig(**config)
@@ -264,14 +282,68 @@ def _data_service(value: Optional[str], corrupt_on_the_fly: bool) -> Optional[Da
   return DataService(address=value)
 
 
+PREDICTIONS_FOLDER = results_files.PREDICTIONS_DIR
+PREDICTIONS_INDEX = results_files.PREDICTIONS_INDEX
+
+
+def _run_folder_sources(paths: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
+  """(source key, file) of ``paths`` when they are a run folder written with
+  --output_dir, its predictions/ folder, or files of that folder (each named
+  by its index.json); () otherwise."""
+  if len(paths) == 1 and os.path.isdir(paths[0]):
+    folder = paths[0]
+    if os.path.basename(os.path.normpath(folder)) != PREDICTIONS_FOLDER:
+      folder = os.path.join(folder, PREDICTIONS_FOLDER)
+    if not os.path.isfile(os.path.join(folder, PREDICTIONS_INDEX)):
+      raise errors.UserError(
+          f"--predictions={paths[0]} is a folder without {PREDICTIONS_FOLDER}/"
+          f"{PREDICTIONS_INDEX}: give a run folder written by bench_main --output_dir, "
+          "or .npz files")
+    index = _read_index(folder)
+    return tuple((key, os.path.join(folder, name)) for key, name in index.items())
+  folders = {os.path.dirname(os.path.abspath(p)) for p in paths}
+  if len(folders) != 1:
+    return ()
+  folder = folders.pop()
+  if not os.path.isfile(os.path.join(folder, PREDICTIONS_INDEX)):
+    return ()
+  by_name = {name: key for key, name in _read_index(folder).items()}
+  names = [os.path.basename(p) for p in paths]
+  if not all(name in by_name for name in names):
+    return ()
+  return tuple((by_name[name], os.path.join(folder, name)) for name in names)
+
+
+def _read_index(folder: str) -> Dict[str, str]:
+  path = os.path.join(folder, PREDICTIONS_INDEX)
+  try:
+    with open(path, encoding="utf-8") as f:
+      index = json.load(f)
+  except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    raise errors.UserError(f"{path}: not a readable predictions index ({e})") from None
+  if not isinstance(index, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                            for k, v in index.items()):
+    raise errors.UserError(f"{path}: expected an object mapping source keys to .npz names")
+  return index
+
+
 def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
   """--predictions -> its files (globs matched), whether they are --shard
-  files, and the benchmarks to score (the shard files' own, else --benchmarks)."""
+  files or a run folder's (by source), and the benchmarks to score (the
+  shard files' own, else --benchmarks)."""
   items = _split(values.get("predictions"))
   if not items:
     raise errors.UserError("--predictions is empty; give an .npz (or several, "
                            "comma-separated)")
   paths = shards.expand(items)
+  run = _prediction_run(paths)
+  if run is not None:
+    return _run_folder_predictions(run, paths, values, given)
+  for path in paths:
+    if os.path.isdir(path):
+      raise errors.UserError(f"--predictions={path} is a folder but not a run folder written "
+                             "by --output_dir (no results.json and predictions/index.json); "
+                             "give .npz files or such a folder")
   kinds = {shards.is_shard_file(p) for p in paths if os.path.isfile(p)}
   if kinds == {True, False}:
     raise errors.UserError("--predictions mixes --shard files and other predictions files; "
@@ -292,6 +364,43 @@ def _predictions(values: Mapping[str, object], given: set) -> Dict[str, object]:
       raise errors.UserError(f"predictions file not found: {path}")
   return dict(prediction_files=tuple(paths), shard_files=kinds == {True},
               benchmark_ids=tuple(ids))
+
+
+def _prediction_run(paths: Sequence[str]) -> Optional[str]:
+  """The run folder every path is, or lies in (its predictions/ files), else None."""
+  runs = {reports.run_folder_of(p) for p in paths}
+  return runs.pop() if len(runs) == 1 and None not in runs else None
+
+
+def _run_folder_predictions(run: str, paths: Sequence[str], values: Mapping[str, object],
+                            given: set) -> Dict[str, object]:
+  """--predictions of a run folder, its predictions/ folder, or files in it:
+  the whole record when every file of its index is given (scored on the run's
+  own benchmarks unless --benchmarks names some), else those files alone."""
+  index = reports.predictions_index(run)
+  folder = os.path.join(run, reports.results_files.PREDICTIONS_DIR)
+  files = tuple(os.path.join(folder, name) for name in index.values())
+  given_files = {os.path.abspath(p) for p in paths if not os.path.isdir(p)}
+  whole = any(os.path.isdir(p) for p in paths) or given_files == {
+      os.path.abspath(f) for f in files}
+  if whole:
+    if "benchmarks" in given:
+      ids = _benchmark_ids(values, given, ())
+    else:
+      ids = tuple(reports.load_provenance(run).get("benchmarks") or ())
+      if not ids:
+        raise errors.UserError(f"{run} has no results.json naming its benchmarks; name them "
+                               "with --benchmarks")
+      for benchmark_id in ids:
+        benchmark_table.get(benchmark_id)
+    return dict(prediction_files=files, benchmark_ids=tuple(ids), prediction_run=run,
+                prediction_run_whole=True)
+  if "benchmarks" not in given:
+    raise errors.UserError("--predictions needs --benchmarks, e.g. "
+                           "imagenet2012,imagenet2012_real (or give the run's whole "
+                           f"folder, {run}, to score it on its own benchmarks)")
+  return dict(prediction_files=tuple(paths), benchmark_ids=_benchmark_ids(values, given, ()),
+              prediction_run=run)
 
 
 def _compare_runs(value: Sequence[str]) -> Tuple[str, str]:
@@ -355,9 +464,20 @@ def _check_paths(run: RunConfig) -> None:
   if run.manual_dir and not os.path.isdir(run.manual_dir):
     raise errors.UserError(f"--manual_dir={run.manual_dir}: folder not found (it should "
                            "hold the released archives, unextracted; see the README's table)")
+  if run.human_data and not os.path.isdir(run.human_data):
+    raise errors.UserError(f"--human_data={run.human_data}: folder not found (it should be "
+                           "model-vs-human's raw-data/ folder, holding <dataset>/*.csv)")
+  if run.imagenet_x_dir and not os.path.isdir(run.imagenet_x_dir):
+    raise errors.UserError(f"--imagenet_x_dir={run.imagenet_x_dir}: folder not found (it "
+                           "should hold the imagenet-x package's annotation files)")
   if run.data_dir and os.path.exists(run.data_dir) and not os.path.isdir(run.data_dir):
     raise errors.UserError(f"--data_dir={run.data_dir} is a file; give a folder")
   if run.output_dir:
+    if (run.mode in _WRITES_A_RUN and not run.overwrite and os.path.isdir(run.output_dir)
+        and reports.holds_run(run.output_dir)):
+      raise errors.UserError(f"--output_dir={run.output_dir} already holds a run "
+                             "(results.json, predictions/); give a new folder, or add "
+                             "--overwrite to replace that run with this one")
     _check_output_dir(run.output_dir)
 
 

@@ -11,7 +11,8 @@ missing, repeated or foreign shard is an error naming the files.
 
 A shard file is an ``.npz`` of plain arrays (no pickles): ``shard`` [I, N],
 ``model``, ``benchmarks``, ``sources`` (str), and per source ``s<k>/<field>``
-with the fields of `predictions.Predictions` plus ``example_id``. It needs
+with the fields of `predictions.Predictions` (label-space arrays, OOD
+scores, extras as ``s<k>/<group>/<name>``) plus ``example_id``. It needs
 no TensorFlow to read.
 """
 
@@ -56,7 +57,8 @@ def write_shard(path: str, model: str, benchmark_ids: Sequence[str],
     arrays.update({prefix + "file_name": p.file_name.astype(str), prefix + "label": p.label,
                    prefix + "top5": p.top5, prefix + "confidence": p.confidence})
     for group, values in (("space_top5", p.space_top5),
-                          ("space_confidence", p.space_confidence), ("extras", p.extras)):
+                          ("space_confidence", p.space_confidence),
+                          ("ood_scores", p.ood_scores), ("extras", p.extras)):
       arrays.update({f"{prefix}{group}/{name}": v for name, v in values.items()})
   with atomic.replacing(path) as tmp:
     with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name
@@ -85,7 +87,7 @@ def _read_shard(path: str):
     by_source = {}
     for k, key in enumerate(sources):
       prefix = f"s{k}/"
-      groups = {"space_top5": {}, "space_confidence": {}, "extras": {}}
+      groups = {"space_top5": {}, "space_confidence": {}, "ood_scores": {}, "extras": {}}
       for name in data.files:
         group, _, field = name[len(prefix):].partition("/")
         if name.startswith(prefix) and group in groups:

@@ -62,26 +62,23 @@ SOURCE_GENERATED = common.SOURCE_GENERATED
 GENERATION_BATCH = 512
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class BenchImagenetCConfig(tfds.core.BuilderConfig):
-  """One corruption at one severity."""
-  corruption: str = ""
-  severity: int = 0
+  """One corruption at one severity: `config`, named `config.name`."""
+  config: imagenet_c.Config
 
 
 def _make_configs():
   configs = []
-  for corruption in imagenet_c.NAMES:
-    kind = "test" if corruption in imagenet_c.TEST_NAMES else "held-out"
-    for severity in imagenet_c.SEVERITIES:
-      configs.append(BenchImagenetCConfig(
-          name=imagenet_c.config_name(corruption, severity),
-          description=(f"{corruption} ({kind} corruption) at severity "
-                       f"{severity} of 5, from "
-                       f"{imagenet_c.ARCHIVE_OF[corruption]} or generated "
-                       f"from {common.VAL_ARCHIVE_NAME}."),
-          corruption=corruption,
-          severity=severity))
+  for config in imagenet_c.ALL_CONFIGS:
+    kind = "test" if config.corruption in imagenet_c.TEST_NAMES else "held-out"
+    configs.append(BenchImagenetCConfig(
+        name=config.name,
+        description=(f"{config.corruption} ({kind} corruption) at severity "
+                     f"{config.severity} of 5, from "
+                     f"{imagenet_c.ARCHIVE_OF[config.corruption]} or generated "
+                     f"from {common.VAL_ARCHIVE_NAME}."),
+        config=config))
   return configs
 
 
@@ -130,7 +127,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return super()._download_and_prepare(dl_manager, download_config)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-    config = self.builder_config
+    config = self.builder_config.config
     released_name = imagenet_c.ARCHIVE_OF[config.corruption]
     found = common.find_sources(dl_manager, self.url_infos, {
         released_name: common.release_archive_url(imagenet_c.ZENODO_RECORD,
@@ -149,7 +146,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, source: str, path: epath.Path):
     """Examples of the config: a generator, or a Beam PTransform (see doc)."""
-    config = self.builder_config
     if source == SOURCE_RELEASED:
       return self._released_examples(path)
     if getattr(self, "_beam_requested", False):
@@ -163,15 +159,14 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           beam.Create(sorted(entries))
           | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)
           | beam.FlatMap(imagenet_c.generate_indexed_examples, archive=str(path),
-                         corruption=config.corruption, severity=config.severity,
+                         config=self.builder_config.config,
                          base_seed=common.DEFAULT_BASE_SEED))
     return self._generated_examples(path)
 
   def _released_examples(self, archive: epath.Path):
-    config = self.builder_config
+    config = self.builder_config.config
     wnid_to_index = labels.wnid_to_index()
-    for wnid, file_name, image in imagenet_c.iter_released_members(
-        archive, config.corruption, config.severity):
+    for wnid, file_name, image in imagenet_c.iter_released_members(archive, config):
       where = (f"member {config.corruption}/{config.severity}/{wnid}/"
                f"{file_name!r} of {archive}")
       if wnid not in wnid_to_index:
@@ -189,8 +184,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       }
 
   def _generated_examples(self, val_archive: epath.Path):
-    config = self.builder_config
     val_images = ((file_name, label, data, f"member {file_name!r} of {val_archive}")
                   for file_name, label, data in common.iter_val_images(val_archive))
-    return imagenet_c.generate_examples(val_images, config.corruption, config.severity,
+    return imagenet_c.generate_examples(val_images, self.builder_config.config,
                                         common.DEFAULT_BASE_SEED)

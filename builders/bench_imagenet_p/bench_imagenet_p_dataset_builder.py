@@ -46,10 +46,10 @@ SOURCE_GENERATED = common.SOURCE_GENERATED
 FRAME_SIZE = common.CROP_SIZE
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(kw_only=True)
 class BenchImagenetPConfig(tfds.core.BuilderConfig):
-  """One perturbation."""
-  perturbation: str = ""
+  """One perturbation, one of `imagenet_p.NAMES` (the config's name too)."""
+  perturbation: str
 
 
 def _make_configs():
@@ -152,12 +152,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       return (
           beam.Create(sorted(entries))
           | beam.FlatMap(imagenet_p.generate_sequence, archive=str(paths[0]),
-                         perturbation=self.builder_config.name,
+                         perturbation=self.builder_config.perturbation,
                          base_seed=imagenet_p.DEFAULT_BASE_SEED))
     return self._generated_examples(paths[0])
 
   def _released_examples(self, paths):
-    name = self.builder_config.name
+    name = self.builder_config.perturbation
     wnid_to_index = labels.wnid_to_index()
     found = 0
     seen = set()
@@ -189,7 +189,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           f"archives ({name} is expected in {imagenet_p.ARCHIVE_OF[name]})?")
 
   def _generated_examples(self, val_archive: epath.Path):
-    name = self.builder_config.name
+    name = self.builder_config.perturbation
     for file_name, label, data in common.iter_val_images(val_archive):
       yield from imagenet_p.member_sequence_examples(
           file_name, label, data, f"member {file_name!r} of {val_archive}", name)

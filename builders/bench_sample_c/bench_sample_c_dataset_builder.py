@@ -71,11 +71,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
              for number, photo in enumerate(sample.PHOTOS, start=1)]
 
     def config_examples(config):
-      corruption, severity = config
       examples = []
       for number, photo, crop in crops:
-        key = f"{imagenet_c.config_name(corruption, severity)}/{photo.file_name}"
-        corrupted = imagenet_c.corrupt(crop, corruption, severity, seed=number)
+        key = f"{config.name}/{photo.file_name}"
+        corrupted = imagenet_c.corrupt(crop, config, seed=number)
         examples.append((key, {
             "image": imagenet_c.encode_jpeg(corrupted),
             "label": photo.label,
@@ -87,7 +86,6 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     # than corrupting its photos, and a compilation runs on one core, so the
     # configs run on a thread per core. TFDS orders examples by key, so the
     # order they arrive in does not matter.
-    configs = [(c, s) for c in corruptions.NAMES for s in corruptions.SEVERITIES]
     with concurrent.futures.ThreadPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:
-      for examples in pool.map(config_examples, configs):
+      for examples in pool.map(config_examples, imagenet_c.ALL_CONFIGS):
         yield from examples

@@ -58,10 +58,10 @@ def compute() -> dict:
       out[f"{name}/{severity}/single/tensor5"] = _digest(
           corruptions.apply(crops[1], name, severity, tf.constant(5, tf.int32)))
       out[f"{name}/{severity}/builder/int5"] = _digest(
-          imagenet_c.corrupt(crops[1], name, severity, 5))
+          imagenet_c.corrupt(crops[1], imagenet_c.Config(name, severity), 5))
       # The second image of a group (seed 5 after another image's seed 9).
       out[f"{name}/{severity}/group/int5"] = _digest(
-          imagenet_c.corrupt_group(crops, [9, 5], name, severity)[1])
+          imagenet_c.corrupt_group(crops, [9, 5], imagenet_c.Config(name, severity))[1])
     print(name, file=sys.stderr, flush=True)
   for name in perturbations.NAMES:
     difficulties = (1, 2, 3) if name in perturbations.NOISE_NAMES else (1,)

@@ -4,7 +4,9 @@ The numpy functions are the definitions (and what `--predictions` scoring
 uses; ``effective_robustness`` works on results records; ``intervals`` has
 the 95 % intervals and the paired tests); the Keras classes
 (``TopKAccuracy``, ``ReaLAccuracy``, ``MultiLabelAccuracy``,
-``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``) keep
+``ExpectedCalibrationError``, ``OODAveragePrecision``, ``OODAUROC``, ``OpenOODMetric``,
+``SixteenClassAccuracy``, ``ShapeBias``, ``PerClassAccuracy``, ``BalancedAccuracy``,
+``WorstClassAccuracy``) keep
 sufficient statistics that reproduce them. The Keras classes are imported
 lazily so that numpy-only scoring never loads TensorFlow.
 """
@@ -16,6 +18,15 @@ from tfds_bench.metrics.accuracy import (MULTILABEL_VARIANTS, as_top_k,
                                          multilabel_accuracy_from_counts,
                                          real_correct, subset_top_k,
                                          top_k_indices, topk_correct)
+from tfds_bench.metrics.breakdown import (Counts, balanced_accuracy,
+                                          class_counts, error_ratio,
+                                          factor_accuracies,
+                                          factor_error_ratios,
+                                          group_of_labels,
+                                          group_top_k_correct,
+                                          per_class_accuracy,
+                                          worst_class_accuracy,
+                                          worst_fraction_accuracy)
 from tfds_bench.metrics.calibration import (ece_from_sums,
                                             equal_width_bin_index,
                                             expected_calibration_error,
@@ -31,9 +42,25 @@ from tfds_bench.metrics.corruption import (HELDOUT_CORRUPTIONS, SEVERITIES,
 from tfds_bench.metrics.intervals import (PairedTest, bootstrap_interval,
                                           clopper_pearson, mcnemar_exact,
                                           paired_bootstrap)
+from tfds_bench.metrics.model_vs_human import (accuracy_difference,
+                                               category_probabilities,
+                                               error_consistency,
+                                               expected_consistency,
+                                               human_pairs_mean,
+                                               observed_consistency, pairwise,
+                                               shape_bias,
+                                               shape_bias_per_category,
+                                               shape_texture_hits,
+                                               sixteen_class_decisions,
+                                               subject_mean,
+                                               two_level_bootstrap_interval)
 from tfds_bench.metrics.ood import (auroc, auroc_from_histogram, aupr,
                                     average_precision_from_histogram,
                                     confidence_histogram, ood_scores)
+from tfds_bench.metrics.openood import (FAR_OOD_SETS, LOGIT_SCORE_NAMES,
+                                        NEAR_OOD_SETS, OOD_METRIC_NAMES,
+                                        binned_ood_metrics, group_means,
+                                        logit_scores, ood_metrics)
 from tfds_bench.metrics.perturbation import (HELDOUT_PERTURBATIONS,
                                              TEST_PERTURBATIONS,
                                              flip_probability, frame_pairs,
@@ -49,6 +76,8 @@ from tfds_bench.metrics.robustness import (RobustnessFit,
 _KERAS_NAMES = (
     "TopKAccuracy", "ReaLAccuracy", "MultiLabelAccuracy", "ExpectedCalibrationError",
     "OODAveragePrecision", "OODAUROC", "encode_multilabel_target",
+    "SixteenClassAccuracy", "ShapeBias", "OpenOODMetric",
+    "PerClassAccuracy", "BalancedAccuracy", "WorstClassAccuracy",
 )
 
 

@@ -21,6 +21,7 @@ class NumpyOps:
   any = staticmethod(np.any)
   sum = staticmethod(np.sum)
   max = staticmethod(np.max)
+  min = staticmethod(np.min)
   exp = staticmethod(np.exp)
   abs = staticmethod(np.abs)
   maximum = staticmethod(np.maximum)
@@ -29,6 +30,7 @@ class NumpyOps:
   reverse = staticmethod(lambda x: x[::-1])
   concat = staticmethod(lambda xs: np.concatenate(xs, axis=0))
   mask = staticmethod(lambda x, keep: x[keep])
+  matmul = staticmethod(np.matmul)
 
   @staticmethod
   def take(x, indices, axis):
@@ -63,6 +65,12 @@ def top_k_in(xp, scores, k, class_subset=None):
   return xp.take(class_subset, xp.top_k(xp.take(scores, class_subset, axis=1), k), axis=0)
 
 
+def category_means(xp, probabilities, averaging):
+  """float64 [N, C]: probabilities [N, K] averaged over each category's
+  members; ``averaging`` [K, C] holds 1/|members| at (member, category)."""
+  return xp.matmul(xp.float64(probabilities), xp.float64(averaging))
+
+
 def max_softmax(xp, scores, *, from_logits: bool, renormalise: bool):
   """Max-softmax confidence [N] of float64 scores [N, C] (see
   `calibration.softmax_confidence`): from logits ``1 / sum exp(s - max s)``
@@ -94,6 +102,12 @@ def class_mean(xp, correct, total, empty):
   present = total > 0
   per_class = xp.float64(xp.mask(correct, present)) / xp.float64(xp.mask(total, present))
   return ratio(xp, xp.sum(per_class), xp.sum(xp.int64(present)), empty)
+
+
+def class_min(xp, correct, total, empty):
+  """Lowest ``correct / total`` over the classes with ``total > 0``."""
+  lowest = xp.min(ratio(xp, correct, total, float("inf")))
+  return xp.where(xp.sum(xp.int64(total > 0)) > 0, lowest, empty)
 
 
 def ece_from_sums(xp, count, num_correct, confidence_sum, empty):

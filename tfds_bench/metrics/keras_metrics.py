@@ -47,12 +47,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfds_bench import label_spaces
 from tfds_bench.labels import NUM_CLASSES
 from tfds_bench.metrics.accuracy import (MULTILABEL_FIRST_CODE_COLUMN,
                                          MULTILABEL_ORIGINAL_COLUMN,
                                          MULTILABEL_PROBLEMATIC_COLUMN,
                                          MULTILABEL_VARIANTS, UNCLEAR_OFFSET)
 from tfds_bench.metrics import formulas
+from tfds_bench.metrics import model_vs_human
+from tfds_bench.metrics import openood
 from tfds_bench.metrics.calibration import DEFAULT_NUM_BINS
 
 DEFAULT_OOD_HISTOGRAM_BINS = 2**16
@@ -72,6 +75,7 @@ class TensorFlowOps:
   reverse = staticmethod(lambda x: tf.reverse(x, [0]))
   concat = staticmethod(lambda xs: tf.concat(xs, axis=0))
   mask = staticmethod(tf.boolean_mask)
+  matmul = staticmethod(tf.matmul)
 
   @staticmethod
   def any(x, axis=None):
@@ -84,6 +88,10 @@ class TensorFlowOps:
   @staticmethod
   def max(x, axis=None, keepdims=False):
     return tf.reduce_max(x, axis=axis, keepdims=keepdims)
+
+  @staticmethod
+  def min(x, axis=None):
+    return tf.reduce_min(x, axis=axis)
 
   @staticmethod
   def where(condition, x, y):
@@ -475,3 +483,270 @@ class OODAUROC(_OODHistogramMetric):
   def result(self):
     positives, negatives = self._ascending_score_counts()
     return self._out(formulas.auroc_from_histogram(TENSORFLOW, positives, negatives, 0.0))
+
+
+def _category_decisions(y_pred, averaging: tf.Tensor) -> tf.Tensor:
+  """int64 [B]: the 16-class decision (`model_vs_human.sixteen_class_decisions`)."""
+  means = formulas.category_means(TENSORFLOW, tf.convert_to_tensor(y_pred), averaging)
+  return TENSORFLOW.top_k(means, 1)[:, 0]
+
+
+# The label space whose categories the model-vs-human metrics default to.
+MODEL_VS_HUMAN_SPACE = "model_vs_human_16"
+
+
+class _CategoryMetric(_CountMetric):
+  """Base: decisions over categories given as lists of 1000-class members
+  (default: the 16 categories of label space ``model_vs_human_16``)."""
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]], name: str, **kwargs):
+    super().__init__(name=name, **kwargs)
+    if members is None:
+      members = label_spaces.get(MODEL_VS_HUMAN_SPACE).members
+    self.members = [[int(i) for i in m] for m in members]
+    self._averaging = tf.constant(model_vs_human.averaging_matrix(self.members))
+
+  def get_config(self):
+    return {**super().get_config(), "members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class SixteenClassAccuracy(_CategoryMetric):
+  """Accuracy of the 16-class decision (model-vs-human); counts.
+
+  ``y_true``: int category index ``[B]`` / ``[B, 1]`` (-1: padding).
+  ``y_pred``: softmax probabilities ``[B, 1000]``. ``members``: the
+  categories' 1000-class indices (default: label space ``model_vs_human_16``). The decision is the category whose members' MEAN
+  probability is highest.
+
+  >>> metric = SixteenClassAccuracy(members=[[0], [1, 2]])
+  >>> probs = np.zeros((3, 1000), np.float32)
+  >>> probs[:, :3] = [[0.5, 0.3, 0.2], [0.3, 0.5, 0.0], [0.1, 0.9, 0.0]]
+  >>> metric.update_state([0, 1, -1], probs)
+  >>> float(metric.result())  # row 1: mean 0.25 < 0.3, so category 0
+  0.5
+  """
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None,
+               name: str = "sixteen_class_accuracy", **kwargs):
+    super().__init__(members, name=name, **kwargs)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    decisions = _category_decisions(y_pred, self._averaging)
+    labels = _class_indices(y_true, self)
+    counted = _example_mask(sample_weight, tf.shape(decisions)[0]) & (labels >= 0)
+    self._add(tf.equal(decisions, labels), counted)
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class ShapeBias(_CategoryMetric):
+  """Shape bias on cue-conflict images (`model_vs_human.shape_bias`); counts.
+
+  ``y_true``: int ``[B, 2]``, (shape category, texture category) per image,
+  -1 rows for padding. ``y_pred``: softmax probabilities ``[B, 1000]``.
+  Counts shape hits and texture hits over images whose two categories
+  differ; the result is shape / (shape + texture), 0.0 before any hit.
+
+  >>> metric = ShapeBias(members=[[0], [1], [2]])
+  >>> probs = np.zeros((3, 1000), np.float32)
+  >>> probs[:, :3] = [[0.9, 0.1, 0.0], [0.1, 0.9, 0.0], [0.0, 0.1, 0.9]]
+  >>> metric.update_state([[0, 1], [0, 1], [0, 0]], probs)
+  >>> float(metric.result())  # the third image has no conflict
+  0.5
+  """
+
+  def __init__(self, members: Optional[Sequence[Sequence[int]]] = None, name: str = "shape_bias",
+               **kwargs):
+    super().__init__(members, name=name, **kwargs)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    decisions = _category_decisions(y_pred, self._averaging)
+    y_true = tf.cast(tf.convert_to_tensor(y_true), tf.int64)
+    if y_true.shape.rank != 2 or y_true.shape[1] != 2:
+      raise ValueError(f"{type(self).__name__} ({self.name}) takes y_true [B, 2] "
+                       f"(shape category, texture category), got shape {y_true.shape}")
+    shape, texture = y_true[:, 0], y_true[:, 1]
+    counted = (_example_mask(sample_weight, tf.shape(decisions)[0]) & (shape >= 0)
+               & (texture >= 0) & tf.not_equal(shape, texture))
+    shape_hit = tf.equal(decisions, shape)
+    # correct = shape hits, total = shape hits + texture hits.
+    self._add(shape_hit, counted & (shape_hit | tf.equal(decisions, texture)))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class OpenOODMetric(_Float64Metric):
+  """One of OpenOOD v1.5's figures (`openood.OOD_METRIC_NAMES`) over a binned score.
+
+  ``y_true``: 1 for an OOD image, 0 for in-distribution, -1 for padding
+  (``[B]`` or ``[B, 1]``). ``y_pred``: logits ``[B, C]`` (probabilities with
+  ``from_logits=False``, MSP only). The score (`openood.LOGIT_SCORE_NAMES`:
+  ``msp``, ``max_logit``, ``energy``; higher = more in-distribution) of each
+  image is counted in one of ``num_bins`` equal-width bins over
+  ``score_range`` (scores outside it in the end bins): integer counts,
+  summed across replicas. AUROC, the AUPRs and FPR@95 are functions of the
+  whole ranking, which no fixed set of counts holds exactly; scores in one bin
+  count as tied, which is the only difference from `openood.ood_metrics`
+  (`openood.binned_ood_metrics` is the exact numpy twin of this state). MSP
+  lies in [0, 1] and gets that range by default; max logit and energy are
+  unbounded and need an explicit ``score_range`` covering the model's scores.
+
+  >>> metric = OpenOODMetric("fpr95_openood", "msp", from_logits=False, num_bins=100)
+  >>> metric.update_state([1, 0, 0], [[0.5, 0.5], [0.9, 0.1], [0.8, 0.2]])
+  >>> float(metric.result())  # the OOD image is the least confident
+  0.0
+  """
+
+  def __init__(self, metric: str = "auroc", score: str = "msp", *,
+               from_logits: bool = True, score_range=None,
+               num_bins: int = DEFAULT_OOD_HISTOGRAM_BINS, name: Optional[str] = None,
+               **kwargs):
+    if metric not in openood.OOD_METRIC_NAMES:
+      raise ValueError(f"unknown OpenOOD metric {metric!r}; known: "
+                       f"{', '.join(openood.OOD_METRIC_NAMES)}")
+    if score not in openood.LOGIT_SCORE_NAMES:
+      raise ValueError(f"unknown score {score!r}; known: "
+                       f"{', '.join(openood.LOGIT_SCORE_NAMES)}")
+    if not from_logits and score != "msp":
+      raise ValueError(f"score {score!r} needs logits (from_logits=True)")
+    if score_range is None:
+      if score != "msp":
+        raise ValueError(f"score {score!r} is unbounded: pass score_range=(low, high) "
+                         "covering the model's scores")
+      score_range = (0.0, 1.0)
+    if not float(score_range[0]) < float(score_range[1]):
+      raise ValueError(f"score_range must be (low, high) with low < high, got {score_range}")
+    super().__init__(name=name or f"{metric}_{score}", **kwargs)
+    self.metric, self.score = metric, score
+    self.from_logits = bool(from_logits)
+    self.score_range = (float(score_range[0]), float(score_range[1]))
+    self.num_bins = int(num_bins)
+    self.histogram = self.add_variable(shape=(2, self.num_bins), initializer="zeros",
+                                       dtype="int64", name="histogram")
+
+  def _scores(self, y_pred) -> tf.Tensor:
+    scores = tf.cast(tf.convert_to_tensor(y_pred), tf.float64)
+    if self.score == "msp":
+      return formulas.max_softmax(TENSORFLOW, scores, from_logits=self.from_logits,
+                                  renormalise=False)
+    if self.score == "max_logit":
+      return tf.reduce_max(scores, axis=1)
+    return tf.reduce_logsumexp(scores, axis=1)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    scores = self._scores(y_pred)
+    targets = _class_indices(y_true, self)
+    keep = _example_mask(sample_weight, tf.shape(scores)[0]) & (targets >= 0)
+    bins = openood.score_bins(TENSORFLOW, tf.boolean_mask(scores, keep),
+                              self.score_range, self.num_bins)
+    is_ood = tf.cast(tf.boolean_mask(targets, keep) > 0, tf.int64)
+    flat = is_ood * self.num_bins + bins
+    counts = tf.math.unsorted_segment_sum(tf.ones_like(flat), flat, 2 * self.num_bins)
+    self.histogram.assign_add(tf.reshape(counts, [2, self.num_bins]))
+
+  def result(self):
+    histogram = tf.convert_to_tensor(self.histogram)
+    id_counts, ood_counts = histogram[0], histogram[1]
+    value = openood.FORMULAS[self.metric](TENSORFLOW, id_counts, ood_counts)
+    has_both = (tf.reduce_sum(id_counts) > 0) & (tf.reduce_sum(ood_counts) > 0)
+    return self._out(tf.where(has_both, value, tf.constant(0.0, tf.float64)))
+
+  def get_config(self):
+    return {**super().get_config(), "metric": self.metric, "score": self.score,
+            "from_logits": self.from_logits, "score_range": list(self.score_range),
+            "num_bins": self.num_bins}
+class _PerClassMetric(_Float64Metric):
+  """Base: int64 ``correct`` and ``total`` per class (`breakdown.class_counts`).
+
+  ``y_true``: int class index ``[B]`` or ``[B, 1]`` (-1: padding; a label
+  outside ``0 .. num_classes - 1`` is not counted). ``y_pred``: scores
+  ``[B, C]`` or int top-k indices ``[B, >=k]``; with ``class_subset`` only
+  those classes' scores are ranked (ImageNet-A / -R).
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               class_subset: Optional[Sequence[int]] = None, **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.k = int(k)
+    self.num_classes = int(num_classes)
+    self.class_subset = None if class_subset is None else [int(c) for c in class_subset]
+    self.correct = self.add_variable(shape=(self.num_classes,), initializer="zeros",
+                                     dtype="int64", name="correct")
+    self.total = self.add_variable(shape=(self.num_classes,), initializer="zeros",
+                                   dtype="int64", name="total")
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    topk = _top_k(y_pred, self.k, self.class_subset)
+    labels = _class_indices(y_true, self)
+    hit = formulas.in_label_sets(TENSORFLOW, topk, labels[:, None])
+    keep = (_example_mask(sample_weight, tf.shape(topk)[0]) & (labels >= 0)
+            & (labels < self.num_classes))
+    kept = tf.boolean_mask(labels, keep)
+    self.total.assign_add(tf.math.unsorted_segment_sum(
+        tf.ones_like(kept), kept, self.num_classes))
+    self.correct.assign_add(tf.math.unsorted_segment_sum(
+        tf.cast(tf.boolean_mask(hit, keep), tf.int64), kept, self.num_classes))
+
+  def get_config(self):
+    return {**super().get_config(), "k": self.k, "num_classes": self.num_classes,
+            "class_subset": self.class_subset}
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class PerClassAccuracy(_PerClassMetric):
+  """Top-k accuracy of each class, a vector ``[num_classes]``;
+  `breakdown.per_class_accuracy` as counts. A class with no image reads 0.0
+  (Keras's convention for an empty metric; its ``total`` is 0).
+
+  >>> metric = PerClassAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1, -1], [[0], [1], [1], [2]])  # top-1 indices
+  >>> [float(v) for v in metric.result()]
+  [0.5, 1.0, 0.0]
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"per_class_top{k}", **kwargs)
+
+  def result(self):
+    return self._out(formulas.ratio(TENSORFLOW, self.correct, self.total, 0.0))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class BalancedAccuracy(_PerClassMetric):
+  """Mean over the classes with images of their top-k accuracy;
+  `breakdown.balanced_accuracy` as counts.
+
+  >>> metric = BalancedAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1], [[0], [1], [1]])
+  >>> float(metric.result())  # (1/2 + 1) / 2; class 2 has no image
+  0.75
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"balanced_top{k}", **kwargs)
+
+  def result(self):
+    return self._out(formulas.class_mean(TENSORFLOW, tf.convert_to_tensor(self.correct),
+                                         tf.convert_to_tensor(self.total), 0.0))
+
+
+@keras.saving.register_keras_serializable(package="tfds_bench")
+class WorstClassAccuracy(_PerClassMetric):
+  """The lowest top-k accuracy of a class with images;
+  `breakdown.worst_class_accuracy` as counts.
+
+  >>> metric = WorstClassAccuracy(k=1, num_classes=3)
+  >>> metric.update_state([0, 0, 1], [[0], [1], [1]])
+  >>> float(metric.result())
+  0.5
+  """
+
+  def __init__(self, k: int = 1, num_classes: int = NUM_CLASSES, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(k=k, num_classes=num_classes, name=name or f"worst_class_top{k}",
+                     **kwargs)
+
+  def result(self):
+    return self._out(formulas.class_min(TENSORFLOW, tf.convert_to_tensor(self.correct),
+                                        tf.convert_to_tensor(self.total), 0.0))

@@ -97,17 +97,6 @@ class Config:
 ALL_CONFIGS = tuple(Config(c, s) for c in NAMES for s in SEVERITIES)
 
 
-def config_name(corruption: str, severity: int) -> str:
-  """`gaussian_noise`, 3 -> `gaussian_noise_3` (the builder config name)."""
-  return Config(corruption, severity).name
-
-
-def parse_config_name(name: str) -> Tuple[str, int]:
-  """`gaussian_noise_3` -> (`gaussian_noise`, 3); raises on unknown names."""
-  config = Config.parse(name)
-  return config.corruption, config.severity
-
-
 # --- the release pipeline, per image ------------------------------------------
 
 def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
@@ -131,11 +120,6 @@ def release_preprocess(image_bytes: bytes, where: str = "image") -> np.ndarray:
   return np.asarray(cropped, dtype=np.uint8)
 
 
-def _check_config(corruption: str, severity: int) -> None:
-  """Raises ValueError unless (corruption, severity) is an ImageNet-C config."""
-  parse_config_name(config_name(corruption, severity))
-
-
 def _check_seed(seed: int) -> None:
   if not 0 <= seed < 2**31:
     raise ValueError(f"seed must be in [0, 2**31), got {seed}")
@@ -149,39 +133,37 @@ def encode_jpeg(image: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
-def corrupt(image: np.ndarray, corruption: str, severity: int,
-            seed: int) -> np.ndarray:
+def corrupt(image: np.ndarray, config: Config, seed: int) -> np.ndarray:
   """`tfds_bench.corruptions.apply` on one uint8 `[H, W, 3]` image, as numpy.
 
-  Runs one traced graph per (corruption, severity, image size) with the seed
+  Runs one traced graph per (config, image size) with the seed
   as a tensor (`_corrupt_graph`): the same bytes as the eager call, without
   dispatching each op from Python for every image, and no retracing per seed.
   """
   _check_seed(seed)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  out = _corrupt_graph(corruption, severity)(image, tf.constant(seed, tf.int64))
+  out = _corrupt_graph(config)(image, tf.constant(seed, tf.int64))
   return np.asarray(out, dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
-def _corrupt_graph(corruption: str, severity: int):
-  """`corruptions.apply` for one (corruption, severity) as a tf.function of (image, seed)."""
+def _corrupt_graph(config: Config):
+  """`corruptions.apply` for one config as a tf.function of (image, seed)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  _check_config(corruption, severity)
-  return tf.function(lambda image, seed: corruptions.apply(image, corruption, severity, seed),
-                     autograph=False)
+  return tf.function(
+      lambda image, seed: corruptions.apply(image, config.corruption, config.severity, seed),
+      autograph=False)
 
 
-def corrupt_and_encode(image_bytes: bytes, file_name: str, corruption: str,
-                       severity: int, base_seed: int = common.DEFAULT_BASE_SEED,
+def corrupt_and_encode(image_bytes: bytes, file_name: str, config: Config,
+                       base_seed: int = common.DEFAULT_BASE_SEED,
                        where: Optional[str] = None) -> bytes:
   """One ImageNet-C image from one ImageNet val image, as the release made it.
 
   Args:
     image_bytes: the encoded val image.
     file_name: its val file name (sets the seed, see `common.image_seed`).
-    corruption: one of `tfds_bench.corruptions.NAMES`.
-    severity: 1..5.
+    config: the corruption and severity.
     base_seed: see `common.image_seed`.
     where: what the bytes are, for error messages (default: `file_name`).
 
@@ -189,8 +171,7 @@ def corrupt_and_encode(image_bytes: bytes, file_name: str, corruption: str,
     The bytes of a 224x224 RGB JPEG (quality 85, optimize=True).
   """
   image = release_preprocess(image_bytes, where or file_name)
-  corrupted = corrupt(image, corruption, severity,
-                      common.image_seed(base_seed, file_name))
+  corrupted = corrupt(image, config, common.image_seed(base_seed, file_name))
   return encode_jpeg(corrupted)
 
 
@@ -208,7 +189,7 @@ def val_source_image(file_name: str, image_bytes: bytes, where: str,
   return SourceImage(file_name, image_bytes, common.image_seed(base_seed, file_name), where)
 
 
-def generate_images(images: Iterable[SourceImage], corruption: str, severity: int,
+def generate_images(images: Iterable[SourceImage], config: Config,
                     workers: Optional[int] = None) -> Iterator[Tuple[str, bytes]]:
   """(key, release JPEG) of each source image, in order: the builders' generation.
 
@@ -222,16 +203,13 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
 
   Args:
     images: `SourceImage`s, read lazily (an archive is streamed, never held).
-    corruption: one of `tfds_bench.corruptions.NAMES`.
-    severity: 1..5.
+    config: the corruption and severity.
     workers: threads (None: `threads.default_workers()`).
 
   Raises:
     DamagedInputError: an image is not readable; names its `where`. It, and
       an error from iterating ``images``, comes out after the images before it.
   """
-  _check_config(corruption, severity)  # before any image is read
-
   def generate(group: List[SourceImage]
                ) -> Tuple[List[Tuple[str, bytes]], Optional[errors.DamagedInputError]]:
     crops, damaged = [], None
@@ -242,7 +220,7 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
         damaged = e
         break
     done = group[:len(crops)]
-    corrupted = corrupt_group(crops, [s.seed for s in done], corruption, severity) if crops else []
+    corrupted = corrupt_group(crops, [s.seed for s in done], config) if crops else []
     return [(s.key, encode_jpeg(image)) for s, image in zip(done, corrupted)], damaged
 
   def generated():
@@ -255,7 +233,7 @@ def generate_images(images: Iterable[SourceImage], corruption: str, severity: in
   return generated()
 
 
-def corrupt_crops(crops: Iterable[Tuple[np.ndarray, int]], corruption: str, severity: int,
+def corrupt_crops(crops: Iterable[Tuple[np.ndarray, int]], config: Config,
                   workers: Optional[int] = None) -> Iterator[np.ndarray]:
   """`corrupt` of each (release crop, seed), in order, as `generate_images` runs it.
 
@@ -263,17 +241,16 @@ def corrupt_crops(crops: Iterable[Tuple[np.ndarray, int]], corruption: str, seve
   on its thread pool): what `benchmarks/corruption_speed.py` times as the
   builder path.
   """
-  _check_config(corruption, severity)
 
   def corrupt_chunk(chunk):
-    return corrupt_group([c for c, _ in chunk], [seed for _, seed in chunk], corruption, severity)
+    return corrupt_group([c for c, _ in chunk], [seed for _, seed in chunk], config)
 
   for corrupted in threads.map_in_order(corrupt_chunk, threads.chunks(crops, GROUP_SIZE), workers):
     yield from corrupted
 
 
-def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption: str,
-                  severity: int) -> np.ndarray:
+def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int],
+                  config: Config) -> np.ndarray:
   """`corrupt` of each image with its own seed, as one compiled call; uint8 ``[N, H, W, 3]``.
 
   The same bytes per image as `corrupt` (a `tf.map_fn` of the same one-image
@@ -284,19 +261,18 @@ def corrupt_group(images: Sequence[np.ndarray], seeds: Sequence[int], corruption
   for seed in seeds:
     _check_seed(seed)
   stacked = np.stack(images)
-  graph = _corrupt_group_graph(corruption, severity, stacked.shape[1], stacked.shape[2])
+  graph = _corrupt_group_graph(config, stacked.shape[1], stacked.shape[2])
   return np.asarray(graph(stacked, np.asarray(seeds, np.int64)), dtype=np.uint8)
 
 
 @functools.lru_cache(maxsize=None)
-def _corrupt_group_graph(corruption: str, severity: int, height: int, width: int):
+def _corrupt_group_graph(config: Config, height: int, width: int):
   """`corrupt_group`'s tf.function for one config and image size, any group length."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  _check_config(corruption, severity)
 
   def corrupt_each(images, seeds):
-    return tf.map_fn(lambda image_seed: corruptions.apply(image_seed[0], corruption, severity,
-                                                          image_seed[1]),
+    return tf.map_fn(lambda image_seed: corruptions.apply(
+                         image_seed[0], config.corruption, config.severity, image_seed[1]),
                      (images, seeds), fn_output_signature=tf.uint8,
                      parallel_iterations=GROUP_SIZE)
 
@@ -304,15 +280,14 @@ def _corrupt_group_graph(corruption: str, severity: int, height: int, width: int
       tf.TensorSpec([None, height, width, 3], tf.uint8), tf.TensorSpec([None], tf.int64)])
 
 
-def generate_examples(val_images: Iterable[Tuple[str, int, bytes, str]], corruption: str,
-                      severity: int, base_seed: int = common.DEFAULT_BASE_SEED
+def generate_examples(val_images: Iterable[Tuple[str, int, bytes, str]], config: Config,
+                      base_seed: int = common.DEFAULT_BASE_SEED
                       ) -> Iterator[Tuple[str, Dict[str, object]]]:
   """(key, example) of each val image, generated by `generate_images`.
 
   Args:
     val_images: (file name, label, encoded bytes, what it is for errors).
-    corruption: one of `tfds_bench.corruptions.NAMES`.
-    severity: 1..5.
+    config: the corruption and severity.
     base_seed: see `common.image_seed`.
   """
   labels_of = {}
@@ -322,13 +297,12 @@ def generate_examples(val_images: Iterable[Tuple[str, int, bytes, str]], corrupt
       labels_of[file_name] = label
       yield val_source_image(file_name, data, where, base_seed)
 
-  for file_name, image in generate_images(sources(), corruption, severity):
+  for file_name, image in generate_images(sources(), config):
     yield file_name, {"image": image, "label": labels_of[file_name], "file_name": file_name}
 
 
 def generate_indexed_examples(entries: Sequence[Tuple[str, int, int]], archive: str,
-                              corruption: str, severity: int,
-                              base_seed: int = common.DEFAULT_BASE_SEED
+                              config: Config, base_seed: int = common.DEFAULT_BASE_SEED
                               ) -> Iterator[Tuple[str, Dict[str, object]]]:
   """`generate_examples` of indexed val-tar members (a Beam batch).
 
@@ -342,13 +316,13 @@ def generate_indexed_examples(entries: Sequence[Tuple[str, int, int]], archive: 
       yield (file_name, label, archives.read_member_at(archive, offset, size, name),
              f"member {name!r} of {archive}")
 
-  yield from generate_examples(val_images(), corruption, severity, base_seed)
+  yield from generate_examples(val_images(), config, base_seed)
 
 
 # --- the released archives ------------------------------------------------------
 
-def iter_released_members(archive: os.PathLike | str, corruption: str,
-                          severity: int) -> Iterator[Tuple[str, str, bytes]]:
+def iter_released_members(archive: os.PathLike | str,
+                          config: Config) -> Iterator[Tuple[str, str, bytes]]:
   """Images of one config in a released archive: (wnid, file name, bytes).
 
   Released layout (no top folder): `<corruption>/<severity>/<wnid>/<file>`.
@@ -363,7 +337,7 @@ def iter_released_members(archive: os.PathLike | str, corruption: str,
   """
   archive_name = os.path.basename(os.fspath(archive))
   expected_corruptions = ARCHIVE_CORRUPTIONS.get(archive_name, NAMES)
-  prefix = f"{corruption}/{severity}/"
+  prefix = f"{config.corruption}/{config.severity}/"
   severities = {str(s) for s in SEVERITIES}
 
   def is_other_config(name: str) -> bool:

@@ -7,7 +7,8 @@
   wide one-row-per-model table (`wide_table`, `compare_table`, `wide_csv`) and
   the one metric order they share;
 * `figures`: the matplotlib figures (effective robustness, corruption errors,
-  reliability diagrams via `plot_reliability`, ReaL curves);
+  reliability diagrams via `plot_reliability`, ReaL curves, ImageNet-X factor
+  error ratios);
 * `report`: `write_report`, report.md + report.csv + the PNGs;
 * `context`: the models among the published ones (`tfds_bench.published`):
   the published baseline fit, effective robustness against it, percentiles;
@@ -19,21 +20,26 @@ table without it): the names of `figures` and `report` are loaded on first
 use.
 """
 
-from tfds_bench.reports.results_files import (RECORD_FIELDS, load_predictions,
-                                              load_results, records_to_csv,
-                                              write_predictions, write_results)
+from tfds_bench.reports.results_files import (RECORD_FIELDS, has_predictions, holds_run,
+                                              load_predictions, load_provenance,
+                                              load_results, predictions_index,
+                                              records_to_csv, run_folder_of,
+                                              write_predictions, write_results,
+                                              write_run)
 from tfds_bench.reports.tables import (WideTable, compare_table, format_table,
                                        format_value, is_detail,
                                        is_per_severity, wide_csv, wide_table)
 
 _FIGURE_NAMES = (
-    "corruption_errors_figure", "effective_robustness_figure", "plot_real_curves",
+    "corruption_errors_figure", "effective_robustness_figure", "factor_error_ratio_figure",
+    "plot_real_curves",
     "plot_reliability", "published_context_figure", "real_curves", "reliability_figure", "reliability_file_name",
     "save_figure",
 )
 _REPORT_NAMES = (
-    "write_report", "report_markdown", "REPORT_MD", "REPORT_CSV", "EFFECTIVE_ROBUSTNESS_PNG",
-    "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
+    "write_report", "write_score_distributions", "report_markdown", "REPORT_MD", "REPORT_CSV",
+    "EFFECTIVE_ROBUSTNESS_PNG", "CORRUPTION_ERRORS_PNG", "REAL_CURVE_PNG", "PUBLISHED_CONTEXT_PNG",
+    "FACTOR_ERROR_RATIOS_PNG", "PER_CLASS_CSV",
 )
 
 

@@ -1,5 +1,7 @@
 """The report's figures (matplotlib): effective robustness, corruption errors,
-reliability diagrams and the ReaL accuracy-vs-threshold curves.
+reliability diagrams, the ReaL accuracy-vs-threshold curves,
+model-vs-human's shape bias per category and error consistency per dataset,
+and the ImageNet-X factor error ratios.
 
 Plotting uses matplotlib's Agg backend on figures created directly (no
 pyplot state, no display), so it is safe in servers, tests and threads. PNGs
@@ -20,11 +22,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 import numpy as np
 
-from tfds_bench import real_scores
+from tfds_bench import imagenet_x, real_scores
 from tfds_bench.metrics import corruption as corruption_lib
 from tfds_bench.metrics import robustness
 from tfds_bench.reports import atomic
 from tfds_bench.reports import tables
+from tfds_bench.release import model_vs_human as mvh_release
 
 PNG_DPI = 110
 
@@ -383,3 +386,241 @@ def plot_real_curves(curves: Mapping[str, Mapping[str, np.ndarray]], path: str) 
   with atomic.replacing(path) as tmp:
     real_scores.plot_accuracy_curve(curves, tmp)
   return path
+
+
+# --- model-vs-human -----------------------------------------------------------
+
+HUMANS = "humans"
+SHAPE_BIAS_PREFIX = "shape_bias/"
+HUMAN_PREFIX = "human_"
+
+
+def _human_value(records: Sequence[Mapping], benchmark: str, metric: str):
+  """The humans' figure (the same in every model's records): (value, interval)."""
+  for r in records:
+    if str(r["benchmark"]) == benchmark and str(r["metric"]) == HUMAN_PREFIX + metric:
+      interval = ((float(r["ci_low"]), float(r["ci_high"]))
+                  if r.get("ci_low") is not None and r.get("ci_high") is not None else None)
+      return float(r["value"]), interval
+  return None
+
+
+def shape_bias_figure(records: Iterable[Mapping]) -> Optional[Figure]:
+  """Shape bias per category on cue-conflict, models and the human mean, as
+  model-vs-human draws it: one row per shape category (ordered by the
+  humans' shape bias when known), the fraction of texture decisions on the
+  bottom axis and of shape decisions on the reversed top axis, a vertical
+  line at each decision maker's overall shape bias; 95 % intervals as bars.
+  Returns None without ``shape_bias/<category>`` results.
+  """
+  records = [r for r in records if np.isfinite(float(r["value"]))]
+  rows = [r for r in records if str(r["metric"]).startswith(SHAPE_BIAS_PREFIX)]
+  if not rows:
+    return None
+  benchmark = sorted({str(r["benchmark"]) for r in rows})[0]
+  table = tables.wide_table(records)
+  bounds = tables.intervals_of(records)
+  human = {c: _human_value(records, benchmark, SHAPE_BIAS_PREFIX + c)
+           for c in mvh_release.CATEGORIES}
+  categories = [c for c in mvh_release.CATEGORIES
+                if human[c] or any(str(r["metric"]) == SHAPE_BIAS_PREFIX + c for r in rows)]
+  # Most shape-biased (for the humans) at the bottom; categories without a
+  # human figure last.
+  categories.sort(key=lambda c: -human[c][0] if human[c] else np.inf)
+  models = [m for m in table.models
+            if any(table.get(m, benchmark, SHAPE_BIAS_PREFIX + c) is not None for c in categories)]
+  makers = [(m, {c: (table.get(m, benchmark, SHAPE_BIAS_PREFIX + c),
+                     bounds.get((m, benchmark, SHAPE_BIAS_PREFIX + c))) for c in categories},
+             table.get(m, benchmark, "shape_bias"), "o") for m in models]
+  if any(human.values()):
+    overall = _human_value(records, benchmark, "shape_bias")
+    makers.append((HUMANS, {c: human[c] or (None, None) for c in categories},
+                   overall[0] if overall else None, "D"))
+  colors = _model_colors(models)
+  colors[HUMANS] = (0.65, 0.11, 0.18, 1.0)
+  figure = _new_figure(7.5, 0.42 * len(categories) + 2.2)
+  ax = figure.subplots()
+  positions = np.arange(len(categories))
+  for name, per_category, overall, marker in makers:
+    for y, category in zip(positions, categories):
+      value, interval = per_category[category]
+      if value is None:
+        continue
+      span = None if interval is None else (1 - interval[1], 1 - interval[0])
+      ax.errorbar([1 - value], [y], xerr=None if span is None else _error_bar(1 - value, span),
+                  fmt=marker, color=colors[name], markersize=7, elinewidth=0.8, capsize=2,
+                  label=name if y == positions[0] else None)
+    if overall is not None:
+      ax.axvline(1 - overall, color=colors[name], linewidth=1)
+  ax.set_yticks(positions)
+  ax.set_yticklabels(categories, fontsize=8)
+  ax.set_ylim(-0.5, len(categories) - 0.5)
+  ax.set_xlim(0, 1)
+  ax.set_xlabel("fraction of 'texture' decisions")
+  top = ax.secondary_xaxis("top", functions=(lambda x: 1 - x, lambda x: 1 - x))
+  top.set_xlabel("fraction of 'shape' decisions")
+  for y in positions[:-1]:
+    ax.axhline(y + 0.5, color="0.85", linestyle=":", linewidth=0.8)
+  ax.set_title(f"{benchmark}: shape bias per category (vertical lines: overall)", fontsize=9)
+  ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+  figure.tight_layout()
+  return figure
+
+
+def error_consistency_figure(records: Iterable[Mapping]) -> Optional[Figure]:
+  """Error consistency (Cohen's kappa) with the humans per dataset: each
+  model's mean over human subjects and the humans among themselves, with 95 %
+  intervals (bootstrap over images and subjects). Returns None without
+  ``error_consistency`` results."""
+  records = [r for r in records if np.isfinite(float(r["value"]))]
+  benchmarks = sorted({str(r["benchmark"]) for r in records
+                       if str(r["metric"]) == "error_consistency"})
+  if not benchmarks:
+    return None
+  table = tables.wide_table(records)
+  bounds = tables.intervals_of(records)
+  models = [m for m in table.models
+            if any(table.get(m, b, "error_consistency") is not None for b in benchmarks)]
+  colors = _model_colors(models)
+  colors[HUMANS] = (0.65, 0.11, 0.18, 1.0)
+  makers = models + [HUMANS]
+  width = 0.8 / len(makers)
+  figure = _new_figure(max(6.0, 0.6 * len(benchmarks) * len(makers) ** 0.5 + 3), 4.6)
+  ax = figure.subplots()
+  positions = np.arange(len(benchmarks))
+  for i, name in enumerate(makers):
+    xs, ys, below, above = [], [], [], []
+    for x, benchmark in zip(positions, benchmarks):
+      if name == HUMANS:
+        found = _human_value(records, benchmark, "error_consistency")
+        value, interval = found if found else (None, None)
+      else:
+        value = table.get(name, benchmark, "error_consistency")
+        interval = bounds.get((name, benchmark, "error_consistency"))
+      if value is None:
+        continue
+      xs.append(x + (i - (len(makers) - 1) / 2) * width)
+      ys.append(value)
+      below.append(0.0 if interval is None else max(value - interval[0], 0.0))
+      above.append(0.0 if interval is None else max(interval[1] - value, 0.0))
+    if xs:
+      ax.errorbar(xs, ys, yerr=[below, above], fmt="D" if name == HUMANS else "o",
+                  color=colors[name], label=name, markersize=6, elinewidth=0.8, capsize=2)
+  ax.axhline(0.0, color="0.3", linestyle=":", linewidth=1)
+  ax.set_xticks(positions)
+  ax.set_xticklabels(benchmarks, rotation=40, ha="right", fontsize=8)
+  ax.set_ylim(-0.2, 1.0)
+  ax.set_ylabel("error consistency (Cohen's kappa)")
+  ax.set_title("error consistency with human observers, mean over conditions", fontsize=9)
+  ax.grid(True, axis="y", color="0.9")
+  ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+  figure.tight_layout()
+  return figure
+
+
+def score_distributions_figure(id_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray],
+                               score_name: str, title: Optional[str] = None) -> Figure:
+  """Histograms of one OOD score, ID against each OOD set (one panel per set).
+
+  Each panel shows the ID images' scores and one set's, as densities over
+  shared bins, so overlap reads directly as how hard the set is for that
+  score. ``ood_scores``: set name -> scores, panels in its order.
+  """
+  id_scores = np.asarray(id_scores, np.float64)
+  names = list(ood_scores)
+  if not names:
+    raise ValueError("no OOD set to plot")
+  everything = np.concatenate([id_scores] + [np.asarray(ood_scores[n], np.float64)
+                                             for n in names])
+  low, high = float(np.min(everything)), float(np.max(everything))
+  if high <= low:
+    high = low + 1.0
+  bins = np.linspace(low, high, 51)
+  columns = min(len(names), 3)
+  rows = math.ceil(len(names) / columns)
+  figure = _new_figure(4.0 * columns, 3.0 * rows)
+  for i, name in enumerate(names):
+    ax = figure.add_subplot(rows, columns, i + 1)
+    ax.hist(id_scores, bins=bins, density=True, alpha=0.5, label="ID (ImageNet val)")
+    ax.hist(np.asarray(ood_scores[name], np.float64), bins=bins, density=True, alpha=0.5,
+            label=name)
+    ax.set_title(name)
+    ax.set_xlabel(score_name)
+    ax.legend(fontsize="small")
+  if title:
+    figure.suptitle(title)
+  figure.tight_layout()
+  return figure
+
+
+def plot_score_distributions(id_scores: np.ndarray, ood_scores: Mapping[str, np.ndarray],
+                             score_name: str, path: str, title: Optional[str] = None) -> str:
+  """Writes `score_distributions_figure` as a PNG at ``path``; returns ``path``."""
+  return save_figure(score_distributions_figure(id_scores, ood_scores, score_name, title), path)
+
+
+def score_distributions_file_name(model: str, score_name: str) -> str:
+  """``openood_<score>_<model>.png``, with unsafe characters replaced."""
+  return re.sub(r"[^A-Za-z0-9_.-]", "_", f"openood_{score_name}_{model}") + ".png"
+# --- ImageNet-X factor error ratios ---------------------------------------------
+
+FACTOR_KINDS = (("factor/", "top factor"), ("multi_factor/", "multi-factor"))
+
+
+def factor_error_ratio_figure(records: Iterable[Mapping]) -> Optional[Figure]:
+  """Per-factor error ratio, model beside model, with 95 % intervals.
+
+  One panel per benchmark and annotation kind (top factor, multi-factor)
+  with ``<kind><factor>/error_ratio`` rows: a horizontal bar per factor and
+  model (ImageNet-X's factor order; the factor's image count in its label),
+  the dashed line at 1 is the model's average error. Returns None without
+  such rows.
+  """
+  records = list(records)
+  suffix = tables.ERROR_RATIO_SUFFIX
+  panels = sorted({(str(r["benchmark"]), prefix) for r in records for prefix, _ in FACTOR_KINDS
+                   if r["metric"].startswith(prefix) and r["metric"].endswith(suffix)})
+  if not panels:
+    return None
+  table = tables.wide_table(records)
+  bounds = tables.intervals_of(records)
+  counts = {(str(r["benchmark"]), str(r["metric"])): int(r["n"]) for r in records}
+  models = [m for m in table.models
+            if any(table.get(m, b, f"{p}{f}{suffix}") is not None
+                   for b, p in panels for f in imagenet_x.FACTORS)]
+  colors = _model_colors(models)
+  figure = _new_figure(6.5 * len(panels), 0.3 * len(imagenet_x.FACTORS) * max(len(models), 1)
+                       + 2.0)
+  axes = figure.subplots(1, len(panels), squeeze=False).ravel()
+  kind_names = dict(FACTOR_KINDS)
+  for ax, (benchmark, prefix) in zip(axes, panels):
+    factors = [f for f in imagenet_x.FACTORS
+               if any(table.get(m, benchmark, f"{prefix}{f}{suffix}") is not None
+                      for m in models)]
+    height = 0.8 / max(len(models), 1)
+    positions = np.arange(len(factors))
+    for i, model in enumerate(models):
+      values = [table.get(model, benchmark, f"{prefix}{f}{suffix}") for f in factors]
+      spans = [bounds.get((model, benchmark, f"{prefix}{f}{suffix}")) for f in factors]
+      shown = [np.nan if v is None else v for v in values]
+      below = [0.0 if b is None or v is None else max(v - b[0], 0.0)
+               for v, b in zip(values, spans)]
+      above = [0.0 if b is None or v is None else max(b[1] - v, 0.0)
+               for v, b in zip(values, spans)]
+      ax.barh(positions + (i - (len(models) - 1) / 2) * height, shown, height,
+              color=colors[model], label=model, xerr=[below, above],
+              error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.2"})
+    ax.axvline(1.0, color="0.3", linestyle="--", linewidth=1)
+    ax.set_yticks(positions)
+    ax.set_yticklabels([
+        f"{f.replace('_', ' ')} (n={counts.get((benchmark, f'{prefix}{f}{suffix}'), 0)})"
+        for f in factors], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("error ratio: (1 - accuracy with the factor) / (1 - accuracy)")
+    ax.set_title(f"{benchmark}: {kind_names[prefix]} error ratios (bars: 95% bootstrap)",
+                 fontsize=9)
+    ax.grid(True, axis="x", color="0.9")
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, loc="lower right", frameon=False)
+  figure.tight_layout()
+  return figure

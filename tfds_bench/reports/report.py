@@ -17,8 +17,21 @@ writes:
 * ``effective_robustness.png`` (fit over the report's models, with
   ``robustness_baseline="models"``) when some model has ImageNet val top-1 and
   top-1 on a shifted benchmark; ``corruption_errors.png`` when some model has
-  per-corruption errors; ``real_accuracy_vs_threshold.png`` when the records
-  have ReaL accuracy-vs-threshold points.
+  per-corruption errors; ``shape_bias.png`` (model-vs-human cue-conflict, per
+  category, models and the human mean) and ``error_consistency.png`` (per
+  model-vs-human dataset, with the humans among themselves) when the records
+  have them; ``real_accuracy_vs_threshold.png`` when the records
+  have ReaL accuracy-vs-threshold points; ``factor_error_ratios.png`` (ImageNet-X
+  error ratio per factor, model beside model, with intervals) when the records
+  have factor error ratios;
+* the OpenOOD v1.5 OOD section (`tfds_bench.reports.openood`) when the
+  records have its near / far figures, and ``openood_<score>_<model>.png``
+  (each score's ID vs OOD-set histograms, `write_score_distributions`) for
+  every run whose per-image predictions are given (``run_predictions``).
+* ``per_class.csv`` (every class's top-1 with its interval and top-5, worst
+  first) when the records have per-class rows; report.md then has a
+  "Where it fails" section: the worst classes, the metaclasses and the
+  factors.
 
 Every file is written atomically (temporary file, then rename).
 """
@@ -26,13 +39,14 @@ Every file is written atomically (temporary file, then rename).
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from tfds_bench import published
 from tfds_bench.metrics import robustness
 from tfds_bench.reports import atomic
 from tfds_bench.reports import context
 from tfds_bench.reports import figures
+from tfds_bench.reports import openood as openood_report
 from tfds_bench.reports import tables
 
 REPORT_MD = "report.md"
@@ -41,6 +55,12 @@ EFFECTIVE_ROBUSTNESS_PNG = "effective_robustness.png"
 CORRUPTION_ERRORS_PNG = "corruption_errors.png"
 REAL_CURVE_PNG = "real_accuracy_vs_threshold.png"
 PUBLISHED_CONTEXT_PNG = "published_context.png"
+SHAPE_BIAS_PNG = "shape_bias.png"
+ERROR_CONSISTENCY_PNG = "error_consistency.png"
+FACTOR_ERROR_RATIOS_PNG = "factor_error_ratios.png"
+PER_CLASS_CSV = "per_class.csv"
+# Classes listed per model and benchmark in report.md (all are in per_class.csv).
+WORST_CLASSES_SHOWN = 15
 # Where the effective-robustness line comes from.
 PUBLISHED_BASELINE = "published"
 MODELS_BASELINE = "models"
@@ -149,6 +169,61 @@ def _corruption_section(records: Sequence[Mapping]) -> List[str]:
   return lines
 
 
+def _interval_text(low, high, fraction: bool = True) -> str:
+  if low is None or high is None:
+    return ""
+  if fraction:
+    return f"{100 * low:.1f}-{100 * high:.1f}"
+  return f"{low:.2f}-{high:.2f}"
+
+
+def _where_it_fails_section(records: Sequence[Mapping]) -> List[str]:
+  """Worst classes, metaclasses and ImageNet-X factors; empty without such rows."""
+  class_rows = tables.per_group_rows(records, "class/")
+  metaclass_rows = tables.per_group_rows(records, "metaclass/")
+  factor_records = [r for r in records if r["metric"].startswith(("factor/", "multi_factor/"))
+                    and r["metric"].endswith(tables.ERROR_RATIO_SUFFIX)]
+  if not (class_rows or metaclass_rows or factor_records):
+    return []
+  lines = ["## Where it fails", ""]
+  if class_rows:
+    lines += [f"The {WORST_CLASSES_SHOWN} classes with the lowest top-1 per model and "
+              f"benchmark, worst first; every class is in {PER_CLASS_CSV}. Intervals: "
+              "Clopper-Pearson, 95 %.", ""]
+    shown = {}
+    for row in class_rows:
+      shown.setdefault((row[0], row[1]), []).append(row)
+    for (model, benchmark), rows in shown.items():
+      lines += [f"### {model}: {benchmark}", "", tables.markdown_table(
+          ["wnid", "class", "top-1 (%)", "95% interval", "top-5 (%)", "images"],
+          [[r[2], r[3], tables.percent(r[4]), _interval_text(r[5], r[6]),
+            tables.percent(r[7]), str(r[8])] for r in rows[:WORST_CLASSES_SHOWN]],
+          left_columns=2), ""]
+  if metaclass_rows:
+    lines += ["### ImageNet-X metaclasses", "",
+              "Top-1 over the images whose label is in the metaclass (ImageNet-X's 16 "
+              "metaclasses; the other 84 of its 100 pooled as \"other\"), worst first.", "",
+              tables.markdown_table(
+                  ["model", "benchmark", "metaclass", "top-1 (%)", "95% interval", "images"],
+                  [[r[0], r[1], r[2], tables.percent(r[4]), _interval_text(r[5], r[6]),
+                    str(r[8])] for r in metaclass_rows], left_columns=3), ""]
+  if factor_records:
+    lines += ["### ImageNet-X factors of variation", "",
+              "Error ratio = (1 - top-1 on the images with the factor) / (1 - top-1 on all the "
+              "annotated images), prototypes dropped (Idrissi et al. 2023); above 1 the factor "
+              "hurts. Intervals: bootstrap over the annotated images, 95 %; n: images with "
+              "the factor.", "",
+              tables.markdown_table(
+                  ["model", "benchmark", "factor", "error ratio", "95% interval", "n"],
+                  [[str(r["model"]), str(r["benchmark"]), str(r["metric"]).rsplit("/", 1)[0],
+                    f"{r['value']:.3f}", _interval_text(r.get("ci_low"), r.get("ci_high"),
+                                                        fraction=False), str(r["n"])]
+                   for r in sorted(factor_records, key=lambda r: (
+                       r["model"], r["benchmark"], r["metric"].startswith("multi_"),
+                       -float(r["value"])))], left_columns=3), ""]
+  return lines
+
+
 def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.RobustnessFit],
                     images: Sequence[str],
                     robustness_baseline: str = PUBLISHED_BASELINE) -> str:
@@ -168,6 +243,8 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
             f"corruption errors included, is in {REPORT_CSV} (as fractions).", "",
             tables.compare_table(records), ""]
   lines += _corruption_section(records)
+  lines += openood_report.section(records)
+  lines += _where_it_fails_section(records)
   lines += _published_section(context.shift_contexts(records), context.standings(records))
   if robustness_baseline == MODELS_BASELINE:
     has_reference = any(r["benchmark"] == _REFERENCE
@@ -179,8 +256,42 @@ def report_markdown(records: Sequence[Mapping], fits: Sequence[robustness.Robust
   return "\n".join(lines)
 
 
+def write_score_distributions(model: str, by_source: Mapping[str, object], output_dir: str,
+                              manual_dir: Optional[str] = None) -> List[str]:
+  """``openood_<score>_<model>.png`` per score: OpenOOD's ID val images
+  against each OOD set the run predicted (`figures.score_distributions_figure`).
+
+  Args:
+    model: the run's model name (in the file names and titles).
+    by_source: the run's predictions, source key -> Predictions.
+    output_dir: where the PNGs go (created if missing).
+    manual_dir: where the user's OpenOOD lists are (None: the shipped ones).
+
+  Returns:
+    The paths written; [] when the run has no val or no OpenOOD set.
+
+  Raises:
+    errors.UserError: the val predictions miss some of OpenOOD's ID images.
+  """
+  if not openood_report.has_track(by_source):
+    return []
+  os.makedirs(output_dir, exist_ok=True)
+  paths = []
+  for score, (id_scores, sets) in openood_report.run_distribution_inputs(
+      by_source, manual_dir).items():
+    if not sets:
+      continue
+    path = os.path.join(output_dir, figures.score_distributions_file_name(model, score))
+    paths.append(figures.plot_score_distributions(
+        id_scores, sets, score, path,
+        title=f"{model}: {score}, OpenOOD's ImageNet val test images vs each OOD set"))
+  return paths
+
+
 def write_report(records: Sequence[Mapping], output_dir: str,
-                 robustness_baseline: str = PUBLISHED_BASELINE) -> List[str]:
+                 robustness_baseline: str = PUBLISHED_BASELINE,
+                 run_predictions: Optional[Mapping[str, Mapping[str, object]]] = None,
+                 manual_dir: Optional[str] = None) -> List[str]:
   """Writes report.md, report.csv and the plots the records allow.
 
   Args:
@@ -191,6 +302,9 @@ def write_report(records: Sequence[Mapping], output_dir: str,
       against the line over the published models; ``"models"``: also the
       line fitted over these records' models (section and
       effective_robustness.png), as before the published baseline.
+    run_predictions: model -> its run's predictions (source key ->
+      Predictions), for the per-image figures (OpenOOD score distributions).
+    manual_dir: where the user's OpenOOD lists are (None: the shipped ones).
 
   Returns:
     The paths written, report.md first.
@@ -214,12 +328,31 @@ def write_report(records: Sequence[Mapping], output_dir: str,
   if figure is not None:
     figures.save_figure(figure, os.path.join(output_dir, CORRUPTION_ERRORS_PNG))
     images.append(CORRUPTION_ERRORS_PNG)
+  for name, draw in ((SHAPE_BIAS_PNG, figures.shape_bias_figure),
+                     (ERROR_CONSISTENCY_PNG, figures.error_consistency_figure)):
+    figure = draw(records)
+    if figure is not None:
+      figures.save_figure(figure, os.path.join(output_dir, name))
+      images.append(name)
   curves = figures.real_curves(records)
   if curves:
     figures.plot_real_curves(curves, os.path.join(output_dir, REAL_CURVE_PNG))
     images.append(REAL_CURVE_PNG)
+  figure = figures.factor_error_ratio_figure(records)
+  if figure is not None:
+    figures.save_figure(figure, os.path.join(output_dir, FACTOR_ERROR_RATIOS_PNG))
+    images.append(FACTOR_ERROR_RATIOS_PNG)
+  written = []
+  if any(r["metric"].startswith("class/") for r in records):
+    per_class_path = os.path.join(output_dir, PER_CLASS_CSV)
+    atomic.write_text(per_class_path, tables.per_class_csv(records))
+    written.append(per_class_path)
+  for model, by_source in (run_predictions or {}).items():
+    images += [os.path.basename(p) for p in
+               write_score_distributions(model, by_source, output_dir, manual_dir)]
   md_path = os.path.join(output_dir, REPORT_MD)
   csv_path = os.path.join(output_dir, REPORT_CSV)
   atomic.write_text(md_path, report_markdown(records, fits, images, robustness_baseline))
   atomic.write_text(csv_path, tables.wide_csv(records))
-  return [md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
+  return ([md_path, csv_path] + [os.path.join(output_dir, name) for name in images]
+          + written)

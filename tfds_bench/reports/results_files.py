@@ -7,7 +7,7 @@ import json
 import math
 import os
 import re
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Collection, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -25,6 +25,8 @@ RESULTS_CSV = "results.csv"
 # mapping each source key (e.g. "imagenet_v2/matched-frequency") to its file.
 PREDICTIONS_DIR = "predictions"
 PREDICTIONS_INDEX = "index.json"
+# What a run writes into --output_dir (replaced as a whole by the next run).
+RUN_ENTRIES = (RESULTS_JSON, RESULTS_CSV, PREDICTIONS_DIR)
 
 
 def write_results(output_dir: str, records: Sequence[Dict], provenance: Dict) -> List[str]:
@@ -40,6 +42,26 @@ def write_results(output_dir: str, records: Sequence[Dict], provenance: Dict) ->
   atomic.write_text(json_path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
   atomic.write_text(csv_path, records_to_csv(records))
   return [json_path, csv_path]
+
+
+def write_run(output_dir: str, records: Sequence[Dict], provenance: Dict,
+              by_source: Mapping[str, predictions_lib.Predictions]) -> List[str]:
+  """A whole run, results and predictions, written into a temporary folder in
+  ``output_dir`` and swapped in (`atomic.replacing_entries`): nothing of an
+  earlier run (results.json, results.csv, predictions/) remains, the folder's
+  other files stay, and an interrupted write loses neither run. Returns the
+  paths written, as they are after the swap."""
+  os.makedirs(output_dir, exist_ok=True)
+  with atomic.replacing_entries(output_dir, RUN_ENTRIES) as folder:
+    written = write_results(folder, records, provenance)
+    written += write_predictions(folder, by_source)
+  return [os.path.join(output_dir, os.path.relpath(p, folder)) for p in written]
+
+
+def holds_run(output_dir: str) -> bool:
+  """Whether ``output_dir`` already holds a run's results or predictions."""
+  return (os.path.exists(os.path.join(output_dir, RESULTS_JSON))
+          or os.path.exists(os.path.join(output_dir, PREDICTIONS_DIR)))
 
 
 def records_to_csv(records: Iterable[Dict]) -> str:
@@ -70,8 +92,15 @@ def write_predictions(output_dir: str, by_source: Mapping[str, predictions_lib.P
   return paths + [index_path]
 
 
-def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
-  """Source key -> predictions of a run folder written with ``--output_dir``."""
+def has_predictions(run_dir: str) -> bool:
+  """Whether ``run_dir`` holds a run's predictions folder (`write_predictions`)."""
+  return os.path.isfile(os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX))
+
+
+def load_predictions(run_dir: str, keys: Optional[Collection[str]] = None
+                     ) -> Dict[str, predictions_lib.Predictions]:
+  """Source key -> predictions of a run folder written with ``--output_dir``
+  (only the sources of ``keys`` that it has, when given)."""
   index_path = os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX)
   if not os.path.isfile(index_path):
     raise errors.UserError(
@@ -80,7 +109,41 @@ def load_predictions(run_dir: str) -> Dict[str, predictions_lib.Predictions]:
   with open(index_path, encoding="utf-8") as f:
     index = json.load(f)
   return {key: predictions_lib.load_npz(os.path.join(run_dir, PREDICTIONS_DIR, name))
-          for key, name in index.items()}
+          for key, name in index.items() if keys is None or key in keys}
+
+
+def run_folder_of(path: str) -> Optional[str]:
+  """The run folder (written by ``--output_dir``, or any folder with a
+  ``predictions/index.json``) that ``path`` is, or whose ``predictions/``
+  folder or predictions file it is; None otherwise."""
+  path = os.path.abspath(path)
+  candidates = [path] if os.path.isdir(path) else []
+  folder = path if os.path.isdir(path) else os.path.dirname(path)
+  if os.path.basename(folder) == PREDICTIONS_DIR:
+    candidates.append(os.path.dirname(folder))
+  for run in candidates:
+    if os.path.isfile(os.path.join(run, PREDICTIONS_DIR, PREDICTIONS_INDEX)):
+      return run
+  return None
+
+
+def predictions_index(run_dir: str) -> Dict[str, str]:
+  """Source key -> file name of a run folder's ``predictions/index.json``."""
+  with open(os.path.join(run_dir, PREDICTIONS_DIR, PREDICTIONS_INDEX), encoding="utf-8") as f:
+    return json.load(f)
+
+
+def load_provenance(run_dir: str) -> Dict:
+  """The provenance of a run folder's results.json ({} when it has none, or
+  no results.json: a folder of the user's own predictions files)."""
+  path = os.path.join(run_dir, RESULTS_JSON)
+  if not os.path.isfile(path):
+    return {}
+  load_results(path)  # the same checks, errors naming the file
+  with open(path, encoding="utf-8") as f:
+    payload = json.load(f)
+  provenance = payload.get("provenance") if isinstance(payload, dict) else None
+  return provenance if isinstance(provenance, dict) else {}
 
 
 def load_results(path: str) -> List[Dict]:

@@ -14,6 +14,7 @@ import io
 import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from tfds_bench import labels
 from tfds_bench.corruptions import NAMES as CORRUPTION_NAMES
 from tfds_bench.metrics import intervals
 
@@ -24,6 +25,11 @@ ERROR_PREFIX = "error/"
 # Metrics that are not fractions: mean top-5 distances (ranks moved, ImageNet-P).
 _NOT_FRACTIONS = ("top5_distance", "mean_top5_distance")
 _HEADER = ("model", "benchmark", "metric", "value", "95% interval", "n")
+# The where-it-fails breakdown (`tfds_bench.scoring.breakdown`): one row per
+# class, metaclass or factor. In the files; the console shows only the
+# top-factor error ratios (ImageNet-X's headline figure).
+BREAKDOWN_PREFIXES = ("class/", "metaclass/", "factor/", "multi_factor/")
+ERROR_RATIO_SUFFIX = "/error_ratio"
 
 Cell = Tuple[str, str]  # (benchmark, metric)
 
@@ -36,14 +42,29 @@ def is_per_severity(metric: str) -> bool:
   return metric.startswith(ERROR_PREFIX) and metric[-2:-1] == "_" and metric[-1].isdigit()
 
 
+def is_breakdown(metric: str) -> bool:
+  """A per-class, per-metaclass or per-factor figure."""
+  return metric.startswith(BREAKDOWN_PREFIXES)
+
+
 def is_detail(metric: str) -> bool:
-  """Per-severity errors and ReaL curve points: in the files, not the console."""
-  return is_per_severity(metric) or metric.startswith("top1_at_threshold/")
+  """Per-severity errors, ReaL curve points and the per-class / per-metaclass /
+  per-factor rows (but the top-factor error ratios): in the files, not the console."""
+  if metric.startswith("factor/") and metric.endswith(ERROR_RATIO_SUFFIX):
+    return False
+  return (is_per_severity(metric) or metric.startswith("top1_at_threshold/")
+          or is_breakdown(metric))
 
 
 def is_corruption_error(metric: str) -> bool:
   """error/<corruption> (mean over severities), not error/<corruption>_<s>."""
   return metric.startswith(ERROR_PREFIX) and not is_per_severity(metric)
+
+
+def is_error_rate(metric: str) -> bool:
+  """A proportion of images the model got wrong (`clean_error`, `error/...`):
+  its per-image counts are the wrong answers."""
+  return metric == "clean_error" or metric.startswith(ERROR_PREFIX)
 
 
 def metric_sort_key(metric: str):
@@ -64,8 +85,10 @@ def metric_sort_key(metric: str):
 
 
 def is_fraction(metric: str) -> bool:
-  """Whether the metric's values are fractions (shown in %), not distances."""
-  return metric.split("/")[0] not in _NOT_FRACTIONS
+  """Whether the metric's values are fractions (shown in %), not distances or
+  error ratios."""
+  return (metric.split("/")[0] not in _NOT_FRACTIONS
+          and not metric.endswith(ERROR_RATIO_SUFFIX))
 
 
 def format_value(metric: str, value: float) -> str:
@@ -153,7 +176,10 @@ def format_table(records: Sequence[Mapping], per_severity: bool = False,
   if hidden:
     where = ("are in results.json / results.csv" if results_written
              else "are written to results.json / results.csv with --output_dir=DIR")
-    lines.append(f"({hidden} detail rows (per-severity errors, ReaL curve points) {where})")
+    kinds = "per-severity errors, ReaL curve points"
+    if any(is_breakdown(r["metric"]) and is_detail(r["metric"]) for r in records):
+      kinds += ", per-class and per-factor figures"
+    lines.append(f"({hidden} detail rows ({kinds}) {where})")
   if any(r.get("ci_method") for r in shown):
     lines.append(INTERVAL_NOTE)
   return "\n".join(lines)
@@ -201,11 +227,13 @@ def compare_table(records: Iterable[Mapping], include_per_corruption: bool = Fal
 
   Values are percentages with two decimals; an empty cell means the model has
   no such result. Per-corruption errors (``error/...``) are left out unless
-  ``include_per_corruption`` (they have their own table in the report).
+  ``include_per_corruption`` (they have their own table in the report), and
+  so are the per-class / metaclass / factor rows (their own sections).
   """
   table = wide_table(records)
   columns = [c for c in table.columns
-             if include_per_corruption or not c[1].startswith(ERROR_PREFIX)]
+             if (include_per_corruption or not c[1].startswith(ERROR_PREFIX))
+             and not is_breakdown(c[1])]
   header = ["model"] + [f"{b} {m} (%)" for b, m in columns]
   rows = [[model] + [percent(table.get(model, b, m)) for b, m in columns]
           for model in table.models]
@@ -233,3 +261,38 @@ def intervals_of(records: Iterable[Mapping]) -> Dict[Tuple[str, str, str], Tuple
 def corruption_benchmarks(records: Iterable[Mapping]) -> List[str]:
   """Benchmarks with per-corruption errors (``error/<corruption>``)."""
   return sorted({str(r["benchmark"]) for r in records if is_corruption_error(r["metric"])})
+
+
+# --- where it fails: per class, per metaclass -------------------------------
+
+PER_CLASS_HEADER = ("model", "benchmark", "wnid", "class", "top1", "top1_ci_low",
+                    "top1_ci_high", "top5", "n")
+
+
+def per_group_rows(records: Iterable[Mapping], prefix: str = "class/") -> List[List]:
+  """One row per model, benchmark and class (or ``metaclass/``) with top-1
+  and its interval, top-5 and n; sorted by model, benchmark, then top-1
+  (worst first). Classes are named by wnid and class name; metaclasses by name."""
+  by_group: Dict[Tuple[str, str, str], Dict[str, Mapping]] = {}
+  for r in records:
+    metric = str(r["metric"])
+    if not metric.startswith(prefix):
+      continue
+    name, _, figure = metric[len(prefix):].rpartition("/")
+    by_group.setdefault((str(r["model"]), str(r["benchmark"]), name), {})[figure] = r
+  names = dict(zip(labels.wnids(), labels.class_names())) if prefix == "class/" else {}
+  rows = []
+  for (model, benchmark, name), figures in by_group.items():
+    top1, top5 = figures.get("top1"), figures.get("top5")
+    if top1 is None:
+      continue
+    rows.append([model, benchmark, name, names.get(name, name), float(top1["value"]),
+                 top1.get("ci_low"), top1.get("ci_high"),
+                 None if top5 is None else float(top5["value"]), int(top1["n"])])
+  rows.sort(key=lambda row: (row[0], row[1], row[4], row[2]))
+  return rows
+
+
+def per_class_csv(records: Iterable[Mapping]) -> str:
+  """CSV of `per_group_rows` (fractions, exact)."""
+  return csv_text(PER_CLASS_HEADER, per_group_rows(records))

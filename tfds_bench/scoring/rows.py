@@ -12,13 +12,21 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 
 from tfds_bench import errors
 from tfds_bench.benchmark_types import Benchmark, Result, ScoringContext, ScoringOptions
-from tfds_bench.predictions import Predictions
+from tfds_bench.predictions import LOGIT_OOD_SCORES, Predictions
 
 
 def space_scores_of(rows: Sequence[Benchmark]) -> Tuple[str, ...]:
   """The label spaces whose per-image scores the rows' scorers read, sorted:
   what a forward pass (or a predictions file of scores) keeps."""
   return tuple(sorted({name for row in rows for name in row.space_scores}))
+
+
+def ood_scores_of(rows: Sequence[Benchmark]) -> Tuple[str, ...]:
+  """The logit OOD scores (`predictions.LOGIT_OOD_SCORES`) the rows' scorers
+  read, in that order: what a forward pass of a logits model (or a
+  predictions file of logits) keeps."""
+  wanted = {name for row in rows for name in row.ood_scores}
+  return tuple(name for name in LOGIT_OOD_SCORES if name in wanted)
 
 
 def score_row(row: Benchmark, by_source: Mapping[str, Predictions],

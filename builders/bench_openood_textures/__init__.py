@@ -1,0 +1,1 @@
+"""TFDS builder `bench_openood_textures`: OpenOOD v1.5's Textures OOD set."""
