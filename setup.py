@@ -61,21 +61,26 @@ setuptools.setup(
         # utilities (tfds.testing) import; scikit-image, scikit-learn and
         # imagecorruptions (which pulls in opencv-python) are the references
         # the fidelity tests and benchmarks/corruption_speed.py compare with;
-        # Beam for the Beam generation tests (tests/test_beam_generation.py);
-        # pandas computes ImageNet-X's figures the package's way in
-        # tests/test_breakdown.py; the hub extra's packages too:
-        # tests/test_hub_models.py loads keras_hub models.
+        # Beam and TFDS's command line for the Beam generation tests
+        # (tests/test_beam_generation.py); PyAV for the released ImageNet-P
+        # videos' test (builders/bench_imagenet_p), which CI must run; pandas
+        # computes ImageNet-X's figures the package's way in
+        # tests/test_breakdown.py; the hub extra's packages: tests/test_hub_models.py
+        # loads keras_hub models.
         "test": ["pytest", "nbclient", "nbformat", "ipykernel", "dill",
                  "scikit-image", "scikit-learn", "imagecorruptions==1.1.2",
-                 "apache-beam>=2.50", "pandas", "keras-hub>=0.32,<0.33", "safetensors",
-                 "huggingface_hub"],
+                 "apache-beam>=2.50", "mlcroissant>=1.0.9", "av>=12", "pandas",
+                 "keras-hub>=0.32,<0.33", "safetensors", "huggingface_hub"],
         # Models keras_hub loads (tfds_bench/hub_models.py): keras_hub presets, timm
         # and Transformers folders (safetensors weights, which keras-hub does not
         # pull in), kaggle:// and hf:// handles (huggingface_hub's cache is read
         # directly when offline). keras-hub's minor is pinned as Keras's is.
         "hub": ["keras-hub>=0.32,<0.33", "safetensors", "huggingface_hub"],
-        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink, Spark).
-        "beam": ["apache-beam>=2.50"],
+        # Regenerating ImageNet-C / -P at scale on Apache Beam (Dataflow, Flink,
+        # Spark), with the README's `tfds build` recipe: TFDS 4.9.10's `tfds`
+        # command imports mlcroissant at start-up (its croissant subcommand),
+        # which tensorflow-datasets does not require.
+        "beam": ["apache-beam>=2.50", "mlcroissant>=1.0.9"],
         # ImageNet-X's annotations (CC BY-NC 4.0, not shipped): the
         # imagenet_x benchmark reads them from this package's install, found
         # with importlib and never imported (tfds_bench/imagenet_x.py).

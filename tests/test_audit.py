@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tfds_bench import audit
+from tfds_bench.audit import search as audit_search
 
 # Reference photos, and the planted copies of four of them in the test set.
 REFERENCE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "moon",
@@ -194,6 +195,32 @@ def test_blocked_top_k_equals_brute_force(metric, k, block):
   expected_distance, expected_index = audit.brute_force_top_k(queries, references, k, metric)
   np.testing.assert_array_equal(index, expected_index)
   np.testing.assert_allclose(distance, expected_distance, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_distances_and_neighbours_equal_scipy(metric):
+  """The audit's distances against scipy's cdist, not against
+  `brute_force_top_k` (which shares `l2_block` / `cosine_block`)."""
+  from scipy.spatial import distance as scipy_distance
+  rng = np.random.default_rng(11)
+  queries = rng.normal(size=(40, 24)).astype(np.float32)
+  references = rng.normal(loc=0.3, size=(300, 24)).astype(np.float32)
+  expected = scipy_distance.cdist(queries.astype(np.float64), references.astype(np.float64),
+                                  "euclidean" if metric == "l2" else "cosine")
+  if metric == "l2":
+    block = audit_search.l2_block(queries, references, audit_search.squared_norms(queries),
+                                  audit_search.squared_norms(references))
+  else:
+    block = audit_search.cosine_block(audit_search.l2_normalize(queries),
+                                      audit_search.l2_normalize(references))
+  np.testing.assert_allclose(block, expected, rtol=1e-5, atol=1e-5)
+  k = 6
+  blocks = (references[s:s + 37] for s in range(0, len(references), 37))
+  distance, index = audit.blocked_top_k(queries, blocks, k, metric, query_block=16)
+  expected_index = np.argsort(expected, axis=1, kind="stable")[:, :k]
+  np.testing.assert_array_equal(index, expected_index)
+  np.testing.assert_allclose(distance, np.take_along_axis(expected, expected_index, axis=1),
+                             rtol=1e-5, atol=1e-5)
 
 
 def test_blocked_top_k_with_fewer_references_than_k():

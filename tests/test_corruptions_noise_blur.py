@@ -18,7 +18,6 @@ from PIL import Image
 
 from tfds_bench.corruptions import blur
 from tfds_bench.corruptions import noise
-from tfds_bench.corruptions import ops
 from tfds_bench.corruptions import resample
 from tfds_bench.corruptions.xla_exact import negzero
 from tfds_bench.corruptions.xla_exact import xla_function
@@ -268,12 +267,31 @@ def test_glass_blur_distribution_matches_reference(ref, photos):
     np.testing.assert_allclose(np.abs(ours - x).mean(), np.abs(theirs - x).mean(), rtol=0.03)
 
 
-def test_motion_blur_angles_in_range():
-  images = tf.zeros([64, 48, 48, 3], tf.uint8)
-  seed = ops.stateless_seed(0, "motion_blur")
-  angles = tf.random.stateless_uniform([64], seed, -45.0, 45.0, dtype=tf.float64).numpy()
-  assert angles.min() >= -45 and angles.max() < 45 and angles.std() > 20
+def test_motion_blur_draws_its_angles_in_range(monkeypatch):
+  """The angles `motion_blur` itself draws and passes on (caught on their way
+  to `motion_blur_from_angles`): uniform on [-45, 45) as imagecorruptions',
+  one per image, the same for a seed and other for another."""
+  drawn = []
+  apply_angles = blur.motion_blur_from_angles
+
+  def spy(images, severity, angles):
+    drawn.append(np.asarray(angles))
+    return apply_angles(images, severity, angles)
+
+  monkeypatch.setattr(blur, "motion_blur_from_angles", spy)
+  images = tf.zeros([64, 24, 24, 3], tf.uint8)
   assert blur.motion_blur(images, 1, 0).shape == images.shape
+  blur.motion_blur(images, 1, 0)
+  blur.motion_blur(images, 1, 1)
+  first, again, other_seed = drawn
+  assert first.shape == (64,) and first.dtype == np.float64
+  assert first.min() >= -45 and first.max() < 45
+  assert len(np.unique(first)) == 64
+  # Uniform on [-45, 45): mean 0, standard deviation 90 / sqrt(12) ~ 26.
+  assert abs(first.mean()) < 10 and 20 < first.std() < 32
+  assert (first < -30).any() and (first > 30).any()
+  np.testing.assert_array_equal(first, again)
+  assert not np.array_equal(first, other_seed)
 
 
 def test_xla_bilinear_resize_is_tf_kernel_bit_for_bit():

@@ -125,11 +125,28 @@ def _diff(a, b):
 
 
 # Release steps rebuilt from imagecorruptions' helpers (make_imagenet_c.py).
+# Their severity constants are the release's, written here from
+# hendrycks/robustness ImageNet-C/create_c/make_imagenet_c.py (commit
+# 8190fe329f5f072a06e3a2aea02bb5dda69aed9f; functions pixelate, frost, snow,
+# elastic_transform), never read from the module under test.
+RELEASE_PIXELATE = [0.6, 0.5, 0.4, 0.3, 0.25]
+RELEASE_FROST = [(1, 0.4), (0.8, 0.6), (0.7, 0.7), (0.65, 0.7), (0.6, 0.75)]
+RELEASE_SNOW = [(0.1, 0.3, 3, 0.5, 10, 4, 0.8),
+                (0.2, 0.3, 2, 0.5, 12, 4, 0.7),
+                (0.55, 0.3, 4, 0.9, 12, 8, 0.7),
+                (0.55, 0.3, 4.5, 0.85, 12, 8, 0.65),
+                (0.55, 0.3, 2.5, 0.85, 12, 12, 0.55)]
+# "244 should have been 224, but ultimately nothing is incorrect" (the release).
+RELEASE_ELASTIC = [(244 * 2, 244 * 0.7, 244 * 0.1),
+                   (244 * 2, 244 * 0.08, 244 * 0.2),
+                   (244 * 0.05, 244 * 0.01, 244 * 0.02),
+                   (244 * 0.07, 244 * 0.01, 244 * 0.02),
+                   (244 * 0.12, 244 * 0.01, 244 * 0.02)]
 
 
 def _release_pixelate(im, severity):
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  c = digital._PIXELATE[severity - 1]
+  c = RELEASE_PIXELATE[severity - 1]
   im = im.resize((int(224 * c), int(224 * c)), Image.BOX)
   return np.asarray(im.resize((224, 224), Image.BOX))
 
@@ -140,7 +157,7 @@ def _frost_path(name):
 
 def _release_frost(cv2, x, severity, idx=None, crop=None):
   """make_imagenet_c.py frost; idx / crop override the np.random draws."""
-  c = weather._FROST[severity - 1]
+  c = RELEASE_FROST[severity - 1]
   if idx is None:
     idx = np.random.randint(5)
   frost = cv2.imread(_frost_path(weather._FROST_FILES[idx]))
@@ -170,7 +187,7 @@ def _release_snow(ref, cv2, x, severity):
   ImageMagick's MotionBlurImage -> ref._motion_blur on the uint8 layer,
   rounded back to 8 bits as ImageMagick's PNG output is.
   """
-  c = weather._SNOW[severity - 1]
+  c = RELEASE_SNOW[severity - 1]
   x = np.array(x, dtype=np.float32) / 255.
   layer = np.random.normal(size=x.shape[:2], loc=c[0], scale=c[1])
   layer = _release_clipped_zoom(layer[..., np.newaxis], c[2])
@@ -189,7 +206,7 @@ def _release_elastic(cv2, image, severity):
   # pylint: disable-next=g-import-not-at-top
   from scipy.ndimage import map_coordinates
   from skimage.filters import gaussian  # pylint: disable=g-import-not-at-top
-  c = digital._ELASTIC[severity - 1]
+  c = RELEASE_ELASTIC[severity - 1]
   image = np.array(image, dtype=np.float32) / 255.
   shape = image.shape
   shape_size = shape[:2]

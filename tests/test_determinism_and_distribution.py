@@ -2,6 +2,9 @@
 device (the same command twice giving identical results is
 tests/test_bench_main.py)."""
 
+import numpy as np
+import pytest
+
 
 _DISTRIBUTED_SCRIPT = """
     import numpy as np
@@ -17,11 +20,15 @@ _DISTRIBUTED_SCRIPT = """
                                        strategy=strategy)
     run = evaluate.evaluate("efficientnet", ["sample"], batch_size=4, strategy=strategy,
                             data=evaluate.DataOptions(data_dir=data_dir))
+    single_run = evaluate.evaluate("efficientnet", ["sample"], batch_size=4,
+                                   data=evaluate.DataOptions(data_dir=data_dir))
     report({
         "single_names": single.file_name.tolist(), "mirrored_names": mirrored.file_name.tolist(),
         "single_top5": single.top5.tolist(), "mirrored_top5": mirrored.top5.tolist(),
+        "single_label": single.label.tolist(),
         "confidence_diff": float(np.abs(single.confidence - mirrored.confidence).max()),
-        "results": [[r.metric, r.value, r.n] for r in run.results]})
+        "results": [[r.metric, r.value, r.n] for r in run.results],
+        "single_results": [[r.metric, r.value, r.n] for r in single_run.results]})
 """
 
 
@@ -35,3 +42,15 @@ def test_mirrored_strategy_on_two_devices_equals_single_device(tmp_path, run_on_
   assert out["confidence_diff"] < 1e-5
   results = {metric: (value, n) for metric, value, n in out["results"]}
   assert results["top1"][1] == 7 and results["real_top1"][1] == 7
+  # The figures, not only the counts: every metric equals the one-device run's,
+  # and top-1 / top-5 equal what the single device's predictions give directly.
+  single = {metric: (value, n) for metric, value, n in out["single_results"]}
+  assert results.keys() == single.keys()
+  for metric, (value, n) in single.items():
+    assert results[metric][1] == n, metric
+    assert results[metric][0] == pytest.approx(value, rel=0, abs=1e-9), metric
+  top5 = np.array(out["single_top5"])
+  label = np.array(out["single_label"])
+  assert results["top1"][0] == pytest.approx(float(np.mean(top5[:, 0] == label)), abs=1e-12)
+  assert results["top5"][0] == pytest.approx(
+      float(np.mean((top5 == label[:, None]).any(axis=1))), abs=1e-12)

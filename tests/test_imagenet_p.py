@@ -252,7 +252,53 @@ def test_sample_p_benchmark_end_to_end(tmp_path, monkeypatch):
   run = evaluate.evaluate("efficientnet", ["sample_p"],
                           data=evaluate.DataOptions(data_dir=str(tmp_path)))
   values = {r.metric: r for r in run.results}
-  for name in ("gaussian_noise", "translate"):
-    assert 0.0 <= values[f"flip_probability/{name}"].value <= 1.0
+  for name in names:
+    # Every frame of the prepared config was predicted, in video order.
+    builder = tfds.builder(f"bench_sample_p/{name}", data_dir=str(tmp_path))
+    frames = sorted(ex["file_name"].decode() for ex in tfds.as_numpy(builder.as_dataset(
+        split="test", decoders={"image": tfds.decode.SkipDecoding()})))
+    (predicted,) = [p for key, p in run.predictions.items() if name in key]
+    assert sorted(predicted.file_name.tolist()) == frames
+    videos = _release_videos(predicted)
+    assert len(videos) == 3
+    expected_flip, expected_top5 = _release_stability(videos, noise="noise" in name)
     assert values[f"flip_probability/{name}"].n == 3
-    assert 0.0 <= values[f"top5_distance/{name}"].value <= 20.0
+    assert values[f"flip_probability/{name}"].value == pytest.approx(expected_flip, abs=1e-12)
+    assert values[f"top5_distance/{name}"].n == 3
+    assert values[f"top5_distance/{name}"].value == pytest.approx(expected_top5, abs=1e-12)
+
+
+def _release_videos(predicted):
+  """video id -> top-5 rows [frames, 5] in frame order, from file names
+  `<video_id>/<frame:03d>` parsed here."""
+  rows = {}
+  for file_name, top5 in zip(predicted.file_name.tolist(), predicted.top5):
+    video_id, frame = file_name.rsplit("/", 1)
+    rows.setdefault(video_id, {})[int(frame)] = top5
+  return {video: np.array([frames[i] for i in range(len(frames))])
+          for video, frames in rows.items()}
+
+
+def _release_stability(videos, noise):
+  """Flip probability and top-5 distance at difficulty 1, as ImageNet-P/test.py
+  (hendrycks/robustness) computes them, written out as loops: noise compares
+  each frame with frame 0, the others each frame with the one before; the
+  top-5 distance of frames (1, 2) sums, over the ranks r < 5 of frame 1,
+  |r - min(rank of that class in frame 2, 5)| (the release's
+  cum_sum_top5 on the 1-based ranks; a class outside frame 2's top 5 counts 5)."""
+  flips, distances = [], []
+  for top5 in videos.values():
+    video_flips, video_distances = [], []
+    previous = top5[0]
+    for current in top5[1:]:
+      video_flips.append(int(previous[0] != current[0]))
+      total = 0
+      for rank, cls in enumerate(previous):
+        later = list(current).index(cls) if cls in current else 5
+        total += abs(rank - min(later, 5))
+      video_distances.append(total)
+      if not noise:
+        previous = current
+    flips.append(np.mean(video_flips))
+    distances.append(np.mean(video_distances))
+  return float(np.mean(flips)), float(np.mean(distances))

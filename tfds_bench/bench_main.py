@@ -26,11 +26,11 @@ import re
 import shlex
 import sys
 import tempfile
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from absl import app, flags, logging
 
-from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models,
+from tfds_bench import (audit, benchmark_table, compare, data_service, errors, models, peers,
                         predictions, reports, run_config, shards)
 from tfds_bench.benchmark_types import ScoringOptions
 from tfds_bench.reports import openood as openood_report
@@ -106,6 +106,12 @@ flags.DEFINE_string("data_service", None,
                     "python -m tfds_bench.data_service): decode and preprocessing run on its "
                     "workers; local:N starts a dispatcher and N workers in this process, "
                     "which --corrupt_on_the_fly needs (its PIL crop runs only here).")
+flags.DEFINE_integer("connect_timeout", 300,
+                     "Seconds to wait for the other processes a run needs: the tasks of "
+                     "the TF_CONFIG cluster (--strategy=multi_worker), the tf.data service "
+                     "dispatcher (--data_service=grpc://...), a --tpu=grpc:// worker. "
+                     "Past it, an error names the addresses that did not answer.",
+                     lower_bound=1)
 
 
 EXIT_USER_ERROR = 2
@@ -255,27 +261,106 @@ def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringO
 
 
 def _data_service(config: run_config.RunConfig):
-  """--data_service -> (dispatcher address or None, in-process servers to keep alive)."""
+  """--data_service -> (dispatcher address or None, what to keep alive: the
+  in-process servers of local:N, or the watch of a remote dispatcher). A
+  remote dispatcher must answer within --connect_timeout (`peers.wait_for`)
+  and keep answering (`peers.watch`): TensorFlow's client would wait for it
+  forever."""
   service = config.data_service
   if service is None:
     return None, []
   if service.local_workers:
     return data_service.start_local(service.local_workers)
-  return service.address, []
+  address = service.address[len("grpc://"):]
+  peers.wait_for(
+      {"the tf.data service dispatcher": address}, config.connect_timeout,
+      context=f"--data_service={service.address}",
+      fix=(f"start it there (python -m tfds_bench.data_service dispatcher --port="
+           f"{peers.split_address(address)[1]} --workers=...), check --data_service, or raise "
+           "--connect_timeout"),
+      notify=_notice)
+  # A dispatcher lost midway would leave the input pipeline waiting forever
+  # inside TensorFlow, where neither an exception nor Ctrl-C reaches it: the
+  # watch ends the process with the error line.
+  watching = peers.watch(address, config.connect_timeout,
+                         lambda silent: _exit_now(
+                             f"--data_service={service.address}: the tf.data service "
+                             f"dispatcher at {address} stopped answering ({silent:.0f} s "
+                             "silent, --connect_timeout); restart it and its workers, then "
+                             "this command"))
+  return service.address, [watching]
+
+
+def _exit_now(message: str) -> None:
+  """`_fail` from a thread other than the main one: the main thread may be
+  blocked inside TensorFlow, so the process ends at once (no results were
+  written: they are written only after the evaluation)."""
+  sys.stdout.flush()
+  print(f"bench_main: error: {message}", file=sys.stderr, flush=True)
+  os._exit(EXIT_USER_ERROR)  # pylint: disable=protected-access
+
+
+def _notice(message: str) -> None:
+  print(f"bench_main: {message}", file=sys.stderr, flush=True)
+
+
+def _cluster_tasks(resolver):
+  """{"worker 1": "host:port", ...} of every task of a cluster resolver's spec."""
+  cluster = resolver.cluster_spec()
+  return {f"{job} {task}": cluster.task_address(job, task)
+          for job in sorted(cluster.jobs) for task in cluster.task_indices(job)}
 
 
 def _strategy(config: run_config.RunConfig):
-  """--strategy: None, or the tf.distribute strategy it names."""
+  """--strategy: None, or the tf.distribute strategy it names.
+
+  multi_worker: the cluster and this task come from TensorFlow's
+  TFConfigClusterResolver; every other task must answer within
+  --connect_timeout (`peers.wait_for`, before TensorFlow's own wait, which
+  has no deadline and ignores Ctrl-C). tpu: a missing TPU is a `UserError`
+  naming the fix.
+  """
   if config.strategy == "none":
     return None
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if config.strategy == "mirrored":
     return tf.distribute.MirroredStrategy()
   if config.strategy == "multi_worker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu or "")
-  tf.config.experimental_connect_to_cluster(resolver)
-  tf.tpu.experimental.initialize_tpu_system(resolver)
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    tasks = _cluster_tasks(resolver)
+    me = f"{resolver.task_type} {resolver.task_id}"
+    if me not in tasks:
+      raise errors.UserError(f"TF_CONFIG's task ({me}) is not in its cluster "
+                             f"({', '.join(tasks)}); fix TF_CONFIG")
+    peers.wait_for(
+        {what: address for what, address in tasks.items() if what != me},
+        config.connect_timeout,
+        context="--strategy=multi_worker",
+        fix=("start the same bench_main command there with its TF_CONFIG task (README, "
+             "'Scaling out'), check TF_CONFIG's addresses, or raise --connect_timeout"),
+        listen_port=peers.split_address(tasks[me])[1],
+        listen_what=f"TF_CONFIG's {me} ({tasks[me]})", notify=_notice)
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+  return _tpu_strategy(tf, config.tpu, config.connect_timeout)
+
+
+def _tpu_strategy(tf, tpu: Optional[str], connect_timeout: int):
+  """TPUStrategy on --tpu (default: this machine's TPU), or a one-line `UserError`."""
+  name = tpu or ""
+  fix = ("run on a TPU VM (or name a reachable TPU with --tpu=NAME or grpc://HOST:8470), "
+         "or use --strategy=mirrored / none")
+  if name.startswith("grpc://"):
+    peers.wait_for({"the TPU worker": name[len("grpc://"):]}, connect_timeout,
+                   context="--strategy=tpu",
+                   fix=fix + ", or raise --connect_timeout", notify=_notice)
+  try:
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=name)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+  except (ValueError, OSError, RuntimeError, tf.errors.OpError) as e:
+    found = f"the TPU {name!r}" if name else "a TPU on this machine"
+    raise errors.UserError(f"--strategy=tpu: cannot reach {found} ({_first_line(e)}); "
+                           f"{fix}") from None
   return tf.distribute.TPUStrategy(resolver)
 
 
@@ -367,7 +452,10 @@ def _start_tensorflow_quietly(config: run_config.RunConfig) -> None:
     os.dup2(caught.fileno(), 2)
     try:
       import tensorflow as tf  # pylint: disable=g-import-not-at-top
-      tf.config.list_logical_devices()
+      # MultiWorkerMirroredStrategy configures collective ops, which TensorFlow
+      # accepts only before its devices are initialised.
+      if config.strategy != "multi_worker":
+        tf.config.list_logical_devices()
     finally:
       os.dup2(saved_stderr, 2)
       os.close(saved_stderr)
@@ -379,6 +467,7 @@ def _start_tensorflow_quietly(config: run_config.RunConfig) -> None:
 
 def main(argv):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  config = None
   try:
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -390,6 +479,52 @@ def main(argv):
   except KeyboardInterrupt:
     print("bench_main: interrupted (Ctrl-C)", file=sys.stderr)
     sys.exit(EXIT_INTERRUPTED)
+  except Exception as e:  # pylint: disable=broad-except
+    message = _tensorflow_error_message(e, config)
+    if message is None:
+      raise
+    _fail(message)
+
+
+def _first_line(error: BaseException) -> str:
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  return lines[0] if lines else type(error).__name__
+
+
+# A task named in TensorFlow's error text: /job:worker/replica:0/task:1.
+_TASK_IN_ERROR = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+
+
+def _tensorflow_error_message(error: Exception, config: Optional[run_config.RunConfig]
+                              ) -> Optional[str]:
+  """The one line for a TensorFlow error that a user can fix, else None:
+  memory exhausted by --batch_size; under --strategy=multi_worker, a task of
+  the cluster that stopped answering (the tasks named by address)."""
+  tf = sys.modules.get("tensorflow")
+  if tf is None or config is None or not isinstance(error, tf.errors.OpError):
+    return None
+  if isinstance(error, tf.errors.ResourceExhaustedError):
+    smaller = max(1, config.batch_size // 2)
+    return (f"--batch_size={config.batch_size} does not fit in the device's memory "
+            f"({_first_line(error)[:200]}); lower it, e.g. --batch_size={smaller}")
+  if config.strategy != "multi_worker" or not isinstance(
+      error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+              tf.errors.AbortedError, tf.errors.CancelledError)):
+    return None
+  resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+  tasks = _cluster_tasks(resolver)
+  me = f"{resolver.task_type} {resolver.task_id}"
+  named = [f"{job} {task}" for job, task in _TASK_IN_ERROR.findall(str(error))]
+  lost = [t for t in dict.fromkeys(named) if t in tasks and t != me] or [
+      t for t in tasks if t != me]
+  where = ", ".join(f"{t} at {tasks[t]}" for t in lost)
+  # The line naming a task says what happened ("Error reported from
+  # /job:worker/task:1: The following tasks are unhealthy ..."); the first
+  # line is often only "Graph execution error:".
+  lines = [l.strip() for l in str(error).splitlines() if l.strip()]
+  said = next((l for l in lines if "/job:" in l), _first_line(error))
+  return (f"--strategy=multi_worker: lost {where} ({type(error).__name__}: {said[:200]}); "
+          "restart the command on every task of TF_CONFIG")
 
 
 def _fail(message: str) -> None:

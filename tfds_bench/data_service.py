@@ -29,9 +29,11 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
+import time
 from typing import List, Sequence, Tuple
 
 LOCAL_PREFIX = "local:"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as bench_main
 
 
 def free_port() -> int:
@@ -101,8 +103,15 @@ def main(argv: Sequence[str]) -> int:
     server = start_worker(args.dispatcher.removeprefix("grpc://"), args.port, args.address)
     print(f"tf.data service worker on port {args.port}, dispatcher {args.dispatcher}",
           flush=True)
-  server.join()
-  return 0
+  # The server serves from its own threads. TensorFlow's join() would hold the
+  # interpreter, deaf to Ctrl-C; a sleeping loop stops on it.
+  try:
+    while True:
+      time.sleep(0.5)
+  except KeyboardInterrupt:
+    server.stop()
+    print("tf.data service stopped (Ctrl-C)", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

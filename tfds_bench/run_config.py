@@ -76,6 +76,7 @@ OPTIONS: Dict[str, Option] = {
     "tpu": Option(_MODEL_RUN),
     "shard": Option(_MODEL_RUN),
     "data_service": Option(_MODEL_RUN),
+    "connect_timeout": Option(_MODEL_RUN),
     "list": Option(frozenset({LIST})),
     "report": Option(frozenset({REPORT})),
     "compare": Option(frozenset({COMPARE})),
@@ -117,6 +118,8 @@ class RunConfig:
   tpu: Optional[str] = None
   shard: Optional[Tuple[int, int]] = None
   data_service: Optional[DataService] = None
+  # Seconds to wait for the cluster's other tasks, a dispatcher, a TPU worker.
+  connect_timeout: int = 300
   prediction_files: Tuple[str, ...] = ()
   shard_files: bool = False
   # --predictions of a run folder written by --output_dir (or of files in
@@ -253,7 +256,8 @@ def _model_run(values: Mapping[str, object], given: set, paths: Mapping[str, Opt
               model_spec=spec, batch_size=batch_size,
               corrupt_on_the_fly=bool(values.get("corrupt_on_the_fly")),
               real_threshold=_real_threshold(values.get("real_threshold")),
-              strategy=strategy, tpu=values.get("tpu"), shard=shard, data_service=service)
+              strategy=strategy, tpu=values.get("tpu"), shard=shard, data_service=service,
+              connect_timeout=values.get("connect_timeout", 300))
 
 
 def _data_service(value: Optional[str], corrupt_on_the_fly: bool) -> Optional[DataService]:

@@ -1,14 +1,11 @@
 """Tests `bench_imagenet_p` on its dummy data, once per source.
 
 `dummy_data/released/` holds `noise.tar` and `digital.tar` with tiny H.264
-mp4s in the released layout (read with PyAV; skipped when PyAV is missing);
+mp4s in the released layout (read with PyAV, which the test extra installs);
 `dummy_data/generated/` holds a two-image `ILSVRC2012_img_val.tar`. Each
 folder is the manual_dir of one test class. (Regenerate them with
 tests/tools/make_imagenet_p_dummy_data.py.)
 """
-
-import importlib.util
-import unittest
 
 import tensorflow_datasets as tfds
 
@@ -19,7 +16,6 @@ from tfds_bench.builders.bench_imagenet_p import bench_imagenet_p_dataset_builde
 
 _BUILDER = bench_imagenet_p_dataset_builder.Builder
 _DUMMY_DIR = _BUILDER.pkg_dir_path / "dummy_data"
-_HAS_AV = importlib.util.find_spec("av") is not None
 
 
 class _FrameChecksMixin(subset_builder_testing.ConfigCountsMixin):
@@ -49,7 +45,6 @@ class _FrameChecksMixin(subset_builder_testing.ConfigCountsMixin):
       previous = (video_id, frame)
 
 
-@unittest.skipUnless(_HAS_AV, 'needs PyAV: pip install "tfds_bench[video]"')
 class BenchImagenetPReleasedTest(_FrameChecksMixin,
                                  tfds.testing.DatasetBuilderTestCase):
   """Decodes the released-layout mp4s."""
