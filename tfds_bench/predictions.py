@@ -271,7 +271,7 @@ def load_npz(path: str, spaces: Sequence[str] = (), ood_scores: Sequence[str] = 
     raise errors.UserError(f"predictions file not found: {path}")
   try:
     data = np.load(path, allow_pickle=False)
-  except (ValueError, OSError) as e:
+  except (ValueError, OSError, EOFError) as e:
     raise errors.UserError(f"{path}: not a readable .npz predictions file (save one with "
                            "numpy.savez(path, file_name=..., logits=...))") from None
   if not isinstance(data, np.lib.npyio.NpzFile):

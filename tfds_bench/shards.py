@@ -68,10 +68,13 @@ def write_shard(path: str, model: str, benchmark_ids: Sequence[str],
 def is_shard_file(path: str) -> bool:
   """Whether ``path`` is a `write_shard` file (anything unreadable is not)."""
   try:
-    with np.load(path, allow_pickle=False) as data:
-      return isinstance(data, np.lib.npyio.NpzFile) and _MARK in data.files
-  except (ValueError, OSError, AttributeError):
+    data = np.load(path, allow_pickle=False)
+  except (ValueError, OSError, EOFError):
     return False
+  if not isinstance(data, np.lib.npyio.NpzFile):
+    return False  # a plain .npy array
+  with data:
+    return _MARK in data.files
 
 
 def benchmark_ids(path: str) -> List[str]:

@@ -1,0 +1,87 @@
+"""Every documented mode, given bad input, ends in one line: a corpus run as a user would.
+
+Each case is `bench_main` in its own process (the README's command lines)
+with a bad input of its mode: wrong file types, empty files, folders where
+files are expected and the reverse, impossible resources. The principle: exit
+2, exactly one `bench_main: error:` line naming the input, and no traceback
+anywhere on stderr. The processes run a few at a time to keep the suite quick.
+"""
+
+import concurrent.futures
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfds_bench import input_pipeline, errors
+
+
+def _corpus(tmp):
+  """(case, args, what the one line must name) for each mode."""
+  (tmp / "empty.npz").write_bytes(b"")
+  (tmp / "text.npz").write_text("not a zip")
+  np.save(tmp / "array.npy", np.zeros(3))
+  np.savez(tmp / "no_arrays.npz")
+  (tmp / "empty.json").write_text("")
+  (tmp / "list.json").write_text(json.dumps([{"model": "m"}]))
+  (tmp / "empty.keras").write_bytes(b"")
+  (tmp / "empty.pth").write_bytes(b"")
+  (tmp / "empty_folder").mkdir()
+  (tmp / "not_a_run").mkdir()
+  (tmp / "a_file").write_text("x")
+  return [
+      # model runs
+      ("empty image folder", ["--image_folder=empty_folder"], "empty_folder"),
+      ("image folder is a file", ["--image_folder=a_file"], "a_file"),
+      ("empty .keras model", ["--model=empty.keras", "--preprocessing=raw",
+                              "--benchmarks=sample"], "empty.keras"),
+      ("empty weights file", ["--model=efficientnet", "--weights=empty.pth"], "empty.pth"),
+      ("output_dir inside a file", ["--output_dir=a_file/out"], "a_file/out"),
+      ("zero workers", ["--data_service=local:0"], "local:0"),
+      # --predictions
+      ("empty .npz", ["--predictions=empty.npz", "--benchmarks=imagenet2012"], "empty.npz"),
+      ("text as .npz", ["--predictions=text.npz", "--benchmarks=imagenet2012"], "text.npz"),
+      (".npy file", ["--predictions=array.npy", "--benchmarks=imagenet2012"], "array.npy"),
+      ("npz without arrays", ["--predictions=no_arrays.npz", "--benchmarks=imagenet2012"],
+       "no_arrays.npz"),
+      ("folder that is not a run", ["--predictions=not_a_run"], "not_a_run"),
+      # --report
+      ("empty results file", ["--report=empty.json"], "empty.json"),
+      ("results lacking fields", ["--report=list.json"], "list.json"),
+      ("report of a folder", ["--report=empty_folder"], "empty_folder"),
+      # --compare
+      ("compare folders that are not runs", ["--compare=not_a_run,empty_folder"], "not_a_run"),
+      ("compare one run", ["--compare=not_a_run"], "--compare"),
+      # --audit
+      ("audit of missing folders", ["--audit=no_such_a,no_such_b", "--output_dir=audit"],
+       "no_such_a"),
+  ]
+
+
+def _run(args, env, cwd):
+  return subprocess.run([sys.executable, "-m", "tfds_bench.bench_main", *args],
+                        capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+
+
+def test_every_mode_ends_bad_input_in_one_line(tmp_path, quiet_tf_env):
+  corpus = _corpus(tmp_path)
+  with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+    runs = list(pool.map(lambda case: _run(case[1], quiet_tf_env, tmp_path), corpus))
+  failures = []
+  for (case, args, named), proc in zip(corpus, runs):
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_main: error:")]
+    if (proc.returncode != 2 or "Traceback" in proc.stderr or len(lines) != 1
+        or named not in lines[0]):
+      failures.append(f"{case} {args}: exit {proc.returncode}\n{proc.stderr[-1500:]}")
+  assert not failures, "\n\n".join(failures)
+
+
+def test_a_missing_val_archive_names_the_file_to_put_in_manual_dir(tmp_path):
+  (tmp_path / "manual").mkdir()
+  (tmp_path / "manual" / "other.txt").write_text("x")
+  for manual_dir in (None, tmp_path / "manual"):
+    with pytest.raises(errors.MissingArchiveError, match="put ILSVRC2012_img_val.tar"):
+      input_pipeline.load_split("imagenet2012", "validation", data_dir=str(tmp_path / "data"),
+                                manual_dir=None if manual_dir is None else str(manual_dir))
