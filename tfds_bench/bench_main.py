@@ -24,8 +24,11 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import sys
 import tempfile
+import threading
+import time
 from typing import Dict, List, Optional, Tuple
 
 from absl import app, flags, logging
@@ -465,9 +468,62 @@ def _start_tensorflow_quietly(config: run_config.RunConfig) -> None:
           print(line, file=sys.stderr)
 
 
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+# How long the main thread gets to end the run itself after a Ctrl-C or
+# SIGTERM (its KeyboardInterrupt path: exit 130, nothing half-written) before
+# the watcher ends the process: TensorFlow can hold the main thread in C (a
+# collective, a tf.data service read), where Python's handlers never run.
+SIGNAL_GRACE_S = 3.0
+
+
+class _Terminated(Exception):
+  """SIGTERM, raised in the main thread like KeyboardInterrupt for Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+  del signum, frame
+  raise _Terminated()
+
+
+def _end_on_signals_even_when_blocked(reported: threading.Event) -> None:
+  """Ctrl-C and SIGTERM end the run in every wait.
+
+  Python runs its signal handlers in the main thread only, which TensorFlow
+  can hold in C; but the C-level handler also writes the signal's number to
+  a wake-up file descriptor at once. A watcher thread reads it and, if the
+  main thread has not ended the run by itself within `SIGNAL_GRACE_S` (its
+  KeyboardInterrupt / `_Terminated` path: one line, nothing half-written),
+  says so on one line and exits (130, or 143 for SIGTERM).
+  """
+  read_fd, write_fd = os.pipe()
+  os.set_blocking(write_fd, False)
+  signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+  signal.signal(signal.SIGTERM, _raise_terminated)
+
+  def watch():
+    while True:
+      signum = os.read(read_fd, 1)[0]
+      if signum in (signal.SIGINT, signal.SIGTERM):
+        break
+    time.sleep(SIGNAL_GRACE_S)
+    if not reported.is_set():
+      print(_interrupted_line(signum), file=sys.stderr, flush=True)
+    os._exit(EXIT_INTERRUPTED if signum == signal.SIGINT else EXIT_TERMINATED)
+
+  threading.Thread(target=watch, name="bench_main-signals", daemon=True).start()
+
+
+def _interrupted_line(signum: int) -> str:
+  if signum == signal.SIGINT:
+    return "bench_main: interrupted (Ctrl-C)"
+  return "bench_main: terminated (SIGTERM)"
+
+
 def main(argv):
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   config = None
+  reported = threading.Event()
+  _end_on_signals_even_when_blocked(reported)
   try:
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -477,8 +533,13 @@ def main(argv):
   except (errors.UserError, app.UsageError) as e:
     _fail(str(e))
   except KeyboardInterrupt:
-    print("bench_main: interrupted (Ctrl-C)", file=sys.stderr)
+    reported.set()
+    print(_interrupted_line(signal.SIGINT), file=sys.stderr, flush=True)
     sys.exit(EXIT_INTERRUPTED)
+  except _Terminated:
+    reported.set()
+    print(_interrupted_line(signal.SIGTERM), file=sys.stderr, flush=True)
+    sys.exit(EXIT_TERMINATED)
   except Exception as e:  # pylint: disable=broad-except
     message = _tensorflow_error_message(e, config)
     if message is None:

@@ -224,6 +224,9 @@ def _where_it_fails_section(records: Sequence[Mapping]) -> List[str]:
                    for r in sorted(factor_records, key=lambda r: (
                        r["model"], r["benchmark"], r["metric"].startswith("multi_"),
                        -float(r["value"])))], left_columns=3), ""]
+  return lines
+
+
 def _published_rows_section(records: Sequence[Mapping],
                             published_matches: Mapping[str, Mapping]) -> List[str]:
   """Measured top-1 / top-5 beside the published row of the same checkpoint."""
