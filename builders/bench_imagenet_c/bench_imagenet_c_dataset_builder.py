@@ -46,7 +46,6 @@ from absl import logging
 from etils import epath
 import tensorflow_datasets as tfds
 
-from tfds_bench import archives
 from tfds_bench.release import common
 from tfds_bench.release import imagenet_c
 from tfds_bench import labels
@@ -55,11 +54,6 @@ from tfds_bench.errors import DamagedInputError
 
 SOURCE_RELEASED = common.SOURCE_RELEASED
 SOURCE_GENERATED = common.SOURCE_GENERATED
-# Val images per Beam element, each element one run of generate_images' thread
-# pool (groups of imagenet_c.GROUP_SIZE): 512 keep every core busy past the
-# pool's start and end; the batch's val JPEGs are ~65 MB, and 50,000 images
-# still make ~100 elements.
-GENERATION_BATCH = 512
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -149,19 +143,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     if source == SOURCE_RELEASED:
       return self._released_examples(path)
     if getattr(self, "_beam_requested", False):
-      beam = tfds.core.lazy_imports.apache_beam
-      entries = archives.index_uncompressed_tar(path)
-      for name, _, _ in entries:
-        common.check_val_member(name, path)  # Fail fast, before Beam runs.
       # Batches, not single images: each batch runs through
       # imagenet_c.generate_images' thread pool in groups, as without Beam.
-      return (
-          beam.Create(sorted(entries))
-          | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)
-          | beam.FlatMap(imagenet_c.generate_indexed_examples, archive=str(path),
-                         config=self.builder_config.config,
-                         base_seed=common.DEFAULT_BASE_SEED))
-    return self._generated_examples(path)
+      return imagenet_c.beam_generation(tfds.core.lazy_imports.apache_beam, path,
+                                        self.builder_config.config)
+    return imagenet_c.generate_from_val_archive(path, self.builder_config.config)
 
   def _released_examples(self, archive: epath.Path):
     config = self.builder_config.config
@@ -183,8 +169,3 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           "file_name": file_name,
       }
 
-  def _generated_examples(self, val_archive: epath.Path):
-    val_images = ((file_name, label, data, f"member {file_name!r} of {val_archive}")
-                  for file_name, label, data in common.iter_val_images(val_archive))
-    return imagenet_c.generate_examples(val_images, self.builder_config.config,
-                                        common.DEFAULT_BASE_SEED)

@@ -28,7 +28,6 @@ from absl import logging
 from etils import epath
 import tensorflow_datasets as tfds
 
-from tfds_bench import archives
 from tfds_bench import labels
 from tfds_bench.builders import subset_builder
 from tfds_bench.errors import DamagedInputError
@@ -36,8 +35,6 @@ from tfds_bench.release import common
 from tfds_bench.release import imagenet_c
 from tfds_bench.release import imagenet_c_bar
 
-# Val images per Beam element (as bench_imagenet_c).
-GENERATION_BATCH = 512
 
 
 @dataclasses.dataclass
@@ -103,25 +100,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     return {"test": self._generate_examples(source, path)}
 
   def _generate_examples(self, source: str, path: epath.Path):
-    config = self.builder_config
     if source == common.SOURCE_RELEASED:
       return self._released_examples(path)
+    config = imagenet_c.Config(self.builder_config.corruption, self.builder_config.severity)
     if getattr(self, "_beam_requested", False):
-      beam = tfds.core.lazy_imports.apache_beam
-      entries = archives.index_uncompressed_tar(path)
-      for name, _, _ in entries:
-        common.check_val_member(name, path)  # Fail fast, before Beam runs.
-      return (
-          beam.Create(sorted(entries))
-          | beam.BatchElements(min_batch_size=GENERATION_BATCH, max_batch_size=GENERATION_BATCH)
-          | beam.FlatMap(imagenet_c.generate_indexed_examples, archive=str(path),
-                         config=imagenet_c.Config(config.corruption, config.severity),
-                         base_seed=common.DEFAULT_BASE_SEED))
-    val_images = ((file_name, label, data, f"member {file_name!r} of {path}")
-                  for file_name, label, data in common.iter_val_images(path))
-    return imagenet_c.generate_examples(
-        val_images, imagenet_c.Config(config.corruption, config.severity),
-        common.DEFAULT_BASE_SEED)
+      return imagenet_c.beam_generation(tfds.core.lazy_imports.apache_beam, path, config)
+    return imagenet_c.generate_from_val_archive(path, config)
 
   def _released_examples(self, archive: epath.Path):
     config = self.builder_config
