@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from tfds_bench import errors, evaluate, input_pipeline, shards
+from tfds_bench import errors, evaluate, input_pipeline, peers, shards
 from tfds_bench import data_service as data_service_lib
 from tfds_bench.sources import DataOptions
 from tfds_bench.predictions import EXAMPLE_ID
@@ -283,10 +283,17 @@ def _dispatcher_lost_midway(quiet_tf_env, sample_data_dir, dispatcher, port):
 
 def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_env):
   """A missing peer, dispatcher or TPU worker: one line naming its address
-  after --connect_timeout (exit 2); Ctrl-C during the same waits: exit 130
-  within seconds; no TPU at all: one line. The processes run side by side."""
+  after --connect_timeout (exit 2); a live dispatcher whose worker never
+  registers: one line once no batch came for --connect_timeout; Ctrl-C
+  during the same waits: exit 130 within seconds; no TPU at all: one line.
+  The processes run side by side."""
   silent = data_service_lib.free_port()
   own = [data_service_lib.free_port() for _ in range(2)]
+  lonely = data_service_lib.free_port()  # a dispatcher waiting for a worker at `silent`
+  dispatcher = subprocess.Popen(
+      [sys.executable, "-m", "tfds_bench.data_service", "dispatcher", f"--port={lonely}",
+       f"--workers=localhost:{silent}"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(quiet_tf_env))
   timed_out = {
       f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent} within "
       "--connect_timeout=2 s": (["--strategy=multi_worker"],
@@ -308,7 +315,11 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
 
   timing_out = [start(args, env, "--connect_timeout=2") for args, env in timed_out.values()]
   waiting = [start(args, env) for args, env in interrupted]
+  stalled_runs = []
   try:
+    peers.wait_for({"the dispatcher": f"localhost:{lonely}"}, 120, fix="")
+    stalled = start([f"--data_service=grpc://localhost:{lonely}", "--connect_timeout=3"], {})
+    stalled_runs.append(stalled)
     for proc in waiting:
       line = proc.stderr.readline()  # the wait announces itself after a moment
       assert line.startswith("bench_main: waiting for ") and f"localhost:{silent}" in line
@@ -326,8 +337,16 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
       (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
       assert line.startswith("bench_main: error: " + expected), line
       assert "raise --connect_timeout" in line or "or use --strategy=mirrored / none" in line
+    _, stderr = stalled.communicate(timeout=300)
+    assert stalled.returncode == 2, stderr[-3000:]
+    (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
+    assert line.startswith(
+        f"bench_main: error: --data_service=grpc://localhost:{lonely}: no batch from the "
+        "tf.data service for 3 s (--connect_timeout) although its dispatcher at "
+        f"localhost:{lonely} answers: its workers never registered or stopped; "), line
+    assert "Traceback" not in stderr
   finally:
-    _kill_leftovers(timing_out + waiting)
+    _kill_leftovers(timing_out + waiting + stalled_runs + [dispatcher])
 
 
 def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,

@@ -209,7 +209,9 @@ def _run(config: run_config.RunConfig) -> int:
     strategy = _strategy(config)
     writes_outputs = evaluate.host_slice(strategy)[0] == 0  # all hosts get the same results
     # The servers of --data_service=local:N live as long as this run.
-    service_address, service_servers = _data_service(config)  # pylint: disable=unused-variable
+    service_address, service_servers, heartbeat = _data_service(config)  # pylint: disable=unused-variable
+    if heartbeat is not None:
+      progress_factory = _beating_progress(progress_factory, heartbeat)
     data = evaluate.DataOptions(config.data_dir, config.manual_dir, config.image_folder,
                                 config.corrupt_on_the_fly, service_address)
     if config.mode == run_config.SHARD:
@@ -265,15 +267,17 @@ def _scoring_options(config: run_config.RunConfig, progress_factory) -> ScoringO
 
 def _data_service(config: run_config.RunConfig):
   """--data_service -> (dispatcher address or None, what to keep alive: the
-  in-process servers of local:N, or the watch of a remote dispatcher). A
-  remote dispatcher must answer within --connect_timeout (`peers.wait_for`)
-  and keep answering (`peers.watch`): TensorFlow's client would wait for it
-  forever."""
+  in-process servers of local:N, or the watches of a remote service, a
+  `peers.Heartbeat` or None). A remote dispatcher must answer within
+  --connect_timeout (`peers.wait_for`) and keep answering (`peers.watch`),
+  and while a source streams its workers must send a batch at least every
+  --connect_timeout (the heartbeat, beaten by `_beating_progress`):
+  TensorFlow's client would wait for either forever."""
   service = config.data_service
   if service is None:
-    return None, []
+    return None, [], None
   if service.local_workers:
-    return data_service.start_local(service.local_workers)
+    return (*data_service.start_local(service.local_workers), None)
   address = service.address[len("grpc://"):]
   peers.wait_for(
       {"the tf.data service dispatcher": address}, config.connect_timeout,
@@ -285,13 +289,43 @@ def _data_service(config: run_config.RunConfig):
   # A dispatcher lost midway would leave the input pipeline waiting forever
   # inside TensorFlow, where neither an exception nor Ctrl-C reaches it: the
   # watch ends the process with the error line.
-  watching = peers.watch(address, config.connect_timeout,
-                         lambda silent: _exit_now(
-                             f"--data_service={service.address}: the tf.data service "
-                             f"dispatcher at {address} stopped answering ({silent:.0f} s "
-                             "silent, --connect_timeout); restart it and its workers, then "
-                             "this command"))
-  return service.address, [watching]
+  def dispatcher_lost(silent):
+    _exit_now(f"--data_service={service.address}: the tf.data service dispatcher at "
+              f"{address} stopped answering ({silent:.0f} s silent, --connect_timeout); "
+              "restart it and its workers, then this command")
+
+  def no_batch(silent):
+    # A dispatcher lost during the same seconds is the cause to name.
+    if not peers.answers(address):
+      dispatcher_lost(silent)
+    _exit_now(f"--data_service={service.address}: no batch from the tf.data service for "
+              f"{silent:.0f} s (--connect_timeout) although its dispatcher at {address} "
+              "answers: its workers never registered or stopped; start every worker its "
+              f"--workers lists (python -m tfds_bench.data_service worker --dispatcher={address}"
+              " --port=...), then this command, or raise --connect_timeout")
+
+  watching = peers.watch(address, config.connect_timeout, dispatcher_lost)
+  heartbeat = peers.Heartbeat(config.connect_timeout, no_batch)
+  return service.address, [watching], heartbeat
+
+
+def _beating_progress(factory, heartbeat: peers.Heartbeat):
+  """``factory`` (None: no display) whose displays also arm, beat and disarm
+  ``heartbeat``: a bar is made when a source starts streaming and updated
+  once per batch."""
+  def make(description, total):
+    update, close = factory(description, total) if factory else (lambda n: None, lambda: None)
+    heartbeat.arm()
+
+    def beat_and_update(n):
+      heartbeat.beat()
+      update(n)
+
+    def disarm_and_close():
+      heartbeat.disarm()
+      close()
+    return beat_and_update, disarm_and_close
+  return make
 
 
 def _exit_now(message: str) -> None:

@@ -15,7 +15,8 @@ starts, and it goes on only once every peer has answered AND connected to it
 (each peer connects once, when it first sees the port): a task that leaves
 the wait closes its port until TensorFlow's server opens it again, so a task
 that returned on answers alone could leave a slower peer knocking on a
-closed port. `watch` keeps checking an address for the rest of the run.
+closed port. `watch` keeps checking an address for the rest of the run;
+`Heartbeat` puts a deadline on the batches a tf.data service owes the run.
 No TensorFlow here.
 """
 
@@ -156,3 +157,47 @@ def watch(address: str, timeout_s: float, on_lost: Callable[[float], None],
 
   threading.Thread(target=run, name=f"watch {address}", daemon=True).start()
   return stop
+
+
+class Heartbeat:
+  """A deadline on progress that TensorFlow itself would wait for without one.
+
+  A tf.data service client waits, without a deadline and out of Ctrl-C's
+  reach, for data the dispatcher's workers never send: workers that never
+  registered (a static-sharding dispatcher waits for every worker it lists)
+  or that died midway, while the dispatcher itself answers. Armed while a
+  source is streamed (`arm`, `disarm`), a daemon thread calls
+  ``on_stalled(seconds without a beat)`` once when ``timeout_s`` seconds pass
+  without a `beat` (one per batch received). `stop` ends the thread.
+  """
+
+  def __init__(self, timeout_s: float, on_stalled: Callable[[float], None],
+               poll_s: float = 1.0):
+    self._timeout_s = timeout_s
+    self._on_stalled = on_stalled
+    self._lock = threading.Lock()
+    self._last_beat: Optional[float] = None  # None: disarmed.
+    self._stop = threading.Event()
+    threading.Thread(target=self._run, args=(poll_s,), name="heartbeat", daemon=True).start()
+
+  def arm(self) -> None:
+    with self._lock:
+      self._last_beat = time.monotonic()
+
+  def beat(self) -> None:
+    self.arm()
+
+  def disarm(self) -> None:
+    with self._lock:
+      self._last_beat = None
+
+  def stop(self) -> None:
+    self._stop.set()
+
+  def _run(self, poll_s: float) -> None:
+    while not self._stop.wait(poll_s):
+      with self._lock:
+        silent = None if self._last_beat is None else time.monotonic() - self._last_beat
+      if silent is not None and silent >= self._timeout_s:
+        self._on_stalled(silent)
+        return
