@@ -351,10 +351,14 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
 
 def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
                                                         one_process, quiet_tf_env):
-  for index in range(2):
-    proc = _bench_main(quiet_tf_env, f"--data_dir={sample_data_dir}", "--benchmarks=sample",
-                       f"--shard={index}/2", f"--output_dir={tmp_path}", "--batch_size=3")
-    assert proc.returncode == 0, proc.stderr[-2000:]
+  # The two shards as two processes side by side, as on two hosts.
+  procs = [subprocess.Popen(
+      BENCH_MAIN + [f"--data_dir={sample_data_dir}", "--benchmarks=sample",
+                    f"--shard={index}/2", f"--output_dir={tmp_path}", "--batch_size=3"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(quiet_tf_env))
+           for index in range(2)]
+  for returncode, _, stderr in _finish(procs):
+    assert returncode == 0, stderr[-2000:]
   proc = _bench_main(quiet_tf_env, f"--predictions={tmp_path}/predictions-shard-*.npz",
                      f"--output_dir={tmp_path / 'merged'}")
   assert proc.returncode == 0, proc.stderr[-2000:]

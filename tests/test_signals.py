@@ -13,8 +13,6 @@ import sys
 import threading
 import time
 
-import pytest
-
 from tfds_bench import bench_main
 
 
@@ -36,34 +34,43 @@ def _silent_server():
   return server, accepted
 
 
-@pytest.mark.parametrize("signum, code, line", [
-    (signal.SIGINT, 130, "bench_main: interrupted (Ctrl-C)"),
-    (signal.SIGTERM, 143, "bench_main: terminated (SIGTERM)")])
-def test_a_signal_ends_a_run_held_inside_tensorflow(tmp_path, quiet_tf_env, signum, code, line):
-  server, accepted = _silent_server()
-  port = server.getsockname()[1]
-  proc = subprocess.Popen(
-      [sys.executable, "-m", "tfds_bench.bench_main", f"--data_service=grpc://127.0.0.1:{port}",
-       "--connect_timeout=120", "--benchmarks=sample", f"--data_dir={tmp_path / 'data'}",
-       "--noprogress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=quiet_tf_env, cwd=tmp_path,
+SIGNALS = ((signal.SIGINT, 130, "bench_main: interrupted (Ctrl-C)"),
+           (signal.SIGTERM, 143, "bench_main: terminated (SIGTERM)"))
+
+
+def test_a_signal_ends_a_run_held_inside_tensorflow(tmp_path, quiet_tf_env):
+  """Ctrl-C and SIGTERM, one run each, side by side."""
+  servers = [_silent_server() for _ in SIGNALS]
+  procs = [subprocess.Popen(
+      [sys.executable, "-m", "tfds_bench.bench_main",
+       f"--data_service=grpc://127.0.0.1:{server.getsockname()[1]}", "--connect_timeout=120",
+       "--benchmarks=sample", f"--data_dir={tmp_path / f'data{index}'}", "--noprogress"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=quiet_tf_env,
+      cwd=tmp_path,
       # As from a terminal: the signal's default handling, whatever the runner's.
       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+           for index, (server, _) in enumerate(servers)]
   try:
     deadline = time.time() + 240
     # One connection is the reachability check; TensorFlow's own comes next.
-    while len(accepted) < 2 and proc.poll() is None and time.time() < deadline:
+    while (any(len(accepted) < 2 and proc.poll() is None
+               for (_, accepted), proc in zip(servers, procs)) and time.time() < deadline):
       time.sleep(0.2)
     time.sleep(2)  # inside TensorFlow's call now
-    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    for proc in procs:
+      assert proc.poll() is None, proc.communicate()[1][-2000:]
     sent = time.time()
-    proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=60)
+    for proc, (signum, _, _) in zip(procs, SIGNALS):
+      proc.send_signal(signum)
+    stderrs = [proc.communicate(timeout=60)[1] for proc in procs]
     took = time.time() - sent
   finally:
-    proc.kill()
-    server.close()
-  assert proc.returncode == code, stderr[-2000:]
-  assert stderr.strip().splitlines()[-1] == line
-  assert "Traceback" not in stderr
+    for proc in procs:
+      proc.kill()
+    for server, _ in servers:
+      server.close()
+  for proc, stderr, (_, code, line) in zip(procs, stderrs, SIGNALS):
+    assert proc.returncode == code, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == line
+    assert "Traceback" not in stderr
   assert took < bench_main.SIGNAL_GRACE_S + 10

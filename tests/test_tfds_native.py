@@ -191,19 +191,31 @@ def test_import_tfds_bench_alone_loads_neither_tfds_nor_tensorflow():
       "'tensorflow' in sys.modules)") == "False False"
 
 
-@pytest.mark.parametrize("imports", [
+IMPORT_ORDERS = (
     "import tfds_bench; import tensorflow_datasets as tfds",
     "import tensorflow_datasets as tfds; import tfds_bench",
     # The builders' shared module imported first (it imports TFDS itself).
     "from tfds_bench.builders import subset_builder; import tensorflow_datasets as tfds",
-])
-def test_import_tfds_bench_registers_every_builder(imports):
+)
+
+
+def test_import_tfds_bench_registers_every_builder():
   # What a notebook does, and what `tfds build --imports=tfds_bench` does
-  # (import the module, then look the builder up by name).
-  registered = _python(
-      f"{imports}; print(*sorted(n for n in tfds.list_builders("
-      "with_community_datasets=False) if n.startswith('bench_')), "
-      "tfds.builder('bench_imagenet_v2/matched-frequency').info.config_name)")
+  # (import the module, then look the builder up by name), in each import
+  # order; one fresh interpreter per order, side by side.
+  procs = [subprocess.Popen(
+      [sys.executable, "-c",
+       f"{imports}; print(*sorted(n for n in tfds.list_builders("
+       "with_community_datasets=False) if n.startswith('bench_')), "
+       "tfds.builder('bench_imagenet_v2/matched-frequency').info.config_name)"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for imports in IMPORT_ORDERS]
+  try:
+    outputs = [p.communicate(timeout=300) for p in procs]
+  finally:
+    for p in procs:
+      p.kill()
   folders = sorted(p.parent.name for p in V2.pkg_dir_path.parent.glob(
       "bench_*/*_dataset_builder.py"))
-  assert registered.split() == folders + ["matched-frequency"]
+  for imports, proc, (stdout, stderr) in zip(IMPORT_ORDERS, procs, outputs):
+    assert proc.returncode == 0, f"{imports}: {stderr[-2000:]}"
+    assert stdout.split() == folders + ["matched-frequency"], imports
