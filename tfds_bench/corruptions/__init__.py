@@ -15,6 +15,8 @@ uint8), `xla_exact` (XLA compilation keeping numpy's rounding), `filters`,
 ``fn(images, severity, seed) -> images`` where ``images`` is a uint8 tensor
 ``[B, H, W, 3]``, ``severity`` a Python int in 1..5 and ``seed`` a Python int;
 the function returns a uint8 tensor of the same shape, deterministic for a seed.
+A module may also export ``ONE_IMAGE_EAGER``: name -> the same corruption of
+one image ``[H, W, 3]``, which `apply`'s eager one-image call runs directly.
 """
 
 from __future__ import annotations
@@ -74,11 +76,21 @@ def apply(images, corruption: str, severity: int, seed=0):
   elif not seed.dtype.is_integer or seed.shape.rank != 0:
     raise TypeError(f"a tensor seed must be a scalar integer, got {seed.dtype.name} {seed.shape}")
   if isinstance(seed, int) and tf.executing_eagerly():
+    one_image = _one_image_eager().get(corruption) if single else None
+    if one_image is not None:
+      return one_image(images, int(severity), seed)
     # One call of a traced program instead of dispatching each op from Python:
     # an eager one-image call would pay that dispatch several times over its
     # work. The seed goes in as a tensor, which gives the same draws.
     return _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
   return _corrupt(images, corruption, int(severity), seed)
+
+
+def _one_image_eager() -> Dict[str, Callable]:
+  """Name -> ``fn(image [H, W, 3], severity, seed)`` of the corruptions whose
+  eager one-image call skips the traced program (a module's ``ONE_IMAGE_EAGER``)."""
+  from tfds_bench.corruptions import digital  # lazy: tensorflow
+  return digital.ONE_IMAGE_EAGER
 
 
 def _corrupt(images, corruption: str, severity: int, seed):

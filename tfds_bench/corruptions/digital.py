@@ -114,8 +114,7 @@ def jpeg_compression(images: tf.Tensor, severity: int,
   quality = _JPEG_QUALITY[severity - 1]
 
   def one(image):
-    data = tf.io.encode_jpeg(image, quality=quality, chroma_downsampling=True)
-    return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
+    return jpeg_round_trip(image, quality)
 
   if images.shape[0] is not None:
     # A known batch size (always, eagerly): the images one by one, without
@@ -125,6 +124,17 @@ def jpeg_compression(images: tf.Tensor, severity: int,
     out = tf.map_fn(one, images, fn_output_signature=tf.TensorSpec(
         images.shape[1:], tf.uint8))
   return tf.ensure_shape(out, images.shape)
+
+
+def jpeg_round_trip(image: tf.Tensor, quality: int) -> tf.Tensor:
+  """One uint8 image ``[H, W, 3]`` JPEG-encoded at ``quality`` and decoded as PIL would."""
+  data = tf.io.encode_jpeg(image, quality=quality, chroma_downsampling=True)
+  return tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE")
+
+
+def _jpeg_compression_one_image(image: tf.Tensor, severity: int, seed: int) -> tf.Tensor:
+  del seed
+  return jpeg_round_trip(image, _JPEG_QUALITY[severity - 1])
 
 
 def _affine_points(h: int, w: int) -> np.ndarray:
@@ -219,4 +229,13 @@ CORRUPTIONS: Dict[str, Callable[[tf.Tensor, int, int], tf.Tensor]] = {
     "pixelate": pixelate,
     "jpeg_compression": jpeg_compression,
     "saturate": saturate,
+}
+
+# Corruptions whose eager one-image call (`corruptions.apply` with a Python-int
+# seed) runs their kernels directly, ``fn(image [H, W, 3], severity, seed)``,
+# instead of a traced program: a JPEG round trip is two kernels, which cost
+# less dispatched one by one than a program's fixed call cost
+# (benchmarks/README.md, corruption_speed.py's eager column).
+ONE_IMAGE_EAGER: Dict[str, Callable[[tf.Tensor, int, int], tf.Tensor]] = {
+    "jpeg_compression": _jpeg_compression_one_image,
 }
