@@ -336,3 +336,15 @@ def test_sources_and_benchmark_scorer():
   values = {r.metric: r.value for r in results}
   assert values["error/fog_1"] == 0.5 and values["error/fog_2"] == 1.0
   assert all(r.benchmark == "imagenet_c" for r in results)
+
+
+@pytest.mark.parametrize("name, severity", [("fog", 2), ("snow", 4), ("plasma_noise", 3)])
+def test_corrupt_op_by_op_equals_the_traced_graph(name, severity):
+  # traced=False (the sample suite's few images per config) gives the bytes
+  # of the per-config graph (every ImageNet-C config on the seven sample
+  # photos compared equal when it was introduced).
+  crop = np.random.default_rng(4).integers(0, 256, (224, 224, 3), dtype=np.uint8)
+  config = imagenet_c.Config(name, severity)
+  for seed in (1, 2**31 - 1):
+    np.testing.assert_array_equal(imagenet_c.corrupt(crop, config, seed, traced=False),
+                                  imagenet_c.corrupt(crop, config, seed))

@@ -74,7 +74,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       examples = []
       for number, photo, crop in crops:
         key = f"{config.name}/{photo.file_name}"
-        corrupted = imagenet_c.corrupt(crop, config, seed=number)
+        corrupted = imagenet_c.corrupt(crop, config, seed=number, traced=False)
         examples.append((key, {
             "image": imagenet_c.encode_jpeg(corrupted),
             "label": photo.label,
@@ -82,10 +82,11 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }))
       return examples
 
-    # Seven photos per config: compiling each config's XLA programs costs more
-    # than corrupting its photos, and a compilation runs on one core, so the
-    # configs run on a thread per core. TFDS orders examples by key, so the
-    # order they arrive in does not matter.
+    # Seven photos per config: a traced graph per config would cost more than
+    # its photos (`imagenet_c.corrupt`, traced=False), and compiling a
+    # corruption's XLA programs, on one core, still does, so the configs run
+    # on a thread per core. TFDS orders examples by key, so the order they
+    # arrive in does not matter.
     with concurrent.futures.ThreadPoolExecutor(max_workers=multiprocessing.cpu_count()) as pool:
       for examples in pool.map(config_examples, imagenet_c.ALL_CONFIGS):
         yield from examples

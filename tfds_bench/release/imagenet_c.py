@@ -141,16 +141,25 @@ def encode_jpeg(image: np.ndarray) -> bytes:
   return buffer.getvalue()
 
 
-def corrupt(image: np.ndarray, config: Config, seed: int) -> np.ndarray:
+def corrupt(image: np.ndarray, config: Config, seed: int, traced: bool = True) -> np.ndarray:
   """`tfds_bench.corruptions.apply` on one uint8 `[H, W, 3]` image, as numpy.
 
-  Runs one traced graph per (config, image size) with the seed
+  ``traced``: runs one traced graph per (config, image size) with the seed
   as a tensor (`_corrupt_graph`): the same bytes as the eager call, without
-  dispatching each op from Python for every image, and no retracing per seed.
+  dispatching each op from Python for every image, and no retracing per seed;
+  what a config of 50,000 images wants. ``traced=False`` dispatches the ops
+  eagerly, seed as a tensor (same bytes): a config's graph costs about half a
+  second to trace and start, more than a few images (the sample suite's 7 per
+  config) cost op by op, and the eager path's XLA programs are shared by every
+  severity whose parameters are run-time operands.
   """
   _check_seed(seed)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  out = _corrupt_graph(config)(image, tf.constant(seed, tf.int64))
+  seed_tensor = tf.constant(seed, tf.int64)
+  if traced:
+    out = _corrupt_graph(config)(image, seed_tensor)
+  else:
+    out = corruptions.apply(image, config.corruption, config.severity, seed_tensor)
   return np.asarray(out, dtype=np.uint8)
 
 
