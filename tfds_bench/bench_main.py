@@ -302,7 +302,7 @@ def _data_service(config: run_config.RunConfig):
               f"{silent:.0f} s (--connect_timeout) although its dispatcher at {address} "
               "answers: its workers never registered or stopped; start every worker its "
               f"--workers lists (python -m tfds_bench.data_service worker --dispatcher={address}"
-              " --port=...), then this command, or raise --connect_timeout")
+              " --port=PORT --address=HOST:PORT), then this command, or raise --connect_timeout")
 
   watching = peers.watch(address, config.connect_timeout, dispatcher_lost)
   heartbeat = peers.Heartbeat(config.connect_timeout, no_batch)
