@@ -57,6 +57,30 @@ def _corpus(tmp):
       # --audit
       ("audit of missing folders", ["--audit=no_such_a,no_such_b", "--output_dir=audit"],
        "no_such_a"),
+      ("audit of one source", ["--audit=imagenet_v2/top-images"],
+       "--audit wants TEST_SOURCE,REFERENCE_SOURCE"),
+      # names, paths and archives that are not there
+      ("unknown model", ["--model=resnet_9000"], "unknown model 'resnet_9000'; known models:"),
+      ("unknown benchmark", ["--benchmarks=imagenet_z"],
+       "unknown benchmark 'imagenet_z'; known: sample"),
+      ("missing image folder", ["--image_folder=/nonexistent/dir"],
+       "image folder not found: /nonexistent/dir"),
+      ("missing predictions file",
+       ["--predictions=/nonexistent/p.npz", "--benchmarks=imagenet2012"],
+       "predictions file not found: /nonexistent/p.npz"),
+      ("predictions without benchmarks", ["--predictions=x.npz"],
+       "--predictions needs --benchmarks"),
+      ("Keras application without weights", ["--model=resnet50"],
+       "needs its ImageNet weights as a local file"),
+      ("missing weights file", ["--model=resnet50", "--weights=/nonexistent/w.h5"],
+       "resnet50 weights not found"),
+      ("missing model file", ["--model=/nonexistent/model.keras"], "model file not found"),
+      ("missing manual_dir", ["--benchmarks=imagenet_a", "--manual_dir=/nonexistent"],
+       "--manual_dir=/nonexistent: folder not found"),
+      # An archive with no published checksum is never downloaded: no network.
+      ("archive not in manual_dir", ["--benchmarks=imagenet_o", f"--manual_dir={tmp}"],
+       "imagenet-o.tar is needed: download it from https://people.eecs.berkeley.edu/"),
+      ("missing results file", ["--report=/nonexistent/results.json"], "results file not found"),
   ]
 
 
@@ -67,8 +91,12 @@ def _run(args, env, cwd):
 
 def test_every_mode_ends_bad_input_in_one_line(tmp_path, quiet_tf_env):
   corpus = _corpus(tmp_path)
+  # Every run gets an empty data_dir of its own: no prepared data of the
+  # machine's default one can answer in its place.
   with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-    runs = list(pool.map(lambda case: _run(case[1], quiet_tf_env, tmp_path), corpus))
+    runs = list(pool.map(
+        lambda case: _run([f"--data_dir={tmp_path / 'data'}", *case[1]], quiet_tf_env,
+                          tmp_path), corpus))
   failures = []
   for (case, args, named), proc in zip(corpus, runs):
     lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_main: error:")]
