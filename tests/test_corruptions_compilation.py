@@ -4,7 +4,8 @@ A new seed must not retrace a tf.function nor recompile an XLA program: the
 builders and the on-the-fly path give every image its own seed, so a program
 per seed would compile once per image (as when a drawn angle is the start
 of a ``tf.slice``, which tf2xla compiles as a constant).
-Two checks, over all 29 corruptions (ImageNet-C's 19 and C-bar's 10):
+Two checks, over all 29 corruptions (ImageNet-C's 19 and C-bar's 10), in one
+fresh interpreter:
 
 * tracing: every tf.function of the engine's modules is traced no more after
   the first seed (`experimental_get_tracing_count`);
@@ -58,11 +59,6 @@ def _engine_functions():
   return found
 
 
-def _tracing_counts():
-  return {(m.__name__, n): f.experimental_get_tracing_count()
-          for m, n, f in _engine_functions()}
-
-
 def test_the_engine_has_xla_helpers():
   # Guards the scan below: if the helpers stopped being module-level
   # tf.functions, the checks would pass vacuously.
@@ -71,47 +67,54 @@ def test_the_engine_has_xla_helpers():
           "_caustic_xla", "_perlin_xla"} <= names
 
 
-@pytest.mark.parametrize("name", corruptions.ALL_NAMES)
-def test_no_retracing_across_seeds(name):
-  images = _images()
-  corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
-  before = _tracing_counts()
-  for seed in (2, 12345, 2**31 - 1):
-    corruptions.apply(images, name, 3, tf.constant(seed, tf.int64))
-  assert _tracing_counts() == before
-
-
-_COUNT_COMPILATIONS = textwrap.dedent("""
-    import json, os, sys
+_COUNT_TRACES_AND_COMPILATIONS = textwrap.dedent("""
+    import importlib, json, os, sys
     import numpy as np
     import tensorflow as tf
     from tfds_bench import corruptions
+    MODULES = [importlib.import_module("tfds_bench.corruptions." + m)
+               for m in sys.argv[1].split(",")]
+
+    def tracing_counts():
+      return {f"{m.__name__}.{n}": f.experimental_get_tracing_count()
+              for m in MODULES for n, f in vars(m).items()
+              if isinstance(f, tf.types.experimental.PolymorphicFunction)}
+
     cache = os.environ["COMPILATION_CACHE"]
     images = tf.constant(np.random.RandomState(0).randint(0, 256, (2, 64, 64, 3)), tf.uint8)
-    counts = {}
+    counts, retraced = {}, {}
     for name in corruptions.ALL_NAMES:
       corruptions.apply(images, name, 3, tf.constant(1, tf.int64))
-      first = len(os.listdir(cache))
+      first, traced = len(os.listdir(cache)), tracing_counts()
       for seed in (2, 12345, 2**31 - 1):
         corruptions.apply(images, name, 3, tf.constant(seed, tf.int64))
       counts[name] = [first, len(os.listdir(cache)) - first]
-    print("RESULT" + json.dumps(counts))
+      retraced[name] = sorted(f for f, n in tracing_counts().items() if n != traced.get(f))
+    print("RESULT" + json.dumps({"compiled": counts, "retraced": retraced}))
 """)
 
 
-def test_no_recompilation_across_seeds(tmp_path, quiet_tf_env):
+def test_no_retracing_or_recompilation_across_seeds(tmp_path, quiet_tf_env):
+  """Every corruption, a first seed then three more, in a fresh interpreter
+  (XLA's persistent cache must be set before TensorFlow starts): no engine
+  tf.function traces again, and no XLA program is compiled again."""
   env = dict(quiet_tf_env, COMPILATION_CACHE=str(tmp_path),
              TF_XLA_FLAGS=f"--tf_xla_persistent_cache_directory={tmp_path}")
-  proc = subprocess.run([sys.executable, "-c", _COUNT_COMPILATIONS], capture_output=True,
-                        text=True, env=env, timeout=900, check=False)
+  modules = ",".join(m.__name__.rsplit(".", 1)[1] for m in MODULES)
+  proc = subprocess.run([sys.executable, "-c", _COUNT_TRACES_AND_COMPILATIONS, modules],
+                        capture_output=True, text=True, env=env, timeout=900, check=False)
   lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")]
   assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-  counts = json.loads(lines[-1][len("RESULT"):])
+  result = json.loads(lines[-1][len("RESULT"):])
+  counts = result["compiled"]
   # The counter works: the engine's XLA programs were written to the cache.
   assert counts["motion_blur"][0] > 0 and counts["snow"][0] > counts["motion_blur"][0]
   assert counts["sparkles"][0] > counts["motion_blur"][0]
   recompiled = {name: new for name, (_, new) in counts.items() if new}
   assert not recompiled, f"programs compiled again for a new seed: {recompiled}"
+  retraced = {name: functions for name, functions in result["retraced"].items() if functions}
+  assert not retraced, f"traced again for a new seed: {retraced}"
+  assert set(result["retraced"]) == set(corruptions.ALL_NAMES)
 
 
 @pytest.mark.parametrize("name", corruptions.ALL_NAMES)
