@@ -6,6 +6,7 @@ written for the test, so a "python3" kernel installed elsewhere can never be
 picked up instead.
 """
 
+import asyncio
 import json
 import pathlib
 import sys
@@ -66,18 +67,45 @@ def test_committed_notebooks_match_the_generator():
         f"colab/{name} is committed with outputs")
 
 
+@pytest.fixture(scope="module")
+def executed(jupyter_path, notebook_data_dir, tmp_path_factory):
+  """name -> (the executed notebook, seconds, its error or None).
+
+  The first notebook runs alone (it prepares bench_sample in the shared
+  data_dir); the others then run side by side, a kernel process each.
+  """
+  results = {}
+
+  async def run(name):
+    notebook = nbformat.read(str(COLAB / name), as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=CELL_TIMEOUT_S, kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(tmp_path_factory.mktemp(name.split(".")[0]))}})
+    start = time.monotonic()
+    error = None
+    try:
+      await client.async_execute()  # raises CellExecutionError on any cell error
+    except Exception as e:  # pylint: disable=broad-except  # re-raised by its test
+      error = e
+    results[name] = (notebook, time.monotonic() - start, error)
+
+  async def run_all():
+    await run(NOTEBOOKS[0])
+    await asyncio.gather(*(run(name) for name in NOTEBOOKS[1:]))
+
+  with pytest.MonkeyPatch.context() as env:
+    env.setenv("JUPYTER_PATH", jupyter_path)
+    env.setenv("TFDS_DATA_DIR", notebook_data_dir)
+    env.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    asyncio.run(run_all())
+  return results
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs(name, tmp_path, monkeypatch, jupyter_path, notebook_data_dir):
-  monkeypatch.setenv("JUPYTER_PATH", jupyter_path)
-  monkeypatch.setenv("TFDS_DATA_DIR", notebook_data_dir)
-  monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-  notebook = nbformat.read(str(COLAB / name), as_version=4)
-  client = nbclient.NotebookClient(
-      notebook, timeout=CELL_TIMEOUT_S, kernel_name=KERNEL_NAME,
-      resources={"metadata": {"path": str(tmp_path)}})
-  start = time.monotonic()
-  client.execute()  # raises CellExecutionError on any cell error
-  elapsed = time.monotonic() - start
+def test_notebook_runs(name, executed, notebook_data_dir):
+  notebook, elapsed, error = executed[name]
+  if error is not None:
+    raise error
 
   outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
   assert not [o for o in outputs if o.get("output_type") == "error"]
@@ -86,3 +114,5 @@ def test_notebook_runs(name, tmp_path, monkeypatch, jupyter_path, notebook_data_
   assert elapsed < 3 * CELL_TIMEOUT_S
   # The notebook used the data_dir it was given, not ~/tensorflow_datasets.
   assert (pathlib.Path(notebook_data_dir) / "bench_sample").is_dir()
+  printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+  assert f"TFDS data_dir: {notebook_data_dir}" in printed

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from tfds_bench import errors, evaluate, input_pipeline, peers, shards
+from tfds_bench import errors, evaluate, input_pipeline, shards
 from tfds_bench import data_service as data_service_lib
 from tfds_bench.sources import DataOptions
 from tfds_bench.predictions import EXAMPLE_ID
@@ -289,11 +289,10 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
   The processes run side by side."""
   silent = data_service_lib.free_port()
   own = [data_service_lib.free_port() for _ in range(2)]
-  lonely = data_service_lib.free_port()  # a dispatcher waiting for a worker at `silent`
-  dispatcher = subprocess.Popen(
-      [sys.executable, "-m", "tfds_bench.data_service", "dispatcher", f"--port={lonely}",
-       f"--workers=localhost:{silent}"],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(quiet_tf_env))
+  # A dispatcher waiting for a worker at `silent`, in this process (started at
+  # once, kept referenced until the end of the test).
+  lonely = data_service_lib.free_port()
+  dispatcher = data_service_lib.start_dispatcher(lonely, [f"localhost:{silent}"])
   timed_out = {
       f"--strategy=multi_worker: no answer from worker 1 at localhost:{silent} within "
       "--connect_timeout=2 s": (["--strategy=multi_worker"],
@@ -315,11 +314,8 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
 
   timing_out = [start(args, env, "--connect_timeout=2") for args, env in timed_out.values()]
   waiting = [start(args, env) for args, env in interrupted]
-  stalled_runs = []
+  stalled = start([f"--data_service=grpc://localhost:{lonely}", "--connect_timeout=3"], {})
   try:
-    peers.wait_for({"the dispatcher": f"localhost:{lonely}"}, 120, fix="")
-    stalled = start([f"--data_service=grpc://localhost:{lonely}", "--connect_timeout=3"], {})
-    stalled_runs.append(stalled)
     for proc in waiting:
       line = proc.stderr.readline()  # the wait announces itself after a moment
       assert line.startswith("bench_main: waiting for ") and f"localhost:{silent}" in line
@@ -346,7 +342,8 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
         f"localhost:{lonely} answers: its workers never registered or stopped; "), line
     assert "Traceback" not in stderr
   finally:
-    _kill_leftovers(timing_out + waiting + stalled_runs + [dispatcher])
+    _kill_leftovers(timing_out + waiting + [stalled])
+    del dispatcher  # collected, it stops
 
 
 def test_bench_main_shards_then_scores_the_merged_files(tmp_path, sample_data_dir, unsharded,
