@@ -338,7 +338,7 @@ def test_waits_end_in_one_line_after_connect_timeout_or_130_on_ctrl_c(quiet_tf_e
     (line,) = [l for l in stderr.splitlines() if l.startswith("bench_main: error:")]
     assert line.startswith(
         f"bench_main: error: --data_service=grpc://localhost:{lonely}: no batch from the "
-        "tf.data service for 3 s (--connect_timeout) although its dispatcher at "
+        "tf.data service within --connect_timeout=3 s although its dispatcher at "
         f"localhost:{lonely} answers: its workers never registered or stopped; "), line
     assert "Traceback" not in stderr
   finally:
@@ -417,14 +417,18 @@ def test_a_worker_lost_midway_ends_the_other_with_one_line_naming_it(sample_data
 # --- accelerators that are not there or too small ------------------------------------
 
 def test_exhausted_device_memory_is_one_line_naming_a_smaller_batch(monkeypatch, capsys):
-  """TensorFlow's own ResourceExhaustedError (an allocation no machine has,
-  in place of the forward pass) ends bench_main with one line, exit 2."""
+  """TensorFlow's own ResourceExhaustedError in place of the forward pass, as
+  its allocator raises it, ends bench_main with one line, exit 2. (Raised
+  here rather than provoked: TensorFlow's CPU allocator retries a failed
+  allocation for 10 s before raising it.)"""
   import tensorflow as tf
   from tfds_bench import bench_main
 
   def exhausting_evaluation(*args, **kwargs):
     del args, kwargs
-    return tf.zeros([2**42], tf.float32)  # 16 TiB
+    raise tf.errors.ResourceExhaustedError(
+        None, None, "OOM when allocating tensor with shape[4398046511104] and type float on "
+        "/job:localhost/replica:0/task:0/device:CPU:0 by allocator cpu")
 
   monkeypatch.setattr(evaluate, "evaluate", exhausting_evaluation)
   bench_main.FLAGS.unparse_flags()

@@ -298,8 +298,8 @@ def _data_service(config: run_config.RunConfig):
     # A dispatcher lost during the same seconds is the cause to name.
     if not peers.answers(address):
       dispatcher_lost(silent)
-    _exit_now(f"--data_service={service.address}: no batch from the tf.data service for "
-              f"{silent:.0f} s (--connect_timeout) although its dispatcher at {address} "
+    _exit_now(f"--data_service={service.address}: no batch from the tf.data service within "
+              f"--connect_timeout={config.connect_timeout:g} s although its dispatcher at {address} "
               "answers: its workers never registered or stopped; start every worker its "
               f"--workers lists (python -m tfds_bench.data_service worker --dispatcher={address}"
               " --port=PORT --address=HOST:PORT), then this command, or raise --connect_timeout")
