@@ -21,6 +21,7 @@ Logging: WARNING and above unless --verbosity / --logtostderr say otherwise
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -198,13 +199,16 @@ def _run(config: run_config.RunConfig) -> int:
     print(compare.format_comparison(*compare.compare_runs(
         *config.compare, options=_scoring_options(config, None))))
     return 0
+  # The saved predictions are read (numpy) before TensorFlow starts: a bad
+  # file ends in its one line at once.
+  saved = _read_saved_predictions(config) if config.mode == run_config.PREDICTIONS else None
   # Scoring saved predictions loads TensorFlow too (evaluate imports the
   # input pipeline): its start-up notes are caught in every mode.
   _start_tensorflow_quietly(config)
   from tfds_bench import evaluate  # lazy: tensorflow
   writes_outputs = True
-  if config.mode == run_config.PREDICTIONS:
-    run = _score_saved_predictions(config, command, progress_factory)
+  if saved is not None:
+    run = _score_saved_predictions(config, saved, command, progress_factory)
   else:
     strategy = _strategy(config)
     writes_outputs = evaluate.host_slice(strategy)[0] == 0  # all hosts get the same results
@@ -420,28 +424,47 @@ def _predict_shard(config: run_config.RunConfig, strategy, data, writes_outputs:
   return 0
 
 
-def _score_saved_predictions(config: run_config.RunConfig, command: str, progress_factory):
-  """--predictions: one file, several plain files, or the files of a --shard run."""
-  from tfds_bench import evaluate  # lazy: tensorflow
-  options = _scoring_options(config, progress_factory)
+@dataclasses.dataclass(frozen=True)
+class _SavedPredictions:
+  """What --predictions read: the model's name and either every source's
+  predictions (a run folder, shard files) or one set of predictions (plain
+  files, scored against --benchmarks)."""
+  model_name: str
+  benchmark_ids: Tuple[str, ...]
+  by_source: Optional[Dict[str, predictions.Predictions]] = None
+  plain: Optional[predictions.Predictions] = None
+  origin: Optional[Dict[str, str]] = None
+
+
+def _read_saved_predictions(config: run_config.RunConfig) -> _SavedPredictions:
+  """--predictions: one file, several plain files, the files of a --shard run
+  or a run folder, read with numpy only."""
   run_model = (reports.load_provenance(config.prediction_run).get("model")
                if config.prediction_run else None)
   if config.prediction_run_whole:
-    return evaluate.score_sources(
-        run_model or os.path.basename(config.prediction_run), config.benchmark_ids,
-        reports.load_predictions(config.prediction_run), command=command, options=options,
+    return _SavedPredictions(
+        run_model or os.path.basename(config.prediction_run), tuple(config.benchmark_ids),
+        by_source=reports.load_predictions(config.prediction_run),
         origin={"run_folder": config.prediction_run})
   if config.shard_files:
     model_name, benchmark_ids, by_source = shards.merge_shards(config.prediction_files)
-    return evaluate.score_sources(model_name, benchmark_ids, by_source, command=command,
-                                  options=options)
+    return _SavedPredictions(model_name, tuple(benchmark_ids), by_source=by_source)
   paths = config.prediction_files
-  rows = run_config.chosen_rows(config)
-  spaces = scoring_rows.space_scores_of(rows)
+  spaces = scoring_rows.space_scores_of(run_config.chosen_rows(config))
   loaded = shards.concatenate_files([(p, predictions.load_npz(p, spaces)) for p in paths])
-  model_name = run_model or os.path.splitext(os.path.basename(paths[0]))[0]
-  return evaluate.score_predictions(loaded, config.benchmark_ids, model_name,
-                                    command=command, options=options)
+  return _SavedPredictions(run_model or os.path.splitext(os.path.basename(paths[0]))[0],
+                           tuple(config.benchmark_ids), plain=loaded)
+
+
+def _score_saved_predictions(config: run_config.RunConfig, saved: _SavedPredictions,
+                             command: str, progress_factory):
+  from tfds_bench import evaluate  # lazy: tensorflow
+  options = _scoring_options(config, progress_factory)
+  if saved.by_source is not None:
+    return evaluate.score_sources(saved.model_name, list(saved.benchmark_ids), saved.by_source,
+                                  command=command, options=options, origin=saved.origin)
+  return evaluate.score_predictions(saved.plain, list(saved.benchmark_ids),
+                                    saved.model_name, command=command, options=options)
 
 
 def _audit(config: run_config.RunConfig, progress_factory) -> int:
