@@ -107,25 +107,25 @@ def test_a_stopped_watch_reports_nothing():
 
 def test_heartbeat_reports_a_stall_only_while_armed():
   stalled = []
-  heartbeat = peers.Heartbeat(0.5, stalled.append, poll_s=0.05)
+  heartbeat = peers.Heartbeat(0.3, stalled.append, poll_s=0.02)
   try:
-    time.sleep(1.0)  # disarmed: no deadline
+    time.sleep(0.6)  # disarmed: no deadline
     assert stalled == []
     heartbeat.arm()
-    for _ in range(10):  # beats more often than the deadline
+    for _ in range(6):  # beats more often than the deadline
       time.sleep(0.1)
       heartbeat.beat()
     assert stalled == []
     heartbeat.disarm()
-    time.sleep(1.0)
+    time.sleep(0.6)
     assert stalled == []
     heartbeat.arm()
     start = time.monotonic()
     while not stalled and time.monotonic() - start < 5:
-      time.sleep(0.05)
-    assert len(stalled) == 1 and 0.5 <= stalled[0] < 1.5
-    assert 0.5 <= time.monotonic() - start < 1.5
-    time.sleep(0.3)
+      time.sleep(0.02)
+    assert len(stalled) == 1 and 0.3 <= stalled[0] < 1.0
+    assert 0.3 <= time.monotonic() - start < 1.0
+    time.sleep(0.2)
     assert len(stalled) == 1  # once
   finally:
     heartbeat.stop()
