@@ -48,67 +48,6 @@ def test_image_folder_with_chelsea_and_coffee_scores_top1_one(cat_and_coffee_fol
   assert provenance["preprocessing"]["input_size"] == 224
 
 
-@pytest.fixture(scope="module")
-def default_command_first_run(tmp_path_factory):
-  """The default command's first run on a fresh data_dir: (tmp folder, its args, process).
-
-  Module-scoped: preparing the sample suite is the costliest step of the
-  suite, and the second-run test below reuses this data_dir as a user would.
-  """
-  tmp_path = tmp_path_factory.mktemp("default_command")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
-  args = [f"--data_dir={tmp_path / 'tfds'}"]
-  proc = run_bench_main(args + [f"--output_dir={tmp_path / 'first_run'}"], env, tmp_path)
-  return tmp_path, args, env, proc
-
-
-def _results_minus_date(output_dir):
-  payload = json.loads((output_dir / "results.json").read_text())
-  payload["provenance"].pop("date")
-  payload["provenance"]["command"] = payload["provenance"]["command"].replace(
-      str(output_dir), "OUTPUT_DIR")
-  return json.dumps(payload, sort_keys=True), (output_dir / "results.csv").read_bytes()
-
-
-def test_default_command_runs_the_sample_suite_offline(default_command_first_run):
-  from tfds_bench import benchmark_table  # pylint: disable=g-import-not-at-top
-  tmp_path, _, _, proc = default_command_first_run
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  records = json.loads((tmp_path / "first_run" / "results.json").read_text())["results"]
-  sample = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample"}
-  assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= set(sample)
-  assert set(sample.values()) == {7}
-  # --list promises exactly what each row can produce (metric families).
-  for benchmark in ("sample", "sample_c"):
-    listed = {m.split("/<")[0] for m in benchmark_table.get(benchmark).metrics}
-    reported = {r["metric"] for r in records if r["benchmark"] == benchmark}
-    families = {m if "/" not in m else m.split("/")[0] for m in reported}
-    assert families == listed, (benchmark, families, listed)
-  corrupted = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample_c"}
-  # 15 test corruptions x 5 severities x 7 photos behind mCE.
-  assert corrupted["mce"] == corrupted["relative_mce"] == 525
-  assert corrupted["error/glass_blur_3"] == 7 and corrupted["error/glass_blur"] == 35
-  assert len([m for m in corrupted if m.startswith("error/")]) == 19 * 6
-  # The console shows per-corruption means in the paper's order, not the 95 severities.
-  assert "error/glass_blur_3" not in proc.stdout
-  assert proc.stdout.index("error/gaussian_noise") < proc.stdout.index("error/glass_blur")
-
-
-def test_second_run_reuses_the_data_and_gives_byte_identical_results(
-    default_command_first_run):
-  tmp_path, args, env, first = default_command_first_run
-  assert first.returncode == 0, first.stderr[-2000:]
-  prepared = {p: p.stat().st_mtime_ns for p in (tmp_path / "tfds").rglob("*") if p.is_file()}
-  second = run_bench_main(args + [f"--output_dir={tmp_path / 'second_run'}"], env, tmp_path)
-  assert second.returncode == 0, second.stderr[-2000:]
-  # Prepared once: the second run reads the data_dir and writes nothing there.
-  assert any(p.name.endswith(".tfrecord-00000-of-00001") for p in prepared)
-  assert prepared == {p: p.stat().st_mtime_ns for p in (tmp_path / "tfds").rglob("*")
-                      if p.is_file()}
-  assert (_results_minus_date(tmp_path / "first_run")
-          == _results_minus_date(tmp_path / "second_run"))
-
-
 def test_list_shows_models_and_benchmarks(tmp_path, quiet_tf_env):
   proc = run_bench_main(["--list"], quiet_tf_env, tmp_path)
   assert proc.returncode == 0
@@ -280,3 +219,78 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, quiet_tf_env):
   lines = [line.strip() for line in after.decode().replace("\r", "\n").splitlines()]
   assert [line for line in lines if line] == ["bench_main: interrupted (Ctrl-C)"]
   assert stdout == b""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def default_command_started(tmp_path_factory):
+  """The default command's first run on a fresh data_dir, started with this
+  module's first test and running beside the others: preparing the sample
+  suite is the costliest step of the suite, and its two tests (at the end of
+  this file) read it last. (tmp folder, its args, its env, the process.)"""
+  tmp_path = tmp_path_factory.mktemp("default_command")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
+  args = [f"--data_dir={tmp_path / 'tfds'}"]
+  proc = subprocess.Popen(BENCH_MAIN + args + [f"--output_dir={tmp_path / 'first_run'}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          cwd=tmp_path)
+  yield tmp_path, args, env, proc
+  if proc.poll() is None:  # a run of a few of this module's tests only
+    proc.kill()
+    proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def default_command_first_run(default_command_started):
+  """The first run, finished: (tmp folder, its args, its env, the completed process).
+  The second-run test reuses its data_dir as a user would."""
+  tmp_path, args, env, proc = default_command_started
+  stdout, stderr = proc.communicate(timeout=600)
+  return tmp_path, args, env, subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
+                                                          stderr)
+
+
+def _results_minus_date(output_dir):
+  payload = json.loads((output_dir / "results.json").read_text())
+  payload["provenance"].pop("date")
+  payload["provenance"]["command"] = payload["provenance"]["command"].replace(
+      str(output_dir), "OUTPUT_DIR")
+  return json.dumps(payload, sort_keys=True), (output_dir / "results.csv").read_bytes()
+
+
+def test_default_command_runs_the_sample_suite_offline(default_command_first_run):
+  from tfds_bench import benchmark_table  # pylint: disable=g-import-not-at-top
+  tmp_path, _, _, proc = default_command_first_run
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  records = json.loads((tmp_path / "first_run" / "results.json").read_text())["results"]
+  sample = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample"}
+  assert {"top1", "top5", "real_top1", "real_top5", "ece"} <= set(sample)
+  assert set(sample.values()) == {7}
+  # --list promises exactly what each row can produce (metric families).
+  for benchmark in ("sample", "sample_c"):
+    listed = {m.split("/<")[0] for m in benchmark_table.get(benchmark).metrics}
+    reported = {r["metric"] for r in records if r["benchmark"] == benchmark}
+    families = {m if "/" not in m else m.split("/")[0] for m in reported}
+    assert families == listed, (benchmark, families, listed)
+  corrupted = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample_c"}
+  # 15 test corruptions x 5 severities x 7 photos behind mCE.
+  assert corrupted["mce"] == corrupted["relative_mce"] == 525
+  assert corrupted["error/glass_blur_3"] == 7 and corrupted["error/glass_blur"] == 35
+  assert len([m for m in corrupted if m.startswith("error/")]) == 19 * 6
+  # The console shows per-corruption means in the paper's order, not the 95 severities.
+  assert "error/glass_blur_3" not in proc.stdout
+  assert proc.stdout.index("error/gaussian_noise") < proc.stdout.index("error/glass_blur")
+
+
+def test_second_run_reuses_the_data_and_gives_byte_identical_results(
+    default_command_first_run):
+  tmp_path, args, env, first = default_command_first_run
+  assert first.returncode == 0, first.stderr[-2000:]
+  prepared = {p: p.stat().st_mtime_ns for p in (tmp_path / "tfds").rglob("*") if p.is_file()}
+  second = run_bench_main(args + [f"--output_dir={tmp_path / 'second_run'}"], env, tmp_path)
+  assert second.returncode == 0, second.stderr[-2000:]
+  # Prepared once: the second run reads the data_dir and writes nothing there.
+  assert any(p.name.endswith(".tfrecord-00000-of-00001") for p in prepared)
+  assert prepared == {p: p.stat().st_mtime_ns for p in (tmp_path / "tfds").rglob("*")
+                      if p.is_file()}
+  assert (_results_minus_date(tmp_path / "first_run")
+          == _results_minus_date(tmp_path / "second_run"))
