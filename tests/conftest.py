@@ -34,6 +34,31 @@ def cat_and_coffee_folder(tmp_path_factory) -> str:
   return str(root)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def default_command_started(request, tmp_path_factory):
+  """The default command's first run on a fresh data_dir, started with the
+  session when a collected test reads it (`default_command_first_run`,
+  tests/test_bench_main.py) and running beside the tests before it: preparing
+  the sample suite is the suite's costliest step, and one core is idle while
+  most tests run. Its own folder and environment, so nothing a test changes
+  reaches it. (tmp folder, its args, its env, the process), or None."""
+  if not any("default_command_first_run" in item.fixturenames
+             for item in request.session.items):
+    yield None
+    return
+  tmp_path = tmp_path_factory.mktemp("default_command")
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
+  args = [f"--data_dir={tmp_path / 'tfds'}"]
+  proc = subprocess.Popen(
+      [sys.executable, "-m", "tfds_bench.bench_main", *args,
+       f"--output_dir={tmp_path / 'first_run'}"],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+  yield tmp_path, args, env, proc
+  if proc.poll() is None:  # its tests were deselected or failed early
+    proc.kill()
+  proc.communicate()
+
+
 @pytest.fixture
 def quiet_tf_env() -> dict:
   """Environment for bench_main subprocesses."""

@@ -221,28 +221,11 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, quiet_tf_env):
   assert stdout == b""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def default_command_started(tmp_path_factory):
-  """The default command's first run on a fresh data_dir, started with this
-  module's first test and running beside the others: preparing the sample
-  suite is the costliest step of the suite, and its two tests (at the end of
-  this file) read it last. (tmp folder, its args, its env, the process.)"""
-  tmp_path = tmp_path_factory.mktemp("default_command")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
-  args = [f"--data_dir={tmp_path / 'tfds'}"]
-  proc = subprocess.Popen(BENCH_MAIN + args + [f"--output_dir={tmp_path / 'first_run'}"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                          cwd=tmp_path)
-  yield tmp_path, args, env, proc
-  if proc.poll() is None:  # a run of a few of this module's tests only
-    proc.kill()
-    proc.communicate()
-
-
 @pytest.fixture(scope="module")
 def default_command_first_run(default_command_started):
-  """The first run, finished: (tmp folder, its args, its env, the completed process).
-  The second-run test reuses its data_dir as a user would."""
+  """The first run (started with the session, conftest.py), finished: (tmp
+  folder, its args, its env, the completed process). The second-run test
+  reuses its data_dir as a user would."""
   tmp_path, args, env, proc = default_command_started
   stdout, stderr = proc.communicate(timeout=600)
   return tmp_path, args, env, subprocess.CompletedProcess(proc.args, proc.returncode, stdout,

@@ -338,7 +338,7 @@ def test_sources_and_benchmark_scorer():
   assert all(r.benchmark == "imagenet_c" for r in results)
 
 
-@pytest.mark.parametrize("name, severity", [("fog", 2), ("snow", 4), ("plasma_noise", 3)])
+@pytest.mark.parametrize("name, severity", [("gaussian_noise", 2), ("snow", 4), ("plasma_noise", 3)])
 def test_corrupt_op_by_op_equals_the_traced_graph(name, severity):
   # traced=False (the sample suite's few images per config) gives the bytes
   # of the per-config graph (every ImageNet-C config on the seven sample
