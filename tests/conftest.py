@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -34,29 +35,84 @@ def cat_and_coffee_folder(tmp_path_factory) -> str:
   return str(root)
 
 
+class DefaultCommandRuns:
+  """The default command run twice on one fresh data_dir, the second once the
+  first has ended, in a background thread: `first()` and `second()` wait for
+  a run and return its `subprocess.CompletedProcess`; ``prepared`` is every
+  data_dir file's mtime between the two runs."""
+
+  def __init__(self, tmp_path: pathlib.Path):
+    self.tmp_path = tmp_path
+    self.env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
+    self.args = [f"--data_dir={tmp_path / 'tfds'}"]
+    self.prepared = None
+    self._done = {}
+    self._error = None
+    self._running = None
+    self._stopped = False
+    self._finished = threading.Event()
+    self._thread = threading.Thread(target=self._run_both, name="default command", daemon=True)
+    self._thread.start()
+
+  def _run(self, output: str) -> subprocess.CompletedProcess:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tfds_bench.bench_main", *self.args,
+         f"--output_dir={self.tmp_path / output}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
+        cwd=self.tmp_path)
+    self._running = proc
+    stdout, stderr = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+  def _run_both(self):
+    try:
+      self._done["first"] = self._run("first_run")
+      self.prepared = {p: p.stat().st_mtime_ns for p in (self.tmp_path / "tfds").rglob("*")
+                       if p.is_file()}
+      if not self._stopped:
+        self._done["second"] = self._run("second_run")
+    except Exception as e:  # pylint: disable=broad-except  # raised by first() / second()
+      self._error = e
+    finally:
+      self._finished.set()
+
+  def _wait_for(self, which: str) -> subprocess.CompletedProcess:
+    while which not in self._done and not self._finished.wait(0.2):
+      pass
+    if which not in self._done:
+      raise RuntimeError(f"the default command's {which} run did not happen: {self._error!r}")
+    return self._done[which]
+
+  def first(self) -> subprocess.CompletedProcess:
+    return self._wait_for("first")
+
+  def second(self) -> subprocess.CompletedProcess:
+    return self._wait_for("second")
+
+  def stop(self):
+    self._stopped = True
+    if self._running is not None and self._running.poll() is None:
+      self._running.kill()
+    self._thread.join(60)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def default_command_started(request, tmp_path_factory):
-  """The default command's first run on a fresh data_dir, started with the
-  session when a collected test reads it (`default_command_first_run`,
-  tests/test_bench_main.py) and running beside the tests before it: preparing
-  the sample suite is the suite's costliest step, and one core is idle while
-  most tests run. Its own folder and environment, so nothing a test changes
-  reaches it. (tmp folder, its args, its env, the process), or None."""
-  if not any("default_command_first_run" in item.fixturenames
+def default_command_runs(request, tmp_path_factory):
+  """The default command's first and second runs on a fresh data_dir
+  (`DefaultCommandRuns`), started with the session when a collected test
+  is marked ``reads_default_command_runs`` (tests/test_bench_main.py; this
+  fixture is autouse, so every test lists it) and running beside the tests before
+  them: preparing the sample suite is the suite's costliest step, and one
+  core is idle while most tests run. Their own folder and environment, so
+  nothing a test changes reaches them. None when no collected test reads
+  them."""
+  if not any(item.get_closest_marker("reads_default_command_runs")
              for item in request.session.items):
     yield None
     return
-  tmp_path = tmp_path_factory.mktemp("default_command")
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
-  args = [f"--data_dir={tmp_path / 'tfds'}"]
-  proc = subprocess.Popen(
-      [sys.executable, "-m", "tfds_bench.bench_main", *args,
-       f"--output_dir={tmp_path / 'first_run'}"],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-  yield tmp_path, args, env, proc
-  if proc.poll() is None:  # its tests were deselected or failed early
-    proc.kill()
-  proc.communicate()
+  runs = DefaultCommandRuns(tmp_path_factory.mktemp("default_command"))
+  yield runs
+  runs.stop()
 
 
 @pytest.fixture

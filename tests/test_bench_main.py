@@ -221,17 +221,6 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, quiet_tf_env):
   assert stdout == b""
 
 
-@pytest.fixture(scope="module")
-def default_command_first_run(default_command_started):
-  """The first run (started with the session, conftest.py), finished: (tmp
-  folder, its args, its env, the completed process). The second-run test
-  reuses its data_dir as a user would."""
-  tmp_path, args, env, proc = default_command_started
-  stdout, stderr = proc.communicate(timeout=600)
-  return tmp_path, args, env, subprocess.CompletedProcess(proc.args, proc.returncode, stdout,
-                                                          stderr)
-
-
 def _results_minus_date(output_dir):
   payload = json.loads((output_dir / "results.json").read_text())
   payload["provenance"].pop("date")
@@ -240,9 +229,11 @@ def _results_minus_date(output_dir):
   return json.dumps(payload, sort_keys=True), (output_dir / "results.csv").read_bytes()
 
 
-def test_default_command_runs_the_sample_suite_offline(default_command_first_run):
+@pytest.mark.reads_default_command_runs
+def test_default_command_runs_the_sample_suite_offline(default_command_runs):
+  # The first run on a fresh data_dir (started with the session, conftest.py).
   from tfds_bench import benchmark_table  # pylint: disable=g-import-not-at-top
-  tmp_path, _, _, proc = default_command_first_run
+  tmp_path, proc = default_command_runs.tmp_path, default_command_runs.first()
   assert proc.returncode == 0, proc.stderr[-3000:]
   records = json.loads((tmp_path / "first_run" / "results.json").read_text())["results"]
   sample = {r["metric"]: r["n"] for r in records if r["benchmark"] == "sample"}
@@ -264,12 +255,14 @@ def test_default_command_runs_the_sample_suite_offline(default_command_first_run
   assert proc.stdout.index("error/gaussian_noise") < proc.stdout.index("error/glass_blur")
 
 
-def test_second_run_reuses_the_data_and_gives_byte_identical_results(
-    default_command_first_run):
-  tmp_path, args, env, first = default_command_first_run
+@pytest.mark.reads_default_command_runs
+def test_second_run_reuses_the_data_and_gives_byte_identical_results(default_command_runs):
+  # The same command again on the first run's data_dir, as a user would;
+  # ``prepared``: the data_dir's files between the two runs.
+  tmp_path, first = default_command_runs.tmp_path, default_command_runs.first()
   assert first.returncode == 0, first.stderr[-2000:]
-  prepared = {p: p.stat().st_mtime_ns for p in (tmp_path / "tfds").rglob("*") if p.is_file()}
-  second = run_bench_main(args + [f"--output_dir={tmp_path / 'second_run'}"], env, tmp_path)
+  second = default_command_runs.second()
+  prepared = default_command_runs.prepared
   assert second.returncode == 0, second.stderr[-2000:]
   # Prepared once: the second run reads the data_dir and writes nothing there.
   assert any(p.name.endswith(".tfrecord-00000-of-00001") for p in prepared)
