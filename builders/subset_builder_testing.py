@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import tensorflow_datasets as tfds
 
-from tfds_bench import label_spaces
+from tfds_bench import label_spaces, labels
 
 
 class RecordedDownloadsMixin:
@@ -51,6 +51,30 @@ class ConfigCountsMixin:
     # TFDS's checks read SPLITS; set it for the config under test.
     self.SPLITS = {"test": self.COUNTS_BY_CONFIG[builder.builder_config.name]}
     super()._assertAsDataset(builder)
+
+
+class CorruptedValChecksMixin(ConfigCountsMixin):
+  """Per-config split sizes, and for both sources of a corrupted-val builder
+  (bench_imagenet_c, bench_imagenet_c_bar): the source in the metadata
+  (SOURCE), ImageNet's own val labels, image shapes (IMAGE_SHAPE) and unique
+  file names."""
+
+  SOURCE: ClassVar[str]
+  IMAGE_SHAPE: ClassVar[tuple]
+
+  def _assertAsDataset(self, builder):
+    super()._assertAsDataset(builder)
+    self.assertEqual(builder.info.metadata["source"], self.SOURCE)
+    val_labels = labels.val_labels()
+    file_names = []
+    for example in tfds.as_numpy(builder.as_dataset(split="test")):
+      file_name = example["file_name"].decode()
+      file_names.append(file_name)
+      # Both sources agree with ImageNet's own val labels.
+      self.assertEqual(example["label"],
+                       val_labels[labels.val_file_number(file_name) - 1])
+      self.assertEqual(example["image"].shape, self.IMAGE_SHAPE)
+    self.assertLen(set(file_names), len(file_names))
 
 
 class SubsetBuilderTestCase(RecordedDownloadsMixin,

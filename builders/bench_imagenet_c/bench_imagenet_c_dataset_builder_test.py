@@ -9,7 +9,6 @@ released source for the first and generates the images for the second.
 
 import tensorflow_datasets as tfds
 
-from tfds_bench import labels
 from tfds_bench.builders import subset_builder_testing
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
 
@@ -17,25 +16,7 @@ _BUILDER = bench_imagenet_c_dataset_builder.Builder
 _DUMMY_DIR = _BUILDER.pkg_dir_path / "dummy_data"
 
 
-class _ChecksMixin(subset_builder_testing.ConfigCountsMixin):
-  """Per-config split sizes; labels, shapes and unique names of both sources."""
-
-  def _assertAsDataset(self, builder):
-    super()._assertAsDataset(builder)
-    self.assertEqual(builder.info.metadata["source"], self.SOURCE)
-    val_labels = labels.val_labels()
-    file_names = []
-    for example in tfds.as_numpy(builder.as_dataset(split="test")):
-      file_name = example["file_name"].decode()
-      file_names.append(file_name)
-      # Both sources agree with ImageNet's own val labels.
-      self.assertEqual(example["label"],
-                       val_labels[labels.val_file_number(file_name) - 1])
-      self.assertEqual(example["image"].shape, self.IMAGE_SHAPE)
-    self.assertLen(set(file_names), len(file_names))
-
-
-class BenchImagenetCReleasedTest(_ChecksMixin,
+class BenchImagenetCReleasedTest(subset_builder_testing.CorruptedValChecksMixin,
                                  tfds.testing.DatasetBuilderTestCase):
   """Reads the released-layout archives."""
 
@@ -52,7 +33,7 @@ class BenchImagenetCReleasedTest(_ChecksMixin,
   EXAMPLE_DIR = _DUMMY_DIR / "released"
 
 
-class BenchImagenetCGeneratedTest(_ChecksMixin,
+class BenchImagenetCGeneratedTest(subset_builder_testing.CorruptedValChecksMixin,
                                   tfds.testing.DatasetBuilderTestCase):
   """Generates from the val archive (no released archive in manual_dir)."""
 
