@@ -29,18 +29,9 @@ import time
 
 import numpy as np
 
-
-def make_folder(root: str, count: int) -> None:
-  from PIL import Image
-  rng = np.random.default_rng(0)
-  # A smooth random image compresses like a photo, unlike white noise.
-  base = rng.integers(0, 256, (47, 63, 3), dtype=np.uint8)
-  photo = np.asarray(Image.fromarray(base).resize((500, 375), Image.BICUBIC))
-  for i in range(count):
-    folder = os.path.join(root, str(i % 1000))
-    os.makedirs(folder, exist_ok=True)
-    Image.fromarray(np.roll(photo, shift=i, axis=1)).save(
-        os.path.join(folder, f"img_{i:06d}.jpg"), quality=90)
+# The same generated JPEG folder as pipeline_throughput.py (this folder is on
+# sys.path when a script here is run).
+from pipeline_throughput import make_folder
 
 
 def write_resnet50_preset(path: str) -> str:
