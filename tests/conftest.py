@@ -25,6 +25,18 @@ def write_jpeg(path: pathlib.Path, image: np.ndarray, quality: int = 95) -> None
   Image.fromarray(image).save(path, format="JPEG", quality=quality)
 
 
+def top1_wrong_predictions(file_names, label, wrong: int):
+  """`Predictions` whose top-1 is wrong on the first ``wrong`` images and
+  right on the rest (confidences unknown)."""
+  from tfds_bench.predictions import Predictions
+  label = np.asarray(label, np.int64)
+  top1 = label.copy()
+  top1[:wrong] = (label[:wrong] + 1) % 1000
+  top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1)
+  return Predictions(file_name=np.asarray(file_names), label=label, top5=top5,
+                     confidence=np.full(len(label), np.nan))
+
+
 @pytest.fixture(scope="session")
 def cat_and_coffee_folder(tmp_path_factory) -> str:
   """scikit-image's chelsea under n02123159 (tiger cat), coffee under n07920052 (espresso)."""
@@ -113,6 +125,37 @@ def default_command_runs(request, tmp_path_factory):
   runs = DefaultCommandRuns(tmp_path_factory.mktemp("default_command"))
   yield runs
   runs.stop()
+
+
+_CHECK_FLAGS_SCRIPT = """
+import json, sys
+from absl import app, flags
+from tfds_bench import bench_main, errors
+outcomes = []
+for args in json.loads(sys.argv[1]):
+  flags.FLAGS.unparse_flags()
+  flags.FLAGS(["bench_main", *args])
+  try:
+    bench_main.check_flags()
+    outcomes.append("ok")
+  except (app.UsageError, errors.UserError) as e:
+    outcomes.append(str(e))
+print(json.dumps({"outcomes": outcomes, "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.fixture
+def check_flags():
+  """``check(argument lists, env, cwd)`` -> {"outcomes": "ok" or the error of
+  each list, "tensorflow": whether it was loaded}: `bench_main.check_flags` on
+  each list in one fresh interpreter."""
+  def check(argument_lists, env, cwd) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _CHECK_FLAGS_SCRIPT,
+                           json.dumps(argument_lists)],
+                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+  return check
 
 
 @pytest.fixture

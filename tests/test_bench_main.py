@@ -78,21 +78,6 @@ def test_a_benchmark_named_twice_runs_once():
 
 
 # ------------------------------------------------------------- the command line
-CHECK_FLAGS_SCRIPT = """
-import json, sys
-from absl import app, flags
-from tfds_bench import bench_main, errors
-outcomes = []
-for args in json.loads(sys.argv[1]):
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(["bench_main", *args])
-  try:
-    bench_main.check_flags()
-    outcomes.append("ok")
-  except (app.UsageError, errors.UserError) as e:
-    outcomes.append(str(e))
-print(json.dumps({"outcomes": outcomes, "tensorflow": "tensorflow" in sys.modules}))
-"""
 
 MISTAKES = [
     (["--predictions=p.npz", "--benchmarks=imagenet2012", "--model=resnet50"],
@@ -136,7 +121,7 @@ MISTAKES = [
 ]
 
 
-def test_flag_mistakes_are_found_before_tensorflow_loads(tmp_path, quiet_tf_env):
+def test_flag_mistakes_are_found_before_tensorflow_loads(tmp_path, quiet_tf_env, check_flags):
   # Principles: a flag its mode would ignore is an error naming both flags; a
   # repeated id is an error; paths expand ~ and $VARS; every path and flag
   # mistake is found without loading TensorFlow (so in about a second).
@@ -144,11 +129,7 @@ def test_flag_mistakes_are_found_before_tensorflow_loads(tmp_path, quiet_tf_env)
   home = tmp_path / "home"
   home.mkdir()
   env = dict(quiet_tf_env, HOME=str(home), NO_SUCH=str(tmp_path / "nothing"))
-  proc = subprocess.run([sys.executable, "-c", CHECK_FLAGS_SCRIPT,
-                         json.dumps([args for args, _ in MISTAKES])],
-                        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  result = json.loads(proc.stdout.splitlines()[-1])
+  result = check_flags([args for args, _ in MISTAKES], env, tmp_path)
   for (args, expected), outcome in zip(MISTAKES, result["outcomes"]):
     assert expected.format(home=home, tmp=tmp_path) in outcome, (args, outcome)
   assert not result["tensorflow"]

@@ -29,7 +29,7 @@ from tfds_bench.release import imagenet_c
 from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
 from tfds_bench.builders.bench_imagenet_c import bench_imagenet_c_dataset_builder
 from tfds_bench.benchmark_types import ScoringContext
-from tfds_bench.predictions import Predictions
+from tests.conftest import top1_wrong_predictions
 
 DUMMY_DIR = bench_imagenet_c_dataset_builder.Builder.pkg_dir_path / "dummy_data"
 RELEASED_DIR = DUMMY_DIR / "released"
@@ -256,23 +256,13 @@ def test_configs_cover_all_corruptions_and_severities():
 
 # --- scoring ----------------------------------------------------------------------
 
-def _predictions(file_names, label, wrong: int) -> Predictions:
-  """Top-1 wrong on the first `wrong` images, right on the rest."""
-  label = np.asarray(label, np.int64)
-  top1 = label.copy()
-  top1[:wrong] = (label[:wrong] + 1) % 1000
-  top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1)
-  return Predictions(file_name=np.asarray(file_names), label=label, top5=top5,
-                     confidence=np.full(len(label), np.nan))
-
-
 def test_score_imagenet_c_on_a_hand_made_fixture():
   files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
   label = [3, 1, 4, 1]
   # Severity s: s - 1 of 4 wrong -> errors 0, .25, .5, .75, 1; mean 0.5.
-  by_config = {imagenet_c.Config(c, s): _predictions(files, label, s - 1)
+  by_config = {imagenet_c.Config(c, s): top1_wrong_predictions(files, label, s - 1)
                for c in corruptions.NAMES for s in range(1, 6)}
-  clean = _predictions(files, label, 1)  # clean error 0.25
+  clean = top1_wrong_predictions(files, label, 1)  # clean error 0.25
   results = {r.metric: r for r in imagenet_c_scoring.score_imagenet_c(by_config, clean,
                                                                       "imagenet_c")}
 
@@ -299,9 +289,9 @@ def test_score_imagenet_c_on_a_hand_made_fixture():
 
 def test_score_imagenet_c_partial_configs_give_no_mce():
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
-  clean = _predictions(files, [0, 1], 0)
+  clean = top1_wrong_predictions(files, [0, 1], 0)
   results = imagenet_c_scoring.score_imagenet_c(
-      {imagenet_c.Config("gaussian_noise", 3): _predictions(files, [0, 1], 1)}, clean,
+      {imagenet_c.Config("gaussian_noise", 3): top1_wrong_predictions(files, [0, 1], 1)}, clean,
       "imagenet_c")
   metrics = {r.metric: r.value for r in results}
   assert metrics == {"error/gaussian_noise_3": 0.5, "clean_error": 0.0,
@@ -309,8 +299,8 @@ def test_score_imagenet_c_partial_configs_give_no_mce():
 
 
 def test_score_imagenet_c_refuses_different_images_and_unknown_configs():
-  clean = _predictions(["ILSVRC2012_val_00000001.JPEG"], [0], 0)
-  other = _predictions(["ILSVRC2012_val_00000002.JPEG"], [0], 0)
+  clean = top1_wrong_predictions(["ILSVRC2012_val_00000001.JPEG"], [0], 0)
+  other = top1_wrong_predictions(["ILSVRC2012_val_00000002.JPEG"], [0], 0)
   with pytest.raises(errors.UserError, match="same images"):
     imagenet_c_scoring.score_imagenet_c({imagenet_c.Config("fog", 1): other}, clean, "c")
   with pytest.raises(ValueError, match="not an ImageNet-C config"):
@@ -331,8 +321,8 @@ def test_sources_and_benchmark_scorer():
   two_configs = dataclasses.replace(row, sources=(row.sources[0], *few))
   files = ["ILSVRC2012_val_00000001.JPEG", "ILSVRC2012_val_00000002.JPEG"]
   results = imagenet_c_scoring.score_imagenet_c_row(
-      [_predictions(files, [0, 1], 0), _predictions(files, [0, 1], 1),
-       _predictions(files, [0, 1], 2)], ScoringContext(two_configs))
+      [top1_wrong_predictions(files, [0, 1], 0), top1_wrong_predictions(files, [0, 1], 1),
+       top1_wrong_predictions(files, [0, 1], 2)], ScoringContext(two_configs))
   values = {r.metric: r.value for r in results}
   assert values["error/fog_1"] == 0.5 and values["error/fog_2"] == 1.0
   assert all(r.benchmark == "imagenet_c" for r in results)

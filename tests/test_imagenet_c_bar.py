@@ -13,7 +13,7 @@ from tfds_bench import benchmark_table, errors
 from tfds_bench.benchmark_types import ScoringContext
 from tfds_bench.builders.bench_imagenet_c_bar import bench_imagenet_c_bar_dataset_builder
 from tfds_bench.labels import data_path
-from tfds_bench.predictions import Predictions
+from tests.conftest import top1_wrong_predictions
 from tfds_bench.release import common, imagenet_c, imagenet_c_bar
 from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
 from tfds_bench.sources import ImageNetCSource
@@ -90,15 +90,6 @@ def test_on_the_fly_images_equal_the_builders_generated_images(config, tmp_path)
     np.testing.assert_array_equal(decode(jpeg), decode(stored[name]), err_msg=name)
 
 
-def _predictions(file_names, label, wrong):
-  label = np.asarray(label, np.int64)
-  top1 = label.copy()
-  top1[:wrong] = (label[:wrong] + 1) % 1000
-  top5 = np.stack([top1] + [(top1 + k) % 1000 for k in range(1, 5)], axis=1)
-  return Predictions(file_name=np.asarray(file_names), label=label, top5=top5,
-                     confidence=np.full(len(label), np.nan))
-
-
 def test_the_row_scores_mean_error_without_a_normaliser():
   row = benchmark_table.get("imagenet_c_bar")
   assert len(row.sources) == 51 and all(isinstance(s, ImageNetCSource) for s in row.sources[1:])
@@ -107,7 +98,7 @@ def test_the_row_scores_mean_error_without_a_normaliser():
   # Config k (in the row's order) gets k % 5 wrong images of 4: the same
   # 4 images everywhere.
   wrong = [k % 5 for k in range(50)]
-  predictions = [_predictions(files, label, 1)] + [_predictions(files, label, min(w, 4))
+  predictions = [top1_wrong_predictions(files, label, 1)] + [top1_wrong_predictions(files, label, min(w, 4))
                                                    for w in wrong]
   results = imagenet_c_scoring.score_imagenet_c_row(predictions, ScoringContext(row))
   values = {r.metric: r.value for r in results}

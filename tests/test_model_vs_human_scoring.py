@@ -303,25 +303,7 @@ def test_score_from_1000_way_probabilities_and_predictions(contrast):
     row.score([record], ScoringContext(row))
 
 
-_CHECK_FLAGS = """
-import json, sys
-from absl import app, flags
-from tfds_bench import bench_main, errors
-outcomes = []
-for args in json.loads(sys.argv[1]):
-  flags.FLAGS.unparse_flags()
-  flags.FLAGS(["bench_main", *args])
-  try:
-    bench_main.check_flags()
-    outcomes.append("ok")
-  except (app.UsageError, errors.UserError) as e:
-    outcomes.append(str(e))
-print(json.dumps(outcomes))
-"""
-
-
-def test_human_data_flag(tmp_path, quiet_tf_env):
-  import json, subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+def test_human_data_flag(tmp_path, quiet_tf_env, check_flags):
   (tmp_path / "raw").mkdir()
   cases = [
       (["--human_data=raw", "--benchmarks=sample"], "--human_data is read only by model_vs_human/"),
@@ -330,9 +312,6 @@ def test_human_data_flag(tmp_path, quiet_tf_env):
       (["--human_data=raw", "--benchmarks=model_vs_human/edge"], "ok"),
       (["--human_data=raw", "--list"], "--human_data has no effect with --list"),
   ]
-  proc = subprocess.run([sys.executable, "-c", _CHECK_FLAGS, json.dumps([a for a, _ in cases])],
-                        capture_output=True, text=True, env=quiet_tf_env, cwd=tmp_path,
-                        timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  for (args, expected), outcome in zip(cases, json.loads(proc.stdout.splitlines()[-1])):
+  outcomes = check_flags([a for a, _ in cases], quiet_tf_env, tmp_path)["outcomes"]
+  for (args, expected), outcome in zip(cases, outcomes):
     assert expected in outcome, (args, outcome)
