@@ -35,14 +35,20 @@ from tfds_bench.corruptions.names import TEST_NAMES
 from tfds_bench.corruptions.names import TEST_PERTURBATIONS
 
 
-def _registry() -> Dict[str, Callable]:
+@functools.lru_cache(maxsize=None)
+def _modules():
+  """The corruption modules, imported on first use."""
   from tfds_bench.corruptions import blur  # lazy: tensorflow
   from tfds_bench.corruptions import c_bar  # lazy: tensorflow
   from tfds_bench.corruptions import digital  # lazy: tensorflow
   from tfds_bench.corruptions import noise  # lazy: tensorflow
   from tfds_bench.corruptions import weather  # lazy: tensorflow
-  table = {**noise.CORRUPTIONS, **blur.CORRUPTIONS, **weather.CORRUPTIONS,
-           **digital.CORRUPTIONS, **c_bar.CORRUPTIONS}
+  return (noise, blur, weather, digital, c_bar)
+
+
+@functools.lru_cache(maxsize=None)
+def _registry() -> Dict[str, Callable]:
+  table = {name: fn for module in _modules() for name, fn in module.CORRUPTIONS.items()}
   missing = set(ALL_NAMES) - set(table)
   if missing:
     raise RuntimeError(f"corruptions not implemented: {sorted(missing)}")
@@ -86,11 +92,12 @@ def apply(images, corruption: str, severity: int, seed=0):
   return _corrupt(images, corruption, int(severity), seed)
 
 
+@functools.lru_cache(maxsize=None)
 def _one_image_eager() -> Dict[str, Callable]:
   """Name -> ``fn(image [H, W, 3], severity, seed)`` of the corruptions whose
-  eager one-image call skips the traced program (a module's ``ONE_IMAGE_EAGER``)."""
-  from tfds_bench.corruptions import digital  # lazy: tensorflow
-  return digital.ONE_IMAGE_EAGER
+  eager one-image call skips the traced program (the modules' ``ONE_IMAGE_EAGER``)."""
+  return {name: fn for module in _modules()
+          for name, fn in getattr(module, "ONE_IMAGE_EAGER", {}).items()}
 
 
 def _corrupt(images, corruption: str, severity: int, seed):
