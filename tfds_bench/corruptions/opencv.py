@@ -67,6 +67,11 @@ def _canny_xla(img, low, high):
   return edges
 
 
+# Measured with 2, 3, 4 and 6 on spatter's fields: 3 was fastest (4 level, 6
+# slower: past convergence the extra relaxations are wasted work).
+RELAXATIONS_PER_CHECK = 3
+
+
 def distance_transform_l2_5(zero: tf.Tensor, cap: float,
                              fixed_point: bool = False) -> tf.Tensor:
   return _distance_transform_xla(tf.convert_to_tensor(zero), cap, fixed_point)
@@ -125,8 +130,14 @@ def _distance_transform_xla(zero, cap, fixed_point):
     return (i < int(np.ceil(cap)) + 2) & tf.reduce_any(prev != cur)
 
   def body(i, prev, cur):
+    # RELAXATIONS_PER_CHECK relaxations between convergence checks: the check
+    # and the loop's round trip cost as much as a relaxation (spatter's
+    # distance transform 1.57 -> 1.15 ms at severity 1). Relaxing past
+    # convergence, or past the bound, changes nothing below the cap.
     del prev
-    return i + 1, cur, relax(cur)
+    for _ in range(RELAXATIONS_PER_CHECK - 1):
+      cur = relax(cur)
+    return i + RELAXATIONS_PER_CHECK, cur, relax(cur)
 
   _, _, d = tf.while_loop(cond, body, (0, d0 - 1., d0))
   if not fixed_point:

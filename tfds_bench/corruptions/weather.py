@@ -308,11 +308,15 @@ def _water_dist(liquid):
 _water_dist_xla = xla_function(_water_dist)
 
 
-def _water_mask_from_equalized(liquid_u8, dist):
-  """Water branch after equalizeHist: emboss, blur; `m` before normalisation."""
+def _water_mask_from_equalized(liquid_u8, dist, nz):
+  """Water branch after equalizeHist: emboss, blur; `m` before normalisation.
+
+  The embossed image is materialized: fused into the blur, its 7 taps were
+  recomputed for each of the blur's 9 (`materialize`).
+  """
   ker = np.array([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]])
   dist = filters.conv3x3(tf.cast(dist, tf.float64), ker, "REFLECT")
-  dist = tf.cast(tf.clip_by_value(dist, 0., 255.), tf.uint8)  # CV_8U
+  dist = materialize(tf.cast(tf.clip_by_value(dist, 0., 255.), tf.uint8), nz)  # CV_8U
   dist = tf.cast(filters.box3(dist, tf.uint8), tf.float32)
   return tf.cast(liquid_u8, tf.float32) * dist
 
@@ -326,13 +330,14 @@ def water_mask(liquid: tf.Tensor) -> tf.Tensor:
   ImageNet-P's spatter sequence applies it to each frame's smeared liquid.
   """
   liquid_u8, dist = _water_dist_xla(liquid)
-  return _water_mask_from_equalized_xla(liquid_u8, opencv.equalize_hist(dist))
+  return _water_mask_from_equalized_xla(liquid_u8, opencv.equalize_hist(dist), negzero())
 
 
 @xla_function
 def _water_blend_xla(images, liquid_u8, dist, nz, strength):
   """Water branch after equalizeHist: emboss, blur, mask, blend."""
-  m = _water_mask_from_equalized(liquid_u8, dist)
+  # Materialized: read by the maximum and by the division.
+  m = materialize(_water_mask_from_equalized(liquid_u8, dist, nz), nz)
   m = m / tf.reduce_max(m, axis=(1, 2), keepdims=True)
   m = (m * strength)[..., tf.newaxis]
   water = tf.constant(WATER_RGB, tf.float32)
