@@ -1,7 +1,9 @@
-"""ImageNet-C-bar: configs, released layout, on the fly == generated, the row and its scorer."""
+"""ImageNet-C-bar: configs, released layout, on the fly == generated, the rows and their scorers."""
 
 import io
 import json
+import subprocess
+import sys
 import tarfile
 
 import numpy as np
@@ -121,3 +123,28 @@ def test_the_release_baseline_file_is_alexnets_imagenet_c_errors():
   for name, error in alexnet["alexnet_error"].items():
     assert release["errors"][name] == pytest.approx(100 * error, abs=1e-9), name
   assert not set(release["errors"]) & set(imagenet_c_bar.NAMES)
+
+
+def test_sample_c_bar_runs_offline_from_the_command_line(tmp_path, quiet_tf_env):
+  """`bench_main --benchmarks=sample_c_bar` with no data: the builder makes the
+  350 images, the row reports per-corruption errors and their mean, no mCE."""
+  out = tmp_path / "out"
+  proc = subprocess.run(
+      [sys.executable, "-m", "tfds_bench.bench_main", "--model=efficientnet",
+       "--benchmarks=sample_c_bar", f"--data_dir={tmp_path / 'data'}", f"--output_dir={out}",
+       "--progress=false"], capture_output=True, text=True, env=quiet_tf_env, cwd=tmp_path,
+      timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  records = [r for r in json.loads((out / "results.json").read_text())["results"]
+             if r["benchmark"] == "sample_c_bar"]
+  n = {r["metric"]: r["n"] for r in records}
+  value = {r["metric"]: r["value"] for r in records}
+  assert n["mean_error"] == 7 * 50 and n["clean_error"] == n["clean_top1"] == 7
+  assert all(n[f"error/{name}"] == 35 for name in imagenet_c_bar.NAMES)
+  assert all(n[f"error/{config.name}"] == 7 for config in imagenet_c_bar.ALL_CONFIGS)
+  assert value["mean_error"] == pytest.approx(
+      np.mean([value[f"error/{name}"] for name in imagenet_c_bar.NAMES]))
+  # --list promises exactly the metric families the row reports.
+  listed = {m.split("/<")[0] for m in benchmark_table.get("sample_c_bar").metrics}
+  assert {m.split("/")[0] for m in n} == listed
+  assert "efficientnet_lite0  sample_c_bar  mean_error" in proc.stdout

@@ -158,4 +158,4 @@ def test_sample_c_progress_has_a_total_before_preparation(tmp_path):
   builder = tfds.builder("bench_sample_c", data_dir=str(tmp_path))
   assert not builder.is_prepared()
   # TFDS's "Generating test examples" bar takes its total from here.
-  assert builder.info.splits["test"].num_examples == sample_c.NUM_EXAMPLES == 7 * 19 * 5
+  assert builder.info.splits["test"].num_examples == sample_c.Builder.num_examples() == 7 * 19 * 5

@@ -31,6 +31,7 @@ from tfds_bench.sources import (IMAGENET_VAL, DataOptions, ImageFolderSource, Tf
 
 SAMPLE = TfdsSource(key="sample", builder="bench_sample", label_lists={"real_label": 8})
 SAMPLE_C = TfdsSource(key="sample_c", builder="bench_sample_c")
+SAMPLE_C_BAR = TfdsSource(key="sample_c_bar", builder="bench_sample_c_bar")
 IMAGE_FOLDER = ImageFolderSource(key="image_folder")
 
 _ACCURACY_AND_CALIBRATION = ("top1", "top5", "ece", "rms_calibration_error")
@@ -80,18 +81,21 @@ def _imagenet_c() -> Benchmark:
       imagenet_c.score_imagenet_c_row)
 
 
+# The release publishes no normalising errors for C-bar (its baseline pickle,
+# experiments/baseline_data/mCE_baseline_imagenet.p, holds AlexNet's
+# ImageNet-C errors; its C-bar scripts pass an empty baseline file), so the C-bar
+# rows report the mean error over the 10 corruptions, as its test_c_bar.py does.
+_C_BAR_OPTIONS = {"corruptions": imagenet_c_bar_release.NAMES,
+                  "mean_over": imagenet_c_bar_release.NAMES, "normaliser": None}
+_C_BAR_METRICS = imagenet_c.UNNORMALISED_METRICS + ("error/<corruption>",)
+
+
 def _imagenet_c_bar() -> Benchmark:
-  # The release publishes no normalising errors for C-bar (its baseline pickle,
-  # experiments/baseline_data/mCE_baseline_imagenet.p, holds AlexNet's
-  # ImageNet-C errors; its C-bar scripts pass an empty baseline file), so the
-  # row reports the mean error over the 10 corruptions, as its test_c_bar.py does.
   sources = tuple(imagenet_c_source(config) for config in imagenet_c_bar_release.ALL_CONFIGS)
-  names = imagenet_c_bar_release.NAMES
   return Benchmark(
       "imagenet_c_bar", "ImageNet-C-bar: 10 corruptions x 5 severities dissimilar to "
-      "ImageNet-C's; mean error", (IMAGENET_VAL,) + sources,
-      imagenet_c.UNNORMALISED_METRICS + ("error/<corruption>",), imagenet_c.score_imagenet_c_row,
-      options={"corruptions": names, "mean_over": names, "normaliser": None})
+      "ImageNet-C's; mean error", (IMAGENET_VAL,) + sources, _C_BAR_METRICS,
+      imagenet_c.score_imagenet_c_row, options=_C_BAR_OPTIONS)
 
 
 def _perturbation_sources(builder: str, names: Sequence[str]) -> Tuple[TfdsSource, ...]:
@@ -171,6 +175,9 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
     Benchmark("sample_c", "Sample photos under the 19 ImageNet-C corruptions x 5 severities "
                           "(offline)", (SAMPLE, SAMPLE_C),
               imagenet_c.METRICS + ("error/<corruption>",), imagenet_c.score_sample_c),
+    Benchmark("sample_c_bar", "Sample photos under the 10 ImageNet-C-bar corruptions x 5 "
+                              "severities (offline)", (SAMPLE, SAMPLE_C_BAR), _C_BAR_METRICS,
+              imagenet_c.score_sample_c, options=_C_BAR_OPTIONS),
     Benchmark("image_folder", "Any folder in ImageNet layout (--image_folder=DIR)",
               (IMAGE_FOLDER,), _ACCURACY_AND_CALIBRATION,
               classification.score_classification),

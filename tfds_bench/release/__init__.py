@@ -1,7 +1,8 @@
 """How the released test sets were made, replicated image by image.
 
 Shared by the builders that generate a test set from the ImageNet val archive
-(`bench_imagenet_c`, `bench_imagenet_p`, `bench_sample_c`, `bench_sample_p`)
+(`bench_imagenet_c`, `bench_imagenet_c_bar`, `bench_imagenet_p`, `bench_sample_c`,
+`bench_sample_c_bar`, `bench_sample_p`)
 and by the on-the-fly path of evaluation, so that both produce exactly the
 same pixels. Nothing here scores predictions or knows the benchmark table
 (docs/architecture.md):

@@ -153,21 +153,29 @@ def score_imagenet_c_row(predictions: Sequence[Predictions],
   """
   clean, *corrupted = predictions
   configs = [source.config for source in context.row.sources[1:]]
+  return score_imagenet_c(dict(zip(configs, corrupted)), clean, context.row.id,
+                          **_row_options(context))
+
+
+def _row_options(context: ScoringContext) -> Dict[str, object]:
+  """`score_imagenet_c`'s keyword arguments from the row's options (ImageNet-C's
+  defaults when absent): ``corruptions`` (names), ``mean_over`` (the names
+  averaged), ``normaliser`` ("alexnet" or None)."""
   options = context.row.options
   normaliser = options.get("normaliser", "alexnet")
   if normaliser not in ("alexnet", None):
     raise ValueError(f"{context.row.id}: unknown normaliser {normaliser!r}")
-  return score_imagenet_c(dict(zip(configs, corrupted)), clean, context.row.id,
-                          names=tuple(options.get("corruptions", NAMES)),
-                          mean_over=tuple(options.get("mean_over", TEST_NAMES)),
-                          alexnet_normalised=normaliser == "alexnet")
+  return {"names": tuple(options.get("corruptions", NAMES)),
+          "mean_over": tuple(options.get("mean_over", TEST_NAMES)),
+          "alexnet_normalised": normaliser == "alexnet"}
 
 
 def score_sample_c(predictions: Sequence[Predictions],
                    context: ScoringContext) -> List[Result]:
-  """ImageNet-C figures on the sample photos (`bench_sample_c`, whose file
-  names are `<config>/<photo>`): per-corruption error, mCE and relative mCE
-  against the clean sample, with the AlexNet normaliser."""
+  """ImageNet-C figures on corrupted sample photos (`bench_sample_c`,
+  `bench_sample_c_bar`, whose file names are `<config>/<photo>`) against the
+  clean sample: per-corruption error, and mCE / relative mCE or the mean
+  error as the row's options say (`score_imagenet_c_row`)."""
   clean, corrupted = predictions
   config, photo = np.array([name.split("/", 1) for name in corrupted.file_name]).T
   by_config = {}
@@ -178,4 +186,4 @@ def score_sample_c(predictions: Sequence[Predictions],
     except ValueError as e:
       raise errors.UserError(f"{context.row.id}: {e}") from None
     by_config[parsed] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
-  return score_imagenet_c(by_config, clean, context.row.id)
+  return score_imagenet_c(by_config, clean, context.row.id, **_row_options(context))
