@@ -42,6 +42,26 @@ def test_mce_matches_sum_ratio_definition():
   assert metrics.mce(as_map, alexnet) == metrics.mce(errors, alexnet)
 
 
+def test_mce_over_other_corruptions_needs_their_baseline():
+  """ImageNet-C-bar's 10 (or any set): the same definitions with a given
+  baseline; the shipped AlexNet errors are ImageNet-C's only."""
+  from tfds_bench import corruptions  # pylint: disable=g-import-not-at-top
+  names = corruptions.C_BAR_NAMES
+  rng = np.random.default_rng(1)
+  errors = {c: list(rng.uniform(0.2, 0.9, 5)) for c in names}
+  baseline = {c: float(rng.uniform(0.5, 0.95)) for c in names}
+  clean, baseline_clean = 0.3, 0.45
+  ce = [np.mean(errors[c]) / baseline[c] for c in names]
+  assert metrics.mce(errors, baseline, names) == pytest.approx(np.mean(ce), rel=1e-12)
+  rel = [(np.mean(errors[c]) - clean) / (baseline[c] - baseline_clean) for c in names]
+  assert metrics.relative_mce(errors, clean, baseline, baseline_clean, names) == pytest.approx(
+      np.mean(rel), rel=1e-12)
+  with pytest.raises(ValueError, match="shipped AlexNet errors are ImageNet-C's"):
+    metrics.mce(errors, None, names)
+  with pytest.raises(ValueError, match="baseline error missing for sparkles"):
+    metrics.mce(errors, {c: v for c, v in baseline.items() if c != "sparkles"}, names)
+
+
 def test_mce_missing_corruption_or_severity_raises():
   errors = {c: [0.5] * 5 for c in metrics.TEST_CORRUPTIONS}
   del errors["fog"]

@@ -15,7 +15,10 @@ severity 1..5 and averages over severities):
 
 AlexNet's mean-over-severities errors ship in ``data/imagenet_c_alexnet.json``
 (google-research/augmix ``imagenet.py`` ALEXNET_ERR, from hendrycks/robustness);
-its clean error is 0.4348.
+its clean error is 0.4348. The same definitions serve another set of
+corruptions (``names``, e.g. ImageNet-C-bar's 10) with a baseline's errors on
+those corruptions given explicitly: the shipped AlexNet numbers cover
+ImageNet-C's 15 only.
 """
 
 from __future__ import annotations
@@ -96,12 +99,13 @@ def _by_severity(name: str, values: ErrorsBySeverity) -> list:
   return values
 
 
-def _mean_errors(errors_by_corruption: Mapping[str, ErrorsBySeverity]) -> Dict[str, float]:
-  missing = [c for c in TEST_CORRUPTIONS if c not in errors_by_corruption]
+def _mean_errors(errors_by_corruption: Mapping[str, ErrorsBySeverity],
+                 names: Sequence[str] = TEST_CORRUPTIONS) -> Dict[str, float]:
+  missing = [c for c in names if c not in errors_by_corruption]
   if missing:
-    raise ValueError(f"mCE needs all 15 test corruptions; missing {missing}")
+    raise ValueError(f"mCE needs all {len(names)} corruptions averaged; missing {missing}")
   means = {}
-  for name in TEST_CORRUPTIONS:
+  for name in names:
     values = np.asarray(_by_severity(name, errors_by_corruption[name]), dtype=np.float64)
     if not np.all(np.isfinite(values)):
       raise ValueError(f"{name}: non-finite error {values}")
@@ -109,14 +113,19 @@ def _mean_errors(errors_by_corruption: Mapping[str, ErrorsBySeverity]) -> Dict[s
   return means
 
 
-def _alexnet_means(alexnet_errors: Mapping[str, Union[float, ErrorsBySeverity]] | None
-                   ) -> Dict[str, float]:
+def _alexnet_means(alexnet_errors: Mapping[str, Union[float, ErrorsBySeverity]] | None,
+                   names: Sequence[str] = TEST_CORRUPTIONS) -> Dict[str, float]:
   if alexnet_errors is None:
-    return alexnet_imagenet_c().errors
+    shipped = alexnet_imagenet_c().errors
+    missing = [c for c in names if c not in shipped]
+    if missing:
+      raise ValueError(f"the shipped AlexNet errors are ImageNet-C's; give baseline errors "
+                       f"for {missing}")
+    return shipped
   means = {}
-  for name in TEST_CORRUPTIONS:
+  for name in names:
     if name not in alexnet_errors:
-      raise ValueError(f"AlexNet error missing for {name}")
+      raise ValueError(f"baseline error missing for {name}")
     value = alexnet_errors[name]
     means[name] = (float(value) if np.ndim(value) == 0 and not isinstance(value, Mapping)
                    else float(np.mean(_by_severity(name, value))))
@@ -124,42 +133,46 @@ def _alexnet_means(alexnet_errors: Mapping[str, Union[float, ErrorsBySeverity]] 
 
 
 def corruption_error_ratios(errors_by_corruption: Mapping[str, ErrorsBySeverity],
-                            alexnet_errors: Mapping | None = None) -> Dict[str, float]:
-  """CE_c per test corruption (AlexNet-normalised; see module doc)."""
-  means = _mean_errors(errors_by_corruption)
-  alexnet = _alexnet_means(alexnet_errors)
-  return {c: means[c] / alexnet[c] for c in TEST_CORRUPTIONS}
+                            alexnet_errors: Mapping | None = None,
+                            names: Sequence[str] = TEST_CORRUPTIONS) -> Dict[str, float]:
+  """CE_c per corruption of ``names`` (baseline-normalised; see module doc)."""
+  means = _mean_errors(errors_by_corruption, names)
+  alexnet = _alexnet_means(alexnet_errors, names)
+  return {c: means[c] / alexnet[c] for c in names}
 
 
 def mce(errors_by_corruption: Mapping[str, ErrorsBySeverity],
-        alexnet_errors: Mapping | None = None) -> float:
-  """Mean corruption error over the 15 test corruptions.
+        alexnet_errors: Mapping | None = None,
+        names: Sequence[str] = TEST_CORRUPTIONS) -> float:
+  """Mean corruption error over ``names`` (default: ImageNet-C's 15 test corruptions).
 
   Args:
     errors_by_corruption: ``{corruption: [E_1..E_5]}`` top-1 error fractions
       (extra corruptions, e.g. the held-out ones, are ignored).
     alexnet_errors: ``{corruption: mean error}`` or ``{corruption: [E_1..E_5]}``
-      for AlexNet; default: the shipped `alexnet_imagenet_c` values.
+      of the baseline (AlexNet); default: the shipped `alexnet_imagenet_c`
+      values, which cover ImageNet-C's corruptions only.
+    names: the corruptions averaged.
 
   Returns:
     mCE as a fraction (multiply by 100 for the paper's percentages).
   """
-  ratios = corruption_error_ratios(errors_by_corruption, alexnet_errors)
-  return float(np.mean([ratios[c] for c in TEST_CORRUPTIONS]))
+  ratios = corruption_error_ratios(errors_by_corruption, alexnet_errors, names)
+  return float(np.mean([ratios[c] for c in names]))
 
 
 def relative_mce(errors_by_corruption: Mapping[str, ErrorsBySeverity], clean_error: float,
                  alexnet_errors: Mapping | None = None,
-                 alexnet_clean_error: float | None = None) -> float:
-  """Relative mCE: mean over the 15 of (E_c - E_clean) / (E_c^AlexNet - E_clean^AlexNet).
+                 alexnet_clean_error: float | None = None,
+                 names: Sequence[str] = TEST_CORRUPTIONS) -> float:
+  """Relative mCE: mean over ``names`` of (E_c - E_clean) / (E_c^AlexNet - E_clean^AlexNet).
 
-  E_c is the mean over severities. AlexNet defaults come from
-  `alexnet_imagenet_c` (both or neither should be given).
+  E_c is the mean over severities. The baseline defaults to AlexNet's shipped
+  values, `alexnet_imagenet_c` (both or neither should be given).
   """
-  means = _mean_errors(errors_by_corruption)
-  alexnet = _alexnet_means(alexnet_errors)
+  means = _mean_errors(errors_by_corruption, names)
+  alexnet = _alexnet_means(alexnet_errors, names)
   if alexnet_clean_error is None:
     alexnet_clean_error = alexnet_imagenet_c().clean_error
-  ratios = [(means[c] - clean_error) / (alexnet[c] - alexnet_clean_error)
-            for c in TEST_CORRUPTIONS]
+  ratios = [(means[c] - clean_error) / (alexnet[c] - alexnet_clean_error) for c in names]
   return float(np.mean(ratios))
