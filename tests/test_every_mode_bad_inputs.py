@@ -31,6 +31,11 @@ def _corpus(tmp):
   (tmp / "empty_folder").mkdir()
   (tmp / "not_a_run").mkdir()
   (tmp / "a_file").write_text("x")
+  # Files a scorer reads from manual_dir: refused before any forward pass.
+  (tmp / "c_bar_baseline").mkdir()
+  (tmp / "c_bar_baseline" / "imagenet_c_bar_baseline.json").write_text('{"errors": {}}')
+  (tmp / "p_alexnet").mkdir()
+  (tmp / "p_alexnet" / "imagenet_p_alexnet.json").write_text("not json")
   return [
       # model runs
       ("empty image folder", ["--image_folder=empty_folder"], "empty_folder"),
@@ -81,6 +86,11 @@ def _corpus(tmp):
       ("archive not in manual_dir", ["--benchmarks=imagenet_o", f"--manual_dir={tmp}"],
        "imagenet-o.tar is needed: download it from https://people.eecs.berkeley.edu/"),
       ("missing results file", ["--report=/nonexistent/results.json"], "results file not found"),
+      ("C-bar baseline lacking errors", ["--benchmarks=sample_c_bar",
+                                         "--manual_dir=c_bar_baseline"],
+       "imagenet_c_bar_baseline.json: no baseline error 'blue_noise_sample'"),
+      ("ImageNet-P AlexNet values not JSON", ["--benchmarks=sample_p", "--manual_dir=p_alexnet"],
+       "cannot read AlexNet values from p_alexnet/imagenet_p_alexnet.json"),
   ]
 
 

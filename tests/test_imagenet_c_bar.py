@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tfds_bench import benchmark_table, errors
-from tfds_bench.benchmark_types import ScoringContext
+from tfds_bench.benchmark_types import ScoringContext, ScoringOptions
 from tfds_bench.builders.bench_imagenet_c_bar import bench_imagenet_c_bar_dataset_builder
 from tfds_bench.labels import data_path
 from tests.conftest import top1_wrong_predictions
@@ -115,6 +115,65 @@ def test_the_row_scores_mean_error_without_a_normaliser():
   assert all(r.benchmark == "imagenet_c_bar" for r in results)
 
 
+def _c_bar_row_predictions():
+  """Predictions for the imagenet_c_bar row: 4 images, config k with k % 5 wrong."""
+  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
+  label = [3, 1, 4, 1]
+  return [top1_wrong_predictions(files, label, 1)] + [
+      top1_wrong_predictions(files, label, min(k % 5, 4)) for k in range(50)]
+
+
+def _score_with_manual_dir(manual_dir):
+  row = benchmark_table.get("imagenet_c_bar")
+  context = ScoringContext(row, ScoringOptions(manual_dir=str(manual_dir)))
+  return {r.metric: r for r in imagenet_c_scoring.score_imagenet_c_row(
+      _c_bar_row_predictions(), context)}
+
+
+def test_a_baseline_in_manual_dir_gives_c_bar_mce_and_relative_mce(tmp_path):
+  assert "mce" not in _score_with_manual_dir(tmp_path)  # no file: no normaliser invented
+  rng = np.random.default_rng(0)
+  baseline = {name: float(rng.uniform(0.6, 0.9)) for name in imagenet_c_bar.NAMES}
+  # A list is the 5 severities' errors, averaged.
+  baseline["sparkles"] = [0.5, 0.6, 0.7, 0.8, 0.9]
+  (tmp_path / benchmark_table.C_BAR_BASELINE_FILE).write_text(json.dumps(
+      {"model": "my baseline", "errors": baseline, "clean_error": 0.4}))
+  results = _score_with_manual_dir(tmp_path)
+  errors_c = {name: results[f"error/{name}"].value for name in imagenet_c_bar.NAMES}
+  means = {name: float(np.mean(v)) for name, v in baseline.items()}
+  clean = results["clean_error"].value
+  assert results["mce"].value == pytest.approx(
+      np.mean([errors_c[c] / means[c] for c in imagenet_c_bar.NAMES]), rel=1e-12)
+  assert results["relative_mce"].value == pytest.approx(
+      np.mean([(errors_c[c] - clean) / (means[c] - 0.4) for c in imagenet_c_bar.NAMES]),
+      rel=1e-12)
+  assert results["mce"].n == results["mean_error"].n == 4 * 50
+  # Without a clean error: mCE only.
+  del baseline["sparkles"]
+  baseline["sparkles"] = 0.7
+  (tmp_path / benchmark_table.C_BAR_BASELINE_FILE).write_text(json.dumps({"errors": baseline}))
+  results = _score_with_manual_dir(tmp_path)
+  assert "mce" in results and "relative_mce" not in results
+
+
+@pytest.mark.parametrize("payload,message", [
+    ("not json", "cannot read baseline errors from"),
+    (json.dumps({"errors": {"sparkles": 0.5}}), "no baseline error 'blue_noise_sample'"),
+    (json.dumps({"errors": {n: 50.0 for n in imagenet_c_bar.NAMES}}), "fractions in"),
+    (json.dumps({"errors": {n: [0.5] * 3 for n in imagenet_c_bar.NAMES}}), "need 1 or 5"),
+    (json.dumps({"errors": {n: 0.0 for n in imagenet_c_bar.NAMES}}), "error of 0"),
+    (json.dumps({"errors": {n: 0.4 for n in imagenet_c_bar.NAMES}, "clean_error": 0.4}),
+     "equal to the clean error"),
+])
+def test_a_bad_baseline_file_is_named_with_its_fix(tmp_path, payload, message):
+  path = tmp_path / benchmark_table.C_BAR_BASELINE_FILE
+  path.write_text(payload)
+  with pytest.raises(errors.UserError) as raised:
+    _score_with_manual_dir(tmp_path)
+  assert message in str(raised.value) and str(path) in str(raised.value)
+  assert '"clean_error"' in str(raised.value)  # the fix: what the file should hold
+
+
 def test_the_release_baseline_file_is_alexnets_imagenet_c_errors():
   with data_path("augmentation_corruption_mce_baseline_imagenet.json").open("r") as f:
     release = json.load(f)
@@ -126,14 +185,19 @@ def test_the_release_baseline_file_is_alexnets_imagenet_c_errors():
 
 
 def test_sample_c_bar_runs_offline_from_the_command_line(tmp_path, quiet_tf_env):
-  """`bench_main --benchmarks=sample_c_bar` with no data: the builder makes the
-  350 images, the row reports per-corruption errors and their mean, no mCE."""
-  out = tmp_path / "out"
+  """`bench_main --benchmarks=sample_c_bar` with no data but a baseline file in
+  --manual_dir: the builder makes the 350 images, the row reports
+  per-corruption errors, their mean, and mCE / relative mCE against the file."""
+  out, manual = tmp_path / "out", tmp_path / "manual"
+  manual.mkdir()
+  baseline = {name: 0.5 + 0.04 * k for k, name in enumerate(imagenet_c_bar.NAMES)}
+  (manual / benchmark_table.C_BAR_BASELINE_FILE).write_text(
+      json.dumps({"errors": baseline, "clean_error": 0.25}))
   proc = subprocess.run(
       [sys.executable, "-m", "tfds_bench.bench_main", "--model=efficientnet",
        "--benchmarks=sample_c_bar", f"--data_dir={tmp_path / 'data'}", f"--output_dir={out}",
-       "--progress=false"], capture_output=True, text=True, env=quiet_tf_env, cwd=tmp_path,
-      timeout=600)
+       f"--manual_dir={manual}", "--progress=false"], capture_output=True, text=True,
+      env=quiet_tf_env, cwd=tmp_path, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   records = [r for r in json.loads((out / "results.json").read_text())["results"]
              if r["benchmark"] == "sample_c_bar"]
@@ -144,6 +208,9 @@ def test_sample_c_bar_runs_offline_from_the_command_line(tmp_path, quiet_tf_env)
   assert all(n[f"error/{config.name}"] == 7 for config in imagenet_c_bar.ALL_CONFIGS)
   assert value["mean_error"] == pytest.approx(
       np.mean([value[f"error/{name}"] for name in imagenet_c_bar.NAMES]))
+  assert n["mce"] == n["relative_mce"] == 7 * 50
+  assert value["mce"] == pytest.approx(
+      np.mean([value[f"error/{name}"] / baseline[name] for name in imagenet_c_bar.NAMES]))
   # --list promises exactly the metric families the row reports.
   listed = {m.split("/<")[0] for m in benchmark_table.get("sample_c_bar").metrics}
   assert {m.split("/")[0] for m in n} == listed

@@ -84,18 +84,25 @@ def _imagenet_c() -> Benchmark:
 # The release publishes no normalising errors for C-bar (its baseline pickle,
 # experiments/baseline_data/mCE_baseline_imagenet.p, holds AlexNet's
 # ImageNet-C errors; its C-bar scripts pass an empty baseline file), so the C-bar
-# rows report the mean error over the 10 corruptions, as its test_c_bar.py does.
+# rows report the mean error over the 10 corruptions, as its test_c_bar.py does,
+# and mCE / relative mCE only against a baseline's errors the user gives in
+# manual_dir (`scoring.imagenet_c.load_baseline`), never invented ones.
+C_BAR_BASELINE_FILE = "imagenet_c_bar_baseline.json"
 _C_BAR_OPTIONS = {"corruptions": imagenet_c_bar_release.NAMES,
-                  "mean_over": imagenet_c_bar_release.NAMES, "normaliser": None}
-_C_BAR_METRICS = imagenet_c.UNNORMALISED_METRICS + ("error/<corruption>",)
+                  "mean_over": imagenet_c_bar_release.NAMES, "normaliser": "baseline_file",
+                  "baseline_file": C_BAR_BASELINE_FILE}
+_C_BAR_METRICS = imagenet_c.UNNORMALISED_METRICS + ("mce", "relative_mce",
+                                                    "error/<corruption>")
 
 
 def _imagenet_c_bar() -> Benchmark:
   sources = tuple(imagenet_c_source(config) for config in imagenet_c_bar_release.ALL_CONFIGS)
   return Benchmark(
       "imagenet_c_bar", "ImageNet-C-bar: 10 corruptions x 5 severities dissimilar to "
-      "ImageNet-C's; mean error", (IMAGENET_VAL,) + sources, _C_BAR_METRICS,
-      imagenet_c.score_imagenet_c_row, options=_C_BAR_OPTIONS)
+      f"ImageNet-C's; mean error (mCE with a baseline in --manual_dir/{C_BAR_BASELINE_FILE})",
+      (IMAGENET_VAL,) + sources, _C_BAR_METRICS,
+      imagenet_c.score_imagenet_c_row, options=_C_BAR_OPTIONS,
+      check_inputs=imagenet_c.check_baseline_file)
 
 
 def _perturbation_sources(builder: str, names: Sequence[str]) -> Tuple[TfdsSource, ...]:
@@ -177,7 +184,8 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
               imagenet_c.METRICS + ("error/<corruption>",), imagenet_c.score_sample_c),
     Benchmark("sample_c_bar", "Sample photos under the 10 ImageNet-C-bar corruptions x 5 "
                               "severities (offline)", (SAMPLE, SAMPLE_C_BAR), _C_BAR_METRICS,
-              imagenet_c.score_sample_c, options=_C_BAR_OPTIONS),
+              imagenet_c.score_sample_c_bar, options=_C_BAR_OPTIONS,
+              check_inputs=imagenet_c.check_baseline_file),
     Benchmark("image_folder", "Any folder in ImageNet layout (--image_folder=DIR)",
               (IMAGE_FOLDER,), _ACCURACY_AND_CALIBRATION,
               classification.score_classification),
@@ -216,6 +224,7 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
                             "are given)",
               _perturbation_sources(imagenet_p_release.BUILDER_NAME, imagenet_p_release.NAMES),
               imagenet_p.METRICS, imagenet_p.score_imagenet_p_row,
+              check_inputs=imagenet_p.check_alexnet_file,
               offline_fallback=OfflineFallback(
                   "sample_p", _imagenet_p_available,
                   "no ImageNet-P archive nor "
@@ -224,7 +233,8 @@ _MAIN_ROWS: Tuple[Benchmark, ...] = (
                           "perturbations (offline)",
               _perturbation_sources(imagenet_p_release.SAMPLE_BUILDER_NAME,
                                     imagenet_p_release.TEST_NAMES),
-              imagenet_p.METRICS, imagenet_p.score_imagenet_p_row),
+              imagenet_p.METRICS, imagenet_p.score_imagenet_p_row,
+              check_inputs=imagenet_p.check_alexnet_file),
     *(_model_vs_human(dataset) for dataset in model_vs_human_release.DATASETS),
     *_openood_rows(),
 )

@@ -186,6 +186,10 @@ class Benchmark:
       in ``Predictions.ood_scores`` only when a chosen row names them and the
       model outputs logits.
     options: the scorer's parameters for this row.
+    check_inputs: ``check_inputs(context)`` reads and checks, before any
+      forward pass, a file the scorer will read (a baseline in manual_dir),
+      so that a bad one stops the run in seconds, not after the evaluation;
+      raises `errors.UserError`. None: nothing to check.
   """
   id: str
   title: str
@@ -198,6 +202,7 @@ class Benchmark:
   space_scores: Tuple[str, ...] = ()
   ood_scores: Tuple[str, ...] = ()
   options: Mapping[str, object] = dataclasses.field(default_factory=dict)
+  check_inputs: Optional[Callable[[ScoringContext], None]] = None
 
   @property
   def reads(self) -> FrozenSet[str]:

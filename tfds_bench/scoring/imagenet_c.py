@@ -11,12 +11,14 @@ its corruptions, the ones averaged, and whether AlexNet's normaliser applies
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Dict, List, Mapping, Sequence
+import json
+import os
+from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 
 from tfds_bench import errors, metrics
-from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result,
+from tfds_bench.benchmark_types import (Result, ScoringContext, proportion_result, reads,
                                         statistic_result)
 from tfds_bench.predictions import Predictions
 from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, Config
@@ -25,6 +27,49 @@ from tfds_bench.release.imagenet_c import NAMES, SEVERITIES, TEST_NAMES, Config
 METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
 # Without a normaliser (a row whose options say ``"normaliser": None``).
 UNNORMALISED_METRICS = ("mean_error", "clean_error", "clean_top1")
+
+
+class Baseline(NamedTuple):
+  """A baseline model's errors (fractions) that mCE is normalised by."""
+  errors: Dict[str, float]  # mean over the 5 severities, per corruption averaged
+  clean_error: Optional[float]  # None: no relative mCE
+
+
+def load_baseline(path: str, names: Sequence[str]) -> Baseline:
+  """Reads a baseline file: ``{"errors": {corruption: E or [E_1..E_5]}, "clean_error": E}``.
+
+  Errors are top-1 error fractions in [0, 1] of one baseline model, for every
+  corruption of ``names`` (a list is the 5 severities' errors, averaged here);
+  ``clean_error`` is optional (without it, no relative mCE); other keys (a
+  ``"model"`` name, say) are ignored.
+  """
+  fix = (f'; it should hold {{"errors": {{corruption: error or [5 errors]}}, '
+         f'"clean_error": error}} with fractions in [0, 1] for {", ".join(names)}')
+  try:
+    with open(path, "r", encoding="utf-8") as f:
+      payload = json.load(f)
+    given = payload["errors"]
+    means = {}
+    for name in names:
+      value = np.asarray(given[name], dtype=np.float64)
+      if value.shape not in ((), (len(SEVERITIES),)):
+        raise ValueError(f"{name}: {value.size} values, need 1 or {len(SEVERITIES)}")
+      means[name] = float(value.mean())
+    clean = payload.get("clean_error")
+    clean = None if clean is None else float(clean)
+  except KeyError as e:
+    raise errors.UserError(f"{path}: no baseline error {e}{fix}") from None
+  except (OSError, ValueError, TypeError, AttributeError) as e:
+    raise errors.UserError(f"cannot read baseline errors from {path}: {e}{fix}") from None
+  values = list(means.values()) + ([] if clean is None else [clean])
+  if not all(0. <= v <= 1. for v in values):
+    raise errors.UserError(f"{path}: baseline errors must be fractions in [0, 1]{fix}")
+  if 0. in means.values():
+    raise errors.UserError(f"{path}: a baseline error of 0 cannot normalise{fix}")
+  if clean is not None and any(m == clean for m in means.values()):
+    raise errors.UserError(f"{path}: a corruption error equal to the clean error cannot "
+                           f"normalise relative mCE{fix}")
+  return Baseline(means, clean)
 
 
 def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarray:
@@ -43,7 +88,8 @@ def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarr
 def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
                      clean: Predictions, benchmark: str, names: Sequence[str] = NAMES,
                      mean_over: Sequence[str] = TEST_NAMES,
-                     alexnet_normalised: bool = True) -> List[Result]:
+                     alexnet_normalised: bool = True,
+                     baseline: Optional[Baseline] = None) -> List[Result]:
   """ImageNet-C figures from per-config predictions and clean predictions.
 
   Reported (values are fractions; `n` as stated):
@@ -57,7 +103,9 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
       clean images are counted in `clean_error`'s n instead).
     * `mean_error` instead of them when ``alexnet_normalised`` is False: the
       mean over ``mean_over`` of the per-corruption errors (ImageNet-C-bar's
-      release reports this "overall-avg"); same n.
+      release reports this "overall-avg"); same n. With a ``baseline`` as
+      well, `mce` (and `relative_mce` when it has a clean error) normalised
+      by that baseline's errors.
     * `clean_error`, `clean_top1`: of `clean`, which relative mCE uses;
       n = its images.
 
@@ -71,6 +119,8 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
     mean_over: the corruptions mCE (or the mean error) averages over.
     alexnet_normalised: mCE and relative mCE with AlexNet's errors; else
       `mean_error`.
+    baseline: without AlexNet's normaliser, a baseline's errors on
+      ``mean_over`` (`load_baseline`) for mCE and relative mCE.
 
   Raises:
     UserError: missing labels, or a config whose images are not the clean
@@ -125,14 +175,19 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
           benchmark, "mean_error",
           lambda i: float(np.mean([np.mean(e) for e in test_errors(i).values()])),
           clean_names, n))
-  if alexnet_normalised and all(c in complete for c in mean_over):
-
-    results.append(statistic_result(benchmark, "mce", lambda i: metrics.mce(test_errors(i)),
-                                    clean_names, n))
-    results.append(statistic_result(
-        benchmark, "relative_mce",
-        lambda i: metrics.relative_mce(test_errors(i), float(clean_wrong[i].mean())),
-        clean_names, n))
+    if alexnet_normalised or baseline is not None:
+      # AlexNet's shipped ImageNet-C errors, or the given baseline's.
+      base_errors = None if alexnet_normalised else baseline.errors
+      base_clean = None if alexnet_normalised else baseline.clean_error
+      results.append(statistic_result(
+          benchmark, "mce", lambda i: metrics.mce(test_errors(i), base_errors, mean_over),
+          clean_names, n))
+      if alexnet_normalised or base_clean is not None:
+        results.append(statistic_result(
+            benchmark, "relative_mce",
+            lambda i: metrics.relative_mce(test_errors(i), float(clean_wrong[i].mean()),
+                                           base_errors, base_clean, mean_over),
+            clean_names, n))
   results.append(proportion_result(benchmark, "clean_error", clean_wrong, clean_names))
   results.append(proportion_result(benchmark, "clean_top1", ~clean_wrong, clean_names))
   return results
@@ -143,6 +198,7 @@ def _mean_error(by_severity: Mapping[int, np.ndarray]) -> Callable[[np.ndarray],
   return lambda i: float(np.mean([by_severity[s][i].mean() for s in SEVERITIES]))
 
 
+@reads("manual_dir")
 def score_imagenet_c_row(predictions: Sequence[Predictions],
                          context: ScoringContext) -> List[Result]:
   """The scorer of a row whose sources are the clean val images, then one
@@ -160,14 +216,27 @@ def score_imagenet_c_row(predictions: Sequence[Predictions],
 def _row_options(context: ScoringContext) -> Dict[str, object]:
   """`score_imagenet_c`'s keyword arguments from the row's options (ImageNet-C's
   defaults when absent): ``corruptions`` (names), ``mean_over`` (the names
-  averaged), ``normaliser`` ("alexnet" or None)."""
+  averaged), ``normaliser``: "alexnet", None, or "baseline_file" (the mean
+  error, and mCE / relative mCE when ``<manual_dir>/<baseline_file option>``
+  holds a baseline's errors, `load_baseline`)."""
   options = context.row.options
   normaliser = options.get("normaliser", "alexnet")
-  if normaliser not in ("alexnet", None):
+  if normaliser not in ("alexnet", None, "baseline_file"):
     raise ValueError(f"{context.row.id}: unknown normaliser {normaliser!r}")
-  return {"names": tuple(options.get("corruptions", NAMES)),
-          "mean_over": tuple(options.get("mean_over", TEST_NAMES)),
-          "alexnet_normalised": normaliser == "alexnet"}
+  mean_over = tuple(options.get("mean_over", TEST_NAMES))
+  baseline = None
+  if normaliser == "baseline_file" and context.manual_dir:
+    path = os.path.join(context.manual_dir, options["baseline_file"])
+    if os.path.isfile(path):
+      baseline = load_baseline(path, mean_over)
+  return {"names": tuple(options.get("corruptions", NAMES)), "mean_over": mean_over,
+          "alexnet_normalised": normaliser == "alexnet", "baseline": baseline}
+
+
+def check_baseline_file(context: ScoringContext) -> None:
+  """The row's baseline file (``baseline_file`` option), read and checked now
+  (`Benchmark.check_inputs`); no file is no check."""
+  _row_options(context)
 
 
 def score_sample_c(predictions: Sequence[Predictions],
@@ -187,3 +256,11 @@ def score_sample_c(predictions: Sequence[Predictions],
       raise errors.UserError(f"{context.row.id}: {e}") from None
     by_config[parsed] = dataclasses.replace(corrupted.select(rows), file_name=photo[rows])
   return score_imagenet_c(by_config, clean, context.row.id, **_row_options(context))
+
+
+@reads("manual_dir")
+def score_sample_c_bar(predictions: Sequence[Predictions],
+                       context: ScoringContext) -> List[Result]:
+  """`score_sample_c` for `bench_sample_c_bar`, which also reads a baseline
+  file from manual_dir when one is there (`_row_options`)."""
+  return score_sample_c(predictions, context)

@@ -193,6 +193,21 @@ def load_alexnet(path: os.PathLike | str
     raise errors.UserError(f"cannot read AlexNet values from {path}: {e}") from None
 
 
+def check_alexnet_file(context: ScoringContext) -> None:
+  """`<manual_dir>/imagenet_p_alexnet.json`, read and checked before the
+  forward passes (`Benchmark.check_inputs`); no file is no check."""
+  _alexnet_values(context.manual_dir)
+
+
+def _alexnet_values(manual_dir: Optional[str]
+                    ) -> Tuple[Optional[Dict[str, float]], Optional[Dict[str, float]]]:
+  """AlexNet's (flip probabilities, top-5 distances) from manual_dir, None each when absent."""
+  if not (manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE))):
+    return None, None
+  alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
+  return alexnet_fp or None, alexnet_t5d or None
+
+
 @reads("manual_dir")
 def score_imagenet_p_row(predictions: Sequence[Predictions],
                          context: ScoringContext) -> List[Result]:
@@ -203,11 +218,7 @@ def score_imagenet_p_row(predictions: Sequence[Predictions],
   """
   benchmark = context.row.id
   names = [source.perturbation for source in context.row.sources]
-  alexnet_fp = alexnet_t5d = None
-  manual_dir = context.manual_dir
-  if manual_dir and os.path.isfile(os.path.join(manual_dir, ALEXNET_FILE)):
-    alexnet_fp, alexnet_t5d = load_alexnet(os.path.join(manual_dir, ALEXNET_FILE))
-    alexnet_fp, alexnet_t5d = alexnet_fp or None, alexnet_t5d or None
+  alexnet_fp, alexnet_t5d = _alexnet_values(context.manual_dir)
   # Regrouping frames into videos, then the metrics: two steps per perturbation.
   with progress.progress(context.progress_factory, f"{benchmark}: scoring steps",
                          2 * len(names)) as update:
