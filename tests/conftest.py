@@ -47,28 +47,43 @@ def cat_and_coffee_folder(tmp_path_factory) -> str:
   return str(root)
 
 
+# The baseline errors the background `sample_c_bar` run is given
+# (`<manual_dir>/imagenet_c_bar_baseline.json`; tests/test_imagenet_c_bar.py).
+C_BAR_BASELINE = {"errors": {name: 0.5 + 0.04 * k for k, name in enumerate(
+    ("blue_noise_sample", "brownish_noise", "caustic_refraction", "checkerboard_cutout",
+     "cocentric_sine_waves", "inverse_sparkles", "perlin_noise", "plasma_noise",
+     "single_frequency_greyscale", "sparkles"))}, "clean_error": 0.25}
+
+
 class DefaultCommandRuns:
   """The default command run twice on one fresh data_dir, the second once the
-  first has ended, in a background thread: `first()` and `second()` wait for
-  a run and return its `subprocess.CompletedProcess`; ``prepared`` is every
-  data_dir file's mtime between the two runs."""
+  first has ended, then `bench_main --benchmarks=sample_c_bar` with a C-bar
+  baseline in --manual_dir on a data_dir of its own, all in one background
+  thread: `first()`, `second()` and `sample_c_bar()` wait for a run and
+  return its `subprocess.CompletedProcess`; ``prepared`` is every default
+  data_dir file's mtime between the first two runs."""
 
   def __init__(self, tmp_path: pathlib.Path):
     self.tmp_path = tmp_path
     self.env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TFDS_DATA_DIR=str(tmp_path / "tfds"))
     self.args = [f"--data_dir={tmp_path / 'tfds'}"]
+    manual = tmp_path / "c_bar_manual"
+    manual.mkdir()
+    (manual / "imagenet_c_bar_baseline.json").write_text(json.dumps(C_BAR_BASELINE))
+    self.c_bar_args = ["--benchmarks=sample_c_bar", f"--data_dir={tmp_path / 'c_bar_tfds'}",
+                       f"--manual_dir={manual}", "--progress=false"]
     self.prepared = None
     self._done = {}
     self._error = None
     self._running = None
     self._stopped = False
     self._finished = threading.Event()
-    self._thread = threading.Thread(target=self._run_both, name="default command", daemon=True)
+    self._thread = threading.Thread(target=self._run_all, name="default command", daemon=True)
     self._thread.start()
 
-  def _run(self, output: str) -> subprocess.CompletedProcess:
+  def _run(self, args, output: str) -> subprocess.CompletedProcess:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tfds_bench.bench_main", *self.args,
+        [sys.executable, "-m", "tfds_bench.bench_main", *args,
          f"--output_dir={self.tmp_path / output}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.env,
         cwd=self.tmp_path)
@@ -76,13 +91,15 @@ class DefaultCommandRuns:
     stdout, stderr = proc.communicate(timeout=600)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
-  def _run_both(self):
+  def _run_all(self):
     try:
-      self._done["first"] = self._run("first_run")
+      self._done["first"] = self._run(self.args, "first_run")
       self.prepared = {p: p.stat().st_mtime_ns for p in (self.tmp_path / "tfds").rglob("*")
                        if p.is_file()}
-      if not self._stopped:
-        self._done["second"] = self._run("second_run")
+      for name, args in (("second", self.args), ("sample_c_bar", self.c_bar_args)):
+        if self._stopped:
+          break
+        self._done[name] = self._run(args, f"{name}_run")
     except Exception as e:  # pylint: disable=broad-except  # raised by first() / second()
       self._error = e
     finally:
@@ -92,7 +109,7 @@ class DefaultCommandRuns:
     while which not in self._done and not self._finished.wait(0.2):
       pass
     if which not in self._done:
-      raise RuntimeError(f"the default command's {which} run did not happen: {self._error!r}")
+      raise RuntimeError(f"the background {which} run did not happen: {self._error!r}")
     return self._done[which]
 
   def first(self) -> subprocess.CompletedProcess:
@@ -100,6 +117,9 @@ class DefaultCommandRuns:
 
   def second(self) -> subprocess.CompletedProcess:
     return self._wait_for("second")
+
+  def sample_c_bar(self) -> subprocess.CompletedProcess:
+    return self._wait_for("sample_c_bar")
 
   def stop(self):
     self._stopped = True
@@ -110,9 +130,10 @@ class DefaultCommandRuns:
 
 @pytest.fixture(scope="session", autouse=True)
 def default_command_runs(request, tmp_path_factory):
-  """The default command's first and second runs on a fresh data_dir
-  (`DefaultCommandRuns`), started with the session when a collected test
-  is marked ``reads_default_command_runs`` (tests/test_bench_main.py; this
+  """The default command's first and second runs on a fresh data_dir, then a
+  `sample_c_bar` run (`DefaultCommandRuns`), started with the session when a
+  collected test is marked ``reads_default_command_runs`` (test_bench_main.py,
+  test_imagenet_c_bar.py; this
   fixture is autouse, so every test lists it) and running beside the tests before
   them: preparing the sample suite is the suite's costliest step, and one
   core is idle while most tests run. Their own folder and environment, so

@@ -2,8 +2,6 @@
 
 import io
 import json
-import subprocess
-import sys
 import tarfile
 
 import numpy as np
@@ -15,7 +13,7 @@ from tfds_bench import benchmark_table, errors
 from tfds_bench.benchmark_types import ScoringContext, ScoringOptions
 from tfds_bench.builders.bench_imagenet_c_bar import bench_imagenet_c_bar_dataset_builder
 from tfds_bench.labels import data_path
-from tests.conftest import top1_wrong_predictions
+from tests.conftest import C_BAR_BASELINE, top1_wrong_predictions
 from tfds_bench.release import common, imagenet_c, imagenet_c_bar
 from tfds_bench.scoring import imagenet_c as imagenet_c_scoring
 from tfds_bench.sources import ImageNetCSource
@@ -184,21 +182,17 @@ def test_the_release_baseline_file_is_alexnets_imagenet_c_errors():
   assert not set(release["errors"]) & set(imagenet_c_bar.NAMES)
 
 
-def test_sample_c_bar_runs_offline_from_the_command_line(tmp_path, quiet_tf_env):
+@pytest.mark.reads_default_command_runs
+def test_sample_c_bar_runs_offline_from_the_command_line(default_command_runs):
   """`bench_main --benchmarks=sample_c_bar` with no data but a baseline file in
-  --manual_dir: the builder makes the 350 images, the row reports
-  per-corruption errors, their mean, and mCE / relative mCE against the file."""
-  out, manual = tmp_path / "out", tmp_path / "manual"
-  manual.mkdir()
-  baseline = {name: 0.5 + 0.04 * k for k, name in enumerate(imagenet_c_bar.NAMES)}
-  (manual / benchmark_table.C_BAR_BASELINE_FILE).write_text(
-      json.dumps({"errors": baseline, "clean_error": 0.25}))
-  proc = subprocess.run(
-      [sys.executable, "-m", "tfds_bench.bench_main", "--model=efficientnet",
-       "--benchmarks=sample_c_bar", f"--data_dir={tmp_path / 'data'}", f"--output_dir={out}",
-       f"--manual_dir={manual}", "--progress=false"], capture_output=True, text=True,
-      env=quiet_tf_env, cwd=tmp_path, timeout=600)
+  --manual_dir (run in the background from the session's start, conftest):
+  the builder makes the 350 images, the row reports per-corruption errors,
+  their mean, and mCE / relative mCE against the file."""
+  proc = default_command_runs.sample_c_bar()
   assert proc.returncode == 0, proc.stderr[-3000:]
+  out = default_command_runs.tmp_path / "sample_c_bar_run"
+  baseline = C_BAR_BASELINE["errors"]
+  assert set(baseline) == set(imagenet_c_bar.NAMES)
   records = [r for r in json.loads((out / "results.json").read_text())["results"]
              if r["benchmark"] == "sample_c_bar"]
   n = {r["metric"]: r["n"] for r in records}
@@ -211,6 +205,9 @@ def test_sample_c_bar_runs_offline_from_the_command_line(tmp_path, quiet_tf_env)
   assert n["mce"] == n["relative_mce"] == 7 * 50
   assert value["mce"] == pytest.approx(
       np.mean([value[f"error/{name}"] / baseline[name] for name in imagenet_c_bar.NAMES]))
+  assert value["relative_mce"] == pytest.approx(np.mean(
+      [(value[f"error/{name}"] - value["clean_error"]) / (baseline[name] - 0.25)
+       for name in imagenet_c_bar.NAMES]))
   # --list promises exactly the metric families the row reports.
   listed = {m.split("/<")[0] for m in benchmark_table.get("sample_c_bar").metrics}
   assert {m.split("/")[0] for m in n} == listed
