@@ -5,7 +5,8 @@ Normalised by AlexNet's errors with `tfds_bench.metrics.mce` /
 relative to is reported beside them. The same scorer serves any row of
 corrupted copies of the val images (ImageNet-C-bar): the row's options name
 its corruptions, the ones averaged, and whether AlexNet's normaliser applies
-(`score_imagenet_c_row`).
+or, for a set with no published normaliser, a baseline file the user puts in
+manual_dir (`score_imagenet_c_row`, `load_baseline`).
 """
 
 from __future__ import annotations
