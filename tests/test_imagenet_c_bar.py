@@ -212,3 +212,15 @@ def test_sample_c_bar_runs_offline_from_the_command_line(default_command_runs):
   listed = {m.split("/<")[0] for m in benchmark_table.get("sample_c_bar").metrics}
   assert {m.split("/")[0] for m in n} == listed
   assert "efficientnet_lite0  sample_c_bar  mean_error" in proc.stdout
+
+
+def test_the_rows_check_their_baseline_file_before_any_forward_pass(tmp_path):
+  """`benchmark_table.check_row_inputs`: what bench_main (before TensorFlow
+  loads) and evaluate (before the forward passes) call on the chosen rows."""
+  rows = [benchmark_table.get("imagenet_c_bar"), benchmark_table.get("sample_c_bar")]
+  benchmark_table.check_row_inputs(rows, None)
+  benchmark_table.check_row_inputs(rows, str(tmp_path))  # no file: nothing to check
+  (tmp_path / benchmark_table.C_BAR_BASELINE_FILE).write_text('{"errors": []}')
+  for row in rows:
+    with pytest.raises(errors.UserError, match="imagenet_c_bar_baseline.json"):
+      benchmark_table.check_row_inputs([row], str(tmp_path))

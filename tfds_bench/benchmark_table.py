@@ -12,10 +12,11 @@ A new test set is one builder folder under ``builders/`` plus one row here
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tfds_bench import errors, openood_lists
-from tfds_bench.benchmark_types import Benchmark, OfflineFallback
+from tfds_bench.benchmark_types import (Benchmark, OfflineFallback, ScoringContext,
+                                        ScoringOptions)
 from tfds_bench.release import common as release_common
 from tfds_bench.release import imagenet_c as imagenet_c_release
 from tfds_bench.release import imagenet_c_bar as imagenet_c_bar_release
@@ -256,6 +257,16 @@ BENCHMARKS: Tuple[Benchmark, ...] = _MAIN_ROWS + (
 )
 
 DEFAULT_OFFLINE = ("sample", "sample_c")
+
+
+def check_row_inputs(rows: Sequence[Benchmark], manual_dir: Optional[str]) -> None:
+  """Each row's `check_inputs` (the files its scorer will read from
+  manual_dir), before any forward pass: a bad file ends the run now, not
+  after it (when scoring raised, the forward passes were lost)."""
+  options = ScoringOptions(manual_dir=manual_dir)
+  for row in rows:
+    if row.check_inputs is not None:
+      row.check_inputs(ScoringContext(row, options))
 
 
 def by_id() -> Dict[str, Benchmark]:

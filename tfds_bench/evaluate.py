@@ -19,7 +19,7 @@ import tfds_bench
 from tfds_bench import benchmark_table
 from tfds_bench import errors, image_checks, input_pipeline, models, progress
 from tfds_bench import predictions as predictions_lib
-from tfds_bench.benchmark_types import Result, ScoringContext, ScoringOptions
+from tfds_bench.benchmark_types import Result, ScoringOptions
 from tfds_bench.predictions import Predictions
 from tfds_bench.scoring import rows as scoring_rows
 from tfds_bench.sources import DataOptions, Source
@@ -306,15 +306,6 @@ def model_spec(model: ModelArg, preprocessing: Optional[str] = None) -> models.M
   return models.get(model, preprocessing=preprocessing)
 
 
-def check_row_inputs(rows: Sequence[benchmark_table.Benchmark], options: ScoringOptions) -> None:
-  """Each row's `check_inputs` (the files its scorer will read), before any
-  forward pass: a bad file ends the run now, not after it (when scoring
-  raised, the forward passes were lost)."""
-  for row in rows:
-    if row.check_inputs is not None:
-      row.check_inputs(ScoringContext(row, options))
-
-
 @dataclasses.dataclass
 class Predicted:
   """Predictions of every source of some benchmarks (`predict_benchmarks`)."""
@@ -337,7 +328,8 @@ def predict_benchmarks(model: ModelArg, benchmark_ids: Sequence[str], *,
   chosen, notices = benchmark_table.resolve(benchmark_ids, data)
   if not chosen:
     raise errors.UserError("no benchmarks selected")
-  check_row_inputs(chosen, ScoringOptions(manual_dir=data.manual_dir))
+  # Before any forward pass (bench_main also checks before TensorFlow loads).
+  benchmark_table.check_row_inputs(chosen, data.manual_dir)
   spec = model_spec(model, preprocessing)
   if strategy is not None:
     with strategy.scope():

@@ -196,6 +196,9 @@ def build(values: Mapping[str, object], given: Sequence[str],
   if mode in _ROW_MODES:
     _check_read_by_rows(run, given)
   _check_paths(run)
+  if mode in _ROW_MODES:
+    # The files the chosen rows' scorers will read (a C-bar baseline), now.
+    benchmark_table.check_row_inputs(chosen_rows(run), run.manual_dir)
   return run
 
 
