@@ -90,17 +90,20 @@ def test_on_the_fly_images_equal_the_builders_generated_images(config, tmp_path)
     np.testing.assert_array_equal(decode(jpeg), decode(stored[name]), err_msg=name)
 
 
+def _c_bar_row_predictions():
+  """Predictions for the imagenet_c_bar row: 4 images, 1 clean one wrong, and
+  config k (in the row's order) with k % 5 wrong (the same 4 images everywhere)."""
+  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
+  label = [3, 1, 4, 1]
+  return [top1_wrong_predictions(files, label, 1)] + [
+      top1_wrong_predictions(files, label, min(k % 5, 4)) for k in range(50)]
+
+
 def test_the_row_scores_mean_error_without_a_normaliser():
   row = benchmark_table.get("imagenet_c_bar")
   assert len(row.sources) == 51 and all(isinstance(s, ImageNetCSource) for s in row.sources[1:])
-  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
-  label = [3, 1, 4, 1]
-  # Config k (in the row's order) gets k % 5 wrong images of 4: the same
-  # 4 images everywhere.
-  wrong = [k % 5 for k in range(50)]
-  predictions = [top1_wrong_predictions(files, label, 1)] + [top1_wrong_predictions(files, label, min(w, 4))
-                                                   for w in wrong]
-  results = imagenet_c_scoring.score_imagenet_c_row(predictions, ScoringContext(row))
+  results = imagenet_c_scoring.score_imagenet_c_row(_c_bar_row_predictions(),
+                                                    ScoringContext(row))
   values = {r.metric: r.value for r in results}
   assert "mce" not in values and "relative_mce" not in values
   expected_per_corruption = np.mean([min(w, 4) / 4 for w in range(5)])
@@ -111,14 +114,6 @@ def test_the_row_scores_mean_error_without_a_normaliser():
   assert set(values) <= {f"error/{c.name}" for c in imagenet_c_bar.ALL_CONFIGS} | {
       f"error/{n}" for n in imagenet_c_bar.NAMES} | set(imagenet_c_scoring.UNNORMALISED_METRICS)
   assert all(r.benchmark == "imagenet_c_bar" for r in results)
-
-
-def _c_bar_row_predictions():
-  """Predictions for the imagenet_c_bar row: 4 images, config k with k % 5 wrong."""
-  files = [f"ILSVRC2012_val_{i:08d}.JPEG" for i in range(1, 5)]
-  label = [3, 1, 4, 1]
-  return [top1_wrong_predictions(files, label, 1)] + [
-      top1_wrong_predictions(files, label, min(k % 5, 4)) for k in range(50)]
 
 
 def _score_with_manual_dir(manual_dir):
