@@ -35,7 +35,7 @@ from tfds_bench.metrics.calibration import (ece_from_sums,
                                             softmax_confidence)
 from tfds_bench.metrics.corruption import (HELDOUT_CORRUPTIONS, SEVERITIES,
                                            TEST_CORRUPTIONS, AlexNetImageNetC,
-                                           alexnet_imagenet_c,
+                                           BaselineErrors, alexnet_imagenet_c,
                                            corruption_error_ratios,
                                            corruption_errors, mce,
                                            relative_mce)

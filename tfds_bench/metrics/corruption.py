@@ -24,7 +24,7 @@ ImageNet-C's 15 only.
 from __future__ import annotations
 
 import json
-from typing import Dict, Mapping, NamedTuple, Sequence, Union
+from typing import Dict, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -39,13 +39,19 @@ from tfds_bench.corruptions import TEST_NAMES as TEST_CORRUPTIONS
 ErrorsBySeverity = Union[Sequence[float], Mapping[int, float], np.ndarray]
 
 
-class AlexNetImageNetC(NamedTuple):
-  """AlexNet's ImageNet-C reference errors (fractions)."""
-  errors: Dict[str, float]  # mean over the 5 severities, per test corruption
-  clean_error: float
+class BaselineErrors(NamedTuple):
+  """A baseline model's corruption errors (fractions) that mCE is normalised
+  by: AlexNet's ImageNet-C errors (`alexnet_imagenet_c`), or a baseline the
+  user gives for another set (`scoring.imagenet_c.load_baseline`)."""
+  errors: Dict[str, float]  # mean over the 5 severities, per corruption averaged
+  clean_error: Optional[float]  # None: no relative mCE (AlexNet's is always given)
 
 
-def alexnet_imagenet_c() -> AlexNetImageNetC:
+# AlexNet's ImageNet-C errors are one baseline; the earlier public name stays.
+AlexNetImageNetC = BaselineErrors
+
+
+def alexnet_imagenet_c() -> BaselineErrors:
   """Reads ``tfds_bench/data/imagenet_c_alexnet.json``."""
   with data_path("imagenet_c_alexnet.json").open("r") as f:
     payload = json.load(f)
@@ -53,7 +59,7 @@ def alexnet_imagenet_c() -> AlexNetImageNetC:
   missing = [c for c in TEST_CORRUPTIONS if c not in errors]
   if missing:
     raise RuntimeError(f"imagenet_c_alexnet.json lacks AlexNet errors for {missing}")
-  return AlexNetImageNetC(errors, float(payload["alexnet_clean_error"]))
+  return BaselineErrors(errors, float(payload["alexnet_clean_error"]))
 
 
 def corruption_errors(top1_by_corruption: Mapping[str, ErrorsBySeverity],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -30,13 +30,7 @@ METRICS = ("mce", "relative_mce", "clean_error", "clean_top1")
 UNNORMALISED_METRICS = ("mean_error", "clean_error", "clean_top1")
 
 
-class Baseline(NamedTuple):
-  """A baseline model's errors (fractions) that mCE is normalised by."""
-  errors: Dict[str, float]  # mean over the 5 severities, per corruption averaged
-  clean_error: Optional[float]  # None: no relative mCE
-
-
-def load_baseline(path: str, names: Sequence[str]) -> Baseline:
+def load_baseline(path: str, names: Sequence[str]) -> metrics.BaselineErrors:
   """Reads a baseline file: ``{"errors": {corruption: E or [E_1..E_5]}, "clean_error": E}``.
 
   Errors are top-1 error fractions in [0, 1] of one baseline model, for every
@@ -70,7 +64,7 @@ def load_baseline(path: str, names: Sequence[str]) -> Baseline:
   if clean is not None and any(m == clean for m in means.values()):
     raise errors.UserError(f"{path}: a corruption error equal to the clean error cannot "
                            f"normalise relative mCE{fix}")
-  return Baseline(means, clean)
+  return metrics.BaselineErrors(means, clean)
 
 
 def _top1_wrong(benchmark: str, what: str, predictions: Predictions) -> np.ndarray:
@@ -90,7 +84,7 @@ def score_imagenet_c(predictions_by_config: Mapping[Config, Predictions],
                      clean: Predictions, benchmark: str, names: Sequence[str] = NAMES,
                      mean_over: Sequence[str] = TEST_NAMES,
                      alexnet_normalised: bool = True,
-                     baseline: Optional[Baseline] = None) -> List[Result]:
+                     baseline: Optional[metrics.BaselineErrors] = None) -> List[Result]:
   """ImageNet-C figures from per-config predictions and clean predictions.
 
   Reported (values are fractions; `n` as stated):
